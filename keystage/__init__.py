@@ -1,0 +1,1 @@
+"""keystage: statutory assessment results for English schools, trusts and local authorities."""

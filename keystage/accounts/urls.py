@@ -1,0 +1,27 @@
+from django.urls import path
+
+from keystage.accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("sign-in/", views.sign_in, name="login"),
+    path("sign-out/", views.sign_out, name="logout"),
+    path("invitations/<str:token>/", views.accept_invitation, name="accept_invitation"),
+    path("organisations/<int:org_id>/users/", views.user_list, name="user_list"),
+    path("organisations/<int:org_id>/users/invite/", views.invite, name="invite"),
+    path("organisations/<int:org_id>/users/<int:user_id>/", views.edit_user, name="edit_user"),
+    path("organisations/<int:org_id>/users/<int:user_id>/remove/", views.revoke_user, name="revoke_user"),
+    path(
+        "organisations/<int:org_id>/invitations/<int:invitation_id>/resend/",
+        views.invitation_action,
+        {"what": "resend"},
+        name="resend_invitation",
+    ),
+    path(
+        "organisations/<int:org_id>/invitations/<int:invitation_id>/cancel/",
+        views.invitation_action,
+        {"what": "cancel"},
+        name="cancel_invitation",
+    ),
+]

@@ -1,0 +1,46 @@
+"""The audit log: who did what, in which organisation, when and from where. Rows are never edited."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class AuditAction(models.TextChoices):
+    LOGIN_SUCCEEDED = "login_succeeded", "Signed in"
+    LOGIN_FAILED = "login_failed", "Sign-in failed"
+    LOGIN_THROTTLED = "login_throttled", "Sign-in refused (too many failures)"
+    LOGOUT = "logout", "Signed out"
+    INVITATION_SENT = "invitation_sent", "Invited a user"
+    INVITATION_RESENT = "invitation_resent", "Re-sent an invitation"
+    INVITATION_CANCELLED = "invitation_cancelled", "Cancelled an invitation"
+    INVITATION_ACCEPTED = "invitation_accepted", "Accepted an invitation"
+    ROLES_CHANGED = "roles_changed", "Changed a user's roles"
+    ACCESS_REVOKED = "access_revoked", "Removed a user's access"
+
+
+class AuditEvent(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # Kept as text so the record survives the account, and records failed sign-ins by unknown emails.
+    actor_email = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=40, choices=AuditAction.choices)
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    subject = models.CharField(max_length=300, blank=True, help_text="Who or what the action was done to.")
+    detail = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organisation", "-created_at"]),
+            models.Index(fields=["action", "actor_email", "created_at"]),
+            models.Index(fields=["action", "ip_address", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_email} {self.get_action_display()}"

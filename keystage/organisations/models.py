@@ -1,0 +1,163 @@
+"""Local authorities, multi-academy trusts and schools.
+
+Every kind shares one Organisation row (multi-table inheritance) so that memberships and the
+audit log point at "an organisation" whatever its kind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from keystage.core import identifiers
+from keystage.core.roles import OrgKind
+
+
+class Organisation(models.Model):
+    kind = models.CharField(max_length=8, choices=[(k.value, k.label) for k in OrgKind], editable=False)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def org_kind(self) -> OrgKind:
+        return OrgKind(self.kind)
+
+    def specific(self) -> LocalAuthority | Trust | School:
+        """This organisation as its own kind, with its own fields."""
+        if isinstance(self, LocalAuthority | Trust | School):
+            return self
+        if self.org_kind is OrgKind.LOCAL_AUTHORITY:
+            return LocalAuthority.objects.get(pk=self.pk)
+        if self.org_kind is OrgKind.TRUST:
+            return Trust.objects.get(pk=self.pk)
+        return School.objects.get(pk=self.pk)
+
+    def schools(self) -> models.QuerySet[School]:
+        """The schools this organisation answers for: itself, or those of its trust or LA."""
+        if self.org_kind is OrgKind.SCHOOL:
+            return School.objects.filter(pk=self.pk)
+        if self.org_kind is OrgKind.TRUST:
+            return School.objects.filter(trust_id=self.pk)
+        return School.objects.filter(la_id=self.pk)
+
+    @property
+    def identifier(self) -> str:
+        """The code people know the organisation by: LA code, DfE number or company number."""
+        specific = self.specific()
+        if isinstance(specific, LocalAuthority):
+            return f"LA {specific.code}"
+        if isinstance(specific, School):
+            return f"DfE {specific.dfe_number}"
+        return f"Company {specific.companies_house_number}" if specific.companies_house_number else ""
+
+
+def _check(func: Any, value: str, field: str, **kwargs: Any) -> str:
+    try:
+        return str(func(value, **kwargs))
+    except identifiers.InvalidIdentifierError as error:
+        raise ValidationError({field: str(error)}) from None
+
+
+class LocalAuthority(Organisation):
+    organisation_ptr = models.OneToOneField(
+        Organisation,
+        on_delete=models.CASCADE,
+        parent_link=True,
+        primary_key=True,
+        related_name="as_local_authority",
+    )
+    code = models.CharField("LA code", max_length=3, unique=True)
+
+    class Meta:
+        verbose_name = "local authority"
+        verbose_name_plural = "local authorities"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.kind = OrgKind.LOCAL_AUTHORITY.value
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        self.code = _check(identifiers.la_code, self.code, "code")
+
+
+class Trust(Organisation):
+    organisation_ptr = models.OneToOneField(
+        Organisation, on_delete=models.CASCADE, parent_link=True, primary_key=True, related_name="as_trust"
+    )
+    companies_house_number = models.CharField(max_length=8, blank=True, null=True, unique=True)
+
+    class Meta:
+        verbose_name = "multi-academy trust"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.kind = OrgKind.TRUST.value
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if self.companies_house_number:
+            self.companies_house_number = _check(
+                identifiers.companies_house_number, self.companies_house_number, "companies_house_number"
+            )
+        else:
+            self.companies_house_number = None
+
+
+class School(Organisation):
+    organisation_ptr = models.OneToOneField(
+        Organisation, on_delete=models.CASCADE, parent_link=True, primary_key=True, related_name="as_school"
+    )
+
+    class Phase(models.TextChoices):
+        PRIMARY = "primary", "Primary"
+        SECONDARY = "secondary", "Secondary"
+        ALL_THROUGH = "all_through", "All-through"
+        SPECIAL = "special", "Special"
+
+    class Type(models.TextChoices):
+        MAINTAINED = "maintained", "Maintained"
+        ACADEMY = "academy", "Academy"
+        FREE_SCHOOL = "free_school", "Free school"
+        INDEPENDENT = "independent", "Independent"
+
+    urn = models.CharField("URN", max_length=6, unique=True)
+    dfe_number = models.CharField("DfE number", max_length=7, unique=True)
+    phase = models.CharField(max_length=12, choices=Phase.choices)
+    school_type = models.CharField("type", max_length=12, choices=Type.choices)
+    la = models.ForeignKey(LocalAuthority, on_delete=models.PROTECT, related_name="la_schools")
+    trust = models.ForeignKey(
+        Trust, on_delete=models.SET_NULL, null=True, blank=True, related_name="trust_schools"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.kind = OrgKind.SCHOOL.value
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        for field, func in (("urn", identifiers.urn), ("dfe_number", identifiers.dfe_number)):
+            try:
+                setattr(self, field, func(getattr(self, field)))
+            except identifiers.InvalidIdentifierError as error:
+                errors[field] = str(error)
+        if "dfe_number" not in errors and self.la_id is not None:
+            try:
+                identifiers.dfe_number(self.dfe_number, la=self.la.code)
+            except identifiers.InvalidIdentifierError as error:
+                errors["dfe_number"] = str(error)
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def establishment_number(self) -> str:
+        return self.dfe_number[3:]

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from keystage.organisations import views
+
+app_name = "organisations"
+
+urlpatterns = [
+    path("organisations/<int:org_id>/", views.detail, name="detail"),
+]

@@ -1,0 +1,99 @@
+"""The demo: one local authority, one trust with three schools, three more schools in the LA,
+and a person for every role. Loading it twice changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from keystage.accounts.models import Membership, User
+from keystage.core.roles import Role
+from keystage.organisations.models import LocalAuthority, Organisation, School, Trust
+
+DEMO_PASSWORD = "keystage-demo-2026"  # noqa: S105  (printed at start; demo only)
+
+
+@dataclass(frozen=True)
+class DemoSchool:
+    name: str
+    urn: str
+    dfe_number: str
+    phase: str
+    school_type: str
+    in_trust: bool
+
+
+LA = ("990", "Riverside (demo LA)")
+TRUST = ("Oakfield Learning Trust (demo)", "09876543")
+SCHOOLS = [
+    DemoSchool("Oakfield Academy", "190001", "9904001", "secondary", "academy", True),
+    DemoSchool("Oakfield Primary Academy", "190002", "9902001", "primary", "academy", True),
+    DemoSchool("Meadow Brook Free School", "190003", "9902002", "primary", "free_school", True),
+    DemoSchool("St Mary's CE Primary School", "190004", "9903001", "primary", "maintained", False),
+    DemoSchool("Riverside High School", "190005", "9904002", "secondary", "maintained", False),
+    DemoSchool("Hillcrest Special School", "190006", "9907001", "special", "maintained", False),
+]
+
+# (email, full name, role, organisation key): "la", "trust", or a school's URN.
+PEOPLE = [
+    ("admin@oakfield-academy.example", "Amira Khan", Role.SCHOOL_ADMIN, "190001"),
+    ("data@oakfield-academy.example", "Dan Okafor", Role.MANAGE_DATA, "190001"),
+    ("head@oakfield-academy.example", "Helen Marsh", Role.SCHOOL_NAMED, "190001"),
+    ("teacher@oakfield-academy.example", "Tom Reilly", Role.SCHOOL_ANON, "190001"),
+    ("governor@oakfield-academy.example", "Grace Lee", Role.GOVERNOR, "190001"),
+    ("admin@st-marys.example", "Sam Patel", Role.SCHOOL_ADMIN, "190004"),
+    ("trust-admin@oakfield-trust.example", "Tariq Aziz", Role.TRUST_ADMIN, "trust"),
+    ("trust-named@oakfield-trust.example", "Nina Brooks", Role.TRUST_NAMED, "trust"),
+    ("trust-anon@oakfield-trust.example", "Owen Hart", Role.TRUST_ANON, "trust"),
+    ("la-officer@riverside-la.example", "Lucy Evans", Role.LA_DATA_OFFICER, "la"),
+    ("la-named@riverside-la.example", "Noor Ahmed", Role.LA_NAMED, "la"),
+    ("la-anon@riverside-la.example", "Alex Moore", Role.LA_ANON, "la"),
+]
+PLATFORM_ADMIN = ("platform@keystage.example", "Pat Admin")
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    full_name: str
+    role: str
+    organisation: str
+
+
+def load_demo() -> list[DemoLogin]:
+    """Create whatever of the demo is missing; never change what is there."""
+    with transaction.atomic():
+        la, _ = LocalAuthority.objects.get_or_create(code=LA[0], defaults={"name": LA[1]})
+        trust, _ = Trust.objects.get_or_create(companies_house_number=TRUST[1], defaults={"name": TRUST[0]})
+        orgs: dict[str, Organisation] = {"la": la, "trust": trust}
+        for spec in SCHOOLS:
+            school, created = School.objects.get_or_create(
+                urn=spec.urn,
+                defaults={
+                    "name": spec.name,
+                    "dfe_number": spec.dfe_number,
+                    "phase": spec.phase,
+                    "school_type": spec.school_type,
+                    "la": la,
+                    "trust": trust if spec.in_trust else None,
+                },
+            )
+            if created:
+                school.full_clean()
+            orgs[spec.urn] = school
+        logins: list[DemoLogin] = []
+        for email, name, role, key in PEOPLE:
+            user = _user(email, name)
+            Membership.objects.get_or_create(user=user, organisation=orgs[key], role=role.value)
+            logins.append(DemoLogin(email, name, role.label, orgs[key].name))
+        staff = _user(*PLATFORM_ADMIN, is_staff=True, is_superuser=True)
+        logins.append(DemoLogin(staff.email, staff.full_name, "Platform administrator", "(Django admin)"))
+    return logins
+
+
+def _user(email: str, name: str, **flags: bool) -> User:
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        user = User.objects.create_user(email, DEMO_PASSWORD, full_name=name, **flags)
+    return user

@@ -1,0 +1,90 @@
+"""`keystage demo`: everything the demo needs, then the web server and a worker until Ctrl+C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from argparse import ArgumentParser
+from types import FrameType
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from keystage.web.demo import DEMO_PASSWORD, load_demo
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        # As gunicorn binds: connections of a stopped server lingering in TIME-WAIT do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class Command(BaseCommand):
+    help = (
+        "Prepare the embedded database, load the demo organisations and users, then serve on "
+        "http://127.0.0.1:8000 with a background worker. Safe to run again: it changes nothing that exists."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-serve", action="store_true", help="load the demo and stop, without serving")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        port = options["port"]
+        if not options["no_serve"] and not _port_is_free(port):
+            raise CommandError(
+                f"Port {port} on 127.0.0.1 is already in use (is another keystage demo running?). "
+                f"Stop it, or choose another port with --port."
+            )
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        logins = load_demo()
+        width = max(len(login.email) for login in logins)
+        self.stdout.write(
+            self.style.SUCCESS("\nkeystage demo is ready. Sign in as any of these, all with the password:")
+        )
+        self.stdout.write(f"\n    {DEMO_PASSWORD}\n")
+        for login in logins:
+            self.stdout.write(f"    {login.email.ljust(width)}  {login.role} — {login.organisation}")
+        if options["no_serve"]:
+            return
+        self._serve(port)
+
+    def _serve(self, port: int) -> None:
+        url = f"http://127.0.0.1:{port}"
+        self.stdout.write(
+            self.style.SUCCESS(f"\nServing on {url}  (Ctrl+C stops the server and the worker)\n")
+        )
+        env = {**os.environ, "KEYSTAGE_BASE_URL": os.environ.get("KEYSTAGE_BASE_URL", url)}
+        keystage = [sys.executable, "-m", "keystage.cli"]
+        worker = subprocess.Popen([*keystage, "worker"], env=env)
+        server = subprocess.Popen([*keystage, "serve", "--bind", f"127.0.0.1:{port}"], env=env)
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            raise KeyboardInterrupt
+
+        # Stopped by a signal rather than Ctrl+C, still take the server and worker down with us.
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for process in (server, worker):
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in (server, worker):
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        self.stdout.write("Stopped.")

@@ -1,0 +1,38 @@
+"""`keystage serve`: the web server, gunicorn in front of Django with WhiteNoise for static files."""
+
+from __future__ import annotations
+
+import os
+import sys
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Serve keystage with gunicorn (static files through WhiteNoise)."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--bind", default=os.environ.get("KEYSTAGE_BIND", "127.0.0.1:8000"))
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+        parser.add_argument("--timeout", type=int, default=60, help="seconds before a stuck request is ended")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        argv = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "keystage.wsgi:application",
+            "--bind",
+            options["bind"],
+            "--workers",
+            str(options["workers"]),
+            "--timeout",
+            str(options["timeout"]),
+            "--access-logfile",
+            "-",
+            "--limit-request-line",
+            "8190",
+        ]
+        os.execv(sys.executable, argv)

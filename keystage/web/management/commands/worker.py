@@ -1,0 +1,52 @@
+"""`keystage worker`: the database task worker, reporting a heartbeat for /healthz."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from typing import Any
+
+from django.db import close_old_connections, connection
+from django.utils import timezone
+from django.utils.crypto import get_random_string
+from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
+
+from keystage.web.models import WorkerHeartbeat
+
+HEARTBEAT_SECONDS = 10
+
+
+class Command(DatabaseWorkerCommand):
+    help = "Run a background worker that takes queued tasks (uploads, reports, emails) from the database."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        worker_id = options.get("worker_id") or f"{socket.gethostname()}-{os.getpid()}-{get_random_string(6)}"
+        options["worker_id"] = worker_id[:64]
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(options["worker_id"], stop), daemon=True)
+        self._beat(options["worker_id"], started=True)
+        beat.start()
+        try:
+            super().handle(*args, **options)
+        finally:
+            stop.set()
+            WorkerHeartbeat.objects.filter(worker_id=options["worker_id"]).delete()
+
+    def _beat(self, worker_id: str, *, started: bool = False) -> None:
+        now = timezone.now()
+        defaults: dict[str, Any] = {"last_seen": now, "hostname": socket.gethostname(), "pid": os.getpid()}
+        if started:
+            defaults["started_at"] = now
+        WorkerHeartbeat.objects.update_or_create(
+            worker_id=worker_id, defaults=defaults, create_defaults={**defaults, "started_at": now}
+        )
+
+    def _heartbeat(self, worker_id: str, stop: threading.Event) -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            try:
+                close_old_connections()
+                self._beat(worker_id)
+            except Exception:  # a missed beat shows as a stale worker in /healthz; keep beating
+                self.stderr.write("worker heartbeat failed; retrying")
+        connection.close()

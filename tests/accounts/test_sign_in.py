@@ -1,0 +1,163 @@
+"""Signing in and out: clear messages, throttling after repeated failures, and an audit trail."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from keystage.accounts.models import User
+from keystage.audit.models import AuditAction, AuditEvent
+
+SIGN_IN = "/sign-in/"
+
+
+def _try(client: Client, email: str, password: str, **extra):
+    return client.post(SIGN_IN, {"email": email, "password": password}, **extra)
+
+
+def test_the_configured_password_hasher_is_argon2():
+    """The settings module itself, not the fast hasher the other tests swap in."""
+    import keystage.settings
+
+    assert keystage.settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+
+
+@pytest.mark.django_db
+def test_passwords_are_stored_as_argon2_hashes(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+    user = User.objects.create_user("argon@example.org", "a-long-password-1", full_name="A")
+    assert user.password.startswith("argon2$")
+
+
+def test_a_person_signs_in_with_any_case_of_their_email_and_lands_home(world, password):
+    client = Client()
+    response = _try(client, world.person("school_admin").email.upper(), password)
+    assert response.status_code == 302 and response["Location"] == reverse("web:home")
+    home = client.get(reverse("web:home"))
+    assert b"School One" in home.content
+    assert AuditEvent.objects.filter(
+        action=AuditAction.LOGIN_SUCCEEDED, actor=world.person("school_admin")
+    ).exists()
+
+
+def test_a_wrong_password_gets_one_plain_message_that_does_not_reveal_accounts(world):
+    client = Client()
+    wrong = _try(client, world.person("school_admin").email, "not-the-password")
+    unknown = _try(client, "nobody@example.org", "not-the-password")
+    for response in (wrong, unknown):
+        assert response.status_code == 400
+        assert b"Enter a correct email address and password" in response.content
+    failures = AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED)
+    assert sorted(failures.values_list("actor_email", flat=True)) == [
+        "nobody@example.org",
+        world.person("school_admin").email,
+    ]
+    assert all(e.ip_address == "127.0.0.1" for e in failures)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"email": "", "password": "x"}, b"Enter your email address"),
+        ({"email": "not an email", "password": "x"}, b"Enter an email address in the correct format"),
+        ({"email": "a@example.org", "password": ""}, b"Enter your password"),
+        ({"email": "a@example.org" * 40, "password": "x"}, b"There is a problem"),
+    ],
+)
+def test_malformed_sign_in_input_is_explained(db, data, message):
+    response = Client().post(SIGN_IN, data)
+    assert response.status_code == 400
+    assert message in response.content
+
+
+def test_after_five_failures_the_account_is_locked_even_with_the_right_password(world, password, settings):
+    settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
+    email = world.person("school_named").email
+    client = Client()
+    for _ in range(5):
+        _try(client, email, "wrong-password")
+    locked = _try(client, email, password)
+    assert locked.status_code == 400
+    assert b"too many failed attempts to sign in" in locked.content
+    assert b"Wait 15 minutes" in locked.content
+    assert "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(action=AuditAction.LOGIN_THROTTLED, actor_email=email).count() == 1
+    # Another account from the same place is not locked by this one.
+    assert _try(Client(), world.person("governor").email, password).status_code == 302
+
+
+def test_the_lock_lifts_when_the_failures_leave_the_window(world, password, settings):
+    email = world.person("school_named").email
+    for _ in range(settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ACCOUNT):
+        _try(Client(), email, "wrong-password")
+    AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED).update(
+        created_at=timezone.now() - timedelta(minutes=settings.KEYSTAGE_LOGIN_LOCKOUT_MINUTES + 1)
+    )
+    assert _try(Client(), email, password).status_code == 302
+
+
+def test_a_success_resets_the_count_of_failures(world, password, settings):
+    email = world.person("school_named").email
+    for _ in range(settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ACCOUNT - 1):
+        _try(Client(), email, "wrong-password")
+    assert _try(Client(), email, password).status_code == 302
+    _try(Client(), email, "wrong-password")
+    assert _try(Client(), email, password).status_code == 302
+
+
+def test_an_address_guessing_across_many_accounts_is_slowed(world, password, settings):
+    settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ADDRESS = 6
+    for n in range(6):
+        _try(Client(), f"guess{n}@example.org", "wrong")
+    response = _try(Client(), world.person("governor").email, password)
+    assert response.status_code == 400 and b"too many failed attempts" in response.content
+    elsewhere = _try(Client(), world.person("governor").email, password, REMOTE_ADDR="10.1.2.3")
+    assert elsewhere.status_code == 302
+
+
+def test_sign_in_returns_to_the_page_asked_for_but_never_to_another_site(world, password):
+    target = reverse("accounts:user_list", args=[world.s1.pk])
+    client = Client()
+    asked = client.get(target)
+    assert asked["Location"] == f"{SIGN_IN}?next={target}"
+    response = client.post(
+        SIGN_IN, {"email": world.person("school_admin").email, "password": password, "next": target}
+    )
+    assert response["Location"] == target
+    evil = Client().post(
+        SIGN_IN,
+        {
+            "email": world.person("school_admin").email,
+            "password": password,
+            "next": "https://evil.example/steal",
+        },
+    )
+    assert evil["Location"] == reverse("web:home")
+
+
+def test_sign_out_is_a_post_and_is_audited(world, password):
+    client = Client()
+    _try(client, world.person("governor").email, password)
+    assert client.get("/sign-out/").status_code == 405
+    response = client.post("/sign-out/", follow=True)
+    assert b"You have signed out" in response.content
+    assert client.get(reverse("organisations:detail", args=[world.s1.pk])).status_code == 302
+    assert AuditEvent.objects.filter(action=AuditAction.LOGOUT, actor=world.person("governor")).exists()
+
+
+def test_a_deactivated_account_cannot_sign_in(world, password):
+    user = world.person("governor")
+    user.is_active = False
+    user.save()
+    assert _try(Client(), user.email, password).status_code == 400
+
+
+def test_a_form_sent_without_its_csrf_token_is_refused_with_a_page_not_a_crash(world, password):
+    client = Client(enforce_csrf_checks=True)
+    response = _try(client, world.person("governor").email, password)
+    assert response.status_code == 403
+    assert b"Your form could not be sent" in response.content

@@ -1,0 +1,117 @@
+"""The real processes: the `keystage` command, the worker and the web server, run as a person would."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from keystage.accounts.models import Invitation
+from keystage.accounts.services import invite_user
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _database_url() -> str:
+    """The test database, as a URL another process can open."""
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "DATABASE_URL": _database_url(), "DJANGO_SETTINGS_MODULE": "keystage.settings"}
+    env.update(extra)
+    return env
+
+
+def _keystage(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "keystage.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("command", ["demo", "serve", "worker", "migrate"])
+def test_every_subcommand_explains_itself(tmp_path, command):
+    result = _keystage(command, "--help", env=_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "usage: keystage " + command in result.stdout
+
+
+def test_keystage_with_no_arguments_lists_the_subcommands(tmp_path):
+    result = _keystage(env=_env(tmp_path))
+    assert result.returncode == 0
+    for name in ("demo", "serve", "worker"):
+        assert name in result.stdout
+
+
+def test_a_separate_worker_process_sends_the_queued_invitation_email(world, tmp_path):
+    invite_user(
+        actor=world.person("school_admin"),
+        organisation=world.s1,
+        email="far@example.org",
+        full_name="Far Away",
+        roles=["governor"],
+    )
+    outbox = tmp_path / "mail"
+    env = _env(
+        tmp_path,
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(outbox),
+    )
+    result = _keystage("worker", "--batch", "--interval", "0", env=env)
+    assert result.returncode == 0, result.stderr
+    sent = "".join(p.read_text() for p in outbox.iterdir())
+    assert "To: far@example.org" in sent and "/invitations/" in sent
+    assert Invitation.objects.get().emailed_at is not None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_keystage_serve_answers_pages_health_and_static_files(db, tmp_path):
+    port = _free_port()
+    env = _env(tmp_path)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "keystage.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        assert health.status == 200
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
+        assert "Sign in" in page
+        css = urllib.request.urlopen(f"http://127.0.0.1:{port}/static/dist/keystage.css", timeout=5)
+        assert css.status == 200 and b"govuk-header" in css.read()
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
