@@ -34,6 +34,9 @@ def _flag(name: str, default: bool = False) -> bool:
 DEBUG = _flag("DEBUG")
 HTTPS = _flag("KEYSTAGE_HTTPS")
 VAR_DIR = Path(os.environ.get("KEYSTAGE_VAR_DIR", BASE_DIR / "var")).resolve()
+# The embedded database, collected static files and uploads live here; make it on first use.
+for _directory in (VAR_DIR, VAR_DIR / "static"):
+    _directory.mkdir(parents=True, exist_ok=True)
 
 _secret = os.environ.get("SECRET_KEY", "")
 if not _secret:
@@ -47,12 +50,8 @@ if not _secret:
         import secrets
 
         _secret = secrets.token_urlsafe(50)
-        try:
-            VAR_DIR.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(_secret)
-            key_file.chmod(0o600)
-        except OSError:
-            pass
+        key_file.write_text(_secret)
+        key_file.chmod(0o600)
 SECRET_KEY = _secret
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h]

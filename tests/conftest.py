@@ -105,6 +105,15 @@ def password() -> str:
 
 
 @pytest.fixture(autouse=True)
+def _static_files_without_collectstatic(settings):
+    """Tests render pages from a fresh checkout, before any collectstatic: unhashed static names."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Argon2 is the real hasher (tests/accounts/test_sign_in.py checks it); most tests need speed."""
     settings.PASSWORD_HASHERS = [

@@ -7,6 +7,7 @@ import sys
 from argparse import ArgumentParser
 from typing import Any
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 
@@ -17,8 +18,16 @@ class Command(BaseCommand):
         parser.add_argument("--bind", default=os.environ.get("KEYSTAGE_BIND", "127.0.0.1:8000"))
         parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
         parser.add_argument("--timeout", type=int, default=60, help="seconds before a stuck request is ended")
+        parser.add_argument(
+            "--no-collectstatic",
+            action="store_true",
+            help="skip collecting static files (when a deployment step already did)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not options["no_collectstatic"]:
+            # Pages name static files by content hash: the server needs the collected set.
+            call_command("collectstatic", interactive=False, verbosity=0)
         argv = [
             sys.executable,
             "-m",
