@@ -6,6 +6,7 @@ Environment variables (all optional for the demo):
   DEBUG               1/0, default 0
   ALLOWED_HOSTS       comma-separated, default localhost,127.0.0.1
   KEYSTAGE_HTTPS      1 behind TLS: secure cookies, HSTS, HTTPS redirect
+  KEYSTAGE_TRUSTED_PROXIES  proxy addresses whose X-Forwarded-For gives the client's address
   KEYSTAGE_VAR_DIR    where the embedded database, uploads and collected static files live (default ./var)
   KEYSTAGE_STORAGE_ROOT  uploaded and generated files (default $KEYSTAGE_VAR_DIR/storage)
   EMAIL_BACKEND, EMAIL_FILE_PATH, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
@@ -143,6 +144,10 @@ LOGOUT_REDIRECT_URL = "web:home"
 KEYSTAGE_LOGIN_MAX_FAILURES_PER_ACCOUNT = int(os.environ.get("KEYSTAGE_LOGIN_MAX_FAILURES_PER_ACCOUNT", "5"))
 KEYSTAGE_LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("KEYSTAGE_LOGIN_MAX_FAILURES_PER_ADDRESS", "20"))
 KEYSTAGE_LOGIN_LOCKOUT_MINUTES = int(os.environ.get("KEYSTAGE_LOGIN_LOCKOUT_MINUTES", "15"))
+# Reverse proxies whose X-Forwarded-For is believed (their own addresses, comma-separated).
+KEYSTAGE_TRUSTED_PROXIES = frozenset(
+    a.strip() for a in os.environ.get("KEYSTAGE_TRUSTED_PROXIES", "").split(",") if a.strip()
+)
 KEYSTAGE_INVITATION_DAYS = int(os.environ.get("KEYSTAGE_INVITATION_DAYS", "7"))
 # Seconds since a worker's last heartbeat before /healthz calls it stale.
 KEYSTAGE_WORKER_STALE_SECONDS = int(os.environ.get("KEYSTAGE_WORKER_STALE_SECONDS", "60"))

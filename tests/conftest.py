@@ -120,3 +120,11 @@ def _fast_password_hashing(settings):
         "django.contrib.auth.hashers.MD5PasswordHasher",
         *settings.PASSWORD_HASHERS,
     ]
+
+
+def pytest_report_header(config):
+    """Say which database the suite runs on, so CI's log shows SQLite and PostgreSQL runs apart."""
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    return f"database: {engine} (DATABASE_URL {'set' if os.environ.get('DATABASE_URL') else 'not set'})"

@@ -101,13 +101,17 @@ def invite_user(
     return invitation
 
 
+def _require_manages_invitation(actor: User, organisation: Organisation, invitation: Invitation) -> None:
+    policy.require(actor, Action.MANAGE_USERS, organisation)
+    if invitation.organisation_id != organisation.pk:
+        raise ActionRefusedError("That invitation is not for this organisation.")
+
+
 def resend_invitation(
     *, actor: User, organisation: Organisation, invitation: Invitation, ip_address: str | None = None
 ) -> Invitation:
     """Send a pending or expired invitation again with a fresh link; older links stop working."""
-    policy.require(actor, Action.MANAGE_USERS, organisation)
-    if invitation.organisation_id != organisation.pk:
-        raise ActionRefusedError("That invitation is not for this organisation.")
+    _require_manages_invitation(actor, organisation, invitation)
     if invitation.accepted_at is not None or invitation.cancelled_at is not None:
         raise ActionRefusedError("That invitation has already been accepted or cancelled.")
     with transaction.atomic():
@@ -129,9 +133,7 @@ def resend_invitation(
 def cancel_invitation(
     *, actor: User, organisation: Organisation, invitation: Invitation, ip_address: str | None = None
 ) -> None:
-    policy.require(actor, Action.MANAGE_USERS, organisation)
-    if invitation.organisation_id != organisation.pk:
-        raise ActionRefusedError("That invitation is not for this organisation.")
+    _require_manages_invitation(actor, organisation, invitation)
     if invitation.accepted_at is not None:
         raise ActionRefusedError(
             "That invitation has already been accepted; remove the user's access instead."

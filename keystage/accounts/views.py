@@ -76,6 +76,13 @@ def _organisation(request: HttpRequest, org_id: int, action: Action) -> Organisa
     return organisation
 
 
+def _member(organisation: Organisation, user_id: int) -> User:
+    """Someone holding a role in this organisation; anyone else is not found here."""
+    return get_object_or_404(
+        User.objects.filter(memberships__organisation=organisation).distinct(), pk=user_id
+    )
+
+
 @login_required
 def user_list(request: HttpRequest, org_id: int) -> HttpResponse:
     organisation = _organisation(request, org_id, Action.MANAGE_USERS)
@@ -131,9 +138,7 @@ def invite(request: HttpRequest, org_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def edit_user(request: HttpRequest, org_id: int, user_id: int) -> HttpResponse:
     organisation = _organisation(request, org_id, Action.MANAGE_USERS)
-    member = get_object_or_404(
-        User.objects.filter(memberships__organisation=organisation).distinct(), pk=user_id
-    )
+    member = _member(organisation, user_id)
     current = [m.role for m in Membership.objects.filter(user=member, organisation=organisation)]
     form = RolesForm(request.POST or None, kind=organisation.org_kind, initial={"roles": current})
     if request.method == "POST" and form.is_valid():
@@ -165,9 +170,7 @@ def edit_user(request: HttpRequest, org_id: int, user_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def revoke_user(request: HttpRequest, org_id: int, user_id: int) -> HttpResponse:
     organisation = _organisation(request, org_id, Action.MANAGE_USERS)
-    member = get_object_or_404(
-        User.objects.filter(memberships__organisation=organisation).distinct(), pk=user_id
-    )
+    member = _member(organisation, user_id)
     error = ""
     if request.method == "POST":
         assert isinstance(request.user, User)

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from keystage.audit.models import AuditAction, AuditEvent
 
 
 def client_address(request: HttpRequest | None) -> str | None:
-    """The caller's address. Behind a proxy, gunicorn's forwarded-allow-ips sets REMOTE_ADDR."""
+    """The caller's address, for the audit log and sign-in throttling.
+
+    Behind proxies listed in KEYSTAGE_TRUSTED_PROXIES, the nearest address in X-Forwarded-For
+    that is not one of them; a client cannot forge its way past a proxy we trust.
+    """
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    address: str | None = request.META.get("REMOTE_ADDR") or None
+    trusted = settings.KEYSTAGE_TRUSTED_PROXIES
+    if address in trusted:
+        header = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
+        forwarded = [hop.strip() for hop in header.split(",") if hop.strip()]
+        for hop in reversed(forwarded):
+            if hop not in trusted:
+                return hop
+    return address
 
 
 def record(

@@ -109,3 +109,16 @@ def test_the_trust_administrator_manages_trust_users_and_sees_the_trust_log(worl
     assert "tia@example.org" in log
     form = trust_admin.get(reverse("accounts:invite", args=[world.trust.pk])).content.decode()
     assert "Trust named (pupil level)" in form and "Governor" not in form
+
+
+def test_the_audit_log_shows_its_own_peoples_sign_ins_but_not_others(world, password):
+    from django.test import Client
+
+    Client().post("/sign-in/", {"email": world.person("governor").email, "password": password})
+    Client().post("/sign-in/", {"email": world.person("school_named").email, "password": "wrong"})
+    Client().post("/sign-in/", {"email": world.person("other_school_admin").email, "password": password})
+    page = signed_in(world.person("school_admin")).get(reverse("audit:organisation_log", args=[world.s1.pk]))
+    content = page.content.decode()
+    assert "Signed in" in content and world.person("governor").email in content
+    assert "Sign-in failed" in content and world.person("school_named").email in content
+    assert world.person("other_school_admin").email not in content

@@ -141,3 +141,20 @@ def test_the_start_sign_in_and_error_pages_are_accessible_when_signed_out(db, li
     assert "Enter your email address" in page.locator(".govuk-error-summary").inner_text()
     assert_accessible(page, checked)
     assert len(checked) == 5
+
+
+def test_the_400_and_500_pages_are_styled_plain_and_accessible(db, live_server, new_page, settings):
+    settings.ROOT_URLCONF = "tests.browser.urls"
+    settings.DEBUG_PROPAGATE_EXCEPTIONS = False
+    checked: list[str] = []
+    page = new_page()
+    response = page.goto(live_server.url + "/__crash__/")
+    assert response.status == 500
+    expect(page.get_by_role("heading", name="Sorry, there is a problem with the service")).to_be_visible()
+    assert "deliberate" not in page.content()
+    assert_accessible(page, checked)
+    response = page.goto(live_server.url + "/__suspicious__/")
+    assert response.status == 400
+    expect(page.get_by_role("heading", name="Sorry, there is a problem with your request")).to_be_visible()
+    assert_accessible(page, checked)
+    assert len(checked) == 2
