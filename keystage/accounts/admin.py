@@ -3,8 +3,9 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import ValidationError
 
-from keystage.accounts.models import Invitation, Membership, User
+from keystage.accounts.models import Invitation, Membership, User, normalise_email
 
 
 class MembershipInline(admin.TabularInline[Membership, User]):
@@ -15,13 +16,26 @@ class MembershipInline(admin.TabularInline[Membership, User]):
     readonly_fields = ["granted_by", "granted_at"]
 
 
-class KeystageUserCreationForm(AdminUserCreationForm):
+class _UniqueEmailMixin:
+    """Emails are stored in lower case: find a clash in any case before the database does."""
+
+    cleaned_data: dict[str, object]
+    instance: User
+
+    def clean_email(self) -> str:
+        email = normalise_email(str(self.cleaned_data.get("email", "")))
+        if User.objects.filter(email=email).exclude(pk=self.instance.pk).exists():
+            raise ValidationError("A user with this email address already exists.")
+        return email
+
+
+class KeystageUserCreationForm(_UniqueEmailMixin, AdminUserCreationForm):
     class Meta:
         model = User
         fields = ("email", "full_name")
 
 
-class KeystageUserChangeForm(UserChangeForm[User]):
+class KeystageUserChangeForm(_UniqueEmailMixin, UserChangeForm[User]):
     class Meta:
         model = User
         fields = "__all__"
