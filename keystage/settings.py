@@ -180,7 +180,9 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _flag("EMAIL_USE_TLS")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "keystage <no-reply@keystage.localhost>")
-KEYSTAGE_BASE_URL = os.environ.get("KEYSTAGE_BASE_URL", "http://127.0.0.1:8000")
+KEYSTAGE_BASE_URL = os.environ.get("KEYSTAGE_BASE_URL", "" if HTTPS else "http://127.0.0.1:8000")
+if not KEYSTAGE_BASE_URL:
+    raise ImproperlyConfigured("KEYSTAGE_BASE_URL must be set in production: emailed links use it.")
 
 # Security: cookies, headers and the Content Security Policy.
 SESSION_COOKIE_HTTPONLY = True

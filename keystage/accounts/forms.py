@@ -18,6 +18,7 @@ class SignInForm(forms.Form):
         error_messages={
             "required": "Enter your email address",
             "invalid": "Enter an email address in the correct format, like name@example.com",
+            "max_length": "Email address must be 254 characters or fewer",
         },
     )
     password = forms.CharField(
@@ -53,6 +54,7 @@ class InviteForm(forms.Form):
         error_messages={
             "required": "Enter the person's email address",
             "invalid": "Enter an email address in the correct format, like name@example.com",
+            "max_length": "Email address must be 254 characters or fewer",
         },
     )
 

@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -86,6 +87,17 @@ class Membership(models.Model):
     def role_enum(self) -> Role:
         return Role(self.role)
 
+    def clean(self) -> None:
+        if self.organisation_id is not None and self.role in {r.value for r in Role}:
+            role = Role(self.role)
+            if role.kind.value != self.organisation.kind:
+                raise ValidationError(
+                    {
+                        "role": f"{role.label} is a {role.kind.label.lower()} role; {self.organisation} is a "
+                        f"{self.organisation.org_kind.label.lower()}."
+                    }
+                )
+
 
 def _new_nonce() -> str:
     return secrets.token_urlsafe(16)
@@ -111,6 +123,14 @@ class Invitation(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["organisation", "email"])]
+        constraints = [
+            # One open invitation per person and organisation, whatever two clicks try at once.
+            models.UniqueConstraint(
+                fields=["organisation", "email"],
+                condition=models.Q(accepted_at__isnull=True, cancelled_at__isnull=True),
+                name="one_open_invitation_per_person",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Invitation of {self.email} to {self.organisation.name}"
@@ -122,3 +142,18 @@ class Invitation(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.accepted_at is None and self.cancelled_at is None and self.expires_at > timezone.now()
+
+
+class SignInThrottle(models.Model):
+    """Sign-in attempts counted per account or per address within a window.
+
+    An attempt reserves its place here, under a row lock, before the password is checked, so
+    many attempts sent at once cannot all slip past the limit.
+    """
+
+    key = models.CharField(max_length=300, unique=True)  # "account:<email>" or "address:<ip>"
+    window_start = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.attempts} since {self.window_start:%H:%M}"

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 
 from keystage.accounts.models import Membership
 from keystage.core.roles import Action, OrgKind, Role, grants
@@ -94,22 +93,3 @@ def organisations_of(user: Any) -> list[tuple[Organisation, list[Role]]]:
         by_org.setdefault(held.organisation_id, []).append(held.role)
     orgs = Organisation.objects.filter(pk__in=by_org).order_by("name")
     return [(org, sorted(by_org[org.pk], key=list(Role).index)) for org in orgs]
-
-
-def schools_where(user: Any, action: Action) -> QuerySet[School]:
-    """Every school on which the user may take the action, through any of their roles."""
-    direct: set[int] = set()
-    via_parent: set[int] = set()
-    for held in held_roles(user):
-        if grants(held.role, action, held_in=held.organisation_kind, target_is_held_org=True):
-            if held.organisation_kind is OrgKind.SCHOOL:
-                direct.add(held.organisation_id)
-            elif action.reaches_schools:
-                via_parent.add(held.organisation_id)
-    from django.db.models import Q
-
-    return School.objects.filter(Q(pk__in=direct) | Q(la_id__in=via_parent) | Q(trust_id__in=via_parent))
-
-
-def administers_any(user: Any) -> bool:
-    return any(h.role.is_administrator for h in held_roles(user))

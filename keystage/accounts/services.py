@@ -1,12 +1,15 @@
 """What people do to accounts and roles: one function per action.
 
 Each checks the permission, owns its transaction, writes the audit record and queues any
-follow-up work (emails) to run after the commit.
+follow-up work (emails) to run after the commit. Changes to an organisation's people run under a
+lock on the organisation's row, with the actor's permission read again inside it: two
+administrators acting at once are taken one after the other, on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -28,6 +31,25 @@ class ActionRefusedError(Exception):
     """A request that cannot be carried out as asked; str() is a message for the person."""
 
 
+@contextmanager
+def _managing_users(actor: User, organisation: Organisation) -> Iterator[None]:
+    """A transaction holding the organisation's row, in which the actor still manages its users."""
+    policy.require(actor, Action.MANAGE_USERS, organisation)  # fail fast, before taking the lock
+    with transaction.atomic():
+        Organisation.objects.select_for_update().get(pk=organisation.pk)
+        policy.forget_roles(actor)  # another administrator may have changed them a moment ago
+        policy.require(actor, Action.MANAGE_USERS, organisation)
+        yield
+
+
+def _cancel_invitations_sent_by(user: User, organisation: Organisation) -> None:
+    """Invitations carry their sender's authority: when that goes, so do they."""
+    if not policy.can(user, Action.MANAGE_USERS, organisation):
+        Invitation.objects.filter(
+            organisation=organisation, invited_by=user, accepted_at__isnull=True, cancelled_at__isnull=True
+        ).update(cancelled_at=timezone.now())
+
+
 def _roles_for(organisation: Organisation, roles: Sequence[str | Role]) -> list[Role]:
     try:
         parsed = parse_roles([str(r) for r in roles], organisation.org_kind)
@@ -43,17 +65,11 @@ def _queue_email(invitation: Invitation) -> None:
     transaction.on_commit(lambda: send_invitation_email.enqueue(invitation.pk, nonce))
 
 
-def pending_invitation(organisation: Organisation, email: str) -> Invitation | None:
-    return (
+def _open_invitations(organisation: Organisation, email: str) -> list[Invitation]:
+    return list(
         Invitation.objects.filter(
-            organisation=organisation,
-            email=normalise_email(email),
-            accepted_at__isnull=True,
-            cancelled_at__isnull=True,
-            expires_at__gt=timezone.now(),
+            organisation=organisation, email=email, accepted_at__isnull=True, cancelled_at__isnull=True
         )
-        .order_by("-created_at")
-        .first()
     )
 
 
@@ -67,28 +83,35 @@ def invite_user(
     ip_address: str | None = None,
 ) -> Invitation:
     """Invite a person, by email, to take up roles in the organisation."""
-    policy.require(actor, Action.MANAGE_USERS, organisation)
     email = normalise_email(email)
     parsed = _roles_for(organisation, roles)
-    if Membership.objects.filter(organisation=organisation, user__email=email).exists():
-        raise ActionRefusedError(
-            f"{email} already has access to {organisation.name}. "
-            "Change their roles from the user list instead."
-        )
-    if pending_invitation(organisation, email) is not None:
-        raise ActionRefusedError(
-            f"{email} has already been invited to {organisation.name}. Re-send or cancel that invitation "
-            "from the user list."
-        )
-    with transaction.atomic():
-        invitation = Invitation.objects.create(
-            email=email,
-            full_name=full_name.strip(),
-            organisation=organisation,
-            roles=[r.value for r in parsed],
-            invited_by=actor,
-            expires_at=timezone.now() + timedelta(days=settings.KEYSTAGE_INVITATION_DAYS),
-        )
+    already_invited = ActionRefusedError(
+        f"{email} has already been invited to {organisation.name}. Re-send or cancel that invitation "
+        "from the user list."
+    )
+    with _managing_users(actor, organisation):
+        if Membership.objects.filter(organisation=organisation, user__email=email).exists():
+            raise ActionRefusedError(
+                f"{email} already has access to {organisation.name}. "
+                "Change their roles from the user list instead."
+            )
+        for open_invitation in _open_invitations(organisation, email):
+            if open_invitation.is_pending:
+                raise already_invited
+            open_invitation.cancelled_at = timezone.now()  # expired: make way for the new one
+            open_invitation.save(update_fields=["cancelled_at"])
+        try:
+            with transaction.atomic():
+                invitation = Invitation.objects.create(
+                    email=email,
+                    full_name=full_name.strip(),
+                    organisation=organisation,
+                    roles=[r.value for r in parsed],
+                    invited_by=actor,
+                    expires_at=timezone.now() + timedelta(days=settings.KEYSTAGE_INVITATION_DAYS),
+                )
+        except IntegrityError:
+            raise already_invited from None
         record(
             AuditAction.INVITATION_SENT,
             actor=actor,
@@ -101,24 +124,29 @@ def invite_user(
     return invitation
 
 
-def _require_manages_invitation(actor: User, organisation: Organisation, invitation: Invitation) -> None:
-    policy.require(actor, Action.MANAGE_USERS, organisation)
-    if invitation.organisation_id != organisation.pk:
+def _invitation_here(organisation: Organisation, invitation: Invitation) -> Invitation:
+    """The invitation as it is now, locked, if it belongs to this organisation."""
+    current = (
+        Invitation.objects.select_for_update().filter(pk=invitation.pk, organisation=organisation).first()
+    )
+    if current is None:
         raise ActionRefusedError("That invitation is not for this organisation.")
+    return current
 
 
 def resend_invitation(
     *, actor: User, organisation: Organisation, invitation: Invitation, ip_address: str | None = None
 ) -> Invitation:
     """Send a pending or expired invitation again with a fresh link; older links stop working."""
-    _require_manages_invitation(actor, organisation, invitation)
-    if invitation.accepted_at is not None or invitation.cancelled_at is not None:
-        raise ActionRefusedError("That invitation has already been accepted or cancelled.")
-    with transaction.atomic():
+    with _managing_users(actor, organisation):
+        invitation = _invitation_here(organisation, invitation)
+        if invitation.accepted_at is not None or invitation.cancelled_at is not None:
+            raise ActionRefusedError("That invitation has already been accepted or cancelled.")
         invitation.nonce = Invitation._meta.get_field("nonce").get_default()
         invitation.expires_at = timezone.now() + timedelta(days=settings.KEYSTAGE_INVITATION_DAYS)
         invitation.emailed_at = None
-        invitation.save(update_fields=["nonce", "expires_at", "emailed_at"])
+        invitation.invited_by = actor  # the link now carries this administrator's authority
+        invitation.save(update_fields=["nonce", "expires_at", "emailed_at", "invited_by"])
         record(
             AuditAction.INVITATION_RESENT,
             actor=actor,
@@ -133,23 +161,23 @@ def resend_invitation(
 def cancel_invitation(
     *, actor: User, organisation: Organisation, invitation: Invitation, ip_address: str | None = None
 ) -> None:
-    _require_manages_invitation(actor, organisation, invitation)
-    if invitation.accepted_at is not None:
-        raise ActionRefusedError(
-            "That invitation has already been accepted; remove the user's access instead."
-        )
-    with transaction.atomic():
-        updated = Invitation.objects.filter(pk=invitation.pk, cancelled_at__isnull=True).update(
-            cancelled_at=timezone.now()
-        )
-        if updated:
-            record(
-                AuditAction.INVITATION_CANCELLED,
-                actor=actor,
-                organisation=organisation,
-                subject=invitation.email,
-                ip_address=ip_address,
+    with _managing_users(actor, organisation):
+        invitation = _invitation_here(organisation, invitation)
+        if invitation.accepted_at is not None:
+            raise ActionRefusedError(
+                "That invitation has already been accepted; remove the user's access instead."
             )
+        if invitation.cancelled_at is not None:
+            return  # cancelled already (a second click): nothing more to do
+        invitation.cancelled_at = timezone.now()
+        invitation.save(update_fields=["cancelled_at"])
+        record(
+            AuditAction.INVITATION_CANCELLED,
+            actor=actor,
+            organisation=organisation,
+            subject=invitation.email,
+            ip_address=ip_address,
+        )
 
 
 def accept_invitation(
@@ -165,9 +193,20 @@ def accept_invitation(
     Safe against a double click: the invitation row is locked and a second acceptance is refused.
     """
     with transaction.atomic():
-        locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        locked = (
+            Invitation.objects.select_for_update()
+            .select_related("organisation", "invited_by")
+            .get(pk=invitation.pk)
+        )
         if not locked.is_pending or locked.nonce != invitation.nonce:
             raise ActionRefusedError("This invitation has already been used, cancelled or replaced.")
+        if locked.invited_by is None or not policy.can(
+            locked.invited_by, Action.MANAGE_USERS, locked.organisation
+        ):
+            raise ActionRefusedError(
+                "The person who invited you no longer manages users here, so this invitation cannot be "
+                "used. Ask an administrator to send you a new one."
+            )
         if user is None:
             if User.objects.filter(email=locked.email).exists():
                 raise ActionRefusedError("An account with this email already exists. Sign in to accept.")
@@ -221,9 +260,8 @@ def change_roles(
     ip_address: str | None = None,
 ) -> list[Role]:
     """Set exactly these roles for the user in the organisation."""
-    policy.require(actor, Action.MANAGE_USERS, organisation)
     wanted = _roles_for(organisation, roles)
-    with transaction.atomic():
+    with _managing_users(actor, organisation):
         current = {
             Role(r)
             for r in Membership.objects.filter(user=user, organisation=organisation).values_list(
@@ -248,7 +286,11 @@ def change_roles(
             user=user, organisation=organisation, role__in=[r.value for r in removed]
         ).delete()
         for role in added:
-            Membership.objects.create(user=user, organisation=organisation, role=role.value, granted_by=actor)
+            Membership.objects.get_or_create(
+                user=user, organisation=organisation, role=role.value, defaults={"granted_by": actor}
+            )
+        policy.forget_roles(user)
+        _cancel_invitations_sent_by(user, organisation)
         record(
             AuditAction.ROLES_CHANGED,
             actor=actor,
@@ -258,7 +300,6 @@ def change_roles(
             added=[r.value for r in added],
             removed=sorted(r.value for r in removed),
         )
-    policy.forget_roles(user)
     return wanted
 
 
@@ -266,16 +307,17 @@ def revoke_access(
     *, actor: User, organisation: Organisation, user: User, ip_address: str | None = None
 ) -> None:
     """Remove every role the user holds in the organisation (their account and other roles remain)."""
-    policy.require(actor, Action.MANAGE_USERS, organisation)
     if user.pk == actor.pk:
         raise ActionRefusedError("You cannot remove your own access. Ask another administrator to do it.")
-    with transaction.atomic():
+    with _managing_users(actor, organisation):
         removed = list(
             Membership.objects.filter(user=user, organisation=organisation).values_list("role", flat=True)
         )
         if not removed:
             raise ActionRefusedError(f"{user.email} has no access to {organisation.name}.")
         Membership.objects.filter(user=user, organisation=organisation).delete()
+        policy.forget_roles(user)
+        _cancel_invitations_sent_by(user, organisation)
         record(
             AuditAction.ACCESS_REVOKED,
             actor=actor,
@@ -284,4 +326,3 @@ def revoke_access(
             ip_address=ip_address,
             removed=sorted(removed),
         )
-    policy.forget_roles(user)

@@ -1,56 +1,74 @@
-"""Refusing sign-in after repeated failures, counted from the audit log.
+"""Refusing sign-in after repeated failures, per account and per address.
 
-An account is locked for a while after too many failures since its last success; an address
-after many more (to slow guessing across accounts without locking out a whole school's network).
+Each attempt takes a place before its password is checked (under a row lock, so attempts sent
+all at once are counted one by one); a successful sign-in gives the places back. An account is
+locked after a few failures in the window; an address after many more, to slow guessing across
+accounts without locking out a whole school behind one network address.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from keystage.audit.models import AuditAction, AuditEvent
+from keystage.accounts.models import SignInThrottle
 
 
-def _wait_minutes(failure_times: list[datetime], limit: int, since: datetime) -> int | None:
-    if len(failure_times) < limit:
-        return None
-    # Locked until the limit-th most recent failure leaves the window.
-    unlock_at = failure_times[limit - 1] + timedelta(minutes=settings.KEYSTAGE_LOGIN_LOCKOUT_MINUTES)
-    remaining = (unlock_at - timezone.now()).total_seconds()
-    return max(1, math.ceil(remaining / 60)) if remaining > 0 else None
+@dataclass(frozen=True)
+class Reservation:
+    """The places one attempt holds; give them back when the password was right."""
+
+    keys: tuple[str, ...]
 
 
-def minutes_until_sign_in_allowed(email: str, ip_address: str | None) -> int | None:
-    """None when a sign-in may be tried; otherwise how many minutes the caller must wait."""
-    window_start = timezone.now() - timedelta(minutes=settings.KEYSTAGE_LOGIN_LOCKOUT_MINUTES)
-    last_success = (
-        AuditEvent.objects.filter(
-            action=AuditAction.LOGIN_SUCCEEDED, actor_email=email, created_at__gte=window_start
-        )
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)
-        .first()
-    )
-    since = max(window_start, last_success) if last_success else window_start
-    per_account = settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ACCOUNT
-    account_failures = list(
-        AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED, actor_email=email, created_at__gt=since)
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)[:per_account]
-    )
-    wait = _wait_minutes(account_failures, per_account, since)
-    if wait is None and ip_address:
-        per_address = settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ADDRESS
-        address_failures = list(
-            AuditEvent.objects.filter(
-                action=AuditAction.LOGIN_FAILED, ip_address=ip_address, created_at__gt=window_start
-            )
-            .order_by("-created_at")
-            .values_list("created_at", flat=True)[:per_address]
-        )
-        wait = _wait_minutes(address_failures, per_address, window_start)
-    return wait
+def _window() -> timedelta:
+    return timedelta(minutes=settings.KEYSTAGE_LOGIN_LOCKOUT_MINUTES)
+
+
+def _locked_row(key: str) -> SignInThrottle:
+    for _ in range(2):  # a concurrent first attempt may create the row between our read and insert
+        row = SignInThrottle.objects.select_for_update().filter(key=key).first()
+        if row is not None:
+            return row
+        try:
+            with transaction.atomic():
+                return SignInThrottle.objects.create(key=key, window_start=timezone.now())
+        except IntegrityError:
+            continue
+    return SignInThrottle.objects.select_for_update().get(key=key)
+
+
+def reserve_attempt(email: str, ip_address: str | None) -> Reservation | int:
+    """A reservation to try the password, or the whole minutes to wait before trying again."""
+    limits = [(f"account:{email}", settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ACCOUNT)]
+    if ip_address:
+        limits.append((f"address:{ip_address}", settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ADDRESS))
+    now = timezone.now()
+    with transaction.atomic():
+        rows = [(_locked_row(key), limit) for key, limit in sorted(limits)]  # fixed order: no deadlock
+        for row, limit in rows:
+            if now - row.window_start >= _window():
+                row.window_start, row.attempts = now, 0
+            if row.attempts >= max(limit, 1):
+                remaining = (row.window_start + _window() - now).total_seconds()
+                return max(1, math.ceil(remaining / 60))
+        for row, _limit in rows:
+            row.attempts += 1
+            row.save(update_fields=["window_start", "attempts"])
+    return Reservation(tuple(key for key, _ in limits))
+
+
+def release(reservation: Reservation) -> None:
+    """The password was right: the account starts afresh and the address gets its place back."""
+    with transaction.atomic():
+        for key in reservation.keys:
+            row = SignInThrottle.objects.select_for_update().filter(key=key).first()
+            if row is None:
+                continue
+            row.attempts = 0 if key.startswith("account:") else max(0, row.attempts - 1)
+            row.save(update_fields=["attempts"])

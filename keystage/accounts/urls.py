@@ -14,14 +14,12 @@ urlpatterns = [
     path("organisations/<int:org_id>/users/<int:user_id>/remove/", views.revoke_user, name="revoke_user"),
     path(
         "organisations/<int:org_id>/invitations/<int:invitation_id>/resend/",
-        views.invitation_action,
-        {"what": "resend"},
+        views.resend_invitation,
         name="resend_invitation",
     ),
     path(
         "organisations/<int:org_id>/invitations/<int:invitation_id>/cancel/",
-        views.invitation_action,
-        {"what": "cancel"},
+        views.cancel_invitation,
         name="cancel_invitation",
     ),
 ]

@@ -6,7 +6,7 @@ Thin: each view checks input and permission, then calls one service function.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
@@ -19,10 +19,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from keystage.accounts import policy, services
 from keystage.accounts.forms import InviteForm, NewAccountForm, RolesForm, SignInForm
 from keystage.accounts.models import Invitation, Membership, User, normalise_email
-from keystage.accounts.throttle import minutes_until_sign_in_allowed
+from keystage.accounts.sign_in import sign_in as sign_in_service
 from keystage.accounts.tokens import InvitationLinkError, invitation_from_token
-from keystage.audit.log import client_address, record
-from keystage.audit.models import AuditAction
+from keystage.audit.log import client_address
 from keystage.core.roles import Action, Role
 from keystage.organisations.models import Organisation
 
@@ -40,23 +39,10 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         return redirect(_safe_next(request))
     form = SignInForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        email = normalise_email(form.cleaned_data["email"])
-        address = client_address(request)
-        wait = minutes_until_sign_in_allowed(email, address)
-        if wait is not None:
-            record(AuditAction.LOGIN_THROTTLED, actor_email=email, ip_address=address)
-            form.add_error(
-                None,
-                f"There have been too many failed attempts to sign in. Wait {wait} "
-                f"minute{'s' if wait != 1 else ''}, then try again.",
-            )
-        else:
-            user = authenticate(request, username=email, password=form.cleaned_data["password"])
-            if user is None:
-                form.add_error(None, "Enter a correct email address and password")
-            else:
-                login(request, user)
-                return redirect(_safe_next(request))
+        refused = sign_in_service(request, form.cleaned_data["email"], form.cleaned_data["password"])
+        if refused is None:
+            return redirect(_safe_next(request))
+        form.add_error(None, refused.message)
     status = 400 if request.method == "POST" else 200
     return render(
         request, "accounts/sign_in.html", {"form": form, "next": _safe_next(request)}, status=status
@@ -193,31 +179,46 @@ def revoke_user(request: HttpRequest, org_id: int, user_id: int) -> HttpResponse
     )
 
 
+def _invitation_of(request: HttpRequest, org_id: int, invitation_id: int) -> tuple[Organisation, Invitation]:
+    organisation = _organisation(request, org_id, Action.MANAGE_USERS)
+    return organisation, get_object_or_404(Invitation, pk=invitation_id, organisation=organisation)
+
+
 @login_required
 @require_POST
-def invitation_action(request: HttpRequest, org_id: int, invitation_id: int, what: str) -> HttpResponse:
-    organisation = _organisation(request, org_id, Action.MANAGE_USERS)
-    invitation = get_object_or_404(Invitation, pk=invitation_id, organisation=organisation)
+def resend_invitation(request: HttpRequest, org_id: int, invitation_id: int) -> HttpResponse:
+    organisation, invitation = _invitation_of(request, org_id, invitation_id)
     assert isinstance(request.user, User)
     try:
-        if what == "resend":
-            services.resend_invitation(
-                actor=request.user,
-                organisation=organisation,
-                invitation=invitation,
-                ip_address=client_address(request),
-            )
-            messages.success(request, f"Invitation re-sent to {invitation.email}.")
-        else:
-            services.cancel_invitation(
-                actor=request.user,
-                organisation=organisation,
-                invitation=invitation,
-                ip_address=client_address(request),
-            )
-            messages.success(request, f"Invitation to {invitation.email} cancelled.")
+        services.resend_invitation(
+            actor=request.user,
+            organisation=organisation,
+            invitation=invitation,
+            ip_address=client_address(request),
+        )
     except services.ActionRefusedError as error:
         messages.error(request, str(error))
+    else:
+        messages.success(request, f"Invitation re-sent to {invitation.email}.")
+    return redirect("accounts:user_list", org_id=organisation.pk)
+
+
+@login_required
+@require_POST
+def cancel_invitation(request: HttpRequest, org_id: int, invitation_id: int) -> HttpResponse:
+    organisation, invitation = _invitation_of(request, org_id, invitation_id)
+    assert isinstance(request.user, User)
+    try:
+        services.cancel_invitation(
+            actor=request.user,
+            organisation=organisation,
+            invitation=invitation,
+            ip_address=client_address(request),
+        )
+    except services.ActionRefusedError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Invitation to {invitation.email} cancelled.")
     return redirect("accounts:user_list", org_id=organisation.pk)
 
 
@@ -238,6 +239,12 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
         context["problem"] = (
             f"This invitation is for {invitation.email}, but you are signed in as {signed_in.email}. "
             "Sign out, then open the link again."
+        )
+        return render(request, "accounts/invitation_problem.html", context, status=403)
+    if existing is not None and not existing.is_active:
+        context["problem"] = (
+            f"The account for {invitation.email} has been deactivated, so it cannot take up this invitation. "
+            "Ask your administrator to contact the people who run this service."
         )
         return render(request, "accounts/invitation_problem.html", context, status=403)
     if existing is not None and signed_in is None:

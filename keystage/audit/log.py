@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django.conf import settings
@@ -10,22 +11,40 @@ from django.http import HttpRequest
 from keystage.audit.models import AuditAction, AuditEvent
 
 
+def _ip(text: str) -> str | None:
+    """An address as the database stores it, from a header hop that may carry a port."""
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # [2001:db8::1]:443
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # 203.0.113.5:51234
+        text = text.split(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
 def client_address(request: HttpRequest | None) -> str | None:
     """The caller's address, for the audit log and sign-in throttling.
 
     Behind proxies listed in KEYSTAGE_TRUSTED_PROXIES, the nearest address in X-Forwarded-For
-    that is not one of them; a client cannot forge its way past a proxy we trust.
+    that is not one of them; a client cannot forge its way past a proxy we trust. A hop that is
+    not an address at all ends the search at the last address we could trust.
     """
     if request is None:
         return None
-    address: str | None = request.META.get("REMOTE_ADDR") or None
+    address = _ip(str(request.META.get("REMOTE_ADDR") or ""))
     trusted = settings.KEYSTAGE_TRUSTED_PROXIES
-    if address in trusted:
-        header = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
-        forwarded = [hop.strip() for hop in header.split(",") if hop.strip()]
-        for hop in reversed(forwarded):
-            if hop not in trusted:
-                return hop
+    if address not in trusted:
+        return address
+    header = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
+    for hop in reversed([h for h in header.split(",") if h.strip()]):
+        parsed = _ip(hop)
+        if parsed is None:
+            return address
+        if parsed not in trusted:
+            return parsed
+        address = parsed
     return address
 
 

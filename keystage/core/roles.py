@@ -201,8 +201,8 @@ def grants(role: Role, action: Action, *, held_in: OrgKind, target_is_held_org: 
 
     The caller has established the target is the held organisation itself or one of its schools.
     """
-    if action not in ROLE_INFO[role].actions:
-        return False
+    if role.kind is not held_in or action not in ROLE_INFO[role].actions:
+        return False  # a role held in the wrong kind of organisation grants nothing
     if target_is_held_org:
         return True
     return held_in is not OrgKind.SCHOOL and action.reaches_schools

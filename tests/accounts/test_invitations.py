@@ -248,3 +248,34 @@ def test_inviting_someone_who_already_has_access_or_an_invitation_is_refused_cle
     again = _invite(admin_client, world)
     assert again.status_code == 400 and b"has already been invited" in again.content
     assert Invitation.objects.count() == 1
+
+
+def test_the_plain_text_email_is_not_html_escaped(world):
+    world.s1.name = "St Mary's & All Saints"
+    world.s1.save()
+    from keystage.accounts.services import invite_user
+
+    invite_user(
+        actor=world.person("school_admin"),
+        organisation=world.s1,
+        email="o@example.org",
+        full_name="Siobhan O'Brien",
+        roles=["governor"],
+    )
+    _run_worker()
+    body = mail.outbox[-1].body
+    assert "Hello Siobhan O'Brien" in body and "St Mary's & All Saints" in body
+    assert "&#x27;" not in body and "&amp;" not in body
+
+
+def test_a_deactivated_account_is_told_plainly_instead_of_being_sent_to_sign_in(world, admin_client):
+    existing = world.person("other_school_named")
+    _invite(admin_client, world, email=existing.email, roles=["governor"])
+    existing.is_active = False
+    existing.save()
+    link = reverse("accounts:accept_invitation", args=[invitation_token(Invitation.objects.get())])
+    from django.test import Client
+
+    response = Client().get(link)
+    assert response.status_code == 403
+    assert b"has been deactivated" in response.content

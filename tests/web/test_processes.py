@@ -115,3 +115,66 @@ def test_keystage_serve_answers_pages_health_and_static_files(db, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+def test_a_worker_reports_its_heartbeat_while_it_runs_and_removes_it_when_it_stops(db):
+    from django.core.management import call_command
+
+    from keystage.web.models import WorkerHeartbeat
+    from tests.web.tasks import count_live_workers
+
+    result = count_live_workers.enqueue()
+    call_command("worker", "--batch", "--interval", "0", verbosity=0)
+    result.refresh()
+    assert result.return_value == 1  # seen from inside: this worker's own heartbeat row
+    assert WorkerHeartbeat.objects.count() == 0
+
+
+def test_the_demo_serves_with_a_live_worker_and_takes_both_down_on_sigterm(tmp_path):
+    """The README's first command, end to end, on its own embedded database."""
+    import json
+    import signal
+
+    port = _free_port()
+    env = {
+        **os.environ,
+        "KEYSTAGE_VAR_DIR": str(tmp_path / "var"),
+        "DJANGO_SETTINGS_MODULE": "keystage.settings",
+    }
+    env.pop("DATABASE_URL", None)
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "keystage.cli", "demo", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        health: dict = {}
+        while time.monotonic() < deadline and demo.poll() is None:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).read()
+                health = json.loads(body)
+                if health["worker"]["ok"]:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        assert health.get("status") == "ok", health
+        demo.send_signal(signal.SIGTERM)
+        output, _ = demo.communicate(timeout=30)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 0
+    assert "keystage-demo-2026" in output and "head@oakfield-academy.example" in output
+    assert "Stopped." in output
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "var" / "keystage.sqlite3") as database:
+        # The worker stopped cleanly too: it removes its own heartbeat on the way out.
+        assert database.execute("SELECT COUNT(*) FROM web_workerheartbeat").fetchone() == (0,)

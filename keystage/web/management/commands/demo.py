@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from argparse import ArgumentParser
 from types import FrameType
 from typing import Any
@@ -67,7 +68,9 @@ class Command(BaseCommand):
         env = {**os.environ, "KEYSTAGE_BASE_URL": os.environ.get("KEYSTAGE_BASE_URL", url)}
         keystage = [sys.executable, "-m", "keystage.cli"]
         worker = subprocess.Popen([*keystage, "worker"], env=env)
-        server = subprocess.Popen([*keystage, "serve", "--bind", f"127.0.0.1:{port}"], env=env)
+        server = subprocess.Popen(
+            [*keystage, "serve", "--bind", f"127.0.0.1:{port}", "--no-collectstatic"], env=env
+        )
 
         def stop(signum: int, frame: FrameType | None) -> None:
             raise KeyboardInterrupt
@@ -75,10 +78,18 @@ class Command(BaseCommand):
         # Stopped by a signal rather than Ctrl+C, still take the server and worker down with us.
         signal.signal(signal.SIGTERM, stop)
         try:
-            server.wait()
+            while server.poll() is None:
+                if worker.poll() is not None:
+                    self.stderr.write(f"The worker stopped (exit {worker.returncode}); starting another.")
+                    worker = subprocess.Popen([*keystage, "worker"], env=env)
+                time.sleep(1)
+            self.stderr.write(f"The web server stopped (exit {server.returncode}).")
         except KeyboardInterrupt:
             pass
         finally:
+            # A second Ctrl+C while we tidy up must not leave the children running.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             for process in (server, worker):
                 if process.poll() is None:
                     process.send_signal(signal.SIGTERM)

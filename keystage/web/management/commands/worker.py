@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from datetime import timedelta
 from typing import Any
 
 from django.db import close_old_connections, connection
@@ -23,6 +24,8 @@ class Command(DatabaseWorkerCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         worker_id = options.get("worker_id") or f"{socket.gethostname()}-{os.getpid()}-{get_random_string(6)}"
         options["worker_id"] = worker_id[:64]
+        # Rows of workers that were killed without saying goodbye; an hour is far past stale.
+        WorkerHeartbeat.objects.filter(last_seen__lt=timezone.now() - timedelta(hours=1)).delete()
         stop = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(options["worker_id"], stop), daemon=True)
         self._beat(options["worker_id"], started=True)
@@ -31,6 +34,7 @@ class Command(DatabaseWorkerCommand):
             super().handle(*args, **options)
         finally:
             stop.set()
+            beat.join(timeout=HEARTBEAT_SECONDS)  # so a beat in flight cannot bring the row back
             WorkerHeartbeat.objects.filter(worker_id=options["worker_id"]).delete()
 
     def _beat(self, worker_id: str, *, started: bool = False) -> None:
