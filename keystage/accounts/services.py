@@ -194,7 +194,7 @@ def accept_invitation(
     """
     with transaction.atomic():
         locked = (
-            Invitation.objects.select_for_update()
+            Invitation.objects.select_for_update(of=("self",))  # not the nullable inviter
             .select_related("organisation", "invited_by")
             .get(pk=invitation.pk)
         )

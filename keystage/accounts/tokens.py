@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.core import signing
 
+from keystage.accounts import policy
 from keystage.accounts.models import Invitation
+from keystage.core.roles import Action
 
 _SALT = "keystage.accounts.invitation"
 
@@ -33,7 +35,7 @@ def invitation_from_token(token: str) -> Invitation:
             "or ask your administrator to send a new one."
         ) from None
     invitation = (
-        Invitation.objects.select_related("organisation")
+        Invitation.objects.select_related("organisation", "invited_by")
         .filter(pk=data.get("i"), nonce=data.get("n"))
         .first()
     )
@@ -51,5 +53,12 @@ def invitation_from_token(token: str) -> Invitation:
     if not invitation.is_pending:
         raise InvitationLinkError(
             "This invitation has expired. Ask your administrator to send you a new one."
+        )
+    if invitation.invited_by is None or not policy.can(
+        invitation.invited_by, Action.MANAGE_USERS, invitation.organisation
+    ):
+        raise InvitationLinkError(
+            "The person who invited you no longer manages users here, so this invitation cannot be used. "
+            "Ask an administrator to send you a new one."
         )
     return invitation

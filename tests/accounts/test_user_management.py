@@ -160,6 +160,12 @@ def test_an_invitation_whose_sender_was_demoted_elsewhere_cannot_be_accepted(wor
         actor=sender, organisation=world.s1, email="friend@example.org", full_name="F", roles=["school_named"]
     )
     Membership.objects.filter(user=sender).delete()  # as platform staff might, in the admin
+    from django.test import Client
+
+    from keystage.accounts.tokens import invitation_token
+
+    page = Client().get(reverse("accounts:accept_invitation", args=[invitation_token(pending)]))
+    assert page.status_code == 400 and b"no longer manages users here" in page.content
     with pytest.raises(services.ActionRefusedError, match="no longer manages users here"):
         services.accept_invitation(
             invitation=pending, user=None, full_name="F", password="a-long-fresh-pass-42"
