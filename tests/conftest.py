@@ -105,8 +105,10 @@ def password() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _static_files_without_collectstatic(settings):
-    """Tests render pages from a fresh checkout, before any collectstatic: unhashed static names."""
+def _static_files_without_collectstatic(settings, tmp_path_factory):
+    """Tests render pages from a fresh checkout, before any collectstatic: unhashed static names.
+    What a test does collect goes to its own folder, never the checkout's var/static."""
+    settings.STATIC_ROOT = tmp_path_factory.mktemp("static")
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -89,7 +89,7 @@ def _free_port() -> int:
 
 def test_keystage_serve_answers_pages_health_and_static_files(db, tmp_path):
     port = _free_port()
-    env = _env(tmp_path)
+    env = _env(tmp_path, KEYSTAGE_VAR_DIR=str(tmp_path / "var"))  # its collected static files stay here
     server = subprocess.Popen(
         [sys.executable, "-m", "keystage.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
         env=env,
