@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "keystage.accounts",
     "keystage.organisations",
     "keystage.audit",
+    "keystage.reference_data",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -180,6 +181,10 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _flag("EMAIL_USE_TLS")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "keystage <no-reply@keystage.localhost>")
+# DfE's published reference files (shared/reference/ beside the repository in development).
+KEYSTAGE_REFERENCE_DIR = Path(
+    os.environ.get("KEYSTAGE_REFERENCE_DIR", BASE_DIR.parent / "shared" / "reference")
+)
 KEYSTAGE_BASE_URL = os.environ.get("KEYSTAGE_BASE_URL", "" if HTTPS else "http://127.0.0.1:8000")
 if not KEYSTAGE_BASE_URL:
     raise ImproperlyConfigured("KEYSTAGE_BASE_URL must be set in production: emailed links use it.")

@@ -274,6 +274,9 @@ class FrameworkLibrary:
             raise KeyError(f"no {collection} framework covers {year - 1}/{str(year)[-2:]}")
         return versions[-1]
 
+    def all(self) -> list[Framework]:
+        return [f for versions in self._by_collection.values() for f in versions]
+
     def collections(self) -> list[str]:
         return sorted(self._by_collection)
 

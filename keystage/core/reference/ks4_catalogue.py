@@ -1,0 +1,370 @@
+"""The KS4 qualification catalogue: every qualification that counts, its grades and points, its
+discount code each year and its EBacc pillar each year, imported from DfE's published files.
+
+``import_dfe_catalogue`` reads the three files DfE published in October 2019 (and later files of
+the same shape, as documented in ``data/ks4/README.md``):
+
+- performance points ("Underlying Data" sheet): qualification number, title, type, grade, points,
+  GCSE size;
+- discount codes (a sheet per year, "2014" … "2021"): the discount code of each qualification that
+  counted that year, and from 2018 its category and size in guided learning hours;
+- EBacc qualifications (a sheet per pillar): the years each qualification counts in that pillar.
+
+Rows it cannot read become ``ImportProblem``s (file, sheet, row as Excel shows it, what is wrong);
+nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from python_calamine import CalamineError, CalamineWorkbook
+
+PILLARS = {
+    "English": "english",
+    "English Literature": "english_literature",
+    "Maths": "maths",
+    "Science": "science",
+    "Humanities": "humanities",
+    "Languages": "languages",
+}
+
+_QAN = re.compile(r"[0-9]{7}[0-9X]")
+
+
+class CatalogueFileError(ValueError):
+    """A whole file that cannot be used (missing, not a workbook, sheets or columns not found)."""
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    file: str
+    sheet: str
+    row: int  # as Excel numbers it
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}, sheet {self.sheet}, row {self.row}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Grade:
+    grade: str  # as results are written: "9", "54", "D2", "*2", "A"
+    text: str  # as DfE describes it: "Grade 5-4 (Double Award)", "L2 Distinction"
+    points: float
+
+
+@dataclass
+class Qualification:
+    qan: str
+    title: str
+    qualification_type: str = ""  # DfE's points table type, e.g. "GCSE (9-1) Full Course (Double Award)"
+    category: str = ""  # "Academic" or "Technical" (discount files from 2018)
+    gcse_size: float | None = None
+    guided_learning_hours: float | None = None
+    grades: dict[str, Grade] = field(default_factory=dict)
+    discount_codes: dict[int, str] = field(default_factory=dict)  # year -> code
+    ebacc_pillars: dict[int, str] = field(default_factory=dict)  # year -> pillar
+    science_indicator: str = ""  # EBacc science sheet: "Single", "Double", "Combined" ...
+
+    @property
+    def is_double_award(self) -> bool:
+        return "double award" in self.qualification_type.lower()
+
+    def grade(self, written: str) -> Grade | None:
+        """The grade as a school writes it; DfE lists a legacy GCSE's A* as "*"."""
+        grade = normalise_grade(written)
+        found = self.grades.get(grade)
+        if found is None and grade == "A*" and self.grades.get("*", Grade("", "", 0)).text.endswith("A*"):
+            found = self.grades["*"]
+        return found
+
+    def points(self, grade: str) -> float | None:
+        found = self.grade(grade)
+        return found.points if found else None
+
+    def discount_code(self, year: int) -> str | None:
+        return self.discount_codes.get(year)
+
+    def ebacc_pillar(self, year: int) -> str | None:
+        return self.ebacc_pillars.get(year)
+
+
+@dataclass
+class Catalogue:
+    qualifications: dict[str, Qualification] = field(default_factory=dict)
+    discount_descriptions: dict[str, str] = field(default_factory=dict)
+    problems: list[ImportProblem] = field(default_factory=list)
+
+    def by_qan(self, qan: str) -> Qualification | None:
+        normalised = normalise_qan(qan)
+        return self.qualifications.get(normalised) if normalised else None
+
+    def by_discount_code(self, code: str, year: int) -> list[Qualification]:
+        return sorted(
+            (q for q in self.qualifications.values() if q.discount_codes.get(year) == code),
+            key=lambda q: q.qan,
+        )
+
+    def in_pillar(self, pillar: str, year: int) -> list[Qualification]:
+        return sorted(
+            (q for q in self.qualifications.values() if q.ebacc_pillars.get(year) == pillar),
+            key=lambda q: q.qan,
+        )
+
+    def _get(self, qan: str, title: str) -> Qualification:
+        qualification = self.qualifications.get(qan)
+        if qualification is None:
+            qualification = self.qualifications[qan] = Qualification(qan=qan, title=title)
+        elif not qualification.title:
+            qualification.title = title
+        return qualification
+
+
+def _text(cell: object) -> str:
+    """A cell as text; whole numbers that Excel stored as floats lose their ".0"."""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell).strip() if cell is not None else ""
+
+
+def normalise_qan(value: object) -> str | None:
+    """A qualification number as DfE prints it without slashes: 7 digits and a check digit or X."""
+    text = _text(value).replace("/", "").replace(" ", "").upper()
+    return text if _QAN.fullmatch(text) else None
+
+
+def normalise_grade(value: object) -> str:
+    return _text(value).upper()
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(_text(value))
+    except ValueError:
+        return None
+
+
+def _workbook(path: Path) -> CalamineWorkbook:
+    try:
+        return CalamineWorkbook.from_path(str(path))
+    except (CalamineError, OSError, ValueError) as error:
+        raise CatalogueFileError(f"{path.name}: cannot be read as a spreadsheet ({error})") from None
+
+
+def _rows(workbook: CalamineWorkbook, sheet: str, path: Path) -> list[list[object]]:
+    if sheet not in workbook.sheet_names:
+        raise CatalogueFileError(
+            f"{path.name}: no sheet named “{sheet}” (found: {', '.join(workbook.sheet_names)})"
+        )
+    return [list(row) for row in workbook.get_sheet_by_name(sheet).to_python()]
+
+
+def _header(
+    rows: Sequence[Sequence[object]], first: str, path: Path, sheet: str
+) -> tuple[int, dict[str, int]]:
+    """The index of the header row (the first whose cells include ``first``) and its columns by name."""
+    for index, row in enumerate(rows[:30]):
+        names = [_text(c) for c in row]
+        if first in names:
+            return index, {name: col for col, name in enumerate(names) if name}
+    raise CatalogueFileError(f"{path.name}, sheet {sheet}: no header row with “{first}” in the first 30 rows")
+
+
+def _column(columns: dict[str, int], name: str, path: Path, sheet: str) -> int:
+    if name not in columns:
+        raise CatalogueFileError(
+            f"{path.name}, sheet {sheet}: no column “{name}” (found: {', '.join(columns)})"
+        )
+    return columns[name]
+
+
+def _data_rows(rows: list[list[object]], start: int) -> Iterator[tuple[int, list[object]]]:
+    """Data rows with their Excel row numbers, skipping blank rows."""
+    for index in range(start, len(rows)):
+        row = rows[index]
+        if any(_text(c) for c in row):
+            yield index + 1, row
+
+
+def _cell(row: Sequence[object], col: int) -> object:
+    return row[col] if col < len(row) else ""
+
+
+def _is_note(row: Sequence[object], data_columns: Sequence[int]) -> bool:
+    """A footnote or remark under a table: nothing in any of the columns that carry data."""
+    return not any(_text(_cell(row, col)) for col in data_columns)
+
+
+def import_points(catalogue: Catalogue, path: Path, sheet: str = "Underlying Data") -> None:
+    rows = _rows(_workbook(path), sheet, path)
+    head, columns = _header(rows, "Qualification Number", path, sheet)
+    qan_col = _column(columns, "Qualification Number", path, sheet)
+    title_col = _column(columns, "Qualification Title", path, sheet)
+    type_col = _column(columns, "Qualification Type", path, sheet)
+    grade_col = _column(columns, "Pass Grades", path, sheet)
+    text_col = columns.get("Grade Text")
+    points_col = _column(columns, "Pass Points", path, sheet)
+    size_col = next((c for name, c in columns.items() if name.startswith("GCSE Size Equivalence")), None)
+    for excel_row, row in _data_rows(rows, head + 1):
+        if _is_note(row, [grade_col, points_col]):
+            continue  # footnotes under the table
+        problem = _problem(path, sheet, excel_row)
+        qan = normalise_qan(_cell(row, qan_col))
+        if qan is None:
+            catalogue.problems.append(
+                problem(f"qualification number “{_text(_cell(row, qan_col))}” is not valid")
+            )
+            continue
+        grade = normalise_grade(_cell(row, grade_col))
+        points = _number(_cell(row, points_col))
+        if not grade or points is None:
+            catalogue.problems.append(
+                problem(
+                    f"{qan}: grade “{grade}” with points “{_text(_cell(row, points_col))}” cannot be read"
+                )
+            )
+            continue
+        qualification = catalogue._get(qan, _text(_cell(row, title_col)))
+        qualification.qualification_type = qualification.qualification_type or _text(_cell(row, type_col))
+        if size_col is not None and qualification.gcse_size is None:
+            qualification.gcse_size = _number(_cell(row, size_col))
+        existing = qualification.grades.get(grade)
+        if existing is not None and existing.points != points:
+            catalogue.problems.append(
+                problem(
+                    f"{qan}: grade {grade} scores both {existing.points} and {points}; kept {existing.points}"
+                )
+            )
+            continue
+        text = _text(_cell(row, text_col)) if text_col is not None else grade
+        qualification.grades[grade] = Grade(grade, text, points)
+
+
+def _problem(path: Path, sheet: str, row: int) -> Callable[[str], ImportProblem]:
+    return lambda message: ImportProblem(path.name, sheet, row, message)
+
+
+def import_discount_codes(catalogue: Catalogue, path: Path) -> None:
+    workbook = _workbook(path)
+    years = [name for name in workbook.sheet_names if re.fullmatch(r"20\d\d", name)]
+    if not years:
+        raise CatalogueFileError(f"{path.name}: no sheets named by year (2014, 2015, …)")
+    for sheet in years:
+        year = int(sheet)
+        rows = _rows(workbook, sheet, path)
+        head, columns = _header(rows, "Qualification Number", path, sheet)
+        qan_col = _column(columns, "Qualification Number", path, sheet)
+        title_col = _column(columns, "Qualification Title", path, sheet)
+        code_col = _column(columns, f"{year} KS4 Discount Code", path, sheet)
+        category_col = columns.get("Type")
+        glh_col = columns.get("Size (GLH)")
+        for excel_row, row in _data_rows(rows, head + 1):
+            raw_qan = _text(_cell(row, qan_col))
+            if _is_note(row, [code_col]):
+                continue  # footnotes under the table
+            qan = normalise_qan(raw_qan)
+            code = _text(_cell(row, code_col)).upper()
+            if qan is None or not code:
+                catalogue.problems.append(
+                    ImportProblem(
+                        path.name,
+                        sheet,
+                        excel_row,
+                        f"qualification “{raw_qan}” with discount code “{code}” cannot be read",
+                    )
+                )
+                continue
+            qualification = catalogue._get(qan, _text(_cell(row, title_col)))
+            qualification.discount_codes[year] = code
+            if category_col is not None and _text(_cell(row, category_col)):
+                qualification.category = _text(_cell(row, category_col))
+            if glh_col is not None and _number(_cell(row, glh_col)) is not None:
+                qualification.guided_learning_hours = _number(_cell(row, glh_col))
+    if "Discount Codes" in workbook.sheet_names:
+        rows = _rows(workbook, "Discount Codes", path)
+        head, columns = _header(rows, "Discount Code", path, "Discount Codes")
+        for _excel_row, row in _data_rows(rows, head + 1):
+            code = _text(_cell(row, columns["Discount Code"])).upper()
+            if code:
+                catalogue.discount_descriptions[code] = _text(_cell(row, columns.get("Description", 1)))
+
+
+def import_ebacc(catalogue: Catalogue, path: Path) -> None:
+    workbook = _workbook(path)
+    found = [sheet for sheet in PILLARS if sheet in workbook.sheet_names]
+    if not found:
+        raise CatalogueFileError(f"{path.name}: no EBacc pillar sheets ({', '.join(PILLARS)})")
+    for sheet in found:
+        pillar = PILLARS[sheet]
+        rows = _rows(workbook, sheet, path)
+        head, columns = _header(rows, "QN", path, sheet)
+        qan_col = columns["QN"]
+        title_col = columns.get("Qualification Title", 1)
+        indicator_col = columns.get("Indicator Type")
+        year_cols = {int(name): col for name, col in columns.items() if re.fullmatch(r"20\d\d", name)}
+        if not year_cols:
+            raise CatalogueFileError(f"{path.name}, sheet {sheet}: no year columns in the header row")
+        for excel_row, row in _data_rows(rows, head + 1):
+            raw_qan = _text(_cell(row, qan_col))
+            marks = [_text(_cell(row, col)).upper() for col in year_cols.values()]
+            if _is_note(row, list(year_cols.values())) or (not raw_qan and "Y" not in marks):
+                continue  # "Last updated …", "(a) …" and other notes
+            qan = normalise_qan(raw_qan)
+            if qan is None:
+                catalogue.problems.append(
+                    ImportProblem(
+                        path.name, sheet, excel_row, f"qualification number “{raw_qan}” is not valid"
+                    )
+                )
+                continue
+            qualification = catalogue._get(qan, _text(_cell(row, title_col)))
+            for year, col in year_cols.items():
+                mark = _text(_cell(row, col)).upper()
+                if mark == "Y":
+                    qualification.ebacc_pillars[year] = pillar
+                elif mark:
+                    catalogue.problems.append(
+                        ImportProblem(
+                            path.name, sheet, excel_row, f"{qan}: “{mark}” under {year} is not Y or blank"
+                        )
+                    )
+            if indicator_col is not None and _text(_cell(row, indicator_col)):
+                qualification.science_indicator = _text(_cell(row, indicator_col))
+
+
+def import_dfe_catalogue(
+    *, points: Path, discount_codes: Path | None = None, ebacc: Path | None = None
+) -> Catalogue:
+    """The catalogue from DfE's files. Points are required; the other two add to it."""
+    catalogue = Catalogue()
+    import_points(catalogue, points)
+    if discount_codes is not None:
+        import_discount_codes(catalogue, discount_codes)
+    if ebacc is not None:
+        import_ebacc(catalogue, ebacc)
+    return catalogue
+
+
+def import_dfe_2019_folder(folder: Path) -> Catalogue:
+    """The three files as shipped in shared/reference/ks4/dfe-2019/."""
+    return import_dfe_catalogue(
+        points=folder / "performance-points.xlsx",
+        discount_codes=folder / "discount-codes.xlsx",
+        ebacc=folder / "ebacc-quals.xlsx",
+    )
+
+
+def summarise(catalogue: Catalogue) -> Iterable[str]:
+    yield f"{len(catalogue.qualifications)} qualifications"
+    with_points = sum(1 for q in catalogue.qualifications.values() if q.grades)
+    yield f"{with_points} with grades and points"
+    years = sorted({y for q in catalogue.qualifications.values() for y in q.discount_codes})
+    if years:
+        yield f"discount codes for {years[0]}-{years[-1]}"
+    yield f"{len(catalogue.problems)} rows could not be read"

@@ -1,0 +1,101 @@
+"""`keystage reference`: check and load assessment frameworks and the KS4 qualification catalogue."""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from keystage.core.reference import ks4_catalogue
+from keystage.core.reference.frameworks import FrameworkError, FrameworkLibrary, load_framework_file
+from keystage.reference_data import services
+
+
+class Command(BaseCommand):
+    help = "Check and load reference data: assessment frameworks and the KS4 qualification catalogue."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        check = sub.add_parser("check", help="validate the shipped framework files, and any files given")
+        check.add_argument(
+            "files", nargs="*", type=Path, help="framework files (COLLECTION/YEAR.toml) to check too"
+        )
+        load = sub.add_parser(
+            "load-framework", help="load a framework file (a new year's codes) into the database"
+        )
+        load.add_argument("file", type=Path)
+        ks4 = sub.add_parser("load-ks4", help="load the KS4 qualification catalogue from DfE's files")
+        ks4.add_argument(
+            "--dfe-2019",
+            type=Path,
+            help="folder with performance-points.xlsx, discount-codes.xlsx and ebacc-quals.xlsx "
+            "(default: KEYSTAGE_REFERENCE_DIR/ks4/dfe-2019)",
+        )
+        ks4.add_argument("--points", type=Path, help="a performance points workbook (instead of --dfe-2019)")
+        ks4.add_argument("--discount-codes", type=Path)
+        ks4.add_argument("--ebacc", type=Path)
+        show = sub.add_parser("show", help="show a qualification from the loaded catalogue")
+        show.add_argument("qan", help="qualification number, e.g. 60146060 or 601/4606/0")
+        show.add_argument("--year", type=int)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        try:
+            getattr(self, "_" + action.replace("-", "_"))(**options)
+        except (FrameworkError, ks4_catalogue.CatalogueFileError) as error:
+            raise CommandError(str(error)) from None
+
+    def _check(self, files: list[Path], **options: Any) -> None:
+        library = FrameworkLibrary.from_directory()
+        for framework in library.all():
+            self.stdout.write(f"ok  {framework.collection} from {framework.from_year}: {framework.title}")
+        for path in files:
+            framework = load_framework_file(path)
+            self.stdout.write(f"ok  {path}: {framework.collection} from {framework.from_year}")
+
+    def _load_framework(self, file: Path, **options: Any) -> None:
+        framework = services.load_framework(file)
+        self.stdout.write(
+            self.style.SUCCESS(f"Loaded {framework.collection} from {framework.from_year} ({file.name}).")
+        )
+
+    def _load_ks4(self, **options: Any) -> None:
+        if options["points"]:
+            catalogue = ks4_catalogue.import_dfe_catalogue(
+                points=options["points"], discount_codes=options["discount_codes"], ebacc=options["ebacc"]
+            )
+            source = str(options["points"])
+        else:
+            folder = options["dfe_2019"] or Path(settings.KEYSTAGE_REFERENCE_DIR) / "ks4" / "dfe-2019"
+            if not folder.is_dir():
+                raise CommandError(f"No folder {folder}. Give --dfe-2019 FOLDER or --points FILE.")
+            catalogue = ks4_catalogue.import_dfe_2019_folder(folder)
+            source = str(folder)
+        record = services.load_ks4_catalogue(catalogue, source=source)
+        for line in record.summary:
+            self.stdout.write(line)
+        for problem in record.problems:
+            self.stderr.write(f"could not read: {problem}")
+        self.stdout.write(self.style.SUCCESS("KS4 catalogue loaded."))
+
+    def _show(self, qan: str, year: int | None, **options: Any) -> None:
+        from keystage.reference_data.models import Qualification
+
+        normalised = ks4_catalogue.normalise_qan(qan)
+        found = Qualification.objects.filter(pk=normalised).first() if normalised else None
+        if found is None:
+            raise CommandError(f"No qualification {qan} in the loaded catalogue.")
+        self.stdout.write(f"{found.qan}  {found.title}")
+        self.stdout.write(f"type: {found.qualification_type or '-'}  category: {found.category or '-'}")
+        grades = ", ".join(f"{g.grade}={g.points:g}" for g in found.grades.order_by("-points"))
+        self.stdout.write(f"grades: {grades or '-'}")
+        years = found.years.order_by("year")
+        if year is not None:
+            years = years.filter(year=year)
+        for entry in years:
+            self.stdout.write(
+                f"{entry.year}: discount code {entry.discount_code or '-'}, EBacc {entry.ebacc_pillar or '-'}"
+            )

@@ -1,0 +1,99 @@
+"""Reference data as loaded into this installation: assessment frameworks beyond the shipped ones,
+the KS4 qualification catalogue, and a log of every load. The rules live in keystage.core.reference."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class FrameworkVersion(models.Model):
+    """A framework file loaded by a platform administrator; it takes precedence over a shipped file
+    for the same collection and year."""
+
+    collection = models.CharField(max_length=20)
+    from_year = models.PositiveSmallIntegerField()
+    content = models.JSONField(help_text="The framework file's contents, as parsed from TOML.")
+    source_name = models.CharField(max_length=255)
+    loaded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["collection", "from_year"], name="one_framework_per_year")
+        ]
+        ordering = ["collection", "from_year"]
+
+    def __str__(self) -> str:
+        return f"{self.collection} from {self.from_year}"
+
+
+class DiscountCode(models.Model):
+    code = models.CharField(max_length=10, primary_key=True)
+    description = models.CharField(max_length=255)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.description}"
+
+
+class Qualification(models.Model):
+    qan = models.CharField("qualification number", max_length=8, primary_key=True)
+    title = models.CharField(max_length=300)
+    qualification_type = models.CharField(max_length=200, blank=True)
+    category = models.CharField(max_length=100, blank=True)
+    gcse_size = models.FloatField(null=True, blank=True)
+    guided_learning_hours = models.FloatField(null=True, blank=True)
+    science_indicator = models.CharField(max_length=50, blank=True)
+
+    class Meta:
+        ordering = ["qan"]
+
+    def __str__(self) -> str:
+        return f"{self.qan} {self.title}"
+
+
+class QualificationGrade(models.Model):
+    qualification = models.ForeignKey(Qualification, on_delete=models.CASCADE, related_name="grades")
+    grade = models.CharField(max_length=10)
+    text = models.CharField(max_length=100)
+    points = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["qualification", "grade"], name="one_points_per_grade")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.qualification_id} {self.grade}: {self.points}"
+
+
+class QualificationYear(models.Model):
+    """How a qualification counts in one year's performance tables."""
+
+    qualification = models.ForeignKey(Qualification, on_delete=models.CASCADE, related_name="years")
+    year = models.PositiveSmallIntegerField()
+    discount_code = models.CharField(max_length=10, blank=True)
+    ebacc_pillar = models.CharField(max_length=30, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["qualification", "year"], name="one_entry_per_year")]
+        indexes = [models.Index(fields=["year", "discount_code"])]
+
+    def __str__(self) -> str:
+        return f"{self.qualification_id} in {self.year}: {self.discount_code or '-'} {self.ebacc_pillar}"
+
+
+class ReferenceImport(models.Model):
+    """A record of every load: what, from where, by whom, and the rows that could not be read."""
+
+    kind = models.CharField(max_length=40)
+    source = models.CharField(max_length=500)
+    loaded_at = models.DateTimeField(auto_now_add=True)
+    loaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    summary = models.JSONField(default=list)
+    problems = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-loaded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} from {self.source} at {self.loaded_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,110 @@
+"""Loading reference data into the database: one function per load, each in one transaction and
+recorded in the import log."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+
+from keystage.core.reference import ks4_catalogue
+from keystage.core.reference.frameworks import (
+    Framework,
+    FrameworkError,
+    FrameworkLibrary,
+    load_framework_file,
+    parse_framework,
+)
+from keystage.reference_data.models import (
+    DiscountCode,
+    FrameworkVersion,
+    Qualification,
+    QualificationGrade,
+    QualificationYear,
+    ReferenceImport,
+)
+
+
+def framework_library() -> FrameworkLibrary:
+    """The shipped frameworks, with any loaded into this installation taking their place."""
+    shipped = {(f.collection, f.from_year): f for f in FrameworkLibrary.from_directory().all()}
+    for version in FrameworkVersion.objects.all():
+        shipped[(version.collection, version.from_year)] = parse_framework(
+            version.content, version.source_name
+        )
+    return FrameworkLibrary(shipped.values())
+
+
+def load_framework(path: Path, *, actor: Any = None) -> Framework:
+    """Check a framework file and load it; FrameworkError (with the file and problem) if it is wrong."""
+    framework = load_framework_file(path)
+    content = tomllib.loads(path.read_text(encoding="utf-8"))
+    with transaction.atomic():
+        FrameworkVersion.objects.update_or_create(
+            collection=framework.collection,
+            from_year=framework.from_year,
+            defaults={"content": content, "source_name": path.name},
+        )
+        ReferenceImport.objects.create(
+            kind="framework",
+            source=str(path),
+            loaded_by=actor,
+            summary=[
+                f"{framework.collection} from {framework.from_year}: {len(framework.assessments)} assessments"
+            ],
+        )
+    return framework
+
+
+def load_ks4_catalogue(
+    catalogue: ks4_catalogue.Catalogue, *, source: str, actor: Any = None
+) -> ReferenceImport:
+    """Replace the KS4 catalogue with this one, all or nothing."""
+    with transaction.atomic():
+        QualificationGrade.objects.all().delete()
+        QualificationYear.objects.all().delete()
+        Qualification.objects.all().delete()
+        DiscountCode.objects.all().delete()
+        DiscountCode.objects.bulk_create(
+            DiscountCode(code=code, description=text)
+            for code, text in catalogue.discount_descriptions.items()
+        )
+        Qualification.objects.bulk_create(
+            Qualification(
+                qan=q.qan,
+                title=q.title[:300],
+                qualification_type=q.qualification_type,
+                category=q.category,
+                gcse_size=q.gcse_size,
+                guided_learning_hours=q.guided_learning_hours,
+                science_indicator=q.science_indicator,
+            )
+            for q in catalogue.qualifications.values()
+        )
+        QualificationGrade.objects.bulk_create(
+            QualificationGrade(qualification_id=q.qan, grade=g.grade, text=g.text, points=g.points)
+            for q in catalogue.qualifications.values()
+            for g in q.grades.values()
+        )
+        QualificationYear.objects.bulk_create(
+            QualificationYear(
+                qualification_id=q.qan,
+                year=year,
+                discount_code=q.discount_codes.get(year, ""),
+                ebacc_pillar=q.ebacc_pillars.get(year, ""),
+            )
+            for q in catalogue.qualifications.values()
+            for year in sorted(set(q.discount_codes) | set(q.ebacc_pillars))
+        )
+        return ReferenceImport.objects.create(
+            kind="ks4-catalogue",
+            source=source,
+            loaded_by=actor,
+            summary=list(ks4_catalogue.summarise(catalogue)),
+            problems=[str(p) for p in catalogue.problems],
+        )
+
+
+__all__ = ["FrameworkError", "framework_library", "load_framework", "load_ks4_catalogue"]

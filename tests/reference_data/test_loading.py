@@ -1,0 +1,70 @@
+"""Loading reference data into an installation, as a platform administrator does with `keystage reference`."""
+
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from keystage.reference_data.models import Qualification, QualificationYear, ReferenceImport
+from keystage.reference_data.services import framework_library
+from tests.core.reference.test_ks4_catalogue import DFE_2019
+
+
+def _run(*args: str) -> str:
+    out = StringIO()
+    call_command("reference", *args, stdout=out, stderr=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_loading_the_dfe_files_twice_gives_the_same_catalogue_and_logs_both(settings):
+    first = _run("load-ks4", "--dfe-2019", str(DFE_2019))
+    counts = (Qualification.objects.count(), QualificationYear.objects.count())
+    _run("load-ks4", "--dfe-2019", str(DFE_2019))
+    assert (Qualification.objects.count(), QualificationYear.objects.count()) == counts
+    assert "0 rows could not be read" in first
+    assert ReferenceImport.objects.filter(kind="ks4-catalogue").count() == 2
+    maths = Qualification.objects.get(qan="60146060")
+    assert maths.years.get(year=2019).discount_code == "RB1"
+    assert maths.grades.get(grade="4").points == 4.0
+    shown = _run("show", "601/4606/0", "--year", "2019")
+    assert "2019: discount code RB1, EBacc maths" in shown
+
+
+@pytest.mark.django_db
+def test_a_new_years_framework_is_loaded_without_a_code_change(tmp_path: Path):
+    folder = tmp_path / "phonics"
+    folder.mkdir()
+    new_year = folder / "2030.toml"
+    new_year.write_text(
+        'collection = "phonics"\nfrom_year = 2030\ntitle = "Phonics (new check)"\n'
+        "[thresholds]\nphonics_expected = 30\n"
+        '[[assessments]]\ncode = "phonics_mark"\nlabel = "Mark"\nscore = { min = 0, max = 36 }\n'
+    )
+    assert "ok" in _run("check", str(new_year))
+    assert framework_library().for_year("phonics", 2030).thresholds["phonics_expected"] == 32
+    assert "Loaded phonics from 2030" in _run("load-framework", str(new_year))
+    library = framework_library()
+    assert library.for_year("phonics", 2030).thresholds["phonics_expected"] == 30
+    assert library.for_year("phonics", 2029).thresholds["phonics_expected"] == 32
+    assert ReferenceImport.objects.filter(kind="framework").exists()
+
+
+@pytest.mark.django_db
+def test_wrong_input_is_a_clear_error_and_loads_nothing(tmp_path: Path):
+    broken = tmp_path / "ks1" / "2030.toml"
+    broken.parent.mkdir()
+    broken.write_text('collection = "ks1"\nfrom_year = 2030\n')
+    with pytest.raises(CommandError, match="“assessments” is missing"):
+        _run("load-framework", str(broken))
+    not_xlsx = tmp_path / "points.xlsx"
+    not_xlsx.write_text("nope")
+    with pytest.raises(CommandError, match="cannot be read as a spreadsheet"):
+        _run("load-ks4", "--points", str(not_xlsx))
+    with pytest.raises(CommandError, match="No qualification 60146060"):
+        _run("show", "60146060")
+    assert not ReferenceImport.objects.exists()
