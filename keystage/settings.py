@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "keystage.organisations",
     "keystage.audit",
     "keystage.reference_data",
+    "keystage.pupils",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -17,6 +17,7 @@ class AuditAction(models.TextChoices):
     INVITATION_ACCEPTED = "invitation_accepted", "Accepted an invitation"
     ROLES_CHANGED = "roles_changed", "Changed a user's roles"
     ACCESS_REVOKED = "access_revoked", "Removed a user's access"
+    ROSTER_IMPORTED = "roster_imported", "Imported a pupil roster"
 
 
 class AuditEvent(models.Model):
