@@ -1,0 +1,354 @@
+"""Reading a CTF safely and in constant memory, and checking it.
+
+Safety: the file's size is capped before parsing; a document type declaration is refused (CTFs
+never have one, and DTDs carry entity bombs and external entities); the parser resolves no
+entities, loads no DTD and touches no network. Pupils are read one at a time and their elements
+freed, so a national file needs no more memory than one pupil.
+
+What is read of each pupil (other elements are passed over): UPN, Surname, Forename, DOB, Sex;
+BasicDetails/NCyearActual, BasicDetails/Ethnicity, BasicDetails/Languages/Type[LanguageType=F]/
+Language; SENhistory/SEN/SENprovision; FSMhistory/FSMinstance (present: eligible); LookedAfter/
+InCare; and every StageAssessments/KeyStage/StageAssessment.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from lxml import etree
+
+from keystage.core.ctf.model import (
+    VERSIONS,
+    CTFDocument,
+    CTFHeader,
+    CTFPupil,
+    SchoolRef,
+    StageResult,
+    mapping_for,
+)
+from keystage.core.pupils.model import InvalidUPNError, check_upn
+from keystage.core.reference.frameworks import Assessment, FrameworkLibrary
+
+DEFAULT_MAX_BYTES = 150 * 1024 * 1024
+
+
+class CTFError(ValueError):
+    """A file that cannot be read as a CTF at all; str() says why, with the line where known."""
+
+
+@dataclass(frozen=True)
+class CTFProblem:
+    path: str  # e.g. CTfile/CTFpupilData/Pupil[3]/DOB
+    upn: str
+    message: str
+
+    def __str__(self) -> str:
+        who = f" (UPN {self.upn})" if self.upn else ""
+        return f"{self.path}{who}: {self.message}"
+
+
+@dataclass
+class CTFRead:
+    document: CTFDocument
+    problems: list[CTFProblem] = field(default_factory=list)
+
+
+class _CappedReader(io.RawIOBase):
+    """A stream that refuses to read past a size limit, for streams whose size is not known."""
+
+    def __init__(self, inner: BinaryIO, limit: int) -> None:
+        self._inner, self._limit, self._read = inner, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        chunk = self._inner.read(len(buffer))
+        self._read += len(chunk)
+        if self._read > self._limit:
+            raise CTFError(f"The file is larger than the {self._limit // (1024 * 1024)} MB a CTF may be.")
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def _open(source: Path | bytes | BinaryIO, max_bytes: int) -> BinaryIO:
+    if isinstance(source, bytes):
+        size = len(source)
+        stream: BinaryIO = io.BytesIO(source)
+    elif isinstance(source, Path):
+        try:
+            size = os.path.getsize(source)
+            stream = source.open("rb")
+        except OSError as error:
+            raise CTFError(f"Cannot open {source.name}: {error.strerror}.") from None
+    else:
+        return io.BufferedReader(_CappedReader(source, max_bytes))
+    if size > max_bytes:
+        stream.close()
+        raise CTFError(
+            f"The file is {size / (1024 * 1024):.0f} MB, larger than the {max_bytes // (1024 * 1024)} MB "
+            "a CTF may be. Split it by school or key stage."
+        )
+    if size == 0:
+        stream.close()
+        raise CTFError("The file is empty.")
+    return stream
+
+
+def _text(element: etree._Element | None, path: str) -> str:
+    found = element.find(path) if element is not None else None
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text[:10]) if text else None
+    except ValueError:
+        return None
+
+
+def _school(element: etree._Element | None) -> SchoolRef:
+    year = _text(element, "AcademicYear")
+    return SchoolRef(
+        la=_text(element, "LEA"),
+        estab=_text(element, "Estab"),
+        urn=_text(element, "URN"),
+        name=_text(element, "SchoolName"),
+        academic_year=int(year) if year.isdigit() else None,
+    )
+
+
+def _header(element: etree._Element) -> CTFHeader:
+    raw_version = _text(element, "CTFversion")
+    try:
+        version = int(float(raw_version))
+    except ValueError:
+        version = -1
+    if version not in VERSIONS:
+        raise CTFError(
+            f"CTFversion “{raw_version}” is not one this service reads "
+            f"({VERSIONS.start}.0 to {VERSIONS.stop - 1}.0)."
+        )
+    stamp = _text(element, "DateTime")
+    try:
+        generated = datetime.fromisoformat(stamp)
+    except ValueError:
+        raise CTFError(
+            f"Header/DateTime “{stamp}” is not a date and time like 2025-06-20T10:30:00."
+        ) from None
+    return CTFHeader(
+        version=version,
+        generated_at=generated,
+        document_qualifier=_text(element, "DocumentQualifier"),
+        supplier_id=_text(element, "SupplierID"),
+        source=_school(element.find("SourceSchool")),
+        destination=_school(element.find("DestSchool")),
+    )
+
+
+def _pupil(element: etree._Element, path: str, problems: list[CTFProblem]) -> CTFPupil:
+    upn = _text(element, "UPN")
+    dob_text = _text(element, "DOB")
+    dob = _date(dob_text)
+    if dob_text and dob is None:
+        problems.append(CTFProblem(f"{path}/DOB", upn, f"“{dob_text}” is not a date like 2014-10-08"))
+    first_language = ""
+    for language in element.iterfind("BasicDetails/Languages/Type"):
+        if _text(language, "LanguageType") == "F":
+            first_language = _text(language, "Language")
+    in_care = _text(element, "LookedAfter/InCare").lower()
+    results = []
+    for key_stage in element.iterfind("StageAssessments/KeyStage"):
+        stage = _text(key_stage, "Stage")
+        for assessment in key_stage.iterfind("StageAssessment"):
+            results.append(
+                StageResult(
+                    stage=stage,
+                    locale=_text(assessment, "Locale"),
+                    year=_text(assessment, "Year"),
+                    subject=_text(assessment, "Subject"),
+                    method=_text(assessment, "Method"),
+                    component=_text(assessment, "Component"),
+                    result_status=_text(assessment, "ResultStatus"),
+                    result_qualifier=_text(assessment, "ResultQualifier"),
+                    result=_text(assessment, "Result"),
+                    result_date=_date(_text(assessment, "ResultDate")),
+                )
+            )
+    return CTFPupil(
+        upn=upn,
+        surname=_text(element, "Surname"),
+        forename=_text(element, "Forename"),
+        date_of_birth=dob,
+        sex=_text(element, "Sex"),
+        nc_year=_text(element, "BasicDetails/NCyearActual"),
+        ethnicity=_text(element, "BasicDetails/Ethnicity"),
+        first_language=first_language,
+        sen_provision=_text(element, "SENhistory/SEN/SENprovision"),
+        fsm_eligible=True if element.find("FSMhistory/FSMinstance") is not None else None,
+        in_care={"true": True, "false": False}.get(in_care),
+        results=tuple(results),
+    )
+
+
+def _events(stream: BinaryIO) -> Iterator[tuple[str, etree._Element]]:
+    parser_events = etree.iterparse(
+        stream,
+        events=("start", "end"),
+        resolve_entities=False,
+        load_dtd=False,
+        no_network=True,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    try:
+        yield from parser_events
+    except etree.XMLSyntaxError as error:
+        line = f" (line {error.lineno})" if error.lineno else ""
+        raise CTFError(f"The file is not well-formed XML{line}: {error.msg}.") from None
+
+
+class CTFStream:
+    """Pupils one at a time, for files of any size: ``header`` is set once the Header has been read
+    (CTFs put it first), and ``problems`` grows as values that cannot be read are met."""
+
+    def __init__(self, source: Path | bytes | BinaryIO, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self._stream = _open(source, max_bytes)
+        self.header: CTFHeader | None = None
+        self.problems: list[CTFProblem] = []
+
+    def __iter__(self) -> Iterator[CTFPupil]:
+        count = 0
+        try:
+            depth = 0
+            for event, element in _events(self._stream):
+                if event == "start":
+                    depth += 1
+                    if depth == 1:
+                        _check_root(element)
+                    continue
+                depth -= 1
+                if element.tag == "Header" and depth == 1:
+                    self.header = _header(element)
+                elif element.tag == "Pupil" and depth == 2:
+                    count += 1
+                    yield _pupil(element, f"CTfile/CTFpupilData/Pupil[{count}]", self.problems)
+                    element.clear()
+                    parent = element.getparent()
+                    while parent is not None and element.getprevious() is not None:
+                        del parent[0]  # free pupils already read: memory stays at one pupil
+        finally:
+            self._stream.close()
+        if self.header is None:
+            raise CTFError("The file has no Header: it is not a complete Common Transfer File.")
+
+
+def _check_root(element: etree._Element) -> None:
+    docinfo = element.getroottree().docinfo
+    if getattr(docinfo, "doctype", "") or getattr(docinfo, "internalDTD", None) is not None:
+        raise CTFError(
+            "The file declares a document type (DTD). CTFs never do, and a DTD can hide "
+            "harmful entities, so the file was not read."
+        )
+    if element.tag != "CTfile":
+        raise CTFError(
+            f"This is not a Common Transfer File: its root element is <{element.tag}>, not <CTfile>."
+        )
+
+
+def read_ctf(source: Path | bytes | BinaryIO, *, max_bytes: int = DEFAULT_MAX_BYTES) -> CTFRead:
+    """The header and every pupil, with a problem for each value that could not be read."""
+    stream = CTFStream(source, max_bytes=max_bytes)
+    pupils = list(stream)
+    assert stream.header is not None  # the stream raises when the Header is missing
+    return CTFRead(CTFDocument(stream.header, pupils), stream.problems)
+
+
+def _assessment_index(frameworks: FrameworkLibrary, year: int) -> dict[str, Assessment]:
+    index: dict[str, Assessment] = {}
+    for collection in frameworks.collections():
+        try:
+            framework = frameworks.for_year(collection, year)
+        except KeyError:
+            continue
+        for assessment in framework.assessments:
+            index[assessment.code] = assessment
+    return index
+
+
+def check_ctf(
+    source: Path | bytes | BinaryIO,
+    *,
+    frameworks: FrameworkLibrary | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> CTFRead:
+    """Read the file and list every problem with its element path and the pupil's UPN."""
+    read = read_ctf(source, max_bytes=max_bytes)
+    document = read.document
+    academic_year = (document.header.source.academic_year or document.header.generated_at.year - 1) + 1
+    frameworks = frameworks or FrameworkLibrary.from_directory()
+    assessments = _assessment_index(frameworks, academic_year)
+    try:
+        mapping = mapping_for(academic_year)
+    except KeyError:
+        mapping = None
+    seen: dict[str, int] = {}
+    for number, pupil in enumerate(document.pupils, start=1):
+        path = f"CTfile/CTFpupilData/Pupil[{number}]"
+        problem = read.problems.append
+        try:
+            check_upn(pupil.upn)
+        except InvalidUPNError as error:
+            problem(CTFProblem(f"{path}/UPN", pupil.upn, str(error)))
+        if pupil.upn in seen:
+            problem(CTFProblem(f"{path}/UPN", pupil.upn, f"the same UPN is already Pupil[{seen[pupil.upn]}]"))
+        seen.setdefault(pupil.upn, number)
+        for name, value in (("Surname", pupil.surname), ("Forename", pupil.forename)):
+            if not value:
+                problem(CTFProblem(f"{path}/{name}", pupil.upn, f"{name} is missing"))
+        if pupil.date_of_birth is None and not any(p.path == f"{path}/DOB" for p in read.problems):
+            problem(CTFProblem(f"{path}/DOB", pupil.upn, "DOB is missing"))
+        if pupil.sex not in {"M", "F"}:
+            problem(CTFProblem(f"{path}/Sex", pupil.upn, f"Sex “{pupil.sex}” must be M or F"))
+        for index, result in enumerate(pupil.results, start=1):
+            where = f"{path}/StageAssessments/StageAssessment[{index}]"
+            entry = mapping.assessment_for(result) if mapping else None
+            if entry is None:
+                problem(
+                    CTFProblem(
+                        where,
+                        pupil.upn,
+                        "this assessment (Stage {}, Subject {}, Method {}, Component {}, "
+                        "ResultQualifier {}) is not in the mapping for {}".format(*result.key, academic_year),
+                    )
+                )
+                continue
+            assessment = assessments.get(entry.assessment)
+            if assessment is not None and not _valid(assessment, result.result):
+                problem(
+                    CTFProblem(
+                        where,
+                        pupil.upn,
+                        f"{assessment.label}: “{result.result}” is not a valid result "
+                        f"({assessment.valid_results()})",
+                    )
+                )
+    return read
+
+
+def _valid(assessment: Assessment, value: str) -> bool:
+    if assessment.outcome(value) is not None:
+        return True
+    if assessment.score is None:
+        return False
+    try:
+        return assessment.score.accepts(float(value))
+    except ValueError:
+        return False
