@@ -1,0 +1,409 @@
+"""The synthetic year: vectorised with NumPy, returned as Polars frames.
+
+Frames (one row per …):
+- schools: school (school_id, urn, dfe_number, la_code, phase, name)
+- pupils: pupil on roll (school_id, upn, surname, forename, date_of_birth, sex, nc_year, fsm6,
+  looked_after, adopted_from_care, sen, eal, ethnicity, joined_on, ks2_reading, ks2_maths);
+  KS4 pupils are Year 11 of secondary schools, primary pupils Reception and Years 1, 2, 4 and 6
+- ks4_results: KS4 entry (upn, qan, grade, exam_date), the measures' results format
+- primary_results: primary assessment (upn, assessment, result), assessment codes as in the frameworks
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+PARAMETERS = Path(__file__).with_name("calibration.toml")
+_UPN_ALPHABET = "ABCDEFGHJKLMNPQRTUVWXYZ0123456789"
+
+Array = NDArray[Any]
+
+
+def load_parameters(path: Path = PARAMETERS) -> dict[str, Any]:
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    year: int = 2026  # academic year by its end
+    seed: int = 2026
+    secondary_schools: int = 3400
+    primary_schools: int = 16700
+    ks4_cohort: int = 170  # mean Year 11 size
+    primary_cohort: int = 38  # mean size of a primary year group
+
+    @classmethod
+    def at_scale(cls, scale: str, **changes: Any) -> SynthSpec:
+        sizes = {
+            "national": {},
+            "mid": {"secondary_schools": 300, "primary_schools": 1500},
+            "small": {"secondary_schools": 12, "primary_schools": 40},
+            "school": {"secondary_schools": 1, "primary_schools": 1},
+        }
+        if scale not in sizes:
+            raise ValueError(f"scale must be one of {', '.join(sizes)}")
+        return cls(**{**sizes[scale], **changes})
+
+
+@dataclass
+class SynthYear:
+    spec: SynthSpec
+    schools: pl.DataFrame
+    pupils: pl.DataFrame
+    ks4_results: pl.DataFrame
+    primary_results: pl.DataFrame
+
+
+def upn_check_letters(bodies: Array) -> Array:
+    """Check letters for 12-digit UPN bodies (an array of int64), as stdnum.gb.upn computes them."""
+    digits = np.stack([(bodies // 10 ** (11 - i)) % 10 for i in range(12)], axis=1)
+    weights = np.arange(2, 14)
+    # A digit's index in the UPN alphabet is 23 + the digit.
+    check = ((digits + 23) * weights).sum(axis=1) % 23
+    letters: Array = np.array(list(_UPN_ALPHABET))[check]
+    return letters
+
+
+def _schools(spec: SynthSpec, rng: np.random.Generator, params: dict[str, Any]) -> pl.DataFrame:
+    count = spec.secondary_schools + spec.primary_schools
+    la_codes = np.array(params["upn"]["la_codes"])
+    index = np.arange(count)
+    secondary = index < spec.secondary_schools
+    within = np.where(secondary, index, index - spec.secondary_schools)
+    la = la_codes[within % len(la_codes)]
+    estab = np.where(secondary, 4000, 2000) + within // len(la_codes)
+    pupils = params["pupils"]
+    effects = params["effects"]
+    concentration = pupils["disadvantaged_spread"]
+    return pl.DataFrame(
+        {
+            "school_id": index,
+            "urn": 200000 + index,
+            "dfe_number": (la * 10000 + estab).astype(str),
+            "la_code": la.astype(str),
+            "phase": np.where(secondary, "secondary", "primary"),
+            "name": [
+                f"Synthetic {'Secondary' if s else 'Primary'} {w + 1:05d}"
+                for s, w in zip(secondary, within, strict=True)
+            ],
+            "intake": rng.normal(0, effects["school_intake_sd"], count),
+            "value_added": rng.normal(0, effects["school_value_added_sd"], count),
+            "disadvantaged_rate": rng.beta(
+                pupils["disadvantaged_mean"] * concentration,
+                (1 - pupils["disadvantaged_mean"]) * concentration,
+                count,
+            ),
+            "eal_rate": rng.beta(pupils["eal_mean"] * 2, (1 - pupils["eal_mean"]) * 2, count),
+        }
+    )
+
+
+def _cohort(
+    rng: np.random.Generator,
+    schools: pl.DataFrame,
+    nc_year: int,
+    mean_size: int,
+    spec: SynthSpec,
+    params: dict[str, Any],
+) -> dict[str, Array]:
+    """One year group in each of the given schools, with characteristics and a latent ability."""
+    sizes = np.maximum(5, np.rint(rng.normal(mean_size, mean_size * 0.3, schools.height))).astype(int)
+    school = np.repeat(np.arange(schools.height), sizes)
+    n = len(school)
+    serial = np.concatenate([np.arange(size) for size in sizes]) if n else np.zeros(0, int)
+    pupils, effects = params["pupils"], params["effects"]
+    disadvantaged_rate = schools["disadvantaged_rate"].to_numpy()[school]
+    fsm6 = rng.random(n) < disadvantaged_rate
+    looked_after = rng.random(n) < pupils["looked_after"]
+    adopted = rng.random(n) < pupils["adopted_from_care"]
+    sen_draw = rng.random(n)
+    sen = np.where(
+        sen_draw < pupils["ehcp"], "E", np.where(sen_draw < pupils["ehcp"] + pupils["sen_support"], "K", "N")
+    )
+    female = rng.random(n) < pupils["female"]
+    eal = rng.random(n) < schools["eal_rate"].to_numpy()[school]
+    codes = list(pupils["ethnicity"])
+    shares = np.array([pupils["ethnicity"][c] for c in codes])
+    ethnicity = np.array(codes)[rng.choice(len(codes), n, p=shares / shares.sum())]
+    disadvantaged = fsm6 | looked_after | adopted
+    ability = (
+        rng.normal(0, 1, n)
+        + schools["intake"].to_numpy()[school]
+        + effects["disadvantaged"] * disadvantaged
+        + np.select([sen == "K", sen == "E"], [effects["sen_support"], effects["ehcp"]], 0.0)
+        + effects["female"] * female
+    )
+    birth = np.datetime64(date(spec.year - nc_year - 6, 9, 1)) + rng.integers(0, 365, n).astype(
+        "timedelta64[D]"
+    )
+    usual_start = np.datetime64(date(spec.year - nc_year - 1, 9, 1))
+    recent = np.datetime64(date(spec.year - 1, 9, 1)) - rng.integers(0, 700, n).astype("timedelta64[D]")
+    joined = np.where(rng.random(n) < pupils["mobile"], recent, usual_start)
+    dfe = schools["dfe_number"].to_numpy()[school].astype(np.int64)
+    # Issued by the school's own LA in the year the pupil started there; serial within the year group.
+    bodies = (dfe // 10000) * 10**9 + (dfe % 10000) * 10**5 + ((spec.year - nc_year) % 100) * 10**3 + serial
+    upns = np.char.add(upn_check_letters(bodies), np.char.zfill(bodies.astype(str), 12))
+    names = params["names"]
+    return {
+        "school": school,
+        "upn": upns,
+        "surname": np.array(names["surnames"])[rng.integers(0, len(names["surnames"]), n)],
+        "forename": np.array(names["forenames"])[rng.integers(0, len(names["forenames"]), n)],
+        "date_of_birth": birth,
+        "sex": np.where(female, "F", "M"),
+        "nc_year": np.full(n, nc_year),
+        "fsm6": fsm6,
+        "looked_after": looked_after,
+        "adopted_from_care": adopted,
+        "sen": sen,
+        "eal": eal,
+        "ethnicity": ethnicity,
+        "joined_on": joined,
+        "ability": ability,
+        "female": female,
+        "disadvantaged": disadvantaged,
+    }
+
+
+def _ks2_scores(rng: np.random.Generator, ability: Array, params: dict[str, Any]) -> tuple[Array, Array]:
+    ks2 = params["ks2"]
+    noise = params["ks2"]["rwm_noise_sd"]
+
+    def score(latent: Array) -> Array:
+        return np.asarray(
+            np.clip(np.rint(ks2["score_mean"] + ks2["score_sd"] * latent), 80, 120), dtype=np.float64
+        )
+
+    return score(ability + rng.normal(0, noise, len(ability))), score(
+        ability + rng.normal(0, noise, len(ability))
+    )
+
+
+def _logistic(x: Array) -> Array:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _ks4(
+    rng: np.random.Generator,
+    cohort: dict[str, Array],
+    schools: pl.DataFrame,
+    spec: SynthSpec,
+    params: dict[str, Any],
+) -> tuple[dict[str, Array], pl.DataFrame]:
+    n = len(cohort["upn"])
+    reading, maths = _ks2_scores(rng, cohort["ability"], params)
+    missing = rng.random(n) < params["pupils"]["no_ks2"]
+    cohort["ks2_reading"] = np.where(missing, np.nan, reading)
+    cohort["ks2_maths"] = np.where(missing, np.nan, maths)
+    effects, ks4 = params["effects"], params["ks4"]
+    progress = (
+        0.8 * cohort["ability"]
+        + 0.6 * rng.normal(0, 1, n)
+        + schools["value_added"].to_numpy()[cohort["school"]]
+        + effects["female_ks4_progress"] * cohort["female"]
+        + effects["disadvantaged_ks4_progress"] * cohort["disadvantaged"]
+    )
+    quals = ks4["qualifications"]
+    rank = progress.argsort().argsort() / max(n - 1, 1)  # 0 lowest … 1 highest
+    upns, qans, grades = [], [], []
+
+    def grade(latent: Array) -> Array:
+        spread = rng.normal(0, ks4["grade_noise_sd"], len(latent))
+        return np.asarray(ks4["grade_mean"] + ks4["grade_sd"] * latent + spread, dtype=np.float64)
+
+    def single(mask: Array, qan: str) -> None:
+        values = np.clip(np.rint(grade(progress[mask])), 0, 9).astype(int)
+        upns.append(cohort["upn"][mask])
+        qans.append(np.full(mask.sum(), qan))
+        grades.append(np.where(values == 0, "U", values.astype(str)))
+
+    everyone = np.ones(n, bool)
+    single(everyone, quals["english_language"])
+    single(rng.random(n) < ks4["english_literature"], quals["english_literature"])
+    single(everyone, quals["maths"])
+    triple = rank >= 1 - ks4["triple_science_top"]
+    no_science = rank < ks4["no_science_bottom"]
+    for subject in ("biology", "chemistry", "physics"):
+        single(triple, quals[subject])
+    combined = ~triple & ~no_science
+    level = np.clip(grade(progress[combined]), 0, 9)
+    high = np.clip(np.rint(level + 0.25), 0, 9).astype(int)
+    low = np.clip(np.rint(level - 0.25), 0, 9).astype(int)
+    low = np.maximum(low, high - 1)
+    double = np.where((high == 0) | (low == 0), "U", np.char.add(high.astype(str), low.astype(str)))
+    upns.append(cohort["upn"][combined])
+    qans.append(np.full(combined.sum(), quals["combined_science"]))
+    grades.append(double)
+    humanity = rng.random(n) < ks4["humanity"]
+    history = humanity & (rng.random(n) < 0.5)
+    single(history, quals["history"])
+    single(humanity & ~history, quals["geography"])
+    language = rng.random(n) < _logistic(
+        np.log(ks4["language_base"] / (1 - ks4["language_base"])) + ks4["language_slope"] * progress
+    )
+    french = language & (rng.random(n) < 0.5)
+    single(french, quals["french"])
+    single(language & ~french, quals["spanish"])
+    open_quals = np.array(quals["open"] + [quals["computer_science"]])
+    low_count, high_count = ks4["open_subjects"]
+    counts = rng.integers(low_count, high_count + 1, n)
+    for slot in range(high_count):
+        chosen = open_quals[rng.integers(0, len(open_quals), n)]
+        taking = counts > slot
+        for qan in np.unique(chosen[taking]):
+            single(taking & (chosen == qan), str(qan))
+    results = pl.DataFrame(
+        {
+            "upn": np.concatenate(upns),
+            "qan": np.concatenate(qans),
+            "grade": np.concatenate(grades),
+        }
+    ).with_columns(pl.lit(date(spec.year, 6, 15)).alias("exam_date"))
+    # One entry per pupil and qualification (an open subject drawn twice counts once).
+    return cohort, results.unique(subset=["upn", "qan"], keep="first", maintain_order=True)
+
+
+def _primary(
+    rng: np.random.Generator, cohorts: dict[int, dict[str, Array]], params: dict[str, Any]
+) -> pl.DataFrame:
+    upns: list[Array] = []
+    assessments: list[Array] = []
+    results: list[Array] = []
+
+    def add(upn: Array, assessment: str, values: Array) -> None:
+        upns.append(upn)
+        assessments.append(np.full(len(upn), assessment))
+        results.append(values)
+
+    # EYFSP: 17 ELGs; expected when ability plus a little noise clears the cut.
+    eyfsp, reception = params["eyfsp"], cohorts[0]
+    exempt = rng.random(len(reception["upn"])) < eyfsp["exemption"]
+    from keystage.core.reference.frameworks import FrameworkLibrary
+
+    elgs = [a.code for a in FrameworkLibrary.from_directory().for_year("eyfsp", 2025).assessments]
+    for code in elgs:
+        expected = reception["ability"] + rng.normal(0, eyfsp["elg_noise_sd"], len(exempt)) > eyfsp["elg_cut"]
+        add(reception["upn"], code, np.where(exempt, "A", np.where(expected, "2", "1")))
+    # Phonics: Year 1 takes the check; Year 2 pupils who did not meet the standard in Year 1 retake it.
+    phonics = params["phonics"]
+
+    def marks(cohort: dict[str, Array], shift: float = 0.0) -> Array:
+        raw = np.clip(np.rint(phonics["mark_mean"] + shift + phonics["mark_sd"] * cohort["ability"]), 0, 40)
+        disapplied = (cohort["sen"] == "E") & (rng.random(len(raw)) < phonics["disapplied_ehcp"])
+        absent = rng.random(len(raw)) < phonics["absent"]
+        return np.where(disapplied, "D", np.where(absent, "A", raw.astype(int).astype(str)))
+
+    add(cohorts[1]["upn"], "phonics_mark", marks(cohorts[1]))
+    year2 = cohorts[2]
+    first_try = np.clip(np.rint(phonics["mark_mean"] + phonics["mark_sd"] * year2["ability"]), 0, 40)
+    retake = first_try < 32
+    add(year2["upn"][retake], "phonics_mark", marks({k: v[retake] for k, v in year2.items()}, shift=4.0))
+    # KS1 teacher assessment (optional since 2023/24; most schools still assess).
+    for code in ("ks1_reading_ta", "ks1_writing_ta", "ks1_maths_ta"):
+        latent = year2["ability"] + rng.normal(0, 0.35, len(year2["upn"]))
+        add(
+            year2["upn"],
+            code,
+            np.select([latent > 1.0, latent > -0.6, latent > -2.2], ["GDS", "EXS", "WTS"], "PK4"),
+        )
+    # Year 4: the multiplication tables check.
+    add(
+        cohorts[4]["upn"],
+        "ks2_mtc",
+        np.clip(np.rint(20 + 4 * cohorts[4]["ability"]), 0, 25).astype(int).astype(str),
+    )
+    # Year 6: KS2 tests and teacher assessment.
+    year6, ks2 = cohorts[6], params["ks2"]
+    reading, maths = _ks2_scores(rng, year6["ability"], params)
+    below = year6["ability"] < -3.0  # working below the standard of the tests
+    add(year6["upn"], "ks2_reading_test", np.where(below, "B", reading.astype(int).astype(str)))
+    add(year6["upn"], "ks2_maths_test", np.where(below, "B", maths.astype(int).astype(str)))
+    gps = np.clip(
+        np.rint(
+            ks2["score_mean"] + 1 + ks2["score_sd"] * (year6["ability"] + rng.normal(0, 0.4, len(below)))
+        ),
+        80,
+        120,
+    )
+    add(year6["upn"], "ks2_gps_test", np.where(below, "B", gps.astype(int).astype(str)))
+    writing = year6["ability"] + rng.normal(0, ks2["rwm_noise_sd"], len(below))
+    add(
+        year6["upn"],
+        "ks2_writing_ta",
+        np.select(
+            [below, writing > ks2["writing_greater_depth_cut"], writing > ks2["writing_expected_cut"]],
+            ["PK6", "GDS", "EXS"],
+            "WTS",
+        ),
+    )
+    science = year6["ability"] + rng.normal(0, 0.5, len(below)) > -1.1
+    add(year6["upn"], "ks2_science_ta", np.where(science, "EXS", "HNM"))
+    for code in ("ks2_reading_ta", "ks2_maths_ta"):
+        add(year6["upn"][below], code, np.full(below.sum(), "PK6"))
+    return pl.DataFrame(
+        {
+            "upn": np.concatenate(upns),
+            "assessment": np.concatenate(assessments),
+            "result": np.concatenate(results),
+        }
+    )
+
+
+_PUPIL_COLUMNS = (
+    "school", "upn", "surname", "forename", "date_of_birth", "sex", "nc_year", "fsm6", "looked_after",
+    "adopted_from_care", "sen", "eal", "ethnicity", "joined_on",
+)  # fmt: skip
+
+
+def _frame(cohort: dict[str, Array]) -> pl.DataFrame:
+    columns = {name: cohort[name] for name in _PUPIL_COLUMNS}
+    columns["ks2_reading"] = cohort.get("ks2_reading", np.full(len(cohort["upn"]), np.nan))
+    columns["ks2_maths"] = cohort.get("ks2_maths", np.full(len(cohort["upn"]), np.nan))
+    return (
+        pl.DataFrame(columns)
+        .rename({"school": "school_id"})
+        .with_columns(pl.col("ks2_reading").fill_nan(None), pl.col("ks2_maths").fill_nan(None))
+    )
+
+
+def generate(spec: SynthSpec, params: dict[str, Any] | None = None) -> SynthYear:
+    """The synthetic year for the spec; the same spec and parameters always give the same data."""
+    params = params or load_parameters()
+    rng = np.random.default_rng(spec.seed)
+    schools = _schools(spec, rng, params)
+    secondary = schools.filter(pl.col("phase") == "secondary")
+    primary = schools.filter(pl.col("phase") == "primary")
+    frames = []
+    ks4_results = pl.DataFrame(
+        schema={"upn": pl.String, "qan": pl.String, "grade": pl.String, "exam_date": pl.Date}
+    )
+    if secondary.height:
+        year11 = _cohort(rng, secondary, 11, spec.ks4_cohort, spec, params)
+        year11["school"] = secondary["school_id"].to_numpy()[year11["school"]]
+        year11, ks4_results = _ks4(rng, year11, schools, spec, params)
+        frames.append(_frame(year11))
+    primary_results = pl.DataFrame(schema={"upn": pl.String, "assessment": pl.String, "result": pl.String})
+    if primary.height:
+        cohorts = {}
+        for nc_year in (0, 1, 2, 4, 6):
+            cohort = _cohort(rng, primary, nc_year, spec.primary_cohort, spec, params)
+            cohort["school"] = primary["school_id"].to_numpy()[cohort["school"]]
+            cohorts[nc_year] = cohort
+        primary_results = _primary(rng, cohorts, params)
+        frames.extend(_frame(c) for c in cohorts.values())
+    pupils = pl.concat(frames) if frames else pl.DataFrame()
+    return SynthYear(
+        spec=spec,
+        schools=schools.select("school_id", "urn", "dfe_number", "la_code", "phase", "name"),
+        pupils=pupils,
+        ks4_results=ks4_results,
+        primary_results=primary_results,
+    )

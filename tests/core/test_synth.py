@@ -1,0 +1,98 @@
+"""Synthetic national data: reproducible, valid, realistic, and calibrated to published figures."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from stdnum.gb import upn as stdnum_upn
+
+from keystage.core.reference.frameworks import FrameworkLibrary
+from keystage.core.synth import SynthSpec, generate, load_parameters
+from keystage.core.synth.generator import upn_check_letters
+from tests.core.synth_figures import ks4_figures, ks4_pupil_figures, primary_figures
+
+# A mid-sized year: 150 secondary and 800 primary schools, about 180,000 pupils.
+CALIBRATION = SynthSpec(secondary_schools=150, primary_schools=800, seed=7)
+
+
+@pytest.fixture(scope="module")
+def year():
+    return generate(CALIBRATION)
+
+
+def test_national_figures_land_within_the_stated_tolerance_of_published_ones(year):
+    params = load_parameters()
+    targets, tolerance = params["targets"], params["tolerance"]
+    figures = {**primary_figures(year), **ks4_figures(year)}
+    for name in ("phonics_y1_met", "gld", "ks2_rwm_expected", "ebacc_entry"):
+        assert abs(figures[name] - targets[name]) <= tolerance["share"], (name, figures[name])
+    assert abs(figures["a8_mean"] - targets["a8_mean"]) <= tolerance["a8"], figures["a8_mean"]
+
+
+def test_group_gaps_run_in_the_published_direction(year):
+    pupils = ks4_pupil_figures(year)
+
+    def mean(expr: pl.Expr) -> float:
+        return pupils.filter(expr)["a8"].mean()
+
+    assert mean(pl.col("fsm6")) < mean(~pl.col("fsm6")) - 8  # disadvantaged pupils attain less
+    assert mean(pl.col("sex") == "F") > mean(pl.col("sex") == "M")
+    assert mean(pl.col("sen") == "E") < mean(pl.col("sen") == "K") < mean(pl.col("sen") == "N")
+    with_prior = pupils.filter(pl.col("ks2_reading").is_not_null())
+    assert with_prior.select(pl.corr("ks2_maths", "a8")).item() > 0.5  # prior attainment drives outcomes
+
+
+def test_schools_differ_and_characteristics_are_in_national_proportions(year):
+    pupils = year.pupils
+    by_school = ks4_pupil_figures(year).group_by("school_id").agg(pl.col("a8").mean())
+    assert by_school["a8"].std() > 3  # school effects: schools are not all alike
+    params = load_parameters()["pupils"]
+    assert abs(pupils["sex"].eq("F").mean() - params["female"]) < 0.01
+    assert abs(pupils["fsm6"].mean() - params["disadvantaged_mean"]) < 0.03
+    assert abs(pupils["sen"].eq("E").mean() - params["ehcp"]) < 0.01
+    assert abs(pupils["ethnicity"].eq("WBRI").mean() - params["ethnicity"]["WBRI"]) < 0.02
+
+
+def test_the_same_seed_gives_the_same_year_and_another_seed_another():
+    small = SynthSpec.at_scale("small")
+    first, again, other = generate(small), generate(small), generate(SynthSpec.at_scale("small", seed=99))
+    assert first.pupils.equals(again.pupils) and first.ks4_results.equals(again.ks4_results)
+    assert first.primary_results.equals(again.primary_results)
+    assert not first.pupils.equals(other.pupils)
+
+
+def test_every_upn_is_valid_and_unique(year):
+    upns = year.pupils["upn"]
+    assert upns.n_unique() == year.pupils.height
+    assert all(stdnum_upn.is_valid(u) for u in upns.sample(5000, seed=1).to_list())
+    import numpy as np
+
+    bodies = np.array([123456789012, 801400120001, 999999999999])
+    assert list(upn_check_letters(bodies)) == [stdnum_upn.calc_check_digit(str(b)) for b in bodies]
+
+
+def test_every_result_is_valid_for_its_assessment(year):
+    frameworks = FrameworkLibrary.from_directory()
+    assessments = {
+        a.code: a for c in frameworks.collections() for a in frameworks.for_year(c, 2026).assessments
+    }
+    for code, values in year.primary_results.group_by("assessment"):
+        assessment = assessments[code[0]]
+        for value in values["result"].unique().to_list():
+            valid = assessment.outcome(value) is not None or (
+                assessment.score is not None and value.isdigit() and assessment.score.accepts(int(value))
+            )
+            assert valid, (code[0], value)
+    gcse = assessments["gcse"].codes
+    double = assessments["gcse_double_award"].codes
+    combined = load_parameters()["ks4"]["qualifications"]["combined_science"]
+    grades = year.ks4_results
+    assert set(grades.filter(pl.col("qan") == combined)["grade"].unique()) <= set(double)
+    assert set(grades.filter(pl.col("qan") != combined)["grade"].unique()) <= set(gcse)
+    assert grades.select(pl.struct("upn", "qan").is_unique().all()).item()
+
+
+def test_one_school_is_a_valid_scale():
+    year = generate(SynthSpec.at_scale("school"))
+    assert year.schools.height == 2 and year.pupils.height > 0
+    assert set(year.pupils["nc_year"].unique()) == {0, 1, 2, 4, 6, 11}
