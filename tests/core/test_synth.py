@@ -96,3 +96,14 @@ def test_one_school_is_a_valid_scale():
     year = generate(SynthSpec.at_scale("school"))
     assert year.schools.height == 2 and year.pupils.height > 0
     assert set(year.pupils["nc_year"].unique()) == {0, 1, 2, 4, 6, 11}
+
+
+def test_names_follow_sex_and_pupils_joined_at_their_schools_first_year_group(year):
+    params = load_parameters()["names"]
+    girls = year.pupils.filter(pl.col("sex") == "F")
+    assert set(girls["forename"].unique()) <= set(params["female_forenames"])
+    year11 = year.pupils.filter(pl.col("nc_year") == 11)
+    from datetime import date
+
+    usual = year11.filter(pl.col("joined_on") == date(CALIBRATION.year - 5, 9, 1)).height / year11.height
+    assert usual > 0.9  # joined in Year 7; the rest joined recently (the mobile group)

@@ -27,6 +27,20 @@ _UPN_ALPHABET = "ABCDEFGHJKLMNPQRTUVWXYZ0123456789"
 Array = NDArray[Any]
 
 
+def _labels(codes: Array, labels: list[str]) -> pl.Series:
+    """Strings from small integer codes, mapped in Polars (numpy unicode arrays convert slowly)."""
+    return pl.Series(codes).replace_strict(dict(enumerate(labels)), return_dtype=pl.String)
+
+
+def _numbers(values: Array, codes: dict[int, str] | None = None) -> pl.Series:
+    """Whole numbers as text, with some values standing for codes (e.g. 0 for U, -1 for D)."""
+    series = pl.Series(values.astype(np.int64))
+    text = series.cast(pl.String)
+    if not codes:
+        return text
+    return series.replace_strict(codes, default=text, return_dtype=pl.String)
+
+
 def load_parameters(path: Path = PARAMETERS) -> dict[str, Any]:
     return tomllib.loads(path.read_text(encoding="utf-8"))
 
@@ -62,13 +76,18 @@ class SynthYear:
     primary_results: pl.DataFrame
 
 
-def upn_check_letters(bodies: Array) -> Array:
-    """Check letters for 12-digit UPN bodies (an array of int64), as stdnum.gb.upn computes them."""
+def upn_check_indices(bodies: Array) -> Array:
+    """Positions in the UPN alphabet of the check letters of 12-digit UPN bodies (int64)."""
     digits = np.stack([(bodies // 10 ** (11 - i)) % 10 for i in range(12)], axis=1)
     weights = np.arange(2, 14)
     # A digit's index in the UPN alphabet is 23 + the digit.
-    check = ((digits + 23) * weights).sum(axis=1) % 23
-    letters: Array = np.array(list(_UPN_ALPHABET))[check]
+    check: Array = ((digits + 23) * weights).sum(axis=1) % 23
+    return check
+
+
+def upn_check_letters(bodies: Array) -> Array:
+    """Check letters for 12-digit UPN bodies, as stdnum.gb.upn computes them."""
+    letters: Array = np.array(list(_UPN_ALPHABET))[upn_check_indices(bodies)]
     return letters
 
 
@@ -113,7 +132,7 @@ def _cohort(
     mean_size: int,
     spec: SynthSpec,
     params: dict[str, Any],
-) -> dict[str, Array]:
+) -> dict[str, Any]:
     """One year group in each of the given schools, with characteristics and a latent ability."""
     sizes = np.maximum(5, np.rint(rng.normal(mean_size, mean_size * 0.3, schools.height))).astype(int)
     school = np.repeat(np.arange(schools.height), sizes)
@@ -125,45 +144,60 @@ def _cohort(
     looked_after = rng.random(n) < pupils["looked_after"]
     adopted = rng.random(n) < pupils["adopted_from_care"]
     sen_draw = rng.random(n)
-    sen = np.where(
-        sen_draw < pupils["ehcp"], "E", np.where(sen_draw < pupils["ehcp"] + pupils["sen_support"], "K", "N")
+    sen_code = np.where(
+        sen_draw < pupils["ehcp"], 2, np.where(sen_draw < pupils["ehcp"] + pupils["sen_support"], 1, 0)
     )
     female = rng.random(n) < pupils["female"]
     eal = rng.random(n) < schools["eal_rate"].to_numpy()[school]
     codes = list(pupils["ethnicity"])
     shares = np.array([pupils["ethnicity"][c] for c in codes])
-    ethnicity = np.array(codes)[rng.choice(len(codes), n, p=shares / shares.sum())]
+    ethnicity = _labels(rng.choice(len(codes), n, p=shares / shares.sum()), codes)
     disadvantaged = fsm6 | looked_after | adopted
     ability = (
         rng.normal(0, 1, n)
         + schools["intake"].to_numpy()[school]
         + effects["disadvantaged"] * disadvantaged
-        + np.select([sen == "K", sen == "E"], [effects["sen_support"], effects["ehcp"]], 0.0)
+        + np.select([sen_code == 1, sen_code == 2], [effects["sen_support"], effects["ehcp"]], 0.0)
         + effects["female"] * female
     )
     birth = np.datetime64(date(spec.year - nc_year - 6, 9, 1)) + rng.integers(0, 365, n).astype(
         "timedelta64[D]"
     )
-    usual_start = np.datetime64(date(spec.year - nc_year - 1, 9, 1))
+    # Most pupils joined in the school's first year group: reception, or Year 7 at a secondary school.
+    first_year = 7 if nc_year >= 7 else 0
+    usual_start = np.datetime64(date(spec.year - (nc_year - first_year) - 1, 9, 1))
     recent = np.datetime64(date(spec.year - 1, 9, 1)) - rng.integers(0, 700, n).astype("timedelta64[D]")
     joined = np.where(rng.random(n) < pupils["mobile"], recent, usual_start)
     dfe = schools["dfe_number"].to_numpy()[school].astype(np.int64)
     # Issued by the school's own LA in the year the pupil started there; serial within the year group.
     bodies = (dfe // 10000) * 10**9 + (dfe % 10000) * 10**5 + ((spec.year - nc_year) % 100) * 10**3 + serial
-    upns = np.char.add(upn_check_letters(bodies), np.char.zfill(bodies.astype(str), 12))
+    upns = pl.select(
+        pl.concat_str(
+            [
+                _labels(upn_check_indices(bodies), list(_UPN_ALPHABET)),
+                pl.Series(bodies).cast(pl.String).str.zfill(12),
+            ]
+        )
+    ).to_series()
     names = params["names"]
+    surnames, female_names, male_names = names["surnames"], names["female_forenames"], names["male_forenames"]
+    female_pick = rng.integers(0, len(female_names), n)
+    male_pick = rng.integers(0, len(male_names), n)
     return {
         "school": school,
         "upn": upns,
-        "surname": np.array(names["surnames"])[rng.integers(0, len(names["surnames"]), n)],
-        "forename": np.array(names["forenames"])[rng.integers(0, len(names["forenames"]), n)],
+        "surname": _labels(rng.integers(0, len(surnames), n), surnames),
+        "forename": _labels(
+            np.where(female, female_pick, len(female_names) + male_pick), female_names + male_names
+        ),
         "date_of_birth": birth,
-        "sex": np.where(female, "F", "M"),
+        "sex": _labels(female.astype(np.int8), ["M", "F"]),
         "nc_year": np.full(n, nc_year),
         "fsm6": fsm6,
         "looked_after": looked_after,
         "adopted_from_care": adopted,
-        "sen": sen,
+        "sen": _labels(sen_code, ["N", "K", "E"]),
+        "sen_code": sen_code,
         "eal": eal,
         "ethnicity": ethnicity,
         "joined_on": joined,
@@ -193,12 +227,12 @@ def _logistic(x: Array) -> Array:
 
 def _ks4(
     rng: np.random.Generator,
-    cohort: dict[str, Array],
+    cohort: dict[str, Any],
     schools: pl.DataFrame,
     spec: SynthSpec,
     params: dict[str, Any],
-) -> tuple[dict[str, Array], pl.DataFrame]:
-    n = len(cohort["upn"])
+) -> tuple[dict[str, Any], pl.DataFrame]:
+    n = len(cohort["ability"])
     reading, maths = _ks2_scores(rng, cohort["ability"], params)
     missing = rng.random(n) < params["pupils"]["no_ks2"]
     cohort["ks2_reading"] = np.where(missing, np.nan, reading)
@@ -213,7 +247,11 @@ def _ks4(
     )
     quals = ks4["qualifications"]
     rank = progress.argsort().argsort() / max(n - 1, 1)  # 0 lowest … 1 highest
-    upns, qans, grades = [], [], []
+    upn: pl.Series = cohort["upn"]
+    blocks: list[pl.DataFrame] = []
+
+    def block(mask: Array, qan: str, grades: pl.Series) -> None:
+        blocks.append(pl.DataFrame({"upn": upn.gather(np.flatnonzero(mask)), "qan": qan, "grade": grades}))
 
     def grade(latent: Array) -> Array:
         spread = rng.normal(0, ks4["grade_noise_sd"], len(latent))
@@ -221,9 +259,7 @@ def _ks4(
 
     def single(mask: Array, qan: str) -> None:
         values = np.clip(np.rint(grade(progress[mask])), 0, 9).astype(int)
-        upns.append(cohort["upn"][mask])
-        qans.append(np.full(mask.sum(), qan))
-        grades.append(np.where(values == 0, "U", values.astype(str)))
+        block(mask, qan, _numbers(values, {0: "U"}))
 
     everyone = np.ones(n, bool)
     single(everyone, quals["english_language"])
@@ -238,10 +274,11 @@ def _ks4(
     high = np.clip(np.rint(level + 0.25), 0, 9).astype(int)
     low = np.clip(np.rint(level - 0.25), 0, 9).astype(int)
     low = np.maximum(low, high - 1)
-    double = np.where((high == 0) | (low == 0), "U", np.char.add(high.astype(str), low.astype(str)))
-    upns.append(cohort["upn"][combined])
-    qans.append(np.full(combined.sum(), quals["combined_science"]))
-    grades.append(double)
+    block(
+        combined,
+        quals["combined_science"],
+        _numbers(np.where((high == 0) | (low == 0), 0, high * 10 + low), {0: "U"}),
+    )
     humanity = rng.random(n) < ks4["humanity"]
     history = humanity & (rng.random(n) < 0.5)
     single(history, quals["history"])
@@ -260,101 +297,82 @@ def _ks4(
         taking = counts > slot
         for qan in np.unique(chosen[taking]):
             single(taking & (chosen == qan), str(qan))
-    results = pl.DataFrame(
-        {
-            "upn": np.concatenate(upns),
-            "qan": np.concatenate(qans),
-            "grade": np.concatenate(grades),
-        }
-    ).with_columns(pl.lit(date(spec.year, 6, 15)).alias("exam_date"))
+    results = pl.concat(blocks).with_columns(pl.lit(date(spec.year, 6, 15)).alias("exam_date"))
     # One entry per pupil and qualification (an open subject drawn twice counts once).
     return cohort, results.unique(subset=["upn", "qan"], keep="first", maintain_order=True)
 
 
 def _primary(
-    rng: np.random.Generator, cohorts: dict[int, dict[str, Array]], params: dict[str, Any]
+    rng: np.random.Generator, cohorts: dict[int, dict[str, Any]], params: dict[str, Any]
 ) -> pl.DataFrame:
-    upns: list[Array] = []
-    assessments: list[Array] = []
-    results: list[Array] = []
+    blocks: list[pl.DataFrame] = []
 
-    def add(upn: Array, assessment: str, values: Array) -> None:
-        upns.append(upn)
-        assessments.append(np.full(len(upn), assessment))
-        results.append(values)
+    def add(cohort: dict[str, Any], assessment: str, values: pl.Series, mask: Array | None = None) -> None:
+        index = np.flatnonzero(mask) if mask is not None else np.arange(len(cohort["ability"]))
+        blocks.append(
+            pl.DataFrame({"upn": cohort["upn"].gather(index), "assessment": assessment, "result": values})
+        )
 
     # EYFSP: 17 ELGs; expected when ability plus a little noise clears the cut.
     eyfsp, reception = params["eyfsp"], cohorts[0]
-    exempt = rng.random(len(reception["upn"])) < eyfsp["exemption"]
+    exempt = rng.random(len(reception["ability"])) < eyfsp["exemption"]
     from keystage.core.reference.frameworks import FrameworkLibrary
 
     elgs = [a.code for a in FrameworkLibrary.from_directory().for_year("eyfsp", 2025).assessments]
     for code in elgs:
         expected = reception["ability"] + rng.normal(0, eyfsp["elg_noise_sd"], len(exempt)) > eyfsp["elg_cut"]
-        add(reception["upn"], code, np.where(exempt, "A", np.where(expected, "2", "1")))
+        add(reception, code, _labels(np.where(exempt, 2, np.where(expected, 1, 0)), ["1", "2", "A"]))
     # Phonics: Year 1 takes the check; Year 2 pupils who did not meet the standard in Year 1 retake it.
     phonics = params["phonics"]
 
-    def marks(cohort: dict[str, Array], shift: float = 0.0) -> Array:
-        raw = np.clip(np.rint(phonics["mark_mean"] + shift + phonics["mark_sd"] * cohort["ability"]), 0, 40)
-        disapplied = (cohort["sen"] == "E") & (rng.random(len(raw)) < phonics["disapplied_ehcp"])
+    def marks(cohort: dict[str, Any], mask: Array, shift: float = 0.0) -> pl.Series:
+        ability = cohort["ability"][mask]
+        raw = np.clip(np.rint(phonics["mark_mean"] + shift + phonics["mark_sd"] * ability), 0, 40).astype(int)
+        disapplied = (cohort["sen_code"][mask] == 2) & (rng.random(len(raw)) < phonics["disapplied_ehcp"])
         absent = rng.random(len(raw)) < phonics["absent"]
-        return np.where(disapplied, "D", np.where(absent, "A", raw.astype(int).astype(str)))
+        return _numbers(np.where(disapplied, -1, np.where(absent, -2, raw)), {-1: "D", -2: "A"})
 
-    add(cohorts[1]["upn"], "phonics_mark", marks(cohorts[1]))
+    year1 = cohorts[1]
+    add(year1, "phonics_mark", marks(year1, np.ones(len(year1["ability"]), bool)))
     year2 = cohorts[2]
     first_try = np.clip(np.rint(phonics["mark_mean"] + phonics["mark_sd"] * year2["ability"]), 0, 40)
     retake = first_try < 32
-    add(year2["upn"][retake], "phonics_mark", marks({k: v[retake] for k, v in year2.items()}, shift=4.0))
+    add(year2, "phonics_mark", marks(year2, retake, shift=4.0), retake)
     # KS1 teacher assessment (optional since 2023/24; most schools still assess).
     for code in ("ks1_reading_ta", "ks1_writing_ta", "ks1_maths_ta"):
-        latent = year2["ability"] + rng.normal(0, 0.35, len(year2["upn"]))
+        latent = year2["ability"] + rng.normal(0, 0.35, len(year2["ability"]))
         add(
-            year2["upn"],
+            year2,
             code,
-            np.select([latent > 1.0, latent > -0.6, latent > -2.2], ["GDS", "EXS", "WTS"], "PK4"),
+            _labels(
+                np.select([latent > 1.0, latent > -0.6, latent > -2.2], [0, 1, 2], 3),
+                ["GDS", "EXS", "WTS", "PK4"],
+            ),
         )
     # Year 4: the multiplication tables check.
-    add(
-        cohorts[4]["upn"],
-        "ks2_mtc",
-        np.clip(np.rint(20 + 4 * cohorts[4]["ability"]), 0, 25).astype(int).astype(str),
-    )
+    year4 = cohorts[4]
+    add(year4, "ks2_mtc", _numbers(np.clip(np.rint(20 + 4 * year4["ability"]), 0, 25).astype(int)))
     # Year 6: KS2 tests and teacher assessment.
     year6, ks2 = cohorts[6], params["ks2"]
     reading, maths = _ks2_scores(rng, year6["ability"], params)
     below = year6["ability"] < -3.0  # working below the standard of the tests
-    add(year6["upn"], "ks2_reading_test", np.where(below, "B", reading.astype(int).astype(str)))
-    add(year6["upn"], "ks2_maths_test", np.where(below, "B", maths.astype(int).astype(str)))
-    gps = np.clip(
-        np.rint(
-            ks2["score_mean"] + 1 + ks2["score_sd"] * (year6["ability"] + rng.normal(0, 0.4, len(below)))
-        ),
-        80,
-        120,
-    )
-    add(year6["upn"], "ks2_gps_test", np.where(below, "B", gps.astype(int).astype(str)))
+    add(year6, "ks2_reading_test", _numbers(np.where(below, -1, reading), {-1: "B"}))
+    add(year6, "ks2_maths_test", _numbers(np.where(below, -1, maths), {-1: "B"}))
+    gps_latent = year6["ability"] + rng.normal(0, 0.4, len(below))
+    gps = np.clip(np.rint(ks2["score_mean"] + 1 + ks2["score_sd"] * gps_latent), 80, 120)
+    add(year6, "ks2_gps_test", _numbers(np.where(below, -1, gps), {-1: "B"}))
     writing = year6["ability"] + rng.normal(0, ks2["rwm_noise_sd"], len(below))
-    add(
-        year6["upn"],
-        "ks2_writing_ta",
-        np.select(
-            [below, writing > ks2["writing_greater_depth_cut"], writing > ks2["writing_expected_cut"]],
-            ["PK6", "GDS", "EXS"],
-            "WTS",
-        ),
+    levels = np.select(
+        [below, writing > ks2["writing_greater_depth_cut"], writing > ks2["writing_expected_cut"]],
+        [3, 0, 1],
+        2,
     )
+    add(year6, "ks2_writing_ta", _labels(levels, ["GDS", "EXS", "WTS", "PK6"]))
     science = year6["ability"] + rng.normal(0, 0.5, len(below)) > -1.1
-    add(year6["upn"], "ks2_science_ta", np.where(science, "EXS", "HNM"))
+    add(year6, "ks2_science_ta", _labels(np.where(science, 0, 1), ["EXS", "HNM"]))
     for code in ("ks2_reading_ta", "ks2_maths_ta"):
-        add(year6["upn"][below], code, np.full(below.sum(), "PK6"))
-    return pl.DataFrame(
-        {
-            "upn": np.concatenate(upns),
-            "assessment": np.concatenate(assessments),
-            "result": np.concatenate(results),
-        }
-    )
+        add(year6, code, pl.Series(["PK6"] * int(below.sum()), dtype=pl.String), below)
+    return pl.concat(blocks)
 
 
 _PUPIL_COLUMNS = (
@@ -363,10 +381,11 @@ _PUPIL_COLUMNS = (
 )  # fmt: skip
 
 
-def _frame(cohort: dict[str, Array]) -> pl.DataFrame:
+def _frame(cohort: dict[str, Any]) -> pl.DataFrame:
+    n = len(cohort["ability"])
     columns = {name: cohort[name] for name in _PUPIL_COLUMNS}
-    columns["ks2_reading"] = cohort.get("ks2_reading", np.full(len(cohort["upn"]), np.nan))
-    columns["ks2_maths"] = cohort.get("ks2_maths", np.full(len(cohort["upn"]), np.nan))
+    columns["ks2_reading"] = cohort.get("ks2_reading", np.full(n, np.nan))
+    columns["ks2_maths"] = cohort.get("ks2_maths", np.full(n, np.nan))
     return (
         pl.DataFrame(columns)
         .rename({"school": "school_id"})

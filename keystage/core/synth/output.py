@@ -1,0 +1,130 @@
+"""Writing a synthetic year as files: rosters and results in the formats keystage reads, and CTFs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from keystage.core.ctf.model import (
+    CTFDocument,
+    CTFHeader,
+    CTFPupil,
+    SchoolRef,
+    StageResult,
+    ctf_filename,
+    mapping_for,
+)
+from keystage.core.ctf.writer import write_ctf
+from keystage.core.synth.generator import SynthYear
+
+ROSTER_COLUMNS = [
+    "upn", "surname", "forename", "date_of_birth", "sex", "nc_year", "fsm6", "looked_after",
+    "adopted_from_care", "sen", "eal", "ethnicity", "joined_on", "ks2_reading", "ks2_maths",
+]  # fmt: skip
+
+
+def roster_frame(year: SynthYear) -> pl.DataFrame:
+    """Pupils in the roster CSV format (keystage/core/pupils/roster_csv.py), with each school's DfE number."""
+    yes_no = {True: "Y", False: "N"}
+    flags = ("fsm6", "looked_after", "adopted_from_care", "eal")
+    return (
+        year.pupils.join(year.schools.select("school_id", "dfe_number"), on="school_id")
+        .with_columns(
+            *[pl.col(flag).replace_strict(yes_no, return_dtype=pl.String) for flag in flags],
+            pl.when(pl.col("nc_year") == 0)
+            .then(pl.lit("R"))
+            .otherwise(pl.col("nc_year").cast(pl.String))
+            .alias("nc_year"),
+        )
+        .select("dfe_number", *ROSTER_COLUMNS)
+    )
+
+
+def write_files(year: SynthYear, directory: Path, *, per_school: bool = False) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    targets = {
+        "schools.csv": year.schools,
+        "pupils.csv": roster_frame(year),
+        "ks4_results.csv": year.ks4_results,
+        "primary_results.csv": year.primary_results,
+    }
+    for name, frame in targets.items():
+        frame.write_csv(directory / name)
+        written.append(directory / name)
+    if per_school:
+        rosters = directory / "rosters"
+        rosters.mkdir(exist_ok=True)
+        for (dfe,), frame in roster_frame(year).group_by("dfe_number"):
+            path = rosters / f"{dfe}.csv"
+            frame.drop("dfe_number").write_csv(path)
+            written.append(path)
+    return written
+
+
+def write_ctfs(year: SynthYear, directory: Path) -> list[Path]:
+    """A CTF per primary school to its LA, with the pupils' results, as an MIS would send them."""
+    mapping = mapping_for(year.spec.year)
+    directory.mkdir(parents=True, exist_ok=True)
+    results = year.primary_results.group_by("upn").agg(pl.col("assessment"), pl.col("result"))
+    pupils = roster_frame(year).join(results, on="upn", how="left")
+    written = []
+    primary = year.schools.filter(pl.col("phase") == "primary")
+    for school in primary.iter_rows(named=True):
+        source = SchoolRef(
+            la=school["la_code"],
+            estab=school["dfe_number"][3:],
+            urn=str(school["urn"]),
+            name=school["name"],
+            academic_year=year.spec.year - 1,
+        )
+        destination = SchoolRef(la=school["la_code"], estab="LLLL")
+        ctf_pupils = []
+        for row in pupils.filter(pl.col("dfe_number") == school["dfe_number"]).iter_rows(named=True):
+            stage_results = []
+            for assessment, value in zip(row["assessment"] or [], row["result"] or [], strict=True):
+                entry = mapping.entry_for(assessment)
+                if entry is not None:
+                    stage_results.append(
+                        StageResult(
+                            entry.stage,
+                            "ENG",
+                            str(year.spec.year),
+                            entry.subject,
+                            entry.method,
+                            entry.component,
+                            "R",
+                            entry.result_qualifier,
+                            value,
+                        )
+                    )
+            ctf_pupils.append(
+                CTFPupil(
+                    upn=row["upn"],
+                    surname=row["surname"],
+                    forename=row["forename"],
+                    date_of_birth=row["date_of_birth"],
+                    sex=row["sex"],
+                    nc_year=row["nc_year"],
+                    ethnicity=row["ethnicity"],
+                    sen_provision=row["sen"],
+                    first_language="" if row["eal"] is None else ("OTH" if row["eal"] == "Y" else "ENG"),
+                    fsm_eligible=True if row["fsm6"] == "Y" else None,
+                    in_care=row["looked_after"] == "Y" or None,
+                    results=tuple(stage_results),
+                )
+            )
+        header = CTFHeader(
+            version=(year.spec.year - 2001),
+            generated_at=datetime(year.spec.year, 7, 10, 9, 0),
+            document_qualifier="partial",
+            supplier_id="keystage-synth",
+            source=source,
+            destination=destination,
+        )
+        path = directory / ctf_filename(source, destination, 1)
+        path.write_bytes(write_ctf(CTFDocument(header, ctf_pupils)))
+        written.append(path)
+    return written
