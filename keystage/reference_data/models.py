@@ -82,6 +82,26 @@ class QualificationYear(models.Model):
         return f"{self.qualification_id} in {self.year}: {self.discount_code or '-'} {self.ebacc_pillar}"
 
 
+class QualificationSyllabus(models.Model):
+    """A syllabus of a qualification listed per syllabus, with its own discount code that year."""
+
+    qualification = models.ForeignKey(Qualification, on_delete=models.CASCADE, related_name="syllabuses")
+    year = models.PositiveSmallIntegerField()
+    syllabus = models.CharField(max_length=20)
+    title = models.CharField(max_length=200, blank=True)
+    discount_code = models.CharField(max_length=10)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["qualification", "year", "syllabus"], name="one_code_per_syllabus_year"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.qualification_id}/{self.syllabus} in {self.year}: {self.discount_code}"
+
+
 class ReferenceImport(models.Model):
     """A record of every load: what, from where, by whom, and the rows that could not be read."""
 

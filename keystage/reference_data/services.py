@@ -22,6 +22,7 @@ from keystage.reference_data.models import (
     FrameworkVersion,
     Qualification,
     QualificationGrade,
+    QualificationSyllabus,
     QualificationYear,
     ReferenceImport,
 )
@@ -64,6 +65,7 @@ def load_ks4_catalogue(
     """Replace the KS4 catalogue with this one, all or nothing."""
     with transaction.atomic():
         QualificationGrade.objects.all().delete()
+        QualificationSyllabus.objects.all().delete()
         QualificationYear.objects.all().delete()
         Qualification.objects.all().delete()
         DiscountCode.objects.all().delete()
@@ -96,7 +98,15 @@ def load_ks4_catalogue(
                 ebacc_pillar=q.ebacc_pillars.get(year, ""),
             )
             for q in catalogue.qualifications.values()
-            for year in sorted(set(q.discount_codes) | set(q.ebacc_pillars))
+            for year in sorted(set(q.discount_codes) | set(q.ebacc_pillars) | set(q.syllabuses))
+        )
+        QualificationSyllabus.objects.bulk_create(
+            QualificationSyllabus(
+                qualification_id=q.qan, year=year, syllabus=ref, title=title[:200], discount_code=code
+            )
+            for q in catalogue.qualifications.values()
+            for year, syllabuses in q.syllabuses.items()
+            for ref, (title, code) in syllabuses.items()
         )
         return ReferenceImport.objects.create(
             kind="ks4-catalogue",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -221,3 +222,87 @@ def documents(draw):
 @given(documents())
 def test_any_document_written_and_read_back_is_the_same(document):
     assert read_ctf(write_ctf(document)).document == document
+
+
+def _wrap(inner: bytes) -> bytes:
+    head = write_ctf(CTFDocument(HEADER, []))
+    return head.replace(b"<CTFpupilData/>", b"<CTFpupilData>" + inner + b"</CTFpupilData>")
+
+
+def test_elements_outside_pupils_are_freed_as_they_are_read(tmp_path: Path):
+    """Junk outside any pupil (here ~40 MB of it) never accumulates in memory."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "junk.xml"
+    data = write_ctf(CTFDocument(HEADER, [_pupil(1)]))
+    with path.open("wb") as handle:
+        handle.write(data.replace(b"</CTfile>", b""))
+        for _ in range(10):
+            handle.write(b"<Junk>" + b"<a/>" * 1_000_000 + b"</Junk>")
+        handle.write(b"</CTfile>")
+    probe = (
+        "import resource, sys, pathlib\n"
+        "from keystage.core.ctf.reader import read_ctf\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "read = read_ctf(pathlib.Path(sys.argv[1]))\n"
+        "grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024\n"
+        "print(len(read.document.pupils), grown)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True)
+    pupils, grown_mb = out.stdout.split()
+    assert pupils == "1" and float(grown_mb) < 50, out.stdout
+
+
+def test_a_pupil_or_header_swollen_with_elements_is_refused():
+    swollen = _wrap(b"<Pupil><UPN>x</UPN>" + b"<a/>" * 6000 + b"</Pupil>")
+    with pytest.raises(CTFError, match=re.escape("Pupil[1] has more than 5000 elements")):
+        read_ctf(swollen)
+    header = write_ctf(CTFDocument(HEADER, [])).replace(b"</Header>", b"<a/>" * 300 + b"</Header>")
+    with pytest.raises(CTFError, match="the Header has more than 200 elements"):
+        read_ctf(header)
+
+
+def test_pupils_wrapped_in_an_unexpected_element_are_reported_not_silently_lost():
+    read = read_ctf(_wrap(b"<Wrapper><Pupil><UPN>A</UPN></Pupil></Wrapper>"))
+    assert read.document.pupils == []
+    assert [str(p) for p in read.problems] == [
+        "CTfile/CTFpupilData/Wrapper: <Wrapper> is not a Pupil: its contents were not read"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "outcome"),
+    [
+        (
+            (b"<CTFversion>25.0</CTFversion>", b"<CTFversion>1e999</CTFversion>"),
+            "CTFversion “1e999” is not one",
+        ),
+        ((b"<CTFversion>25.0</CTFversion>", b"<CTFversion>inf</CTFversion>"), "CTFversion “inf” is not one"),
+    ],
+)
+def test_numbers_that_overflow_are_clear_errors(change, outcome):
+    data = write_ctf(CTFDocument(HEADER, [_pupil(1)])).replace(*change)
+    with pytest.raises(CTFError, match=outcome):
+        read_ctf(data)
+
+
+def test_odd_values_are_problems_not_crashes():
+    data = write_ctf(CTFDocument(HEADER, [_pupil(1, results=(_mtc("inf"),))]))
+    data = data.replace(b"<AcademicYear>2024</AcademicYear>", "<AcademicYear>²</AcademicYear>".encode())
+    read = check_ctf(data)
+    assert read.document.header.source.academic_year is None
+    assert any("“inf” is not a valid result" in p.message for p in read.problems)
+
+
+def test_fsm_counts_only_within_the_last_six_years():
+    stale = (
+        b"<FSMhistory><FSMinstance><FSMstartDate>2010-01-01</FSMstartDate>"
+        b"<FSMendDate>2012-01-01</FSMendDate></FSMinstance></FSMhistory>"
+    )
+    recent = b"<FSMhistory><FSMinstance><FSMstartDate>2022-01-01</FSMstartDate></FSMinstance></FSMhistory>"
+    for block, expected in ((stale, False), (recent, True)):
+        data = write_ctf(CTFDocument(HEADER, [_pupil(1)])).replace(
+            b"</BasicDetails>", b"</BasicDetails>" + block
+        )
+        assert read_ctf(data).document.pupils[0].fsm_eligible is expected

@@ -164,3 +164,35 @@ def test_any_roster_written_as_csv_reads_back_the_same(roster):
     read = read_roster_csv(out.getvalue().encode())
     assert read.problems == []
     assert read.pupils == roster
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "message"),
+    [
+        (f"{UPN_1},Brown,Ann,2014-10-08,F,²", "nc_year", "must be R or a year from 1 to 14"),
+        (f"{UPN_1},{'B' * 101},Ann,2014-10-08,F,6", "surname", "longer than 100 characters"),
+        (f"{UPN_1},Brown,Ann,2099-10-08,F,6", "date_of_birth", "is not in the past"),
+        (f"{UPN_1},Brown,Ann,2014-10-08,F,6,N,N,N,WBRI,,100.5", "ks2_reading", "scaled score from 80 to 120"),
+        (f'{UPN_1},"Brown\nSmith",Ann,2014-10-08,F,6', "surname", "runs over several lines"),
+        (f"{UPN_1},Br\x00own,Ann,2014-10-08,F,6", "surname", "hidden characters"),
+    ],
+)
+def test_values_that_would_corrupt_the_roster_are_reported(row, column, message):
+    read = read_roster_csv(_csv(row))
+    assert any(p.column == column and message in p.message for p in read.problems), read.problems
+    assert read.pupils == []
+
+
+def test_ks1_prior_attainment_must_be_a_ks1_code():
+    header = "upn,surname,forename,date_of_birth,sex,nc_year,ks1_reading"
+    read = read_roster_csv(_csv(f"{UPN_1},Brown,Ann,2014-10-08,F,6,BANANA", header=header))
+    assert (
+        read.problems[0].column == "ks1_reading" and "KS1 teacher assessment code" in read.problems[0].message
+    )
+    good = read_roster_csv(_csv(f"{UPN_1},Brown,Ann,2014-10-08,F,6,exs", header=header))
+    assert good.pupils[0].ks1_reading == "EXS"
+
+
+def test_a_file_says_which_fields_it_supplied():
+    read = read_roster_csv(_csv(f"{UPN_1},Brown,Ann,2014-10-08,F,6", header=",".join(REQUIRED)))
+    assert read.supplied == {"surname", "forename", "date_of_birth", "sex", "nc_year"}

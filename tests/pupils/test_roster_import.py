@@ -86,3 +86,26 @@ def test_imports_are_audited_and_only_people_who_submit_data_for_the_school_may_
         with pytest.raises(PermissionDenied):
             _import(world, [_pupil(3)], full=False, actor=world.person(refused))
     assert not Pupil.objects.filter(upn=_pupil(3).upn).exists()
+
+
+def test_a_file_without_some_columns_leaves_those_details_alone(world):
+    _import(world, [_pupil(1, fsm6=True, ethnicity="BAFR")])
+    names_only = _pupil(1, surname="Renamed", fsm6=False, ks2_reading=None, ks2_maths=None, ethnicity=None)
+    _import(
+        world, [names_only], full=False, supplied={"surname", "forename", "date_of_birth", "sex", "nc_year"}
+    )
+    row = Pupil.objects.get(upn=_pupil(1).upn)
+    assert row.surname == "Renamed"
+    assert (row.fsm6, row.ethnicity, row.ks2_reading, row.ks2_maths) == (True, "BAFR", 101, 99)
+
+
+def test_a_whole_school_file_that_reads_as_empty_or_loses_most_pupils_is_refused(world):
+    from keystage.pupils.services import RosterImportRefusedError
+
+    _import(world, [_pupil(i) for i in range(1, 13)])
+    with pytest.raises(RosterImportRefusedError, match="No pupil could be read"):
+        _import(world, [])
+    with pytest.raises(RosterImportRefusedError, match="would mark 10 of 12 pupils as left"):
+        _import(world, [_pupil(1), _pupil(2)])
+    assert Pupil.objects.filter(on_roll=True).count() == 12  # nothing changed
+    assert _import(world, [_pupil(1), _pupil(2)], allow_many_leavers=True).left == 10

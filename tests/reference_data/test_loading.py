@@ -9,7 +9,12 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from keystage.reference_data.models import Qualification, QualificationYear, ReferenceImport
+from keystage.reference_data.models import (
+    Qualification,
+    QualificationSyllabus,
+    QualificationYear,
+    ReferenceImport,
+)
 from keystage.reference_data.services import framework_library
 from tests.core.reference.test_ks4_catalogue import DFE_2019
 
@@ -26,8 +31,15 @@ def test_loading_the_dfe_files_twice_gives_the_same_catalogue_and_logs_both(sett
     counts = (Qualification.objects.count(), QualificationYear.objects.count())
     _run("load-ks4", "--dfe-2019", str(DFE_2019))
     assert (Qualification.objects.count(), QualificationYear.objects.count()) == counts
-    assert "0 rows could not be read" in first
+    assert "1418 qualifications" in first and "9 rows could not be read" in first
+    assert "50026161 also counts in the humanities pillar" in first  # reported, not hidden
     assert ReferenceImport.objects.filter(kind="ks4-catalogue").count() == 2
+    assert (
+        QualificationSyllabus.objects.get(
+            qualification_id="50026161", year=2019, syllabus="H039"
+        ).discount_code
+        == "F1L"
+    )
     maths = Qualification.objects.get(qan="60146060")
     assert maths.years.get(year=2019).discount_code == "RB1"
     assert maths.grades.get(grade="4").points == 4.0

@@ -36,6 +36,9 @@ from keystage.core.pupils.model import InvalidUPNError, check_upn
 from keystage.core.reference.frameworks import Assessment, FrameworkLibrary
 
 DEFAULT_MAX_BYTES = 150 * 1024 * 1024
+# A pupil's record with years of history has hundreds of elements; far more is not a real record.
+MAX_ELEMENTS_PER_PUPIL = 5000
+MAX_HEADER_ELEMENTS = 200
 
 
 class CTFError(ValueError):
@@ -120,7 +123,7 @@ def _school(element: etree._Element | None) -> SchoolRef:
         estab=_text(element, "Estab"),
         urn=_text(element, "URN"),
         name=_text(element, "SchoolName"),
-        academic_year=int(year) if year.isdigit() else None,
+        academic_year=int(year) if year.isascii() and year.isdigit() else None,
     )
 
 
@@ -128,7 +131,7 @@ def _header(element: etree._Element) -> CTFHeader:
     raw_version = _text(element, "CTFversion")
     try:
         version = int(float(raw_version))
-    except ValueError:
+    except (ValueError, OverflowError):
         version = -1
     if version not in VERSIONS:
         raise CTFError(
@@ -152,7 +155,24 @@ def _header(element: etree._Element) -> CTFHeader:
     )
 
 
-def _pupil(element: etree._Element, path: str, problems: list[CTFProblem]) -> CTFPupil:
+def _fsm_in_last_six_years(element: etree._Element, as_of: date) -> bool | None:
+    """Whether any FSM eligibility in the record was current in the six years before ``as_of``."""
+    instances = element.findall("FSMhistory/FSMinstance")
+    if not instances:
+        return None
+    six_years_before = (
+        as_of.replace(year=as_of.year - 6)
+        if not (as_of.month == 2 and as_of.day == 29)
+        else (as_of.replace(year=as_of.year - 6, day=28))
+    )
+    for instance in instances:
+        ended = _date(_text(instance, "FSMendDate"))
+        if ended is None or ended >= six_years_before:
+            return True
+    return False
+
+
+def _pupil(element: etree._Element, path: str, problems: list[CTFProblem], as_of: date) -> CTFPupil:
     upn = _text(element, "UPN")
     dob_text = _text(element, "DOB")
     dob = _date(dob_text)
@@ -191,7 +211,7 @@ def _pupil(element: etree._Element, path: str, problems: list[CTFProblem]) -> CT
         ethnicity=_text(element, "BasicDetails/Ethnicity"),
         first_language=first_language,
         sen_provision=_text(element, "SENhistory/SEN/SENprovision"),
-        fsm_eligible=True if element.find("FSMhistory/FSMinstance") is not None else None,
+        fsm_eligible=_fsm_in_last_six_years(element, as_of),
         in_care={"true": True, "false": False}.get(in_care),
         results=tuple(results),
     )
@@ -226,28 +246,70 @@ class CTFStream:
 
     def __iter__(self) -> Iterator[CTFPupil]:
         count = 0
+        depth = 0
+        in_pupil = in_header = False
+        elements = 0  # in the pupil or header being read
         try:
-            depth = 0
             for event, element in _events(self._stream):
                 if event == "start":
                     depth += 1
                     if depth == 1:
                         _check_root(element)
+                    elif depth == 2 and element.tag == "Header":
+                        in_header, elements = True, 0
+                    elif depth == 3 and element.tag == "Pupil" and _parent_tag(element) == "CTFpupilData":
+                        in_pupil, elements = True, 0
+                    if in_pupil or in_header:
+                        elements += 1
+                        limit = MAX_ELEMENTS_PER_PUPIL if in_pupil else MAX_HEADER_ELEMENTS
+                        if elements > limit:
+                            where = f"Pupil[{count + 1}]" if in_pupil else "the Header"
+                            raise CTFError(
+                                f"{where} has more than {limit} elements: this is not a real record, "
+                                "so the file was not read."
+                            )
                     continue
                 depth -= 1
-                if element.tag == "Header" and depth == 1:
-                    self.header = _header(element)
-                elif element.tag == "Pupil" and depth == 2:
-                    count += 1
-                    yield _pupil(element, f"CTfile/CTFpupilData/Pupil[{count}]", self.problems)
-                    element.clear()
-                    parent = element.getparent()
-                    while parent is not None and element.getprevious() is not None:
-                        del parent[0]  # free pupils already read: memory stays at one pupil
+                if in_pupil:
+                    if depth == 2:  # the Pupil itself has ended
+                        in_pupil = False
+                        count += 1
+                        as_of = self.header.generated_at.date() if self.header else date.today()
+                        yield _pupil(element, f"CTfile/CTFpupilData/Pupil[{count}]", self.problems, as_of)
+                        _free(element)
+                    continue
+                if in_header:
+                    if depth == 1:
+                        in_header = False
+                        self.header = _header(element)
+                        _free(element)
+                    continue
+                if depth == 2 and _parent_tag(element) == "CTFpupilData":
+                    self.problems.append(
+                        CTFProblem(
+                            f"CTfile/CTFpupilData/{element.tag}",
+                            "",
+                            f"<{element.tag}> is not a Pupil: its contents were not read",
+                        )
+                    )
+                if depth >= 1:
+                    _free(element)  # anything else outside pupils: memory never grows with it
         finally:
             self._stream.close()
         if self.header is None:
             raise CTFError("The file has no Header: it is not a complete Common Transfer File.")
+
+
+def _parent_tag(element: etree._Element) -> str:
+    parent = element.getparent()
+    return str(parent.tag) if parent is not None else ""
+
+
+def _free(element: etree._Element) -> None:
+    element.clear()
+    parent = element.getparent()
+    if parent is not None:
+        parent.remove(element)
 
 
 def _check_root(element: etree._Element) -> None:
@@ -300,6 +362,7 @@ def check_ctf(
     except KeyError:
         mapping = None
     seen: dict[str, int] = {}
+    unreadable_dates = {p.path for p in read.problems if p.path.endswith("/DOB")}
     for number, pupil in enumerate(document.pupils, start=1):
         path = f"CTfile/CTFpupilData/Pupil[{number}]"
         problem = read.problems.append
@@ -313,7 +376,7 @@ def check_ctf(
         for name, value in (("Surname", pupil.surname), ("Forename", pupil.forename)):
             if not value:
                 problem(CTFProblem(f"{path}/{name}", pupil.upn, f"{name} is missing"))
-        if pupil.date_of_birth is None and not any(p.path == f"{path}/DOB" for p in read.problems):
+        if pupil.date_of_birth is None and f"{path}/DOB" not in unreadable_dates:
             problem(CTFProblem(f"{path}/DOB", pupil.upn, "DOB is missing"))
         if pupil.sex not in {"M", "F"}:
             problem(CTFProblem(f"{path}/Sex", pupil.upn, f"Sex “{pupil.sex}” must be M or F"))

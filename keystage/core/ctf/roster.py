@@ -1,4 +1,8 @@
-"""Pupils for a roster from a CTF's pupil data, with a problem for anything a roster cannot take."""
+"""Pupils for a roster from a CTF's pupil data, with a problem for anything a roster cannot take.
+
+A CTF carries different details for different pupils; ``supplied`` says, per UPN, which roster
+fields this file actually gave, so an import updates those and leaves the rest alone.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ from dataclasses import dataclass, field
 from keystage.core.ctf.model import CTFPupil
 from keystage.core.ctf.reader import CTFProblem
 from keystage.core.pupils.model import InvalidUPNError, Pupil, SenProvision, Sex, check_upn, ethnic_group_of
+from keystage.core.pupils.roster_csv import parse_nc_year
+
+ALWAYS = frozenset({"surname", "forename", "date_of_birth", "sex", "nc_year"})
 
 
 @dataclass
@@ -14,37 +21,66 @@ class CTFRoster:
     pupils: list[Pupil] = field(default_factory=list)
     problems: list[CTFProblem] = field(default_factory=list)
     upns_in_file: set[str] = field(default_factory=set)
+    supplied: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def roster_from_ctf(pupils: list[CTFPupil]) -> CTFRoster:
     roster = CTFRoster()
+    first_seen: dict[str, int] = {}
     for number, ctf in enumerate(pupils, start=1):
         path = f"CTfile/CTFpupilData/Pupil[{number}]"
-        roster.upns_in_file.add(ctf.upn)
         problems: list[CTFProblem] = []
         try:
             upn = check_upn(ctf.upn)
         except InvalidUPNError as error:
-            problems.append(CTFProblem(f"{path}/UPN", ctf.upn, str(error)))
-            upn = ctf.upn
-        nc_year = 0 if ctf.nc_year.upper() == "R" else int(ctf.nc_year) if ctf.nc_year.isdigit() else None
-        if nc_year is None:
+            upn = ctf.upn.strip().upper().replace(" ", "")
+            problems.append(CTFProblem(f"{path}/UPN", upn, str(error)))
+        roster.upns_in_file.add(upn)
+        if upn in first_seen:
+            problems.append(
+                CTFProblem(f"{path}/UPN", upn, f"the same UPN is already Pupil[{first_seen[upn]}]")
+            )
+        first_seen.setdefault(upn, number)
+        try:
+            nc_year: int | None = parse_nc_year(ctf.nc_year)
+        except ValueError:
+            nc_year = None
             problems.append(
                 CTFProblem(
                     f"{path}/BasicDetails/NCyearActual",
                     upn,
-                    f"NC year “{ctf.nc_year}” is missing or not R or a number: a roster needs it",
+                    f"NC year “{ctf.nc_year}” must be R or a year from 1 to 14",
                 )
             )
         if ctf.date_of_birth is None:
             problems.append(CTFProblem(f"{path}/DOB", upn, "a roster needs a date of birth"))
         if ctf.sex not in {"M", "F"} or not ctf.surname or not ctf.forename:
             problems.append(CTFProblem(path, upn, "a roster needs Surname, Forename and Sex (M or F)"))
-        ethnicity = ctf.ethnicity.upper() if ethnic_group_of(ctf.ethnicity.upper()) else None
-        sen = SenProvision(ctf.sen_provision) if ctf.sen_provision in {"E", "K", "N"} else SenProvision.NONE
+        ethnicity = ctf.ethnicity.strip().upper()
+        if ethnicity and ethnic_group_of(ethnicity) is None:
+            problems.append(
+                CTFProblem(
+                    f"{path}/BasicDetails/Ethnicity", upn, f"“{ctf.ethnicity}” is not a DfE ethnicity code"
+                )
+            )
+        if ctf.sen_provision and ctf.sen_provision not in {"E", "K", "N"}:
+            problems.append(
+                CTFProblem(
+                    f"{path}/SENhistory/SEN/SENprovision",
+                    upn,
+                    f"“{ctf.sen_provision}” is not E (EHC plan), K (SEN support) or N",
+                )
+            )
         if problems or ctf.date_of_birth is None or nc_year is None:
             roster.problems.extend(problems)
             continue
+        given = set(ALWAYS)
+        given |= {"ethnicity"} if ethnicity else set()
+        given |= {"sen"} if ctf.sen_provision else set()
+        given |= {"eal"} if ctf.first_language else set()
+        given |= {"fsm6"} if ctf.fsm_eligible is not None else set()
+        given |= {"looked_after"} if ctf.in_care is not None else set()
+        roster.supplied[upn] = frozenset(given)
         roster.pupils.append(
             Pupil(
                 upn=upn,
@@ -55,9 +91,9 @@ def roster_from_ctf(pupils: list[CTFPupil]) -> CTFRoster:
                 nc_year=nc_year,
                 fsm6=bool(ctf.fsm_eligible),
                 looked_after=bool(ctf.in_care),
-                sen=sen,
+                sen=SenProvision(ctf.sen_provision) if ctf.sen_provision else SenProvision.NONE,
                 eal=(ctf.first_language.upper() != "ENG") if ctf.first_language else None,
-                ethnicity=ethnicity,
+                ethnicity=ethnicity or None,
             )
         )
     return roster

@@ -24,6 +24,7 @@ from datetime import date, datetime
 from typing import Any
 
 from keystage.core.pupils.model import InvalidUPNError, Pupil, SenProvision, Sex, check_upn, ethnic_group_of
+from keystage.core.reference.frameworks import FrameworkLibrary
 
 REQUIRED = ("upn", "surname", "forename", "date_of_birth", "sex", "nc_year")
 OPTIONAL = (
@@ -31,6 +32,13 @@ OPTIONAL = (
     "ks2_reading", "ks2_maths", "ks1_reading", "ks1_writing", "ks1_maths",
 )  # fmt: skip
 MAX_BYTES = 20 * 1024 * 1024  # a whole secondary school is well under 1 MB
+# Codes a KS1 prior-attainment column may hold: the KS1 framework's, in every year it has had.
+_KS1_CODES = frozenset(
+    code
+    for framework in FrameworkLibrary.from_directory().versions("ks1")
+    for assessment in framework.assessments
+    for code in assessment.codes
+)
 
 
 class RosterFileError(ValueError):
@@ -56,6 +64,8 @@ class RosterRead:
     problems: list[RosterProblem] = field(default_factory=list)
     # Every UPN in the file, rows with problems included: a full import must not take them off roll.
     upns_in_file: set[str] = field(default_factory=set)
+    # The fields the file has columns for: an import updates only these.
+    supplied: frozenset[str] = frozenset()
 
 
 def parse_date(text: str) -> date:
@@ -84,11 +94,12 @@ def _sex(text: str) -> Sex:
     return mapped
 
 
-def _nc_year(text: str) -> int:
+def parse_nc_year(text: str) -> int:
+    """R (reception) is 0; otherwise a year from 1 to 14."""
     value = text.strip().upper()
     if value in {"R", "REC", "RECEPTION"}:
         return 0
-    if value.isdigit() and 1 <= int(value) <= 14:
+    if value.isascii() and value.isdigit() and 1 <= int(value) <= 14:
         return int(value)
     raise ValueError("must be R or a year from 1 to 14")
 
@@ -117,7 +128,7 @@ def _ks2_score(text: str) -> float | None:
         score = float(text)
     except ValueError:
         raise ValueError("must be a KS2 scaled score from 80 to 120") from None
-    if not 80 <= score <= 120:
+    if not 80 <= score <= 120 or score != int(score):
         raise ValueError("must be a KS2 scaled score from 80 to 120")
     return score
 
@@ -133,7 +144,7 @@ def _eal(text: str) -> bool | None:
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "date_of_birth": lambda t: parse_date(t.strip()),
     "sex": _sex,
-    "nc_year": _nc_year,
+    "nc_year": parse_nc_year,
     "fsm6": _yes_no,
     "looked_after": _yes_no,
     "adopted_from_care": _yes_no,
@@ -143,10 +154,21 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "joined_on": _optional_date,
     "ks2_reading": _ks2_score,
     "ks2_maths": _ks2_score,
-    "ks1_reading": lambda t: t.strip().upper() or None,
-    "ks1_writing": lambda t: t.strip().upper() or None,
-    "ks1_maths": lambda t: t.strip().upper() or None,
+    "ks1_reading": lambda t: _ks1(t),
+    "ks1_writing": lambda t: _ks1(t),
+    "ks1_maths": lambda t: _ks1(t),
 }
+
+MAX_NAME = 100  # as the roster stores names
+
+
+def _ks1(text: str) -> str | None:
+    value = text.strip().upper()
+    if not value:
+        return None
+    if value not in _KS1_CODES:
+        raise ValueError(f"must be a KS1 teacher assessment code ({', '.join(sorted(_KS1_CODES))})")
+    return value
 
 
 def _decode(data: bytes) -> str:
@@ -176,7 +198,7 @@ def read_roster_csv(data: bytes) -> RosterRead:
             f"The header row has no column {', '.join(missing)}. Columns needed: {', '.join(REQUIRED)}."
         )
     columns = {name: header.index(name) for name in (*REQUIRED, *OPTIONAL) if name in header}
-    result = RosterRead()
+    result = RosterRead(supplied=frozenset(columns) - {"upn"})
     seen: dict[str, int] = {}
     for row_number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
@@ -188,11 +210,24 @@ def read_roster_csv(data: bytes) -> RosterRead:
 
         problems: list[RosterProblem] = []
         raw_upn = cell("upn")
+        for name, index in columns.items():
+            value = row[index] if index < len(row) else ""
+            if "\n" in value or "\r" in value or "\x00" in value:
+                problems.append(
+                    RosterProblem(
+                        row_number,
+                        raw_upn,
+                        name,
+                        value[:40],
+                        "the value runs over several lines or has hidden characters: "
+                        "check for a stray quote mark",
+                    )
+                )
         try:
             upn = check_upn(raw_upn)
         except InvalidUPNError as error:
             problems.append(RosterProblem(row_number, raw_upn, "upn", raw_upn, str(error)))
-            upn = raw_upn
+            upn = raw_upn.strip().upper().replace(" ", "")
         if upn in seen:
             problems.append(
                 RosterProblem(row_number, upn, "upn", raw_upn, f"the same UPN is already on row {seen[upn]}")
@@ -204,6 +239,16 @@ def read_roster_csv(data: bytes) -> RosterRead:
             values[name] = cell(name)
             if not values[name]:
                 problems.append(RosterProblem(row_number, upn, name, "", f"{name} is missing"))
+            elif len(values[name]) > MAX_NAME:
+                problems.append(
+                    RosterProblem(
+                        row_number,
+                        upn,
+                        name,
+                        values[name][:40] + "…",
+                        f"{name} is longer than {MAX_NAME} characters",
+                    )
+                )
         for name, parse in _PARSERS.items():
             if name not in columns:
                 continue
@@ -215,6 +260,11 @@ def read_roster_csv(data: bytes) -> RosterRead:
                 values[name] = parse(raw)
             except ValueError as error:
                 problems.append(RosterProblem(row_number, upn, name, raw, str(error)))
+        birth = values.get("date_of_birth")
+        if isinstance(birth, date) and birth >= date.today():
+            problems.append(
+                RosterProblem(row_number, upn, "date_of_birth", cell("date_of_birth"), "is not in the past")
+            )
         if problems:
             result.problems.extend(problems)
             continue

@@ -12,6 +12,7 @@ Each outcome carries flags that say what it means to the measures (``expected``,
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -70,7 +71,7 @@ class ScoreRange:
     higher_from: int | None = None
 
     def accepts(self, value: float) -> bool:
-        if self.whole_numbers and value != int(value):
+        if not math.isfinite(value) or (self.whole_numbers and value != int(value)):
             return False
         return self.minimum <= value <= self.maximum
 
@@ -138,11 +139,24 @@ def _require(data: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
     return value
 
 
+def _strings(raw: Mapping[str, Any], key: str, where: str) -> list[str]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise FrameworkError(f'{where}: “{key}” must be a list of words, e.g. ["expected"]')
+    return value
+
+
+def _tables(value: Any, what: str, where: str) -> list[Mapping[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise FrameworkError(f"{where}: {what} must be a list of tables ([[...]] in TOML)")
+    return value
+
+
 def _outcome(raw: Any, where: str) -> Outcome:
     if not isinstance(raw, Mapping):
         raise FrameworkError(f"{where}: each outcome must be a table with code and label")
     code = str(_require(raw, "code", str, where)).strip()
-    flags = frozenset(raw.get("flags", []))
+    flags = frozenset(_strings(raw, "flags", where))
     unknown = sorted(flags - FLAGS)
     if unknown:
         raise FrameworkError(f"{where}: outcome {code} has unknown flags {unknown}; known: {sorted(FLAGS)}")
@@ -179,7 +193,9 @@ def parse_framework(data: Mapping[str, Any], path: str = "<data>") -> Framework:
     if not isinstance(sets_raw, Mapping):
         raise FrameworkError(f"{path}: outcome_sets must be a table of named lists")
     outcome_sets = {
-        name: tuple(_outcome(o, f"{path} outcome set {name}") for o in outcomes)
+        name: tuple(
+            _outcome(o, f"{path} outcome set {name}") for o in _tables(outcomes, f"outcome set {name}", path)
+        )
         for name, outcomes in sets_raw.items()
     }
     assessments: list[Assessment] = []
@@ -196,11 +212,11 @@ def parse_framework(data: Mapping[str, Any], path: str = "<data>") -> Framework:
             raise FrameworkError(f"{where}: the code appears twice")
         seen.add(code)
         outcomes: list[Outcome] = []
-        for set_name in raw.get("outcome_sets", []):
+        for set_name in _strings(raw, "outcome_sets", where):
             if set_name not in outcome_sets:
                 raise FrameworkError(f"{where}: no outcome set named “{set_name}”")
             outcomes.extend(outcome_sets[set_name])
-        outcomes.extend(_outcome(o, where) for o in raw.get("outcomes", []))
+        outcomes.extend(_outcome(o, where) for o in _tables(raw.get("outcomes", []), "outcomes", where))
         codes = [o.code for o in outcomes]
         if len(set(codes)) != len(codes):
             raise FrameworkError(f"{where}: an outcome code appears twice in {codes}")
@@ -214,7 +230,7 @@ def parse_framework(data: Mapping[str, Any], path: str = "<data>") -> Framework:
                 outcomes=tuple(outcomes),
                 score=score,
                 area=raw.get("area"),
-                tags=frozenset(raw.get("tags", [])),
+                tags=frozenset(_strings(raw, "tags", where)),
                 optional=bool(raw.get("optional", False)),
             )
         )

@@ -66,7 +66,9 @@ class Qualification:
     gcse_size: float | None = None
     guided_learning_hours: float | None = None
     grades: dict[str, Grade] = field(default_factory=dict)
-    discount_codes: dict[int, str] = field(default_factory=dict)  # year -> code
+    discount_codes: dict[int, str] = field(default_factory=dict)  # year -> code, where syllabuses agree
+    # year -> syllabus reference -> (syllabus title, discount code), for qualifications listed per syllabus
+    syllabuses: dict[int, dict[str, tuple[str, str]]] = field(default_factory=dict)
     ebacc_pillars: dict[int, str] = field(default_factory=dict)  # year -> pillar
     science_indicator: str = ""  # EBacc science sheet: "Single", "Double", "Combined" ...
 
@@ -75,8 +77,11 @@ class Qualification:
         return "double award" in self.qualification_type.lower()
 
     def grade(self, written: str) -> Grade | None:
-        """The grade as a school writes it; DfE lists a legacy GCSE's A* as "*"."""
+        """The grade as a school writes it; DfE lists a legacy GCSE's A* as "*". U (ungraded) is
+        entered and scores 0 in every qualification."""
         grade = normalise_grade(written)
+        if grade == "U" and "U" not in self.grades:
+            return Grade("U", "Ungraded", 0.0)
         found = self.grades.get(grade)
         if found is None and grade == "A*" and self.grades.get("*", Grade("", "", 0)).text.endswith("A*"):
             found = self.grades["*"]
@@ -86,8 +91,18 @@ class Qualification:
         found = self.grade(grade)
         return found.points if found else None
 
-    def discount_code(self, year: int) -> str | None:
+    def discount_code(self, year: int, syllabus: str | None = None) -> str | None:
+        """The discount code in a year; for a qualification whose syllabuses discount differently,
+        that of the syllabus (None without one)."""
+        if syllabus is not None and syllabus in self.syllabuses.get(year, {}):
+            return self.syllabuses[year][syllabus][1]
         return self.discount_codes.get(year)
+
+    def all_discount_codes(self, year: int) -> set[str]:
+        codes = {code for _title, code in self.syllabuses.get(year, {}).values()}
+        if year in self.discount_codes:
+            codes.add(self.discount_codes[year])
+        return codes
 
     def ebacc_pillar(self, year: int) -> str | None:
         return self.ebacc_pillars.get(year)
@@ -105,7 +120,7 @@ class Catalogue:
 
     def by_discount_code(self, code: str, year: int) -> list[Qualification]:
         return sorted(
-            (q for q in self.qualifications.values() if q.discount_codes.get(year) == code),
+            (q for q in self.qualifications.values() if code in q.all_discount_codes(year)),
             key=lambda q: q.qan,
         )
 
@@ -138,7 +153,13 @@ def normalise_qan(value: object) -> str | None:
 
 
 def normalise_grade(value: object) -> str:
-    return _text(value).upper()
+    """A grade as results write it: "9.0" (a number Excel stored) is 9; letters in capitals."""
+    text = _text(value).upper()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else text
 
 
 def _number(value: object) -> float | None:
@@ -264,6 +285,8 @@ def import_discount_codes(catalogue: Catalogue, path: Path) -> None:
         code_col = _column(columns, f"{year} KS4 Discount Code", path, sheet)
         category_col = columns.get("Type")
         glh_col = columns.get("Size (GLH)")
+        syllabus_col = columns.get("Syllabus Reference")
+        syllabus_title_col = columns.get("Syllabus Title")
         for excel_row, row in _data_rows(rows, head + 1):
             raw_qan = _text(_cell(row, qan_col))
             if _is_note(row, [code_col]):
@@ -281,11 +304,34 @@ def import_discount_codes(catalogue: Catalogue, path: Path) -> None:
                 )
                 continue
             qualification = catalogue._get(qan, _text(_cell(row, title_col)))
-            qualification.discount_codes[year] = code
+            syllabus = _text(_cell(row, syllabus_col)) if syllabus_col is not None else ""
+            if syllabus:
+                syllabus_title = (
+                    _text(_cell(row, syllabus_title_col)) if syllabus_title_col is not None else ""
+                )
+                qualification.syllabuses.setdefault(year, {})[syllabus] = (syllabus_title, code)
+            else:
+                earlier = qualification.discount_codes.get(year)
+                if earlier is not None and earlier != code:
+                    catalogue.problems.append(
+                        ImportProblem(
+                            path.name,
+                            sheet,
+                            excel_row,
+                            f"{qan} is listed again with discount code {code} (an earlier row has {earlier}) "
+                            f"and no syllabus to tell them apart; kept {earlier}",
+                        )
+                    )
+                    continue
+                qualification.discount_codes[year] = code
             if category_col is not None and _text(_cell(row, category_col)):
                 qualification.category = _text(_cell(row, category_col))
             if glh_col is not None and _number(_cell(row, glh_col)) is not None:
                 qualification.guided_learning_hours = _number(_cell(row, glh_col))
+        for qualification in catalogue.qualifications.values():
+            codes = {code for _title, code in qualification.syllabuses.get(year, {}).values()}
+            if len(codes) == 1 and year not in qualification.discount_codes:
+                qualification.discount_codes[year] = codes.pop()  # every syllabus discounts alike
     if "Discount Codes" in workbook.sheet_names:
         rows = _rows(workbook, "Discount Codes", path)
         head, columns = _header(rows, "Discount Code", path, "Discount Codes")
@@ -300,6 +346,17 @@ def import_ebacc(catalogue: Catalogue, path: Path) -> None:
     found = [sheet for sheet in PILLARS if sheet in workbook.sheet_names]
     if not found:
         raise CatalogueFileError(f"{path.name}: no EBacc pillar sheets ({', '.join(PILLARS)})")
+    for sheet in workbook.sheet_names:
+        if sheet == "Archived":
+            catalogue.problems.append(
+                ImportProblem(
+                    path.name,
+                    sheet,
+                    1,
+                    "not read: archived qualifications are listed without their "
+                    "pillar (they counted in 2016 at the latest)",
+                )
+            )
     for sheet in found:
         pillar = PILLARS[sheet]
         rows = _rows(workbook, sheet, path)
@@ -326,7 +383,17 @@ def import_ebacc(catalogue: Catalogue, path: Path) -> None:
             qualification = catalogue._get(qan, _text(_cell(row, title_col)))
             for year, col in year_cols.items():
                 mark = _text(_cell(row, col)).upper()
-                if mark == "Y":
+                if mark == "Y" and qualification.ebacc_pillars.get(year, pillar) != pillar:
+                    catalogue.problems.append(
+                        ImportProblem(
+                            path.name,
+                            sheet,
+                            excel_row,
+                            f"{qan} also counts in the "
+                            f"{qualification.ebacc_pillars[year]} pillar in {year}; kept that one",
+                        )
+                    )
+                elif mark == "Y":
                     qualification.ebacc_pillars[year] = pillar
                 elif mark:
                     catalogue.problems.append(

@@ -162,3 +162,18 @@ def test_a_file_that_is_not_toml_or_misnamed_is_refused(tmp_path: Path):
     )
     with pytest.raises(FrameworkError, match=re.escape("must be saved as ks1/2030.toml")):
         load_framework_file(misnamed)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"assessments": [{"code": "r", "label": "R", "outcomes": [{"code": "X", "label": "X", "flags": 1}]}]},
+        {"assessments": [{"code": "r", "label": "R", "tags": 1, "score": {"min": 1, "max": 2}}]},
+        {"assessments": [{"code": "r", "label": "R", "outcomes": 3}]},
+        {"assessments": [{"code": "r", "label": "R", "outcome_sets": [[1]]}]},
+        {"outcome_sets": {"s": 1}, "assessments": [{"code": "r", "label": "R", "outcome_sets": ["s"]}]},
+    ],
+)
+def test_values_of_the_wrong_type_are_framework_errors_not_crashes(change):
+    with pytest.raises(FrameworkError):
+        parse_framework({**BASE, **change}, "ks1/2030.toml")

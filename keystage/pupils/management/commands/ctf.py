@@ -17,7 +17,7 @@ from keystage.core.ctf.writer import write_ctf
 from keystage.core.identifiers import InvalidIdentifierError, dfe_number
 from keystage.organisations.models import School
 from keystage.pupils.models import Pupil
-from keystage.pupils.services import import_roster
+from keystage.pupils.services import RosterImportRefusedError, import_roster
 from keystage.reference_data.services import framework_library
 
 
@@ -43,6 +43,12 @@ class Command(BaseCommand):
         load.add_argument("file", type=Path)
         load.add_argument("--school", required=True, help="DfE number of the school")
         load.add_argument("--year", type=int, required=True, help="academic year by its end, e.g. 2026")
+        load.add_argument(
+            "--whole-school",
+            action="store_true",
+            help="the file is the school's whole roll: pupils not in it are marked as left",
+        )
+        load.add_argument("--allow-many-leavers", action="store_true")
         export = sub.add_parser("export", help="write a school's pupils as a CTF for a destination")
         export.add_argument("--school", required=True, help="DfE number of the school")
         export.add_argument("--year", type=int, required=True)
@@ -71,22 +77,41 @@ class Command(BaseCommand):
     def _import(self, file: Path, school: str, year: int, **options: Any) -> None:
         target = _school(school)
         read = check_ctf(file, frameworks=framework_library())
+        header = read.document.header
+        # A CTF comes from this school's MIS, or to this school from elsewhere; anything else is a mistake.
+        ours = {
+            f"{header.source.la}{header.source.estab}",
+            f"{header.destination.la}{header.destination.estab}",
+        }
+        if target.dfe_number not in ours:
+            raise CommandError(
+                f"This CTF is from {header.source.la}{header.source.estab} to "
+                f"{header.destination.la}{header.destination.estab}, not from or to {target.dfe_number} "
+                f"({target.name}). Check you chose the right school and file."
+            )
         roster = roster_from_ctf(read.document.pupils)
         for problem in roster.problems:
             self.stderr.write(str(problem))
-        full = read.document.header.document_qualifier.lower() == "full"
-        result = import_roster(
-            school=target,
-            academic_year=year,
-            pupils=roster.pupils,
-            full=full,
-            source=file.name,
-            also_in_file=roster.upns_in_file,
-        )
+        # "full" in a CTF's header is about how much of each record is included, not whether the
+        # file covers the school: only the person importing can say it is the whole roll.
+        full = bool(options["whole_school"])
+        try:
+            result = import_roster(
+                school=target,
+                academic_year=year,
+                pupils=roster.pupils,
+                full=full,
+                source=file.name,
+                also_in_file=roster.upns_in_file,
+                supplied=roster.supplied,
+                allow_many_leavers=options["allow_many_leavers"],
+            )
+        except RosterImportRefusedError as error:
+            raise CommandError(str(error)) from None
         self.stdout.write(
-            f"{target.name} {year} from a {'full' if full else 'partial'} CTF: {result.added} added, "
+            f"{target.name} {year} from {'the whole-school' if full else 'a'} CTF: {result.added} added, "
             f"{result.updated} updated, {result.unchanged} unchanged, {result.left} marked as left; "
-            f"{len(roster.problems)} pupils not imported."
+            f"{len(roster.problems)} problem{'s' if len(roster.problems) != 1 else ''} (pupils not imported)."
         )
 
     def _export(self, school: str, year: int, to: str, output: Path, **options: Any) -> None:
@@ -131,9 +156,9 @@ class Command(BaseCommand):
             destination=destination,
         )
         output.mkdir(parents=True, exist_ok=True)
-        existing = len(
-            list(output.glob(f"{source.la}{source.estab}_CTF_{destination.la}{destination.estab}_*.xml"))
-        )
-        path = output / ctf_filename(source, destination, existing + 1)
+        sequence = 1
+        while (output / ctf_filename(source, destination, sequence)).exists():
+            sequence += 1  # never overwrite an earlier file
+        path = output / ctf_filename(source, destination, sequence)
         path.write_bytes(write_ctf(CTFDocument(header, pupils)))
         self.stdout.write(f"Wrote {len(pupils)} pupils to {path}")

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from keystage.core.identifiers import InvalidIdentifierError, dfe_number
 from keystage.core.pupils.roster_csv import RosterFileError, read_roster_csv
 from keystage.organisations.models import School
-from keystage.pupils.services import import_roster
+from keystage.pupils.services import RosterImportRefusedError, import_roster
 
 
 class Command(BaseCommand):
@@ -46,14 +46,19 @@ class Command(BaseCommand):
             raise CommandError(f"{path.name}: {error}") from None
         for problem in read.problems:
             self.stderr.write(str(problem))
-        result = import_roster(
-            school=school,
-            academic_year=options["year"],
-            pupils=read.pupils,
-            full=not options["partial"],
-            source=path.name,
-            also_in_file=read.upns_in_file,
-        )
+        try:
+            result = import_roster(
+                school=school,
+                academic_year=options["year"],
+                pupils=read.pupils,
+                full=not options["partial"],
+                source=path.name,
+                also_in_file=read.upns_in_file,
+                supplied=read.supplied,
+                allow_many_leavers=options["allow_many_leavers"],
+            )
+        except RosterImportRefusedError as error:
+            raise CommandError(str(error)) from None
         self.stdout.write(
             f"{school.name} {options['year']}: {result.added} added, {result.updated} updated, "
             f"{result.unchanged} unchanged, {result.left} marked as left; "

@@ -96,6 +96,7 @@ class Command(BaseCommand):
         if year is not None:
             years = years.filter(year=year)
         for entry in years:
-            self.stdout.write(
-                f"{entry.year}: discount code {entry.discount_code or '-'}, EBacc {entry.ebacc_pillar or '-'}"
-            )
+            syllabuses = found.syllabuses.filter(year=entry.year).order_by("syllabus")
+            per_syllabus = ", ".join(f"{s.syllabus} {s.title}: {s.discount_code}" for s in syllabuses)
+            code = entry.discount_code or (f"by syllabus ({per_syllabus})" if per_syllabus else "-")
+            self.stdout.write(f"{entry.year}: discount code {code}, EBacc {entry.ebacc_pillar or '-'}")
