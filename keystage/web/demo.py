@@ -4,6 +4,7 @@ and a person for every role. Loading it twice changes nothing."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from django.db import transaction
 
@@ -97,3 +98,41 @@ def _user(email: str, name: str, **flags: bool) -> User:
     if user is None:
         user = User.objects.create_user(email, DEMO_PASSWORD, full_name=name, **flags)
     return user
+
+
+def current_academic_year(today: date | None = None) -> int:
+    """The academic year in progress, by the year it ends (from September)."""
+    today = today or date.today()
+    return today.year + (1 if today.month >= 9 else 0)
+
+
+def load_demo_rosters(year: int | None = None) -> int:
+    """A realistic synthetic year of pupils for every demo school (the same each time: seeded)."""
+    import polars as pl
+
+    from keystage.core.pupils.roster_csv import read_roster_csv
+    from keystage.core.synth import SynthSpec, generate
+    from keystage.core.synth.output import roster_frame
+    from keystage.pupils.services import import_roster
+
+    year = year or current_academic_year()
+    schools = list(School.objects.filter(urn__in=[s.urn for s in SCHOOLS]).order_by("urn"))
+    frame = pl.DataFrame(
+        {
+            "urn": [int(s.urn) for s in schools],
+            "dfe_number": [s.dfe_number for s in schools],
+            "name": [s.name for s in schools],
+            "phase": [s.phase for s in schools],
+        }
+    )
+    synthetic = generate(SynthSpec(year=year, seed=990), schools=frame)
+    rosters = roster_frame(synthetic)
+    loaded = 0
+    for school in schools:
+        rows = rosters.filter(pl.col("dfe_number") == school.dfe_number).drop("dfe_number")
+        read = read_roster_csv(rows.write_csv().encode())
+        import_roster(
+            school=school, academic_year=year, pupils=read.pupils, full=True, source="demo (synthetic)"
+        )
+        loaded += len(read.pupils)
+    return loaded

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.core.management import call_command
 from django.test import Client
 
@@ -12,7 +14,11 @@ from keystage.web.demo import DEMO_PASSWORD, load_demo
 
 
 def _counts():
+    from keystage.pupils.models import Pupil
+
     return (
+        Pupil.objects.count(),
+        list(Pupil.objects.order_by("upn").values_list("upn", "surname", "on_roll")),
         LocalAuthority.objects.count(),
         Trust.objects.count(),
         School.objects.count(),
@@ -48,3 +54,20 @@ def test_a_demo_person_can_sign_in_with_the_printed_password(db):
     response = client.post("/sign-in/", {"email": "head@oakfield-academy.example", "password": DEMO_PASSWORD})
     assert response.status_code == 302
     assert "Oakfield Academy" in client.get("/").content.decode()
+
+
+def test_every_demo_school_has_a_realistic_roll_of_pupils(db):
+    from keystage.pupils.models import Pupil
+    from keystage.web.demo import current_academic_year, load_demo_rosters
+
+    load_demo()
+    assert load_demo_rosters() > 500
+    year = current_academic_year()
+    for school in School.objects.all():
+        roll = Pupil.objects.filter(school=school, academic_year=year)
+        assert roll.count() >= 100, school.name
+        expected = {11} if school.phase in {"secondary", "special"} else {0, 1, 2, 4, 6}
+        assert set(roll.values_list("nc_year", flat=True).distinct()) == expected
+    assert (
+        current_academic_year(date(2026, 11, 22)) == 2027 and current_academic_year(date(2026, 7, 1)) == 2026
+    )

@@ -91,37 +91,55 @@ def upn_check_letters(bodies: Array) -> Array:
     return letters
 
 
-def _schools(spec: SynthSpec, rng: np.random.Generator, params: dict[str, Any]) -> pl.DataFrame:
-    count = spec.secondary_schools + spec.primary_schools
-    la_codes = np.array(params["upn"]["la_codes"])
-    index = np.arange(count)
-    secondary = index < spec.secondary_schools
-    within = np.where(secondary, index, index - spec.secondary_schools)
-    la = la_codes[within % len(la_codes)]
-    estab = np.where(secondary, 4000, 2000) + within // len(la_codes)
+def _schools(
+    spec: SynthSpec, rng: np.random.Generator, params: dict[str, Any], given: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    if given is not None:
+        count = given.height
+        identities = given.select(
+            pl.int_range(0, count).alias("school_id"),
+            pl.col("urn").cast(pl.Int64),
+            pl.col("dfe_number").cast(pl.String),
+            pl.col("dfe_number").cast(pl.String).str.slice(0, 3).alias("la_code"),
+            pl.col("phase"),
+            pl.col("name"),
+        )
+    else:
+        count = spec.secondary_schools + spec.primary_schools
+        la_codes = np.array(params["upn"]["la_codes"])
+        index = np.arange(count)
+        secondary = index < spec.secondary_schools
+        within = np.where(secondary, index, index - spec.secondary_schools)
+        la = la_codes[within % len(la_codes)]
+        estab = np.where(secondary, 4000, 2000) + within // len(la_codes)
+        identities = pl.DataFrame(
+            {
+                "school_id": index,
+                "urn": 200000 + index,
+                "dfe_number": (la * 10000 + estab).astype(str),
+                "la_code": la.astype(str),
+                "phase": np.where(secondary, "secondary", "primary"),
+                "name": [
+                    f"Synthetic {'Secondary' if s else 'Primary'} {w + 1:05d}"
+                    for s, w in zip(secondary, within, strict=True)
+                ],
+            }
+        )
     pupils = params["pupils"]
     effects = params["effects"]
     concentration = pupils["disadvantaged_spread"]
-    return pl.DataFrame(
-        {
-            "school_id": index,
-            "urn": 200000 + index,
-            "dfe_number": (la * 10000 + estab).astype(str),
-            "la_code": la.astype(str),
-            "phase": np.where(secondary, "secondary", "primary"),
-            "name": [
-                f"Synthetic {'Secondary' if s else 'Primary'} {w + 1:05d}"
-                for s, w in zip(secondary, within, strict=True)
-            ],
-            "intake": rng.normal(0, effects["school_intake_sd"], count),
-            "value_added": rng.normal(0, effects["school_value_added_sd"], count),
-            "disadvantaged_rate": rng.beta(
+    return identities.with_columns(
+        pl.Series("intake", rng.normal(0, effects["school_intake_sd"], count)),
+        pl.Series("value_added", rng.normal(0, effects["school_value_added_sd"], count)),
+        pl.Series(
+            "disadvantaged_rate",
+            rng.beta(
                 pupils["disadvantaged_mean"] * concentration,
                 (1 - pupils["disadvantaged_mean"]) * concentration,
                 count,
             ),
-            "eal_rate": rng.beta(pupils["eal_mean"] * 2, (1 - pupils["eal_mean"]) * 2, count),
-        }
+        ),
+        pl.Series("eal_rate", rng.beta(pupils["eal_mean"] * 2, (1 - pupils["eal_mean"]) * 2, count)),
     )
 
 
@@ -169,8 +187,11 @@ def _cohort(
     recent = np.datetime64(date(spec.year - 1, 9, 1)) - rng.integers(0, 700, n).astype("timedelta64[D]")
     joined = np.where(rng.random(n) < pupils["mobile"], recent, usual_start)
     dfe = schools["dfe_number"].to_numpy()[school].astype(np.int64)
-    # Issued by the school's own LA in the year the pupil started there; serial within the year group.
-    bodies = (dfe // 10000) * 10**9 + (dfe % 10000) * 10**5 + ((spec.year - nc_year) % 100) * 10**3 + serial
+    # Issued by the school's own LA (or, for a school whose LA code issues no UPNs, such as a demo
+    # LA, the first that does) in the year the pupil started school; serial within the year group.
+    la_numbers = np.array(params["upn"]["la_codes"])
+    issuing = np.where(np.isin(dfe // 10000, la_numbers), dfe // 10000, la_numbers[0])
+    bodies = issuing * 10**9 + (dfe % 10000) * 10**5 + ((spec.year - nc_year) % 100) * 10**3 + serial
     upns = pl.select(
         pl.concat_str(
             [
@@ -393,13 +414,20 @@ def _frame(cohort: dict[str, Any]) -> pl.DataFrame:
     )
 
 
-def generate(spec: SynthSpec, params: dict[str, Any] | None = None) -> SynthYear:
-    """The synthetic year for the spec; the same spec and parameters always give the same data."""
+def generate(
+    spec: SynthSpec, params: dict[str, Any] | None = None, *, schools: pl.DataFrame | None = None
+) -> SynthYear:
+    """The synthetic year for the spec; the same spec and parameters always give the same data.
+
+    ``schools`` (urn, dfe_number, name, phase) fills these schools instead of synthetic ones:
+    secondary and special schools get a Year 11, primary schools their primary year groups, and
+    all-through schools both.
+    """
     params = params or load_parameters()
     rng = np.random.default_rng(spec.seed)
-    schools = _schools(spec, rng, params)
-    secondary = schools.filter(pl.col("phase") == "secondary")
-    primary = schools.filter(pl.col("phase") == "primary")
+    schools = _schools(spec, rng, params, schools)
+    secondary = schools.filter(pl.col("phase").is_in(["secondary", "special", "all_through"]))
+    primary = schools.filter(pl.col("phase").is_in(["primary", "all_through"]))
     frames = []
     ks4_results = pl.DataFrame(
         schema={"upn": pl.String, "qan": pl.String, "grade": pl.String, "exam_date": pl.Date}

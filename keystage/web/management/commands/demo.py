@@ -15,7 +15,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from keystage.web.demo import DEMO_PASSWORD, load_demo
+from keystage.web.demo import DEMO_PASSWORD, current_academic_year, load_demo, load_demo_rosters
 
 
 def _port_is_free(port: int) -> bool:
@@ -49,6 +49,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         logins = load_demo()
+        pupils = load_demo_rosters()
         width = max(len(login.email) for login in logins)
         self.stdout.write(
             self.style.SUCCESS("\nkeystage demo is ready. Sign in as any of these, all with the password:")
@@ -56,6 +57,10 @@ class Command(BaseCommand):
         self.stdout.write(f"\n    {DEMO_PASSWORD}\n")
         for login in logins:
             self.stdout.write(f"    {login.email.ljust(width)}  {login.role} — {login.organisation}")
+        self.stdout.write(
+            f"\n    {pupils} synthetic pupils on the demo schools' rolls for {current_academic_year() - 1}/"
+            f"{str(current_academic_year())[-2:]} (names and results are made up)."
+        )
         if options["no_serve"]:
             return
         self._serve(port)
