@@ -5,6 +5,8 @@ Thin: each view checks input and permission, then calls one service function.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
@@ -184,13 +186,14 @@ def _invitation_of(request: HttpRequest, org_id: int, invitation_id: int) -> tup
     return organisation, get_object_or_404(Invitation, pk=invitation_id, organisation=organisation)
 
 
-@login_required
-@require_POST
-def resend_invitation(request: HttpRequest, org_id: int, invitation_id: int) -> HttpResponse:
+def _act_on_invitation(
+    request: HttpRequest, org_id: int, invitation_id: int, act: Callable[..., object], done: str
+) -> HttpResponse:
+    """Re-send or cancel: the same checks and the same way back to the user list."""
     organisation, invitation = _invitation_of(request, org_id, invitation_id)
     assert isinstance(request.user, User)
     try:
-        services.resend_invitation(
+        act(
             actor=request.user,
             organisation=organisation,
             invitation=invitation,
@@ -199,27 +202,24 @@ def resend_invitation(request: HttpRequest, org_id: int, invitation_id: int) -> 
     except services.ActionRefusedError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"Invitation re-sent to {invitation.email}.")
+        messages.success(request, done.format(email=invitation.email))
     return redirect("accounts:user_list", org_id=organisation.pk)
+
+
+@login_required
+@require_POST
+def resend_invitation(request: HttpRequest, org_id: int, invitation_id: int) -> HttpResponse:
+    return _act_on_invitation(
+        request, org_id, invitation_id, services.resend_invitation, "Invitation re-sent to {email}."
+    )
 
 
 @login_required
 @require_POST
 def cancel_invitation(request: HttpRequest, org_id: int, invitation_id: int) -> HttpResponse:
-    organisation, invitation = _invitation_of(request, org_id, invitation_id)
-    assert isinstance(request.user, User)
-    try:
-        services.cancel_invitation(
-            actor=request.user,
-            organisation=organisation,
-            invitation=invitation,
-            ip_address=client_address(request),
-        )
-    except services.ActionRefusedError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, f"Invitation to {invitation.email} cancelled.")
-    return redirect("accounts:user_list", org_id=organisation.pk)
+    return _act_on_invitation(
+        request, org_id, invitation_id, services.cancel_invitation, "Invitation to {email} cancelled."
+    )
 
 
 @require_http_methods(["GET", "POST"])

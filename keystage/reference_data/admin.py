@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from keystage.reference_data.models import (
+    CTFMappingVersion,
     FrameworkVersion,
     Qualification,
     QualificationGrade,
@@ -38,3 +39,9 @@ class ReferenceImportAdmin(admin.ModelAdmin[ReferenceImport]):
 class FrameworkVersionAdmin(admin.ModelAdmin[FrameworkVersion]):
     list_display = ["collection", "from_year", "source_name", "loaded_at"]
     readonly_fields = ["collection", "from_year", "source_name", "loaded_at", "content"]
+
+
+@admin.register(CTFMappingVersion)
+class CTFMappingVersionAdmin(admin.ModelAdmin[CTFMappingVersion]):
+    list_display = ["from_year", "source_name", "loaded_at"]
+    readonly_fields = ["from_year", "source_name", "loaded_at", "content"]

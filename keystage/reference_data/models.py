@@ -27,6 +27,23 @@ class FrameworkVersion(models.Model):
         return f"{self.collection} from {self.from_year}"
 
 
+class CTFMappingVersion(models.Model):
+    """A CTF assessment mapping loaded by a platform administrator; it takes precedence over a
+    shipped one from the same year."""
+
+    from_year = models.PositiveSmallIntegerField(unique=True)
+    content = models.JSONField(help_text="The mapping file's contents, as parsed from TOML.")
+    source_name = models.CharField(max_length=255)
+    loaded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["from_year"]
+        verbose_name = "CTF assessment mapping"
+
+    def __str__(self) -> str:
+        return f"CTF mapping from {self.from_year}"
+
+
 class DiscountCode(models.Model):
     code = models.CharField(max_length=10, primary_key=True)
     description = models.CharField(max_length=255)

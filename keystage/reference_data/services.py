@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import transaction
 
+from keystage.core.ctf.model import AssessmentMapping, load_mapping_file, parse_mapping, shipped_mappings
 from keystage.core.reference import ks4_catalogue
 from keystage.core.reference.frameworks import (
     Framework,
@@ -18,6 +19,7 @@ from keystage.core.reference.frameworks import (
     parse_framework,
 )
 from keystage.reference_data.models import (
+    CTFMappingVersion,
     DiscountCode,
     FrameworkVersion,
     Qualification,
@@ -57,6 +59,31 @@ def load_framework(path: Path, *, actor: Any = None) -> Framework:
             ],
         )
     return framework
+
+
+def ctf_mappings() -> list[AssessmentMapping]:
+    """The shipped CTF mappings, with any loaded into this installation taking their place."""
+    by_year = {m.from_year: m for m in shipped_mappings()}
+    for version in CTFMappingVersion.objects.all():
+        by_year[version.from_year] = parse_mapping(version.content, version.source_name)
+    return list(by_year.values())
+
+
+def load_ctf_mapping(path: Path, *, actor: Any = None) -> AssessmentMapping:
+    """Check a CTF mapping file and load it; MappingError (with the file and problem) if it is wrong."""
+    mapping = load_mapping_file(path)
+    content = tomllib.loads(path.read_text(encoding="utf-8"))
+    with transaction.atomic():
+        CTFMappingVersion.objects.update_or_create(
+            from_year=mapping.from_year, defaults={"content": content, "source_name": path.name}
+        )
+        ReferenceImport.objects.create(
+            kind="ctf-mapping",
+            source=str(path),
+            loaded_by=actor,
+            summary=[f"CTF mapping from {mapping.from_year}: {len(mapping.entries)} assessments"],
+        )
+    return mapping
 
 
 def load_ks4_catalogue(
@@ -117,4 +144,11 @@ def load_ks4_catalogue(
         )
 
 
-__all__ = ["FrameworkError", "framework_library", "load_framework", "load_ks4_catalogue"]
+__all__ = [
+    "FrameworkError",
+    "ctf_mappings",
+    "framework_library",
+    "load_ctf_mapping",
+    "load_framework",
+    "load_ks4_catalogue",
+]

@@ -80,3 +80,70 @@ def test_wrong_input_is_a_clear_error_and_loads_nothing(tmp_path: Path):
     with pytest.raises(CommandError, match="No qualification 60146060"):
         _run("show", "60146060")
     assert not ReferenceImport.objects.exists()
+
+
+MAPPING_2030 = """
+from_year = 2030
+[[entries]]
+assessment = "ks2_mtc"
+stage = "KS2"
+subject = "MAT"
+method = "TT"
+component = "MTC2"
+result_qualifier = "MT"
+confirmed = true
+"""
+
+
+@pytest.mark.django_db
+def test_a_new_years_ctf_coding_is_loaded_without_a_code_change(tmp_path: Path):
+    from datetime import date, datetime
+
+    from keystage.core.ctf.model import CTFDocument, CTFHeader, CTFPupil, SchoolRef, StageResult
+    from keystage.core.ctf.writer import write_ctf
+    from keystage.core.pupils.model import build_upn
+
+    result = StageResult("KS2", "ENG", "2030", "MAT", "TT", "MTC2", "R", "MT", "21")
+    source = SchoolRef("801", "2001", "100001", "School", 2029)
+    document = CTFDocument(
+        CTFHeader(26, datetime(2030, 6, 20, 9, 0), "partial", "x", source, SchoolRef("801", "LLLL")),
+        [
+            CTFPupil(
+                build_upn("801", "2001", 24, 1), "Brown", "Ann", date(2019, 1, 1), "F", "6", results=(result,)
+            )
+        ],
+    )
+    ctf = tmp_path / "new.xml"
+    ctf.write_bytes(write_ctf(document))
+    before = StringIO()
+    with pytest.raises(CommandError, match="1 problem found"):
+        call_command("ctf", "check", str(ctf), stdout=before)
+    assert "is not in the mapping for 2030" in before.getvalue()
+    mapping = tmp_path / "2030.toml"
+    mapping.write_text(MAPPING_2030)
+    assert "1 assessments, 0 of them marked unconfirmed" in _run("load-ctf-mapping", str(mapping))
+    out = StringIO()
+    call_command("ctf", "check", str(ctf), stdout=out)
+    assert "No problems found" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("from_year = 'soon'", "“from_year” must be a whole number"),
+        ("from_year = 2030", "“entries” must be a list of tables"),
+        ("from_year = 2030\n[[entries]]\nassessment = 'x'\nstage = 'KS2'", "“subject” must be text"),
+        (
+            MAPPING_2030 + MAPPING_2030.split("\n", 2)[2].replace("ks2_mtc", "ks2_other"),
+            "have the same CTF coding",
+        ),
+        ("from_year = ", "not valid TOML"),
+    ],
+)
+@pytest.mark.django_db
+def test_a_wrong_mapping_file_is_a_clear_error_and_loads_nothing(tmp_path: Path, text, message):
+    path = tmp_path / "m.toml"
+    path.write_text(text)
+    with pytest.raises(CommandError, match=message):
+        _run("load-ctf-mapping", str(path))
+    assert not ReferenceImport.objects.exists()

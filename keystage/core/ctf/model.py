@@ -100,29 +100,69 @@ class AssessmentMapping:
         return next((e for e in self.entries if e.assessment == assessment), None)
 
 
-@cache
-def mapping_for(year: int, directory: Path = MAPPING_DIR) -> AssessmentMapping:
-    """The mapping in force for the academic year ending in ``year``."""
-    files = sorted(
-        (int(p.stem), p) for p in directory.glob("*.toml") if p.stem.isdigit() and int(p.stem) <= year
-    )
-    if not files:
+class MappingError(ValueError):
+    """A mapping file that cannot be used; str() names the file and what is wrong."""
+
+
+def parse_mapping(data: dict[str, object], path: str = "<data>") -> AssessmentMapping:
+    """A mapping from the parsed contents of its TOML file, or MappingError saying what is wrong."""
+    from_year = data.get("from_year")
+    if not isinstance(from_year, int) or isinstance(from_year, bool):
+        raise MappingError(f"{path}: “from_year” must be a whole number, e.g. 2027")
+    raw_entries = data.get("entries")
+    if not isinstance(raw_entries, list) or not raw_entries:
+        raise MappingError(f"{path}: “entries” must be a list of tables ([[entries]] in TOML)")
+    entries: list[MappingEntry] = []
+    for number, raw in enumerate(raw_entries, start=1):
+        where = f"{path} entry {number}"
+        if not isinstance(raw, dict):
+            raise MappingError(f"{where}: must be a table")
+        text: dict[str, str] = {}
+        for key in ("assessment", "stage", "subject", "method", "component", "result_qualifier"):
+            value = raw.get(key, "" if key in ("component", "result_qualifier") else None)
+            if not isinstance(value, str):
+                raise MappingError(f"{where}: “{key}” must be text")
+            text[key] = value.strip()
+        if not text["assessment"] or not text["stage"] or not text["subject"] or not text["method"]:
+            raise MappingError(f"{where}: assessment, stage, subject and method are required")
+        entries.append(MappingEntry(confirmed=bool(raw.get("confirmed", False)), **text))
+    seen: dict[tuple[str, str, str, str, str], str] = {}
+    for entry in entries:
+        if entry.key in seen:
+            raise MappingError(f"{path}: {entry.assessment} and {seen[entry.key]} have the same CTF coding")
+        seen[entry.key] = entry.assessment
+    assessments = [e.assessment for e in entries]
+    if len(set(assessments)) != len(assessments):
+        raise MappingError(f"{path}: an assessment is mapped twice")
+    return AssessmentMapping(from_year, tuple(entries))
+
+
+def load_mapping_file(path: Path) -> AssessmentMapping:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise MappingError(f"{path}: not valid TOML ({error})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise MappingError(f"{path}: cannot be read ({error})") from None
+    return parse_mapping(data, str(path))
+
+
+def shipped_mappings(directory: Path = MAPPING_DIR) -> list[AssessmentMapping]:
+    return [load_mapping_file(p) for p in sorted(directory.glob("*.toml"))]
+
+
+def mapping_in_force(mappings: list[AssessmentMapping], year: int) -> AssessmentMapping:
+    """The mapping for the academic year ending in ``year``: the latest that starts by then."""
+    usable = sorted((m for m in mappings if m.from_year <= year), key=lambda m: m.from_year)
+    if not usable:
         raise KeyError(f"no CTF assessment mapping covers {year - 1}/{str(year)[-2:]}")
-    from_year, path = files[-1]
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    entries = tuple(
-        MappingEntry(
-            assessment=e["assessment"],
-            stage=e["stage"],
-            subject=e["subject"],
-            method=e["method"],
-            component=e.get("component", ""),
-            result_qualifier=e.get("result_qualifier", ""),
-            confirmed=bool(e.get("confirmed", False)),
-        )
-        for e in data["entries"]
-    )
-    return AssessmentMapping(from_year, entries)
+    return usable[-1]
+
+
+@cache
+def mapping_for(year: int) -> AssessmentMapping:
+    """The shipped mapping in force for the academic year ending in ``year``."""
+    return mapping_in_force(shipped_mappings(), year)
 
 
 def ctf_filename(source: SchoolRef, destination: SchoolRef, sequence: int) -> str:

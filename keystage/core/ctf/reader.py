@@ -25,12 +25,14 @@ from lxml import etree
 
 from keystage.core.ctf.model import (
     VERSIONS,
+    AssessmentMapping,
     CTFDocument,
     CTFHeader,
     CTFPupil,
     SchoolRef,
     StageResult,
     mapping_for,
+    mapping_in_force,
 )
 from keystage.core.pupils.model import InvalidUPNError, check_upn
 from keystage.core.reference.frameworks import Assessment, FrameworkLibrary
@@ -349,6 +351,7 @@ def check_ctf(
     source: Path | bytes | BinaryIO,
     *,
     frameworks: FrameworkLibrary | None = None,
+    mappings: list[AssessmentMapping] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> CTFRead:
     """Read the file and list every problem with its element path and the pupil's UPN."""
@@ -358,7 +361,9 @@ def check_ctf(
     frameworks = frameworks or FrameworkLibrary.from_directory()
     assessments = _assessment_index(frameworks, academic_year)
     try:
-        mapping = mapping_for(academic_year)
+        mapping = (
+            mapping_in_force(mappings, academic_year) if mappings is not None else mapping_for(academic_year)
+        )
     except KeyError:
         mapping = None
     seen: dict[str, int] = {}

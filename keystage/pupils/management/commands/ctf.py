@@ -14,22 +14,10 @@ from keystage.core.ctf.model import CTFDocument, CTFHeader, CTFPupil, SchoolRef,
 from keystage.core.ctf.reader import CTFError, check_ctf
 from keystage.core.ctf.roster import roster_from_ctf
 from keystage.core.ctf.writer import write_ctf
-from keystage.core.identifiers import InvalidIdentifierError, dfe_number
-from keystage.organisations.models import School
+from keystage.pupils.management.school_option import school_from_option
 from keystage.pupils.models import Pupil
 from keystage.pupils.services import RosterImportRefusedError, import_roster
-from keystage.reference_data.services import framework_library
-
-
-def _school(number: str) -> School:
-    try:
-        normalised = dfe_number(number)
-    except InvalidIdentifierError as error:
-        raise CommandError(str(error)) from None
-    school = School.objects.select_related("la").filter(dfe_number=normalised).first()
-    if school is None:
-        raise CommandError(f"No school with DfE number {normalised}.")
-    return school
+from keystage.reference_data.services import ctf_mappings, framework_library
 
 
 class Command(BaseCommand):
@@ -62,7 +50,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
 
     def _check(self, file: Path, **options: Any) -> None:
-        read = check_ctf(file, frameworks=framework_library())
+        read = check_ctf(file, frameworks=framework_library(), mappings=ctf_mappings())
         header = read.document.header
         self.stdout.write(
             f"CTF {header.version}.0 from {header.source.la}{header.source.estab} {header.source.name} to "
@@ -75,8 +63,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("No problems found."))
 
     def _import(self, file: Path, school: str, year: int, **options: Any) -> None:
-        target = _school(school)
-        read = check_ctf(file, frameworks=framework_library())
+        target = school_from_option(school)
+        read = check_ctf(file, frameworks=framework_library(), mappings=ctf_mappings())
         header = read.document.header
         # A CTF comes from this school's MIS, or to this school from elsewhere; anything else is a mistake.
         ours = {
@@ -115,7 +103,7 @@ class Command(BaseCommand):
         )
 
     def _export(self, school: str, year: int, to: str, output: Path, **options: Any) -> None:
-        source_school = _school(school)
+        source_school = school_from_option(school)
         source = SchoolRef(
             la=source_school.la.code,
             estab=source_school.establishment_number,
@@ -128,7 +116,7 @@ class Command(BaseCommand):
         elif to.lower() == "dfe":
             destination = SchoolRef(la="DfE", estab="")
         else:
-            other = _school(to)
+            other = school_from_option(to)
             destination = SchoolRef(la=other.la.code, estab=other.establishment_number, urn=other.urn)
         pupils = [
             CTFPupil(

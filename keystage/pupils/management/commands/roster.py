@@ -8,9 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from keystage.core.identifiers import InvalidIdentifierError, dfe_number
 from keystage.core.pupils.roster_csv import RosterFileError, read_roster_csv
-from keystage.organisations.models import School
+from keystage.pupils.management.school_option import school_from_option
 from keystage.pupils.services import RosterImportRefusedError, import_roster
 
 
@@ -30,13 +29,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            number = dfe_number(options["school"])
-        except InvalidIdentifierError as error:
-            raise CommandError(str(error)) from None
-        school = School.objects.filter(dfe_number=number).first()
-        if school is None:
-            raise CommandError(f"No school with DfE number {number}.")
+        school = school_from_option(options["school"])
         path: Path = options["file"]
         try:
             read = read_roster_csv(path.read_bytes())

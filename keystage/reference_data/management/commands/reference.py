@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from keystage.core.ctf.model import MappingError, shipped_mappings
 from keystage.core.reference import ks4_catalogue
 from keystage.core.reference.frameworks import FrameworkError, FrameworkLibrary, load_framework_file
 from keystage.reference_data import services
@@ -27,6 +28,10 @@ class Command(BaseCommand):
             "load-framework", help="load a framework file (a new year's codes) into the database"
         )
         load.add_argument("file", type=Path)
+        mapping = sub.add_parser(
+            "load-ctf-mapping", help="load a CTF assessment mapping (a new year's Stage/Subject/Method codes)"
+        )
+        mapping.add_argument("file", type=Path)
         ks4 = sub.add_parser("load-ks4", help="load the KS4 qualification catalogue from DfE's files")
         ks4.add_argument(
             "--dfe-2019",
@@ -45,16 +50,28 @@ class Command(BaseCommand):
         action = options["action"]
         try:
             getattr(self, "_" + action.replace("-", "_"))(**options)
-        except (FrameworkError, ks4_catalogue.CatalogueFileError) as error:
+        except (FrameworkError, MappingError, ks4_catalogue.CatalogueFileError) as error:
             raise CommandError(str(error)) from None
 
     def _check(self, files: list[Path], **options: Any) -> None:
         library = FrameworkLibrary.from_directory()
         for framework in library.all():
             self.stdout.write(f"ok  {framework.collection} from {framework.from_year}: {framework.title}")
+        for mapping in shipped_mappings():
+            self.stdout.write(f"ok  CTF mapping from {mapping.from_year}: {len(mapping.entries)} assessments")
         for path in files:
             framework = load_framework_file(path)
             self.stdout.write(f"ok  {path}: {framework.collection} from {framework.from_year}")
+
+    def _load_ctf_mapping(self, file: Path, **options: Any) -> None:
+        mapping = services.load_ctf_mapping(file)
+        unconfirmed = sum(1 for e in mapping.entries if not e.confirmed)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Loaded the CTF mapping from {mapping.from_year}: {len(mapping.entries)} assessments, "
+                f"{unconfirmed} of them marked unconfirmed."
+            )
+        )
 
     def _load_framework(self, file: Path, **options: Any) -> None:
         framework = services.load_framework(file)
