@@ -110,9 +110,8 @@ def load_demo_rosters(year: int | None = None) -> int:
     """A realistic synthetic year of pupils for every demo school (the same each time: seeded)."""
     import polars as pl
 
-    from keystage.core.pupils.roster_csv import read_roster_csv
     from keystage.core.synth import SynthSpec, generate
-    from keystage.core.synth.output import roster_frame
+    from keystage.core.synth.output import rosters_by_school
     from keystage.pupils.services import import_roster
 
     year = year or current_academic_year()
@@ -125,12 +124,10 @@ def load_demo_rosters(year: int | None = None) -> int:
             "phase": [s.phase for s in schools],
         }
     )
-    synthetic = generate(SynthSpec(year=year, seed=990), schools=frame)
-    rosters = roster_frame(synthetic)
+    rosters = rosters_by_school(generate(SynthSpec(year=year, seed=990), schools=frame))
     loaded = 0
     for school in schools:
-        rows = rosters.filter(pl.col("dfe_number") == school.dfe_number).drop("dfe_number")
-        read = read_roster_csv(rows.write_csv().encode())
+        read = rosters[school.dfe_number]
         import_roster(
             school=school, academic_year=year, pupils=read.pupils, full=True, source="demo (synthetic)"
         )

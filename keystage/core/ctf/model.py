@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
+
+from keystage.core.reference.toml_files import read_toml
 
 MAPPING_DIR = Path(__file__).parent.parent / "reference" / "data" / "ctf"
 VERSIONS = range(17, 27)  # CTFversion 17.0 … 26.0
@@ -138,12 +139,7 @@ def parse_mapping(data: dict[str, object], path: str = "<data>") -> AssessmentMa
 
 
 def load_mapping_file(path: Path) -> AssessmentMapping:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise MappingError(f"{path}: not valid TOML ({error})") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise MappingError(f"{path}: cannot be read ({error})") from None
+    data = read_toml(path, MappingError)
     return parse_mapping(data, str(path))
 
 
@@ -163,6 +159,19 @@ def mapping_in_force(mappings: list[AssessmentMapping], year: int) -> Assessment
 def mapping_for(year: int) -> AssessmentMapping:
     """The shipped mapping in force for the academic year ending in ``year``."""
     return mapping_in_force(shipped_mappings(), year)
+
+
+def ctf_version(academic_year: int) -> int:
+    """CTFversion NN.0 is the start year of the academic year: 25 for 2025/26 (academic year 2026)."""
+    return (academic_year - 1) % 100
+
+
+def la_destination(la_code: str) -> SchoolRef:
+    """A CTF for the local authority itself: its code and LLLL."""
+    return SchoolRef(la=la_code, estab="LLLL")
+
+
+DFE_DESTINATION = SchoolRef(la="DfE", estab="")
 
 
 def ctf_filename(source: SchoolRef, destination: SchoolRef, sequence: int) -> str:

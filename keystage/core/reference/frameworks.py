@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from keystage.core.reference.toml_files import read_toml
 
 DATA_DIR = Path(__file__).parent / "data" / "frameworks"
 
@@ -251,12 +252,7 @@ def parse_framework(data: Mapping[str, Any], path: str = "<data>") -> Framework:
 
 
 def load_framework_file(path: Path) -> Framework:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise FrameworkError(f"{path}: not valid TOML ({error})") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise FrameworkError(f"{path}: cannot be read ({error})") from None
+    data = read_toml(path, FrameworkError)
     framework = parse_framework(data, str(path))
     if path.parent.name != framework.collection or path.stem != str(framework.from_year):
         raise FrameworkError(

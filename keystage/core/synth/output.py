@@ -14,9 +14,12 @@ from keystage.core.ctf.model import (
     SchoolRef,
     StageResult,
     ctf_filename,
+    ctf_version,
+    la_destination,
     mapping_for,
 )
 from keystage.core.ctf.writer import write_ctf
+from keystage.core.pupils.roster_csv import RosterRead, read_roster_csv
 from keystage.core.synth.generator import SynthYear
 
 ROSTER_COLUMNS = [
@@ -40,6 +43,15 @@ def roster_frame(year: SynthYear) -> pl.DataFrame:
         )
         .select("dfe_number", *ROSTER_COLUMNS)
     )
+
+
+def rosters_by_school(year: SynthYear) -> dict[str, RosterRead]:
+    """Each school's synthetic roster, read through the roster reader so it is checked like any file."""
+    rosters = roster_frame(year)
+    return {
+        dfe: read_roster_csv(frame.drop("dfe_number").write_csv().encode())
+        for (dfe,), frame in rosters.group_by("dfe_number", maintain_order=True)
+    }
 
 
 def write_files(year: SynthYear, directory: Path, *, per_school: bool = False) -> list[Path]:
@@ -80,7 +92,7 @@ def write_ctfs(year: SynthYear, directory: Path) -> list[Path]:
             name=school["name"],
             academic_year=year.spec.year - 1,
         )
-        destination = SchoolRef(la=school["la_code"], estab="LLLL")
+        destination = la_destination(school["la_code"])
         ctf_pupils = []
         for row in pupils.filter(pl.col("dfe_number") == school["dfe_number"]).iter_rows(named=True):
             stage_results = []
@@ -117,7 +129,7 @@ def write_ctfs(year: SynthYear, directory: Path) -> list[Path]:
                 )
             )
         header = CTFHeader(
-            version=(year.spec.year - 2001),
+            version=ctf_version(year.spec.year),
             generated_at=datetime(year.spec.year, 7, 10, 9, 0),
             document_qualifier="partial",
             supplier_id="keystage-synth",

@@ -10,7 +10,16 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from keystage.core.ctf.model import CTFDocument, CTFHeader, CTFPupil, SchoolRef, ctf_filename
+from keystage.core.ctf.model import (
+    DFE_DESTINATION,
+    CTFDocument,
+    CTFHeader,
+    CTFPupil,
+    SchoolRef,
+    ctf_filename,
+    ctf_version,
+    la_destination,
+)
 from keystage.core.ctf.reader import CTFError, check_ctf
 from keystage.core.ctf.roster import roster_from_ctf
 from keystage.core.ctf.writer import write_ctf
@@ -112,9 +121,9 @@ class Command(BaseCommand):
             academic_year=year - 1,
         )
         if to.lower() == "la":
-            destination = SchoolRef(la=source_school.la.code, estab="LLLL")
+            destination = la_destination(source_school.la.code)
         elif to.lower() == "dfe":
-            destination = SchoolRef(la="DfE", estab="")
+            destination = DFE_DESTINATION
         else:
             other = school_from_option(to)
             destination = SchoolRef(la=other.la.code, estab=other.establishment_number, urn=other.urn)
@@ -136,7 +145,7 @@ class Command(BaseCommand):
             )
         ]
         header = CTFHeader(
-            version=year - 2001,
+            version=ctf_version(year),
             generated_at=datetime.now(tz=timezone.get_current_timezone()).replace(microsecond=0, tzinfo=None),
             document_qualifier="partial",
             supplier_id="keystage",

@@ -10,9 +10,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from keystage.core.pupils.roster_csv import read_roster_csv
 from keystage.core.synth import SynthSpec, generate
-from keystage.core.synth.output import roster_frame, write_ctfs, write_files
+from keystage.core.synth.output import rosters_by_school, write_ctfs, write_files
 from keystage.organisations.models import LocalAuthority, School
 from keystage.pupils.services import import_roster
 
@@ -54,7 +53,7 @@ class Command(BaseCommand):
             self._load(year, spec)
 
     def _load(self, year: Any, spec: SynthSpec) -> None:
-        rosters = roster_frame(year)
+        rosters = rosters_by_school(year)
         loaded = 0
         for school in year.schools.iter_rows(named=True):
             with transaction.atomic():
@@ -71,8 +70,7 @@ class Command(BaseCommand):
                         "la": la,
                     },
                 )
-            frame = rosters.filter(rosters["dfe_number"] == school["dfe_number"]).drop("dfe_number")
-            read = read_roster_csv(frame.write_csv().encode())
+            read = rosters[school["dfe_number"]]
             if read.problems:
                 raise CommandError(
                     f"Synthetic roster of {school['dfe_number']} has problems: {read.problems[0]}"
