@@ -34,6 +34,10 @@ class InvalidUPNError(ValueError):
     """A UPN that cannot be right; str() says which part is wrong."""
 
 
+class UPNCheckLetterError(InvalidUPNError):
+    """A well-formed UPN whose check letter does not match its digits: most often a typing slip."""
+
+
 def check_upn(value: str) -> str:
     """The UPN in its standard form, or InvalidUPNError with a plain reason."""
     text = str(value).strip().upper().replace(" ", "")
@@ -48,7 +52,7 @@ def check_upn(value: str) -> str:
     except InvalidComponent:
         raise InvalidUPNError(f"UPN “{text}” does not start with a known local authority number") from None
     except InvalidChecksum:
-        raise InvalidUPNError(
+        raise UPNCheckLetterError(
             f"UPN “{text}” has the wrong check letter: check it was copied correctly"
         ) from None
 

@@ -90,6 +90,11 @@ class Assessment:
     area: str | None = None
     tags: frozenset[str] = frozenset()
     optional: bool = False
+    column: str | None = None  # the column heading in templates, where it differs from the label
+
+    @property
+    def heading(self) -> str:
+        return self.column or self.label
 
     def outcome(self, code: str) -> Outcome | None:
         return next((o for o in self.outcomes if o.code == code), None)
@@ -233,6 +238,7 @@ def parse_framework(data: Mapping[str, Any], path: str = "<data>") -> Framework:
                 area=raw.get("area"),
                 tags=frozenset(_strings(raw, "tags", where)),
                 optional=bool(raw.get("optional", False)),
+                column=str(raw["column"]) if "column" in raw else None,
             )
         )
     thresholds = data.get("thresholds", {})
