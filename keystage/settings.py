@@ -9,6 +9,7 @@ Environment variables (all optional for the demo):
   KEYSTAGE_TRUSTED_PROXIES  proxy addresses whose X-Forwarded-For gives the client's address
   KEYSTAGE_VAR_DIR    where the embedded database, uploads and collected static files live (default ./var)
   KEYSTAGE_STORAGE_ROOT  uploaded and generated files (default $KEYSTAGE_VAR_DIR/storage)
+  KEYSTAGE_MAX_UPLOAD_MB the largest results file accepted (default 20)
   EMAIL_BACKEND, EMAIL_FILE_PATH, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
   EMAIL_USE_TLS, DEFAULT_FROM_EMAIL
 """
@@ -64,6 +65,7 @@ INSTALLED_APPS = [
     "keystage.audit",
     "keystage.reference_data",
     "keystage.pupils",
+    "keystage.results",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -152,6 +154,8 @@ KEYSTAGE_TRUSTED_PROXIES = frozenset(
     a.strip() for a in os.environ.get("KEYSTAGE_TRUSTED_PROXIES", "").split(",") if a.strip()
 )
 KEYSTAGE_INVITATION_DAYS = int(os.environ.get("KEYSTAGE_INVITATION_DAYS", "7"))
+# The largest results file accepted; a 2,000-pupil template with every subject is under 5 MB.
+KEYSTAGE_MAX_UPLOAD_BYTES = int(os.environ.get("KEYSTAGE_MAX_UPLOAD_MB", "20")) * 1024 * 1024
 # Seconds since a worker's last heartbeat before /healthz calls it stale.
 KEYSTAGE_WORKER_STALE_SECONDS = int(os.environ.get("KEYSTAGE_WORKER_STALE_SECONDS", "60"))
 

@@ -18,6 +18,13 @@ class AuditAction(models.TextChoices):
     ROLES_CHANGED = "roles_changed", "Changed a user's roles"
     ACCESS_REVOKED = "access_revoked", "Removed a user's access"
     ROSTER_IMPORTED = "roster_imported", "Imported a pupil roster"
+    COLLECTION_CREATED = "collection_created", "Opened a results collection"
+    TEMPLATE_DOWNLOADED = "template_downloaded", "Downloaded a results template"
+    RESULTS_UPLOADED = "results_uploaded", "Uploaded results"
+    UPLOAD_CONFIRMED = "upload_confirmed", "Confirmed a results submission"
+    UPLOAD_DELETED = "upload_deleted", "Deleted an upload"
+    UPLOAD_DOWNLOADED = "upload_downloaded", "Downloaded an uploaded file"
+    DEADLINE_COLLECTED = "deadline_collected", "Collected results at a deadline"
 
 
 class AuditEvent(models.Model):

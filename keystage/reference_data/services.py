@@ -144,6 +144,47 @@ def load_ks4_catalogue(
         )
 
 
+def loaded_ks4_catalogue() -> ks4_catalogue.Catalogue:
+    """The KS4 catalogue as loaded into this installation, as the core's plain data."""
+    catalogue = ks4_catalogue.Catalogue()
+    for row in Qualification.objects.all():
+        catalogue.qualifications[row.qan] = ks4_catalogue.Qualification(
+            qan=row.qan,
+            title=row.title,
+            qualification_type=row.qualification_type,
+            category=row.category,
+            gcse_size=row.gcse_size,
+            guided_learning_hours=row.guided_learning_hours,
+            science_indicator=row.science_indicator,
+        )
+    qualifications = catalogue.qualifications
+    for grade in QualificationGrade.objects.all():
+        qualifications[grade.qualification_id].grades[grade.grade] = ks4_catalogue.Grade(
+            grade.grade, grade.text, grade.points
+        )
+    for year in QualificationYear.objects.all():
+        qualification = qualifications[year.qualification_id]
+        if year.discount_code:
+            qualification.discount_codes[year.year] = year.discount_code
+        if year.ebacc_pillar:
+            qualification.ebacc_pillars[year.year] = year.ebacc_pillar
+    for syllabus in QualificationSyllabus.objects.all():
+        qualifications[syllabus.qualification_id].syllabuses.setdefault(syllabus.year, {})[
+            syllabus.syllabus
+        ] = (
+            syllabus.title,
+            syllabus.discount_code,
+        )
+    catalogue.discount_descriptions = dict(DiscountCode.objects.values_list("code", "description"))
+    return catalogue
+
+
+def reference_version() -> int:
+    """Changes whenever reference data is loaded, so caches built from it know to rebuild."""
+    latest = ReferenceImport.objects.order_by("-pk").values_list("pk", flat=True).first()
+    return latest or 0
+
+
 __all__ = [
     "FrameworkError",
     "ctf_mappings",
@@ -151,4 +192,6 @@ __all__ = [
     "load_ctf_mapping",
     "load_framework",
     "load_ks4_catalogue",
+    "loaded_ks4_catalogue",
+    "reference_version",
 ]

@@ -3,6 +3,7 @@ and a person for every role. Loading it twice changes nothing."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date
 
@@ -133,3 +134,55 @@ def load_demo_rosters(year: int | None = None) -> int:
         )
         loaded += len(read.pupils)
     return loaded
+
+
+DEMO_TERMS = (
+    "Results you submit are used to produce your school's reports and the platform's national figures, "
+    "and are shared with your trust and local authority. You confirm that the results are complete and "
+    "accurate for every pupil in the file."
+)
+
+
+def load_demo_collections(year: int | None = None) -> list[str]:
+    """Every collection of the current year, open for uploads (the KS4 ones once DfE's catalogue is
+    loaded from the reference folder). Made once; a later run leaves their dates alone."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from keystage.core.reference.ks4_catalogue import CatalogueFileError, import_dfe_2019_folder
+    from keystage.core.results.kinds import KINDS
+    from keystage.reference_data.models import Qualification
+    from keystage.reference_data.services import load_ks4_catalogue
+    from keystage.results.models import Collection
+    from keystage.results.services import CollectionError, create_collection
+
+    year = year or current_academic_year()
+    folder = settings.KEYSTAGE_REFERENCE_DIR / "ks4" / "dfe-2019"
+    if not Qualification.objects.exists() and folder.is_dir():
+        # A broken folder leaves the KS4 collections out; the demo says which collections are open.
+        with contextlib.suppress(CatalogueFileError):
+            load_ks4_catalogue(import_dfe_2019_folder(folder), source=str(folder))
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    opened = []
+    for kind in KINDS.values():
+        existing = Collection.objects.filter(kind=kind.key, year=year).first()
+        if existing is not None:
+            opened.append(str(existing))
+            continue
+        try:
+            collection = create_collection(
+                kind=kind.key,
+                year=year,
+                opens_at=now - timedelta(days=7),
+                provisional_deadline=now + timedelta(days=30),
+                final_deadline=now + timedelta(days=60),
+                terms=DEMO_TERMS,
+                provisional_reports_due=(now + timedelta(days=37)).date(),
+                final_reports_due=(now + timedelta(days=75)).date(),
+            )
+        except CollectionError:
+            continue
+        opened.append(str(collection))
+    return opened

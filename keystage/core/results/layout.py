@@ -19,9 +19,19 @@ from keystage.core.results.kinds import CollectionKind, academic_year_name
 TEMPLATE_VERSION = 1
 
 PupilKey = Literal[
-    "organisation", "dfe", "key_stage", "nc_year", "upn", "forename", "surname",
-    "dob_day", "dob_month", "dob_year", "dob", "gender",
-]  # fmt: skip
+    "organisation",
+    "dfe",
+    "key_stage",
+    "nc_year",
+    "upn",
+    "forename",
+    "surname",
+    "dob_day",
+    "dob_month",
+    "dob_year",
+    "dob",
+    "gender",
+]
 
 
 @dataclass(frozen=True)

@@ -390,10 +390,14 @@ class _PupilChecks:
         if text.upper() != self.kind.key_stage:
             self.issues.append(
                 rules.KEY_STAGE.issue(
-                    row=row, column=place.column, header=place.header, value=text,
-                    expected=self.kind.key_stage, title=self.kind.title,
+                    row=row,
+                    column=place.column,
+                    header=place.header,
+                    value=text,
+                    expected=self.kind.key_stage,
+                    title=self.kind.title,
                 )
-            )  # fmt: skip
+            )
 
     def nc_year(self, entry: PupilEntry, row: int, value: object, place: _Place) -> None:
         text = cell_text(value).strip().upper()
@@ -402,10 +406,14 @@ class _PupilChecks:
             expected = " or ".join("R" if y == 0 else str(y) for y in self.kind.nc_years)
             self.issues.append(
                 rules.NC_YEAR.issue(
-                    row=row, column=place.column, header=place.header, value=text,
-                    expected=expected, title=self.kind.title,
+                    row=row,
+                    column=place.column,
+                    header=place.header,
+                    value=text,
+                    expected=expected,
+                    title=self.kind.title,
                 )
-            )  # fmt: skip
+            )
             return
         entry.nc_year = number
 
@@ -483,10 +491,15 @@ class _PupilChecks:
         except ValueError:
             self.issues.append(
                 rules.DOB_NOT_A_DATE.issue(
-                    row=row, column=day_at.column, header=day_at.header, value=cell_text(day_value),
-                    day=day, month=month, year=year,
+                    row=row,
+                    column=day_at.column,
+                    header=day_at.header,
+                    value=cell_text(day_value),
+                    day=day,
+                    month=month,
+                    year=year,
                 )
-            )  # fmt: skip
+            )
             return
         self._cohort(entry, row, born, year_at, cell_text(year_value))
 
@@ -518,10 +531,14 @@ class _PupilChecks:
         expected = " or ".join(str(y) for y in years) if len(years) <= 2 else f"{years[0]} to {years[-1]}"
         self.issues.append(
             rules.DOB_YEAR.issue(
-                row=row, column=place.column, header=place.header, value=text,
-                expected=expected, cohort=self._cohort_name(),
+                row=row,
+                column=place.column,
+                header=place.header,
+                value=text,
+                expected=expected,
+                cohort=self._cohort_name(),
             )
-        )  # fmt: skip
+        )
 
     def _cohort_name(self) -> str:
         years = " or ".join("Reception" if y == 0 else f"Year {y}" for y in self.kind.nc_years)
@@ -534,11 +551,16 @@ class _PupilChecks:
             first, last = min(s[0] for s in spans), max(s[1] for s in spans)
             self.issues.append(
                 rules.DOB_OUT_OF_COHORT.issue(
-                    row=row, column=place.column, header=place.header, value=text,
-                    born=born.strftime("%d/%m/%Y"), cohort=self._cohort_name(),
-                    first=first.strftime("%d/%m/%Y"), last=last.strftime("%d/%m/%Y"),
+                    row=row,
+                    column=place.column,
+                    header=place.header,
+                    value=text,
+                    born=born.strftime("%d/%m/%Y"),
+                    cohort=self._cohort_name(),
+                    first=first.strftime("%d/%m/%Y"),
+                    last=last.strftime("%d/%m/%Y"),
                 )
-            )  # fmt: skip
+            )
 
 
 def _parse_uk_date(text: str) -> date | None:
@@ -771,10 +793,14 @@ def _check_ctf(
         stage, subject, method, component, qualifier = key
         report.issues.append(
             rules.CTF_UNMAPPED.issue(
-                stage=stage, subject=subject, method=method, component=component, qualifier=qualifier,
+                stage=stage,
+                subject=subject,
+                method=method,
+                component=component,
+                qualifier=qualifier,
                 year=academic_year_name(layout.year),
             )
-        )  # fmt: skip
+        )
     if not document.pupils:
         report.issues.append(rules.NO_PUPILS.issue())
     elif not any_result:

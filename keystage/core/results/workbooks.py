@@ -322,8 +322,15 @@ def write_error_workbook(layout: TemplateLayout, rows: list[list[object]], issue
         errors.write_string(2, index, title, formats.header)
         errors.set_column(index, index, width, formats.wrap if title == "Message" else None)
     for offset, issue in enumerate(issues, start=3):
-        values = [issue.row, issue.column or "", issue.column_header or "", issue.value, issue.code,
-                  issue.severity.value, issue.message]  # fmt: skip
+        values = [
+            issue.row,
+            issue.column or "",
+            issue.column_header or "",
+            issue.value,
+            issue.code,
+            issue.severity.value,
+            issue.message,
+        ]
         for index, value in enumerate(values):
             if isinstance(value, int):
                 errors.write_number(offset, index, value)

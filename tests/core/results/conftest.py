@@ -58,9 +58,12 @@ def cohort(kind_key: str, count: int = 4) -> list[TemplatePupil]:
 
 def template(layout: TemplateLayout, pupils: list[TemplatePupil] | None = None) -> bytes:
     return write_template(
-        layout, cohort(layout.kind.key) if pupils is None else pupils, school_name="School One", dfe=DFE,
+        layout,
+        cohort(layout.kind.key) if pupils is None else pupils,
+        school_name="School One",
+        dfe=DFE,
         made_on=MADE_ON,
-    )  # fmt: skip
+    )
 
 
 def edited(data: bytes, change: Callable[[openpyxl.worksheet.worksheet.Worksheet], None]) -> bytes:

@@ -88,12 +88,20 @@ def test_seed_001_scaled_score_out_of_range_is_reported_with_row_and_column(layo
 def test_seed_001_ks1_layout_matches_the_guidance(layouts):
     layout = layouts["ks1"]
     assert [f.header for f in layout.pupil_fields] == [
-        "School DFE", "UPN", "Forename", "Surname", "Gender", "Date of birth", "NC Year",
-    ]  # fmt: skip
+        "School DFE",
+        "UPN",
+        "Forename",
+        "Surname",
+        "Gender",
+        "Date of birth",
+        "NC Year",
+    ]
     assert layout.subject_headers[:4] == [
-        "Teacher Assessment: KS1 Reading", "Teacher Assessment: KS1 Writing",
-        "Teacher Assessment: KS1 Maths", "Teacher Assessment: KS1 Science",
-    ]  # fmt: skip
+        "Teacher Assessment: KS1 Reading",
+        "Teacher Assessment: KS1 Writing",
+        "Teacher Assessment: KS1 Maths",
+        "Teacher Assessment: KS1 Science",
+    ]
     rows = read_grid(template(layout)).rows
     assert rows[0][:7] == ["School DFE", "UPN", "Forename", "Surname", "Gender", "Date of birth", "NC Year"]
     assert rows[1][0] == DFE and rows[1][6] == 2.0 and rows[1][5] == date(2019, 3, 1)
@@ -348,8 +356,17 @@ def _ctf(results_by_pupil, la="800", estab="2001"):
 
 def _phonics(mark: str) -> StageResult:
     entry = mapping_for(YEAR).entry_for("phonics_mark")
-    return StageResult(entry.stage, "ENG", str(YEAR), entry.subject, entry.method, entry.component, "R",
-                       entry.result_qualifier, mark)  # fmt: skip
+    return StageResult(
+        entry.stage,
+        "ENG",
+        str(YEAR),
+        entry.subject,
+        entry.method,
+        entry.component,
+        "R",
+        entry.result_qualifier,
+        mark,
+    )
 
 
 def test_a_ctf_goes_through_the_same_rules(layouts):

@@ -31,9 +31,18 @@ def test_gcse_template_is_laid_out_as_seed_000_shows(layouts):
     ]
     headings = [c.value for c in sheet[layout.heading_row]]
     assert headings[:11] == [
-        "Organisation", "DfE Number", "Key Stage", "NC Year", "UPN", "Forename", "Surname", "Day", "Month",
-        "Year", "Gender",
-    ]  # fmt: skip
+        "Organisation",
+        "DfE Number",
+        "Key Stage",
+        "NC Year",
+        "UPN",
+        "Forename",
+        "Surname",
+        "Day",
+        "Month",
+        "Year",
+        "Gender",
+    ]
     assert len(headings) - 11 == len(layout.subjects) > 120
     maths = next(s for s in layout.subjects if s.header == "Mathematics (AQA)")
     column = headings.index("Mathematics (AQA)") + 1

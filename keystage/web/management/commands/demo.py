@@ -15,7 +15,13 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from keystage.web.demo import DEMO_PASSWORD, current_academic_year, load_demo, load_demo_rosters
+from keystage.web.demo import (
+    DEMO_PASSWORD,
+    current_academic_year,
+    load_demo,
+    load_demo_collections,
+    load_demo_rosters,
+)
 
 
 def _port_is_free(port: int) -> bool:
@@ -50,6 +56,7 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         logins = load_demo()
         pupils = load_demo_rosters()
+        collections = load_demo_collections()
         width = max(len(login.email) for login in logins)
         self.stdout.write(
             self.style.SUCCESS("\nkeystage demo is ready. Sign in as any of these, all with the password:")
@@ -61,6 +68,7 @@ class Command(BaseCommand):
             f"\n    {pupils} synthetic pupils on the demo schools' rolls for {current_academic_year() - 1}/"
             f"{str(current_academic_year())[-2:]} (names and results are made up)."
         )
+        self.stdout.write(f"    Open for uploads: {', '.join(collections) or 'none'}.")
         if options["no_serve"]:
             return
         self._serve(port)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
+from keystage.results.services import requeue_stalled_validations
 from keystage.web.models import WorkerHeartbeat
 
 HEARTBEAT_SECONDS = 10
@@ -30,6 +31,10 @@ class Command(DatabaseWorkerCommand):
         beat = threading.Thread(target=self._heartbeat, args=(options["worker_id"], stop), daemon=True)
         self._beat(options["worker_id"], started=True)
         beat.start()
+        # Uploads a killed worker left half-validated are queued again; the task is safe to re-run.
+        requeued = requeue_stalled_validations()
+        if requeued:
+            self.stdout.write(f"Queued {requeued} stalled upload validation(s) again.")
         try:
             super().handle(*args, **options)
         finally:

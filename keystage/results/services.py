@@ -1,0 +1,630 @@
+"""One function per user action on results collections. Each owns its transaction and audit record,
+and queues the long work (validation, deadline collection) for the worker."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.crypto import get_random_string
+
+from keystage.accounts import policy
+from keystage.audit import log
+from keystage.audit.models import AuditAction
+from keystage.core.ctf.model import mapping_in_force
+from keystage.core.results.kinds import KINDS, academic_year_name
+from keystage.core.results.layout import TemplateLayout, framework_layout, ks4_layout
+from keystage.core.results.reading import read_grid
+from keystage.core.results.validation import RosterPupil, UploadContext, ValidationReport, validate_upload
+from keystage.core.results.workbooks import TemplatePupil, write_error_workbook, write_template
+from keystage.core.roles import Action
+from keystage.organisations.models import School
+from keystage.pupils.models import Pupil
+from keystage.reference_data import services as reference
+from keystage.results.models import (
+    Collection,
+    Deadline,
+    DeadlineRun,
+    FrozenSubmission,
+    Result,
+    SubmittedPupil,
+    TemplateDownload,
+    Upload,
+    UploadStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+STALLED_AFTER = timedelta(minutes=2)  # validation takes seconds; a row processing this long lost its worker
+
+
+class CollectionError(Exception):
+    """A user action that cannot be done; str() is the message to show."""
+
+
+# Layouts ---------------------------------------------------------------------------------------
+
+_layouts: dict[tuple[str, int, int], TemplateLayout] = {}
+_layouts_lock = threading.Lock()
+
+
+def layout_for(kind: str, year: int) -> TemplateLayout:
+    """The template layout of a collection, from the reference data loaded now (cached until the
+    next reference load)."""
+    version = reference.reference_version()
+    key = (kind, year, version)
+    with _layouts_lock:
+        cached = _layouts.get(key)
+    if cached is not None:
+        return cached
+    info = KINDS[kind]
+    frameworks = reference.framework_library()
+    if kind.startswith("ks4"):
+        catalogue = reference.loaded_ks4_catalogue()
+        if not catalogue.qualifications:
+            raise CollectionError(
+                "The KS4 qualification catalogue has not been loaded. A platform administrator loads it with "
+                "keystage reference load-ks4."
+            )
+        try:
+            layout = ks4_layout(info, year, catalogue, frameworks.for_year("ks4-gcse", year))
+        except LookupError as error:
+            raise CollectionError(str(error)) from None
+    else:
+        try:
+            layout = framework_layout(info, year, frameworks.for_year(info.framework, year))
+        except KeyError as error:
+            raise CollectionError(str(error.args[0])) from None
+    with _layouts_lock:
+        _layouts[key] = layout
+    return layout
+
+
+def alternatives(kind: str, year: int) -> list[TemplateLayout]:
+    """The other collections' layouts of the year, so a file for one of them is named as such."""
+    layouts = []
+    for other in KINDS:
+        if other == kind:
+            continue
+        try:
+            layouts.append(layout_for(other, year))
+        except CollectionError:
+            continue
+    return layouts
+
+
+# Collections -----------------------------------------------------------------------------------
+
+
+def create_collection(
+    *,
+    kind: str,
+    year: int,
+    opens_at: datetime,
+    provisional_deadline: datetime,
+    final_deadline: datetime,
+    terms: str,
+    provisional_reports_due: date | None = None,
+    final_reports_due: date | None = None,
+    actor: Any = None,
+) -> Collection:
+    """A platform administrator opens a collection; its deadline collections are queued to run at
+    their times."""
+    if kind not in KINDS:
+        raise CollectionError(f"There is no collection “{kind}”; choose one of {', '.join(KINDS)}.")
+    if not opens_at < provisional_deadline <= final_deadline:
+        raise CollectionError(
+            "The window must open before the provisional deadline, which is on or before the final."
+        )
+    layout_for(kind, year)  # refuse a collection its reference data cannot support
+    try:
+        with transaction.atomic():
+            collection = Collection.objects.create(
+                kind=kind,
+                year=year,
+                opens_at=opens_at,
+                provisional_deadline=provisional_deadline,
+                final_deadline=final_deadline,
+                terms=terms.strip(),
+                provisional_reports_due=provisional_reports_due,
+                final_reports_due=final_reports_due,
+                created_by=actor if getattr(actor, "pk", None) else None,
+            )
+            log.record(AuditAction.COLLECTION_CREATED, actor=actor, subject=str(collection))
+            transaction.on_commit(lambda: schedule_deadlines(collection))
+    except IntegrityError:
+        raise CollectionError(f"{KINDS[kind].title} {academic_year_name(year)} already exists.") from None
+    return collection
+
+
+def schedule_deadlines(collection: Collection) -> None:
+    from keystage.results.tasks import collect_at_deadline
+
+    for deadline, at in (
+        (Deadline.PROVISIONAL, collection.provisional_deadline),
+        (Deadline.FINAL, collection.final_deadline),
+    ):
+        collect_at_deadline.using(run_after=at).enqueue(collection.pk, deadline.value)
+
+
+def collect_deadline(
+    collection: Collection, deadline: str, *, now: datetime | None = None
+) -> DeadlineRun | None:
+    """Freeze, for every school, the upload in use at the deadline. Runs once per deadline; a run
+    before its time does nothing (the task is queued for the deadline and may be retried)."""
+    now = now or timezone.now()
+    at = collection.provisional_deadline if deadline == Deadline.PROVISIONAL else collection.final_deadline
+    if now < at:
+        return None
+    with transaction.atomic():
+        try:
+            run = DeadlineRun.objects.create(collection=collection, deadline=deadline, ran_at=now)
+        except IntegrityError:
+            return None
+        in_use = Upload.objects.select_for_update().filter(
+            collection=collection, in_use=True, confirmed_at__lte=at
+        )
+        frozen = [
+            FrozenSubmission(
+                collection=collection, deadline=deadline, school_id=u.school_id, upload=u, frozen_at=now
+            )
+            for u in in_use
+            if u.school_id is not None
+        ]
+        FrozenSubmission.objects.bulk_create(frozen)
+        run.schools = len(frozen)
+        run.save(update_fields=["schools"])
+        log.record(
+            AuditAction.DEADLINE_COLLECTED, subject=str(collection), deadline=deadline, schools=len(frozen)
+        )
+    return run
+
+
+# Templates -------------------------------------------------------------------------------------
+
+
+def roster_for(school: School, year: int, kind: str) -> list[Pupil]:
+    return list(
+        Pupil.objects.filter(
+            school=school, academic_year=year, on_roll=True, nc_year__in=KINDS[kind].nc_years
+        ).order_by("surname", "forename", "upn")
+    )
+
+
+def template_filename(collection: Collection, school: School) -> str:
+    return f"{school.dfe_number}_{collection.kind}_{collection.year}_template.xlsx"
+
+
+def download_template(collection: Collection, school: School, *, actor: Any, ip: str | None = None) -> bytes:
+    if actor is not None:
+        policy.require(actor, Action.SUBMIT_DATA, school)
+    layout = layout_for(collection.kind, collection.year)
+    pupils = [
+        TemplatePupil(p.upn, p.forename, p.surname, p.date_of_birth, p.sex, p.nc_year)
+        for p in roster_for(school, collection.year, collection.kind)
+    ]
+    data = write_template(
+        layout, pupils, school_name=school.name, dfe=school.dfe_number, made_on=timezone.localdate()
+    )
+    TemplateDownload.objects.create(
+        collection=collection,
+        school=school,
+        user=actor if getattr(actor, "pk", None) else None,
+        pupils=len(pupils),
+    )
+    log.record(
+        AuditAction.TEMPLATE_DOWNLOADED,
+        actor=actor,
+        organisation=school,
+        subject=str(collection),
+        ip_address=ip,
+        pupils=len(pupils),
+    )
+    return data
+
+
+# Uploads ---------------------------------------------------------------------------------------
+
+
+def max_upload_bytes() -> int:
+    return int(settings.KEYSTAGE_MAX_UPLOAD_BYTES)
+
+
+def _refuse_outside_window(collection: Collection, now: datetime) -> None:
+    if now < collection.opens_at:
+        raise CollectionError(
+            f"{collection} opens on {timezone.localtime(collection.opens_at):%d %B %Y at %H:%M}; uploads are "
+            "accepted from then."
+        )
+    if now > collection.final_deadline:
+        closed = timezone.localtime(collection.final_deadline)
+        raise CollectionError(
+            f"{collection} closed at its final deadline, {closed:%d %B %Y at %H:%M}. "
+            "Uploads are no longer accepted."
+        )
+
+
+def _store(upload: Upload, source: File[Any]) -> None:
+    digest = hashlib.sha256()
+    size = 0
+    source.seek(0)
+    for chunk in source.chunks():
+        digest.update(chunk)
+        size += len(chunk)
+    source.seek(0)
+    upload.sha256 = digest.hexdigest()
+    upload.size = size
+    suffix = upload.filename.rsplit(".", 1)[-1].lower() if "." in upload.filename else "bin"
+    name = f"{upload.collection.kind}-{upload.collection.year}-{get_random_string(16)}.{suffix[:5]}"
+    upload.file.save(name, source, save=False)
+
+
+def upload_results(
+    collection: Collection,
+    school: School | None,
+    source: File[Any],
+    *,
+    filename: str,
+    actor: Any,
+    ip: str | None = None,
+    via_organisation: Any = None,
+    batch: str = "",
+) -> Upload:
+    """Store the file and queue its validation; the page shows the outcome when the worker is done.
+
+    ``school`` is None in a trust's bulk upload: the school is found from the DfE number inside."""
+    if school is not None and actor is not None:
+        policy.require(actor, Action.SUBMIT_DATA, school)
+    now = timezone.now()
+    _refuse_outside_window(collection, now)
+    size = source.size or 0
+    if size > max_upload_bytes():
+        raise CollectionError(
+            f"{filename} is {size / 1024 / 1024:.0f} MB; the largest file accepted is "
+            f"{max_upload_bytes() / 1024 / 1024:.0f} MB. A template with every pupil is well under 5 MB: "
+            "check it is the right file."
+        )
+    if size == 0:
+        raise CollectionError(f"{filename} is empty.")
+    upload = Upload(
+        collection=collection,
+        school=school,
+        uploaded_by=actor if getattr(actor, "pk", None) else None,
+        uploaded_by_email=getattr(actor, "email", ""),
+        uploaded_at=now,
+        filename=filename[:255],
+        via_organisation=via_organisation,
+        batch=batch,
+    )
+    _store(upload, source)
+    with transaction.atomic():
+        upload.save()
+        log.record(
+            AuditAction.RESULTS_UPLOADED,
+            actor=actor,
+            organisation=school or via_organisation,
+            subject=f"{collection}: {upload.filename}",
+            ip_address=ip,
+            upload=upload.pk,
+            sha256=upload.sha256,
+        )
+        transaction.on_commit(lambda: _queue_validation(upload.pk))
+    return upload
+
+
+def _queue_validation(upload_id: int) -> None:
+    from keystage.results.tasks import validate_upload_task
+
+    Upload.objects.filter(pk=upload_id).update(validation_queued_at=timezone.now())
+    validate_upload_task.enqueue(upload_id)
+
+
+def new_batch() -> str:
+    return get_random_string(12)
+
+
+@dataclass(frozen=True)
+class _Target:
+    school: School | None
+    problem: str | None
+
+
+def _school_for_bulk(upload: Upload, report: ValidationReport) -> _Target:
+    """In a trust's bulk upload, the school whose DfE number the file carries, if the trust has it."""
+    dfe = report.school_dfe
+    if dfe is None:
+        named = ", ".join(sorted(report.dfe_numbers)) or "none"
+        return _Target(None, f"The file must name exactly one school's DfE number (it names {named}).")
+    school = School.objects.filter(dfe_number=dfe).first()
+    trust_id = upload.via_organisation_id
+    if school is None or school.trust_id != trust_id:
+        return _Target(None, f"DfE number {dfe} is not a school of this trust; the file was not used.")
+    return _Target(school, None)
+
+
+def validate_stored_upload(upload_id: int) -> Upload | None:
+    """The worker's part of an upload: validate, then store the outcome, pupils and results.
+
+    Safe to run twice (a worker restarted after being killed re-runs it): only the first to finish
+    writes, and an upload no longer processing is left alone."""
+    upload = Upload.objects.select_related("collection", "school").filter(pk=upload_id).first()
+    if upload is None or upload.status != UploadStatus.PROCESSING:
+        return upload
+    Upload.objects.filter(pk=upload_id).update(validation_started_at=timezone.now())
+    collection = upload.collection
+    with upload.file.open("rb") as stored:
+        data = stored.read()
+    try:
+        layout = layout_for(collection.kind, collection.year)
+    except CollectionError as error:
+        return _finish(upload_id, None, [_file_issue(str(error))], None, data)
+    school = upload.school
+    context = upload_context(school, collection.year)
+    mappings = reference.ctf_mappings()
+    try:
+        mapping = mapping_in_force(mappings, collection.year)
+    except KeyError:
+        mapping = None
+    report = validate_upload(
+        data,
+        layout,
+        context,
+        mapping=mapping,
+        alternatives=alternatives(collection.kind, collection.year),
+        max_bytes=max_upload_bytes(),
+    )
+    if school is None and report.readable:
+        target = _school_for_bulk(upload, report)
+        if target.school is None:
+            issues = [*(i.as_dict() for i in report.issues), _file_issue(target.problem or "")]
+            return _finish(upload_id, None, issues, report, data)
+        school = target.school
+        report = validate_upload(
+            data,
+            layout,
+            upload_context(school, collection.year),
+            mapping=mapping,
+            alternatives=alternatives(collection.kind, collection.year),
+            max_bytes=max_upload_bytes(),
+        )
+    return _finish(upload_id, school, [i.as_dict() for i in report.issues], report, data, layout)
+
+
+def _file_issue(message: str) -> dict[str, Any]:
+    return {
+        "row": None,
+        "column": None,
+        "column_header": None,
+        "value": "",
+        "code": "upload.refused",
+        "message": message,
+        "severity": "error",
+    }
+
+
+def upload_context(school: School | None, year: int) -> UploadContext:
+    if school is None:
+        return UploadContext()
+    roster = {
+        p.upn: RosterPupil(p.upn, p.forename, p.surname)
+        for p in Pupil.objects.filter(school=school, academic_year=year).only("upn", "forename", "surname")
+    }
+    return UploadContext(school_dfe=school.dfe_number, school_name=school.name, roster=roster)
+
+
+def _finish(
+    upload_id: int,
+    school: School | None,
+    issues: list[dict[str, Any]],
+    report: ValidationReport | None,
+    data: bytes,
+    layout: TemplateLayout | None = None,
+) -> Upload | None:
+    valid = (
+        report is not None
+        and report.valid
+        and school is not None
+        and not any(i["severity"] == "error" for i in issues)
+    )
+    workbook = None
+    if report is not None and not valid and report.readable and report.format != "ctf" and layout is not None:
+        try:
+            workbook = write_error_workbook(layout, read_grid(data).rows, report.issues)
+        except Exception:  # the error list on the page still says everything; log and go on
+            logger.exception("error workbook for upload %s could not be written", upload_id)
+    with transaction.atomic():
+        upload = Upload.objects.select_for_update().get(pk=upload_id)
+        if upload.status != UploadStatus.PROCESSING:
+            return upload  # another run finished first
+        upload.school = school or upload.school
+        upload.issues = issues
+        upload.error_count = sum(1 for i in issues if i["severity"] == "error")
+        upload.warning_count = len(issues) - upload.error_count
+        upload.file_format = report.format or "" if report else ""
+        upload.pupil_count = len(report.pupils) if report else None
+        upload.validated_at = timezone.now()
+        upload.status = UploadStatus.SUCCESSFUL if valid else UploadStatus.ERROR
+        if workbook is not None:
+            upload.error_workbook.save(f"errors-{upload.pk}.xlsx", ContentFile(workbook), save=False)
+        upload.save()
+        if valid and report is not None and layout is not None:
+            _store_results(upload, report, layout)
+    return upload
+
+
+def _store_results(upload: Upload, report: ValidationReport, layout: TemplateLayout) -> None:
+    pupils = SubmittedPupil.objects.bulk_create(
+        SubmittedPupil(
+            upload=upload,
+            row=p.row,
+            upn=p.upn,
+            forename=p.forename[:100],
+            surname=p.surname[:100],
+            date_of_birth=p.date_of_birth,
+            sex=p.sex,
+            nc_year=p.nc_year,
+        )
+        for p in report.pupils
+    )
+    columns = {c.key: c for c in layout.subjects}
+    is_ks4 = layout.kind.key.startswith("ks4")
+    Result.objects.bulk_create(
+        (
+            Result(
+                upload=upload,
+                pupil=stored,
+                subject=key,
+                qan=key if is_ks4 else "",
+                discount_code=columns[key].discount_code,
+                value=value,
+            )
+            for stored, entry in zip(pupils, report.pupils, strict=True)
+            for key, value in entry.results.items()
+        ),
+        batch_size=2000,
+    )
+
+
+def requeue_stalled_validations(now: datetime | None = None) -> int:
+    """Uploads left processing by a worker that died are queued again (the task is safe to re-run)."""
+    now = now or timezone.now()
+    stale = now - STALLED_AFTER
+    ids = list(
+        Upload.objects.filter(status=UploadStatus.PROCESSING, validation_queued_at__lt=stale).values_list(
+            "pk", flat=True
+        )
+    )
+    ids += list(
+        Upload.objects.filter(status=UploadStatus.PROCESSING, validation_queued_at__isnull=True).values_list(
+            "pk", flat=True
+        )
+    )
+    for upload_id in ids:
+        _queue_validation(upload_id)
+    return len(ids)
+
+
+def confirm_upload(upload: Upload, *, actor: Any, agreed: bool, ip: str | None = None) -> Upload:
+    """The school agrees to the terms: this upload is used, and the one used before is overwritten
+    (the last confirmation wins).
+
+    Under a lock on the school's row, so two confirmations at once end with exactly one in use."""
+    if not agreed:
+        raise CollectionError("Tick the box to agree to the terms and conditions before confirming.")
+    if upload.school is None:
+        raise CollectionError("This upload was not matched to a school, so it cannot be confirmed.")
+    policy.require(actor, Action.SUBMIT_DATA, upload.school)
+    now = timezone.now()
+    collection = upload.collection
+    if now > collection.final_deadline:
+        raise CollectionError(f"{collection} has closed; submissions can no longer be confirmed.")
+    with transaction.atomic():
+        School.objects.select_for_update().filter(pk=upload.school.pk).first()
+        current = Upload.objects.select_for_update().get(pk=upload.pk)
+        if current.status == UploadStatus.PROCESSING:
+            raise CollectionError(
+                "This upload is still being checked; confirm it when the check has finished."
+            )
+        if current.status != UploadStatus.SUCCESSFUL or current.confirmed_at is not None:
+            if current.in_use:
+                return current  # a second click of Confirm: already done
+            if current.status == UploadStatus.OVERWRITTEN:
+                raise CollectionError(
+                    "A newer upload for this school has been confirmed, "
+                    "so this file is overwritten and not used."
+                )
+            status = current.get_status_display().lower()
+            raise CollectionError(f"This upload is {status} and cannot be confirmed; upload the file again.")
+        # The one in use, and unconfirmed files uploaded before this one, are overwritten; a file
+        # uploaded after it can still be confirmed (and would then overwrite this one).
+        replaced = (
+            Upload.objects.select_for_update()
+            .filter(
+                Q(in_use=True) | Q(uploaded_at__lte=current.uploaded_at, confirmed_at__isnull=True),
+                collection=collection,
+                school=upload.school,
+                status=UploadStatus.SUCCESSFUL,
+            )
+            .exclude(pk=current.pk)
+        )
+        replaced.update(in_use=False, status=UploadStatus.OVERWRITTEN, overwritten_at=now)
+        current.in_use = True
+        current.confirmed_at = now
+        current.confirmed_by = actor
+        current.save(update_fields=["in_use", "confirmed_at", "confirmed_by"])
+        log.record(
+            AuditAction.UPLOAD_CONFIRMED,
+            actor=actor,
+            organisation=upload.school,
+            subject=f"{collection}: {upload.filename}",
+            ip_address=ip,
+            upload=upload.pk,
+        )
+    return current
+
+
+def delete_upload(upload: Upload, *, actor: Any, ip: str | None = None) -> Upload:
+    """Only the uploader may delete; the file goes, the history row stays."""
+    if upload.uploaded_by_id is None or upload.uploaded_by_id != getattr(actor, "pk", None):
+        raise CollectionError("Only the person who uploaded a file can delete it.")
+    with transaction.atomic():
+        current = Upload.objects.select_for_update().get(pk=upload.pk)
+        if current.status == UploadStatus.DELETED:
+            return current
+        if current.frozen_as.exists():
+            raise CollectionError("This upload was collected at a deadline and is kept as the record of it.")
+        name = current.file.name
+        current.status = UploadStatus.DELETED
+        current.in_use = False
+        current.deleted_at = timezone.now()
+        current.deleted_by = actor
+        current.file = ""
+        current.save()
+        SubmittedPupil.objects.filter(upload=current).delete()
+        log.record(
+            AuditAction.UPLOAD_DELETED,
+            actor=actor,
+            organisation=current.school or current.via_organisation,
+            subject=f"{current.collection}: {current.filename}",
+            ip_address=ip,
+            upload=current.pk,
+        )
+        if name:
+            transaction.on_commit(lambda: default_storage.delete(name))
+    return current
+
+
+def uploads_visible_to(user: Any) -> QuerySet[Upload]:
+    """Every upload of the schools where the user may submit data (their own school, or all of
+    their trust's), plus the trust's own bulk uploads."""
+    school_ids = [
+        s.pk
+        for s in School.objects.filter(pk__in=_reachable_school_ids(user))
+        if policy.can(user, Action.SUBMIT_DATA, s)
+    ]
+    trust_ids = [h.organisation_id for h in policy.held_roles(user) if h.role.value == "trust_admin"]
+    return Upload.objects.filter(
+        Q(school_id__in=school_ids) | Q(school__isnull=True, via_organisation_id__in=trust_ids)
+    )
+
+
+def _reachable_school_ids(user: Any) -> set[int]:
+    ids: set[int] = set()
+    for held in policy.held_roles(user):
+        if held.organisation_kind.value == "school":
+            ids.add(held.organisation_id)
+        elif held.organisation_kind.value == "trust":
+            ids |= set(School.objects.filter(trust_id=held.organisation_id).values_list("pk", flat=True))
+        else:
+            ids |= set(School.objects.filter(la_id=held.organisation_id).values_list("pk", flat=True))
+    return ids

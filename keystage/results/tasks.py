@@ -1,0 +1,23 @@
+"""Background work of results collections, run by `keystage worker`."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from keystage.results import services
+from keystage.results.models import Collection
+
+
+@task()
+def validate_upload_task(upload_id: int) -> str:
+    upload = services.validate_stored_upload(upload_id)
+    return "gone" if upload is None else f"{upload.status}: {upload.error_count} errors"
+
+
+@task()
+def collect_at_deadline(collection_id: int, deadline: str) -> str:
+    collection = Collection.objects.filter(pk=collection_id).first()
+    if collection is None:
+        return "collection gone"
+    run = services.collect_deadline(collection, deadline)
+    return "already collected or not yet due" if run is None else f"{run.schools} schools frozen"
