@@ -131,10 +131,6 @@ class Upload(models.Model):
         return f"{self.filename} ({self.get_status_display()})"
 
     @property
-    def status_label(self) -> str:
-        return self.get_status_display()
-
-    @property
     def can_download(self) -> bool:
         return self.status != UploadStatus.DELETED and bool(self.file)
 

@@ -24,7 +24,6 @@ from keystage.audit.models import AuditAction
 from keystage.core.ctf.model import mapping_in_force
 from keystage.core.results.kinds import KINDS, academic_year_name
 from keystage.core.results.layout import TemplateLayout, framework_layout, ks4_layout
-from keystage.core.results.reading import read_grid
 from keystage.core.results.validation import RosterPupil, UploadContext, ValidationReport, validate_upload
 from keystage.core.results.workbooks import TemplatePupil, write_error_workbook, write_template
 from keystage.core.roles import Action
@@ -367,7 +366,7 @@ def validate_stored_upload(upload_id: int) -> Upload | None:
     try:
         layout = layout_for(collection.kind, collection.year)
     except CollectionError as error:
-        return _finish(upload_id, None, [_file_issue(str(error))], None, data)
+        return _finish(upload_id, None, [_file_issue(str(error))], None)
     school = upload.school
     context = upload_context(school, collection.year)
     mappings = reference.ctf_mappings()
@@ -387,7 +386,7 @@ def validate_stored_upload(upload_id: int) -> Upload | None:
         target = _school_for_bulk(upload, report)
         if target.school is None:
             issues = [*(i.as_dict() for i in report.issues), _file_issue(target.problem or "")]
-            return _finish(upload_id, None, issues, report, data)
+            return _finish(upload_id, None, issues, report)
         school = target.school
         report = validate_upload(
             data,
@@ -397,7 +396,7 @@ def validate_stored_upload(upload_id: int) -> Upload | None:
             alternatives=alternatives(collection.kind, collection.year),
             max_bytes=max_upload_bytes(),
         )
-    return _finish(upload_id, school, [i.as_dict() for i in report.issues], report, data, layout)
+    return _finish(upload_id, school, [i.as_dict() for i in report.issues], report, layout)
 
 
 def _file_issue(message: str) -> dict[str, Any]:
@@ -427,7 +426,6 @@ def _finish(
     school: School | None,
     issues: list[dict[str, Any]],
     report: ValidationReport | None,
-    data: bytes,
     layout: TemplateLayout | None = None,
 ) -> Upload | None:
     valid = (
@@ -437,9 +435,9 @@ def _finish(
         and not any(i["severity"] == "error" for i in issues)
     )
     workbook = None
-    if report is not None and not valid and report.readable and report.format != "ctf" and layout is not None:
+    if report is not None and not valid and report.rows is not None and layout is not None:
         try:
-            workbook = write_error_workbook(layout, read_grid(data).rows, report.issues)
+            workbook = write_error_workbook(layout, report.rows, report.issues)
         except Exception:  # the error list on the page still says everything; log and go on
             logger.exception("error workbook for upload %s could not be written", upload_id)
     with transaction.atomic():
@@ -606,25 +604,13 @@ def delete_upload(upload: Upload, *, actor: Any, ip: str | None = None) -> Uploa
 
 def uploads_visible_to(user: Any) -> QuerySet[Upload]:
     """Every upload of the schools where the user may submit data (their own school, or all of
-    their trust's), plus the trust's own bulk uploads."""
-    school_ids = [
-        s.pk
-        for s in School.objects.filter(pk__in=_reachable_school_ids(user))
-        if policy.can(user, Action.SUBMIT_DATA, s)
-    ]
-    trust_ids = [h.organisation_id for h in policy.held_roles(user) if h.role.value == "trust_admin"]
+    their trust's), plus the bulk uploads of organisations where they may submit."""
+    school_ids: set[int] = set()
+    submitting_orgs: list[int] = []
+    for organisation, _roles in policy.organisations_of(user):
+        if policy.can(user, Action.SUBMIT_DATA, organisation):
+            submitting_orgs.append(organisation.pk)
+        school_ids |= {s.pk for s in organisation.schools() if policy.can(user, Action.SUBMIT_DATA, s)}
     return Upload.objects.filter(
-        Q(school_id__in=school_ids) | Q(school__isnull=True, via_organisation_id__in=trust_ids)
+        Q(school_id__in=school_ids) | Q(school__isnull=True, via_organisation_id__in=submitting_orgs)
     )
-
-
-def _reachable_school_ids(user: Any) -> set[int]:
-    ids: set[int] = set()
-    for held in policy.held_roles(user):
-        if held.organisation_kind.value == "school":
-            ids.add(held.organisation_id)
-        elif held.organisation_kind.value == "trust":
-            ids |= set(School.objects.filter(trust_id=held.organisation_id).values_list("pk", flat=True))
-        else:
-            ids |= set(School.objects.filter(la_id=held.organisation_id).values_list("pk", flat=True))
-    return ids

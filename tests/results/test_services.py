@@ -265,3 +265,12 @@ def test_an_upload_left_processing_by_a_killed_worker_is_validated_after_restart
     # Running the task again (a duplicate) changes nothing.
     assert services.validate_stored_upload(upload.pk).status == UploadStatus.SUCCESSFUL
     assert Result.objects.filter(upload=upload).count() == 1
+
+
+def test_upload_history_shows_only_the_schools_a_person_submits_for(world):
+    collection = open_collection()
+    upload = services.upload_results(collection, world.s2, as_file(b"a,b"), filename="r.csv",
+                                     actor=world.person("trust_admin"))  # fmt: skip
+    assert list(services.uploads_visible_to(world.person("trust_admin"))) == [upload]
+    for name in ("manage_data", "other_trust_admin", "other_school_admin", "la_data_officer", "school_anon"):
+        assert not services.uploads_visible_to(world.person(name)).exists(), name

@@ -103,6 +103,7 @@ class ValidationReport:
     pupils: list[PupilEntry] = field(default_factory=list)
     dfe_numbers: dict[str, int] = field(default_factory=dict)  # DfE number -> pupil rows with it
     readable: bool = True
+    rows: list[list[object]] | None = None  # a spreadsheet's cells as read, for the error workbook
 
     @property
     def errors(self) -> list[Issue]:
@@ -151,6 +152,7 @@ def validate_upload(
             _check_ctf(data, layout, context, mapping, report, max_bytes)
         else:
             grid = read_grid(data, max_bytes=max_bytes)
+            report.rows = grid.rows
             report.issues.extend(grid.notes)
             _check_grid(grid, layout, context, alternatives, report)
     except UnreadableFileError as error:
