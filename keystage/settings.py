@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "keystage.reference_data",
     "keystage.pupils",
     "keystage.results",
+    "keystage.returns",
+    "keystage.api",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -24,6 +24,9 @@ urlpatterns = [
     path("", include("keystage.accounts.urls")),
     path("", include("keystage.organisations.urls")),
     path("", include("keystage.audit.urls")),
+    path("", include("keystage.results.urls")),
+    path("", include("keystage.returns.urls")),
+    path("api/v1/", include("keystage.api.urls")),
     path("admin/", admin.site.urls),
 ]
 

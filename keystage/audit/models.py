@@ -25,6 +25,14 @@ class AuditAction(models.TextChoices):
     UPLOAD_DELETED = "upload_deleted", "Deleted an upload"
     UPLOAD_DOWNLOADED = "upload_downloaded", "Downloaded an uploaded file"
     DEADLINE_COLLECTED = "deadline_collected", "Collected results at a deadline"
+    RETURN_SENT = "return_sent", "Sent a file to the local authority"
+    RETURN_CONFIRMED = "return_confirmed", "Confirmed a return to the local authority"
+    RETURN_DOWNLOADED = "return_downloaded", "Downloaded a file sent to the local authority"
+    RETURN_VALIDATED = "return_validated", "Validated a return"
+    CORRECTION_REQUESTED = "correction_requested", "Asked a school for a correction"
+    REPORT_PUBLISHED = "report_published", "Published a report to a school"
+    API_TOKEN_CREATED = "api_token_created", "Created an API token"
+    API_TOKEN_REVOKED = "api_token_revoked", "Revoked an API token"
 
 
 class AuditEvent(models.Model):
