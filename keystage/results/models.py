@@ -131,6 +131,10 @@ class Upload(models.Model):
         return f"{self.filename} ({self.get_status_display()})"
 
     @property
+    def report_due(self) -> date | None:
+        return self.collection.report_due(self.uploaded_at)
+
+    @property
     def can_download(self) -> bool:
         return self.status != UploadStatus.DELETED and bool(self.file)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -614,3 +615,144 @@ def uploads_visible_to(user: Any) -> QuerySet[Upload]:
     return Upload.objects.filter(
         Q(school_id__in=school_ids) | Q(school__isnull=True, via_organisation_id__in=submitting_orgs)
     )
+
+
+# Pages: what the service homepage and the history read ------------------------------------------
+
+_KINDS_BY_PHASE = {
+    School.Phase.PRIMARY: ("eyfsp", "phonics", "ks1", "ks2-ta"),
+    School.Phase.SECONDARY: ("ks4-gcse", "ks4-non-gcse"),
+}
+
+
+def kinds_for(school: School) -> tuple[str, ...]:
+    """The collections a school takes part in, by its phase (all-through and special take all)."""
+    return _KINDS_BY_PHASE.get(School.Phase(school.phase), tuple(KINDS))
+
+
+def schools_of(user: Any, action: Action = Action.VIEW_ORGANISATION) -> list[School]:
+    """The schools where the user may take the action: their own, or every school of their trust or LA."""
+    found: dict[int, School] = {}
+    for organisation, _roles in policy.organisations_of(user):
+        for school in organisation.schools().select_related("la", "trust"):
+            if school.pk not in found and policy.can(user, action, school):
+                found[school.pk] = school
+    return sorted(found.values(), key=lambda s: s.name)
+
+
+def open_collections(at: datetime | None = None) -> list[Collection]:
+    """Collections not yet closed, or closed within the last year (their history stays in reach)."""
+    at = at or timezone.now()
+    recent = Collection.objects.filter(final_deadline__gte=at - timedelta(days=365))
+    return list(recent.order_by("-year", "kind"))
+
+
+@dataclass(frozen=True)
+class RosterStatus:
+    pupils: int
+    updated_at: datetime | None
+    sources: list[str]
+
+
+@dataclass(frozen=True)
+class ServiceHome:
+    collection: Collection
+    school: School
+    roster: RosterStatus
+    window: str  # "not_open", "open" or "closed"
+    can_submit: bool
+    last_download: TemplateDownload | None
+    last_upload: Upload | None
+    in_use: Upload | None
+
+
+def roster_status(school: School, collection: Collection) -> RosterStatus:
+    pupils = Pupil.objects.filter(
+        school=school, academic_year=collection.year, on_roll=True, nc_year__in=collection.kind_info.nc_years
+    )
+    latest = pupils.order_by("-updated_at").values_list("updated_at", flat=True).first()
+    sources = sorted({s for s in pupils.values_list("source", flat=True).distinct() if s})
+    return RosterStatus(pupils.count(), latest, sources)
+
+
+def _window(collection: Collection, at: datetime | None = None) -> str:
+    at = at or timezone.now()
+    if at < collection.opens_at:
+        return "not_open"
+    return "open" if at <= collection.final_deadline else "closed"
+
+
+def service_home(collection: Collection, school: School, user: Any) -> ServiceHome:
+    policy.require(user, Action.VIEW_ORGANISATION, school)
+    uploads = Upload.objects.filter(collection=collection, school=school)
+    return ServiceHome(
+        collection=collection,
+        school=school,
+        roster=roster_status(school, collection),
+        window=_window(collection),
+        can_submit=policy.can(user, Action.SUBMIT_DATA, school),
+        last_download=TemplateDownload.objects.filter(collection=collection, school=school).first(),
+        last_upload=uploads.exclude(status=UploadStatus.DELETED).first(),
+        in_use=uploads.filter(in_use=True).first(),
+    )
+
+
+def open_stored_file(upload: Upload, *, which: str, actor: Any, ip: str | None = None) -> File[Any]:
+    """An uploaded file (``which="file"``) or its error workbook (``"errors"``), for download.
+
+    Deleted uploads have no file; the original's download is audited."""
+    if which == "errors":
+        if not upload.error_workbook:
+            raise CollectionError("This upload has no error workbook.")
+        workbook: File[Any] = upload.error_workbook.open("rb")
+        return workbook
+    if not upload.can_download:
+        raise CollectionError("This upload was deleted; its file is no longer kept.")
+    log.record(
+        AuditAction.UPLOAD_DOWNLOADED,
+        actor=actor,
+        organisation=upload.school or upload.via_organisation,
+        subject=f"{upload.collection}: {upload.filename}",
+        ip_address=ip,
+        upload=upload.pk,
+    )
+    original: File[Any] = upload.file.open("rb")
+    return original
+
+
+def bulk_upload(
+    collection: Collection,
+    organisation: Any,
+    files: Sequence[File[Any]],
+    *,
+    actor: Any,
+    ip: str | None = None,
+) -> tuple[str, list[Upload], list[str]]:
+    """A trust uploads several schools' files at once: each is stored and validated on its own and
+    matched to its school by the DfE number inside. Returns the batch, the uploads, and the files
+    refused before storing (empty, too large) with the reason."""
+    policy.require(actor, Action.SUBMIT_DATA, organisation)
+    if not files:
+        raise CollectionError("Choose one or more files to upload.")
+    _refuse_outside_window(collection, timezone.now())
+    batch = new_batch()
+    uploads: list[Upload] = []
+    refused: list[str] = []
+    for source in files:
+        name = getattr(source, "name", "") or "file"
+        try:
+            uploads.append(
+                upload_results(
+                    collection,
+                    None,
+                    source,
+                    filename=name,
+                    actor=actor,
+                    ip=ip,
+                    via_organisation=organisation,
+                    batch=batch,
+                )
+            )
+        except CollectionError as error:
+            refused.append(str(error))
+    return batch, uploads, refused

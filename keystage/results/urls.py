@@ -1,5 +1,30 @@
-from django.urls import URLPattern
+from django.urls import path
+
+from keystage.results import views
 
 app_name = "results"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("results/", views.index, name="index"),
+    path("results/<int:collection_id>/schools/<int:school_id>/", views.service_home, name="service_home"),
+    path(
+        "results/<int:collection_id>/schools/<int:school_id>/template/",
+        views.get_template,
+        name="get_template",
+    ),
+    path("results/<int:collection_id>/schools/<int:school_id>/upload/", views.upload, name="upload"),
+    path("uploads/", views.history, name="history"),
+    path("uploads/<int:upload_id>/", views.upload_detail, name="upload_detail"),
+    path("uploads/<int:upload_id>/status/", views.upload_status, name="upload_status"),
+    path("uploads/<int:upload_id>/confirm/", views.confirm, name="confirm"),
+    path("uploads/<int:upload_id>/delete/", views.delete, name="delete"),
+    path("uploads/<int:upload_id>/file/", views.download, {"which": "file"}, name="download_file"),
+    path("uploads/<int:upload_id>/errors/", views.download, {"which": "errors"}, name="download_errors"),
+    path("organisations/<int:org_id>/bulk-upload/", views.bulk_upload, name="bulk_upload"),
+    path("organisations/<int:org_id>/bulk-upload/<str:batch>/", views.bulk_batch, name="bulk_batch"),
+    path(
+        "organisations/<int:org_id>/bulk-upload/<str:batch>/status/",
+        views.bulk_batch_status,
+        name="bulk_batch_status",
+    ),
+]

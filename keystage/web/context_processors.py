@@ -19,6 +19,16 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     home = reverse("web:home")
     items: list[dict[str, Any]] = [{"label": "Home", "href": home, "active": path == home}]
     organisations = [org for org, _roles in policy.organisations_of(user)]
+    if organisations:
+        results = reverse("results:index")
+        uploads = reverse("results:history")
+        items.append(
+            {
+                "label": "Results collections",
+                "href": results,
+                "active": path.startswith(results) or path.startswith(uploads),
+            }
+        )
     for action, label, url_name in (
         (Action.MANAGE_USERS, "Manage users", "accounts:user_list"),
         (Action.VIEW_AUDIT_LOG, "Audit log", "audit:organisation_log"),

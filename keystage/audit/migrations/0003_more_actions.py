@@ -4,15 +4,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0002_alter_auditevent_action'),
+        ("audit", "0002_alter_auditevent_action"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('login_succeeded', 'Signed in'), ('login_failed', 'Sign-in failed'), ('login_throttled', 'Sign-in refused (too many failures)'), ('logout', 'Signed out'), ('invitation_sent', 'Invited a user'), ('invitation_resent', 'Re-sent an invitation'), ('invitation_cancelled', 'Cancelled an invitation'), ('invitation_accepted', 'Accepted an invitation'), ('roles_changed', "Changed a user's roles"), ('access_revoked', "Removed a user's access"), ('roster_imported', 'Imported a pupil roster'), ('collection_created', 'Opened a results collection'), ('template_downloaded', 'Downloaded a results template'), ('results_uploaded', 'Uploaded results'), ('upload_confirmed', 'Confirmed a results submission'), ('upload_deleted', 'Deleted an upload'), ('upload_downloaded', 'Downloaded an uploaded file'), ('deadline_collected', 'Collected results at a deadline'), ('return_sent', 'Sent a file to the local authority'), ('return_confirmed', 'Confirmed a return to the local authority'), ('return_downloaded', 'Downloaded a file sent to the local authority'), ('return_validated', 'Validated a return'), ('correction_requested', 'Asked a school for a correction'), ('report_published', 'Published a report to a school'), ('api_token_created', 'Created an API token'), ('api_token_revoked', 'Revoked an API token')], max_length=40),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("login_succeeded", "Signed in"),
+                    ("login_failed", "Sign-in failed"),
+                    ("login_throttled", "Sign-in refused (too many failures)"),
+                    ("logout", "Signed out"),
+                    ("invitation_sent", "Invited a user"),
+                    ("invitation_resent", "Re-sent an invitation"),
+                    ("invitation_cancelled", "Cancelled an invitation"),
+                    ("invitation_accepted", "Accepted an invitation"),
+                    ("roles_changed", "Changed a user's roles"),
+                    ("access_revoked", "Removed a user's access"),
+                    ("roster_imported", "Imported a pupil roster"),
+                    ("collection_created", "Opened a results collection"),
+                    ("template_downloaded", "Downloaded a results template"),
+                    ("results_uploaded", "Uploaded results"),
+                    ("upload_confirmed", "Confirmed a results submission"),
+                    ("upload_deleted", "Deleted an upload"),
+                    ("upload_downloaded", "Downloaded an uploaded file"),
+                    ("deadline_collected", "Collected results at a deadline"),
+                    ("return_sent", "Sent a file to the local authority"),
+                    ("return_confirmed", "Confirmed a return to the local authority"),
+                    ("return_downloaded", "Downloaded a file sent to the local authority"),
+                    ("return_validated", "Validated a return"),
+                    ("correction_requested", "Asked a school for a correction"),
+                    ("report_published", "Published a report to a school"),
+                    ("api_token_created", "Created an API token"),
+                    ("api_token_revoked", "Revoked an API token"),
+                ],
+                max_length=40,
+            ),
         ),
     ]

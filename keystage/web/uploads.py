@@ -1,0 +1,56 @@
+"""Uploads are refused as they stream in, once a file passes the size limit: nothing past the limit
+is kept in memory or on disk, and the view is told why the file is missing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.http import HttpRequest
+
+TOO_LARGE_ATTR = "keystage_upload_too_large"
+
+
+class SizeLimitedUploadHandler(FileUploadHandler):
+    """First in FILE_UPLOAD_HANDLERS: counts each file's bytes and stops the upload past the limit.
+
+    The rest of the request body is read and dropped (no connection reset), so the browser gets the
+    page that explains the refusal rather than a network error."""
+
+    def __init__(self, request: HttpRequest | None = None) -> None:
+        super().__init__(request)
+        self.received = 0
+
+    @property
+    def limit(self) -> int:
+        return int(settings.KEYSTAGE_MAX_UPLOAD_BYTES)
+
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
+        super().new_file(*args, **kwargs)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            if self.request is not None:
+                setattr(self.request, TOO_LARGE_ATTR, self.file_name or "The file")
+            raise StopUpload(connection_reset=False)
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None  # the next handler keeps the file
+
+
+def upload_refused_for_size(request: HttpRequest) -> str | None:
+    """The name of the file the handler refused for its size, if any. Reading it parses the body."""
+    request.POST  # noqa: B018  (parsing the body runs the handlers)
+    return getattr(request, TOO_LARGE_ATTR, None)
+
+
+def too_large_message(name: str) -> str:
+    limit_mb = int(settings.KEYSTAGE_MAX_UPLOAD_BYTES) // (1024 * 1024)
+    return (
+        f"{name} is larger than {limit_mb} MB, the largest file accepted, so it was not uploaded. "
+        "A template with every pupil is well under 5 MB: check it is the right file."
+    )
