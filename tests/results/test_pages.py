@@ -3,7 +3,9 @@ outcome, Manage uploads, the trust's bulk upload, and refusals for everyone else
 
 from __future__ import annotations
 
+import csv
 import io
+import zipfile
 from datetime import timedelta
 
 import openpyxl
@@ -15,7 +17,7 @@ from django.utils import timezone
 
 from keystage.audit.models import AuditAction, AuditEvent
 from keystage.results import services
-from keystage.results.models import Upload, UploadStatus
+from keystage.results.models import SubmittedPupil, Upload, UploadStatus
 from tests.conftest import signed_in
 from tests.results.conftest import filled, open_collection, roster
 
@@ -264,3 +266,38 @@ def test_trust_bulk_upload_matches_each_file_to_its_school_and_refuses_others(wo
     for persona in ("manage_data", "other_trust_admin", "trust_anon"):
         assert signed_in(world.person(persona)).get(url).status_code == 403, persona
         assert signed_in(world.person(persona)).get(response["Location"]).status_code == 403, persona
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hostile_and_odd_files_through_the_page_end_in_a_clear_outcome(world):
+    collection = open_collection()
+    roster(world.s1)
+    client = signed_in(world.person("manage_data"))
+    template = _template(client, collection, world.s1)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"<" + b"a" * (300 * 1024 * 1024))
+    sheet = openpyxl.load_workbook(io.BytesIO(filled(template, "phonics", {(1, MARK): 33})))["Results"]
+    rows = [[("" if v is None else str(v)) for v in row] for row in sheet.iter_rows(values_only=True)]
+    rows[sheet.max_row - 1][5] = "Zoë"  # a name only Windows-1252 can carry in this file
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)
+    files = {
+        "bomb.xlsx": bomb.getvalue(),
+        "windows.csv": text.getvalue().encode("cp1252"),
+        "notes.xlsx": b"Dear all, results attached",
+    }
+    for name, data in files.items():
+        assert _post_upload(client, collection, world.s1, data, name).status_code == 302
+    _run_worker()
+    outcome = {u.filename: (u.status, [i["code"] for i in u.issues]) for u in Upload.objects.all()}
+    assert outcome["bomb.xlsx"] == (UploadStatus.ERROR, ["file.suspicious_archive"])
+    assert (
+        outcome["windows.csv"][0] == UploadStatus.SUCCESSFUL and "file.encoding" in outcome["windows.csv"][1]
+    )
+    assert outcome["notes.xlsx"][0] == UploadStatus.ERROR
+    for upload in Upload.objects.all():
+        page = client.get(reverse("results:upload_detail", args=[upload.pk]))
+        assert page.status_code == 200
+    assert SubmittedPupil.objects.filter(upload__filename="windows.csv", forename="Zoë").exists()
