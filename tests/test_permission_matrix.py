@@ -15,7 +15,9 @@ from django.urls import reverse
 
 from keystage.accounts.models import Invitation, Membership
 from keystage.accounts.services import invite_user
+from keystage.results.models import Collection
 from tests.conftest import PERSONAS, World, signed_in
+from tests.results.conftest import open_collection
 
 ALL = set(PERSONAS)
 S1_READERS = {
@@ -56,6 +58,12 @@ def _invitation(world: World) -> Invitation:
         roles=["governor"],
     )
 
+
+def _collection(world: World) -> Collection:
+    return Collection.objects.filter(kind="phonics").first() or open_collection("phonics")
+
+
+SUBMITTERS_FOR_S1 = {"manage_data", "trust_admin"}
 
 CASES = [
     Case(
@@ -156,6 +164,32 @@ CASES = [
         lambda w: reverse("audit:organisation_log", args=[w.la.pk]),
         {"la_data_officer"},
     ),
+    Case(
+        "results service homepage",
+        "GET",
+        lambda w: reverse("results:service_home", args=[_collection(w).pk, w.s1.pk]),
+        S1_READERS,
+    ),
+    Case(
+        "get template",
+        "GET",
+        lambda w: reverse("results:get_template", args=[_collection(w).pk, w.s1.pk]),
+        SUBMITTERS_FOR_S1,
+    ),
+    Case(
+        "upload page",
+        "GET",
+        lambda w: reverse("results:upload", args=[_collection(w).pk, w.s1.pk]),
+        SUBMITTERS_FOR_S1,
+    ),
+    Case(
+        "trust bulk upload",
+        "GET",
+        lambda w: reverse("results:bulk_upload", args=[w.trust.pk]),
+        {"trust_admin"},
+    ),
+    Case("results collections", "GET", lambda w: reverse("results:index"), ALL),
+    Case("manage uploads", "GET", lambda w: reverse("results:history"), ALL),
     Case("home page", "GET", lambda w: reverse("web:home"), ALL),
     Case("health", "GET", lambda w: reverse("web:healthz"), ALL),
 ]
