@@ -1,5 +1,19 @@
-from django.urls import URLPattern
+"""The results API, at /api/v1/. openapi.py describes every route here."""
+
+from django.urls import path, re_path
+
+from keystage.api import views
 
 app_name = "api"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("openapi.json", views.openapi_document, name="openapi"),
+    path("collections", views.collections, name="collections"),
+    path("validate", views.validate, name="validate"),
+    path("uploads", views.uploads, name="uploads"),
+    path("uploads/<int:upload_id>", views.upload, name="upload"),
+    path("uploads/<int:upload_id>/confirm", views.confirm, name="confirm"),
+    path("uploads/<int:upload_id>/error-workbook", views.error_workbook, name="error_workbook"),
+    # Anything else under /api/v1/ is a JSON 404, never the HTML page.
+    re_path(r"^(?P<path>.*)$", views.not_found, name="not_found"),
+]

@@ -352,6 +352,25 @@ def _school_for_bulk(upload: Upload, report: ValidationReport) -> _Target:
     return _Target(school, None)
 
 
+def check_file(data: bytes, kind: str, year: int, school: School | None = None) -> ValidationReport:
+    """Validate a file as an upload to the collection would be (the page, the API and the CLI share
+    it): against the school's DfE number and roster when a school is given. Raises CollectionError
+    when the collection's reference data is missing."""
+    layout = layout_for(kind, year)
+    try:
+        mapping = mapping_in_force(reference.ctf_mappings(), year)
+    except KeyError:
+        mapping = None
+    return validate_upload(
+        data,
+        layout,
+        upload_context(school, year),
+        mapping=mapping,
+        alternatives=alternatives(kind, year),
+        max_bytes=max_upload_bytes(),
+    )
+
+
 def validate_stored_upload(upload_id: int) -> Upload | None:
     """The worker's part of an upload: validate, then store the outcome, pupils and results.
 
@@ -366,37 +385,17 @@ def validate_stored_upload(upload_id: int) -> Upload | None:
         data = stored.read()
     try:
         layout = layout_for(collection.kind, collection.year)
+        school = upload.school
+        report = check_file(data, collection.kind, collection.year, school)
     except CollectionError as error:
         return _finish(upload_id, None, [_file_issue(str(error))], None)
-    school = upload.school
-    context = upload_context(school, collection.year)
-    mappings = reference.ctf_mappings()
-    try:
-        mapping = mapping_in_force(mappings, collection.year)
-    except KeyError:
-        mapping = None
-    report = validate_upload(
-        data,
-        layout,
-        context,
-        mapping=mapping,
-        alternatives=alternatives(collection.kind, collection.year),
-        max_bytes=max_upload_bytes(),
-    )
     if school is None and report.readable:
         target = _school_for_bulk(upload, report)
         if target.school is None:
             issues = [*(i.as_dict() for i in report.issues), _file_issue(target.problem or "")]
             return _finish(upload_id, None, issues, report)
         school = target.school
-        report = validate_upload(
-            data,
-            layout,
-            upload_context(school, collection.year),
-            mapping=mapping,
-            alternatives=alternatives(collection.kind, collection.year),
-            max_bytes=max_upload_bytes(),
-        )
+        report = check_file(data, collection.kind, collection.year, school)
     return _finish(upload_id, school, [i.as_dict() for i in report.issues], report, layout)
 
 
@@ -698,26 +697,27 @@ def service_home(collection: Collection, school: School, user: Any) -> ServiceHo
 
 
 def open_stored_file(upload: Upload, *, which: str, actor: Any, ip: str | None = None) -> File[Any]:
-    """An uploaded file (``which="file"``) or its error workbook (``"errors"``), for download.
-
-    Deleted uploads have no file; the original's download is audited."""
-    if which == "errors":
-        if not upload.error_workbook:
-            raise CollectionError("This upload has no error workbook.")
-        workbook: File[Any] = upload.error_workbook.open("rb")
-        return workbook
-    if not upload.can_download:
+    """An uploaded file (``which="file"``) or its error workbook (``"errors"``), for download; the
+    caller has checked the actor may see the upload. Deleted uploads have neither. Audited."""
+    if which == "errors" and (not upload.error_workbook or upload.status == UploadStatus.DELETED):
+        raise CollectionError("This upload has no error workbook: only files with errors have one.")
+    if which != "errors" and not upload.can_download:
         raise CollectionError("This upload was deleted; its file is no longer kept.")
+    stored = upload.error_workbook if which == "errors" else upload.file
+    try:
+        handle: File[Any] = stored.open("rb")
+    except FileNotFoundError:
+        raise CollectionError("This file is no longer in storage.") from None
     log.record(
         AuditAction.UPLOAD_DOWNLOADED,
         actor=actor,
         organisation=upload.school or upload.via_organisation,
-        subject=f"{upload.collection}: {upload.filename}",
+        subject=f"{upload.collection}: {'error workbook of ' if which == 'errors' else ''}{upload.filename}",
         ip_address=ip,
         upload=upload.pk,
+        file=which,
     )
-    original: File[Any] = upload.file.open("rb")
-    return original
+    return handle
 
 
 def bulk_upload(

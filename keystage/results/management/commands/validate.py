@@ -11,11 +11,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from keystage.core.ctf.model import mapping_in_force
 from keystage.core.results.kinds import KINDS
-from keystage.core.results.validation import UploadContext, validate_upload
 from keystage.pupils.management.school_option import school_from_option
-from keystage.reference_data.services import ctf_mappings
 from keystage.results import services
 
 
@@ -38,26 +35,12 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(f"Cannot read {path}: {error.strerror}", returncode=2) from None
         kind, year = options["collection"], options["year"]
+        school = school_from_option(options["school"]) if options["school"] else None
         try:
             layout = services.layout_for(kind, year)
+            report = services.check_file(data, kind, year, school)
         except services.CollectionError as error:
             raise CommandError(str(error), returncode=2) from None
-        context = UploadContext()
-        if options["school"]:
-            school = school_from_option(options["school"])
-            context = services.upload_context(school, year)
-        try:
-            mapping = mapping_in_force(ctf_mappings(), year)
-        except KeyError:
-            mapping = None
-        report = validate_upload(
-            data,
-            layout,
-            context,
-            mapping=mapping,
-            alternatives=services.alternatives(kind, year),
-            max_bytes=services.max_upload_bytes(),
-        )
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
         else:

@@ -1,0 +1,386 @@
+"""The OpenAPI 3.1 description of the results API, written out by hand.
+
+tests/api/test_openapi.py checks that every route in keystage/api/urls.py is described here with
+each method it accepts, and that every reference resolves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keystage.core.results.kinds import KINDS
+
+_JSON = "application/json"
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error(description: str, *codes: str) -> dict[str, Any]:
+    return {
+        "description": f"{description} Error codes: {', '.join(codes)}.",
+        "content": {_JSON: {"schema": _ref("Error")}},
+    }
+
+
+def _ok(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": {_JSON: {"schema": _ref(schema)}}}
+
+
+_UNAUTHORISED = {"$ref": "#/components/responses/Unauthorised"}
+_UPLOAD_ID = {
+    "name": "upload_id",
+    "in": "path",
+    "required": True,
+    "description": "The upload's id, as returned when it was made.",
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+_ISSUE = {
+    "type": "object",
+    "description": "One problem found in a file: where it is, what was there, and what to do.",
+    "required": ["row", "column", "column_header", "value", "code", "message", "severity"],
+    "properties": {
+        "row": {"type": ["integer", "null"], "description": "Row number as the spreadsheet shows it."},
+        "column": {"type": ["string", "null"], "description": "Column letter, e.g. “H”."},
+        "column_header": {"type": ["string", "null"]},
+        "value": {"type": ["string", "null"], "description": "What the cell held."},
+        "code": {"type": "string", "description": "A stable code, e.g. result.score_range."},
+        "message": {"type": "string", "description": "What is wrong and how to fix it, in plain English."},
+        "severity": {"type": "string", "enum": ["error", "warning"]},
+    },
+}
+
+_COMPONENTS: dict[str, Any] = {
+    "securitySchemes": {
+        "token": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A personal API token (“ks_…”), made on the API tokens page of your account. "
+            "It acts as you, with the roles you hold when each request is made.",
+        }
+    },
+    "responses": {
+        "Unauthorised": {
+            "description": "No token, or a token that is not recognised, revoked or expired. Error codes: "
+            "missing_token, invalid_token, token_revoked, token_expired, account_disabled.",
+            "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+            "content": {_JSON: {"schema": _ref("Error")}},
+        },
+    },
+    "schemas": {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {"type": "string", "description": "Stable; test this in scripts."},
+                        "message": {"type": "string", "description": "For people; may change."},
+                    },
+                }
+            },
+        },
+        "Issue": _ISSUE,
+        "ValidationResult": {
+            "type": "object",
+            "required": ["valid", "pupils", "issues"],
+            "properties": {
+                "valid": {"type": "boolean"},
+                "pupils": {"type": "integer", "description": "Pupil rows read from the file."},
+                "issues": {"type": "array", "items": _ref("Issue")},
+            },
+        },
+        "UnreadableFile": {
+            "type": "object",
+            "required": ["valid", "pupils", "issues", "error"],
+            "properties": {
+                "valid": {"const": False},
+                "pupils": {"type": "integer"},
+                "issues": {"type": "array", "items": _ref("Issue")},
+                "error": {"$ref": "#/components/schemas/Error/properties/error"},
+            },
+        },
+        "Collection": {
+            "type": "object",
+            "required": [
+                "collection",
+                "year",
+                "academic_year",
+                "title",
+                "opens_at",
+                "final_deadline",
+                "open",
+            ],
+            "properties": {
+                "collection": {"type": "string", "enum": list(KINDS)},
+                "year": {
+                    "type": "integer",
+                    "description": "The year the academic year ends: 2026 for 2025/26.",
+                },
+                "academic_year": {"type": "string", "examples": ["2025/26"]},
+                "title": {"type": "string"},
+                "opens_at": {"type": "string", "format": "date-time"},
+                "provisional_deadline": {"type": "string", "format": "date-time"},
+                "final_deadline": {"type": "string", "format": "date-time"},
+                "open": {"type": "boolean", "description": "Whether uploads are accepted now."},
+                "provisional_reports_due": {"type": ["string", "null"], "format": "date"},
+                "final_reports_due": {"type": ["string", "null"], "format": "date"},
+                "terms": {"type": "string", "description": "What a school agrees to when it confirms."},
+            },
+        },
+        "CollectionList": {
+            "type": "object",
+            "required": ["collections"],
+            "properties": {"collections": {"type": "array", "items": _ref("Collection")}},
+        },
+        "Upload": {
+            "type": "object",
+            "required": ["id", "collection", "year", "status", "issues", "links"],
+            "properties": {
+                "id": {"type": "integer"},
+                "collection": {"type": "string", "enum": list(KINDS)},
+                "year": {"type": "integer"},
+                "collection_title": {"type": "string"},
+                "school": {
+                    "type": ["object", "null"],
+                    "properties": {"dfe_number": {"type": "string"}, "name": {"type": "string"}},
+                },
+                "filename": {"type": "string"},
+                "status": {
+                    "type": "string",
+                    "enum": ["processing", "error", "successful", "reports", "overwritten", "deleted"],
+                    "description": "processing until the check has run; then error or successful. "
+                    "A successful upload is used once confirmed (in_use); a later confirmed upload "
+                    "overwrites it.",
+                },
+                "status_label": {"type": "string", "description": "The status as the pages show it."},
+                "pupils": {"type": ["integer", "null"]},
+                "error_count": {"type": "integer"},
+                "warning_count": {"type": "integer"},
+                "issues": {"type": "array", "items": _ref("Issue"), "description": "Every issue found."},
+                "uploaded_at": {"type": "string", "format": "date-time"},
+                "uploaded_by": {"type": "string", "description": "The uploader's email address."},
+                "validated_at": {"type": ["string", "null"], "format": "date-time"},
+                "in_use": {"type": "boolean", "description": "This is the school's submission now."},
+                "confirmed_at": {"type": ["string", "null"], "format": "date-time"},
+                "report_due": {"type": ["string", "null"], "format": "date"},
+                "links": {
+                    "type": "object",
+                    "required": ["self"],
+                    "properties": {
+                        "self": {"type": "string", "format": "uri"},
+                        "confirm": {"type": "string", "format": "uri", "description": "When confirmable."},
+                        "error_workbook": {
+                            "type": "string",
+                            "format": "uri",
+                            "description": "The file with each problem highlighted, when it has errors.",
+                        },
+                    },
+                },
+            },
+        },
+        "FileForm": {
+            "type": "object",
+            "required": ["file", "collection", "year"],
+            "properties": {
+                "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                "collection": {"type": "string", "enum": list(KINDS)},
+                "year": {"type": "integer", "examples": [2026]},
+                "school": {"type": "string", "description": "DfE number, 7 digits, e.g. 8004001."},
+            },
+        },
+        "Confirmation": {
+            "type": "object",
+            "required": ["agree_to_terms"],
+            "properties": {"agree_to_terms": {"const": True}},
+        },
+    },
+}
+
+_BAD_INPUT = (
+    "missing_field",
+    "missing_file",
+    "too_many_files",
+    "expected_multipart",
+    "unknown_collection",
+    "invalid_year",
+    "invalid_school",
+    "unknown_school",
+    "malformed_request",
+)
+
+
+def _paths() -> dict[str, Any]:
+    secured: list[dict[str, list[str]]] = [{"token": []}]
+    too_large = _error("The request or file is larger than the largest file accepted.", "too_large")
+    return {
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "security": [],
+                "responses": {"200": {"description": "The OpenAPI document.", "content": {_JSON: {}}}},
+            }
+        },
+        "/collections": {
+            "get": {
+                "operationId": "listCollections",
+                "summary": "The results collections, their windows and terms",
+                "security": secured,
+                "parameters": [
+                    {"name": "collection", "in": "query", "schema": {"type": "string", "enum": list(KINDS)}},
+                    {"name": "year", "in": "query", "schema": {"type": "integer"}},
+                ],
+                "responses": {
+                    "200": _ok("The collections, newest year first.", "CollectionList"),
+                    "400": _error("A filter is not valid.", "unknown_collection", "invalid_year"),
+                    "401": _UNAUTHORISED,
+                },
+            }
+        },
+        "/validate": {
+            "post": {
+                "operationId": "validateFile",
+                "summary": "Check a results file now, as an upload would be checked; nothing is stored",
+                "description": "With `school`, the file's DfE numbers and pupils are checked against that "
+                "school and its roster, and you need permission to submit data for it. Without, you need "
+                "that permission for some school.",
+                "security": secured,
+                "requestBody": {
+                    "required": True,
+                    "content": {"multipart/form-data": {"schema": _ref("FileForm")}},
+                },
+                "responses": {
+                    "200": _ok("The file was read: valid or not, with every issue.", "ValidationResult"),
+                    "400": _error("The request is missing something or has a bad value.", *_BAD_INPUT),
+                    "401": _UNAUTHORISED,
+                    "403": _error("You may not submit data for this school.", "forbidden"),
+                    "409": _error("The collection cannot be checked yet.", "collection_unavailable"),
+                    "413": too_large,
+                    "422": _ok(
+                        "The file cannot be read (corrupt, protected, not a results file).", "UnreadableFile"
+                    ),
+                },
+            }
+        },
+        "/uploads": {
+            "post": {
+                "operationId": "uploadFile",
+                "summary": "Upload a results file for a school; it is checked in the background",
+                "description": "Poll the Location (GET /uploads/{upload_id}) until the status is no longer "
+                "processing, then confirm a successful upload.",
+                "security": secured,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "allOf": [_ref("FileForm"), {"required": ["school"]}],
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {
+                        "description": "Stored, and queued to be checked.",
+                        "headers": {
+                            "Location": {
+                                "description": "The upload's status URL.",
+                                "schema": {"type": "string"},
+                            }
+                        },
+                        "content": {_JSON: {"schema": _ref("Upload")}},
+                    },
+                    "400": _error(
+                        "The request is missing something or has a bad value.",
+                        *_BAD_INPUT,
+                        "empty_file",
+                        "upload_refused",
+                    ),
+                    "401": _UNAUTHORISED,
+                    "403": _error("You may not submit data for this school.", "forbidden"),
+                    "409": _error("The collection is not open for uploads.", "collection_closed"),
+                    "413": too_large,
+                },
+            }
+        },
+        "/uploads/{upload_id}": {
+            "parameters": [_UPLOAD_ID],
+            "get": {
+                "operationId": "getUpload",
+                "summary": "An upload's status and every issue found in it",
+                "security": secured,
+                "responses": {
+                    "200": _ok("The upload.", "Upload"),
+                    "401": _UNAUTHORISED,
+                    "404": _error("No upload of yours has this id.", "upload_not_found"),
+                },
+            },
+        },
+        "/uploads/{upload_id}/confirm": {
+            "parameters": [_UPLOAD_ID],
+            "post": {
+                "operationId": "confirmUpload",
+                "summary": "Agree to the terms: the upload becomes the school's submission",
+                "security": secured,
+                "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("Confirmation")}}},
+                "responses": {
+                    "200": _ok("Confirmed: in_use is true.", "Upload"),
+                    "400": _error(
+                        "The body is not JSON or does not agree to the terms.",
+                        "invalid_json",
+                        "terms_not_agreed",
+                    ),
+                    "401": _UNAUTHORISED,
+                    "403": _error("You may not submit data for this school.", "forbidden"),
+                    "404": _error("No upload of yours has this id.", "upload_not_found"),
+                    "409": _error(
+                        "The upload cannot be confirmed (still being checked, has errors, overwritten, or "
+                        "the collection has closed).",
+                        "cannot_confirm",
+                    ),
+                    "413": too_large,
+                },
+            },
+        },
+        "/uploads/{upload_id}/error-workbook": {
+            "parameters": [_UPLOAD_ID],
+            "get": {
+                "operationId": "getErrorWorkbook",
+                "summary": "The uploaded spreadsheet with every problem highlighted and an Errors sheet",
+                "security": secured,
+                "responses": {
+                    "200": {"description": "The workbook.", "content": {_XLSX: {}}},
+                    "401": _UNAUTHORISED,
+                    "404": _error(
+                        "No such upload, or it has no error workbook.",
+                        "upload_not_found",
+                        "no_error_workbook",
+                    ),
+                },
+            },
+        },
+    }
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "keystage results API",
+            "version": "1.0.0",
+            "description": "Check, upload and confirm results files, as the upload pages do. Every error "
+            'is JSON: {"error": {"code", "message"}}. Unexpected failures answer 500 with code '
+            "internal_error; a method a path does not take answers 405 (method_not_allowed); an unknown "
+            "path 404 (not_found).",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"token": []}],
+        "paths": _paths(),
+        "components": _COMPONENTS,
+    }

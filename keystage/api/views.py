@@ -1,0 +1,298 @@
+"""The results API: what the upload page does, for a school's MIS or a script.
+
+Thin, like the pages: read and check the input, then call the results services, which check
+permissions (policy) and write the audit log. Every failure is JSON (see endpoint.py).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve, reverse
+
+from keystage.accounts import policy
+from keystage.api import openapi
+from keystage.api.endpoint import ApiError, endpoint, form_with_file
+from keystage.audit.log import client_address
+from keystage.core.identifiers import InvalidIdentifierError, dfe_number
+from keystage.core.results.kinds import KINDS, academic_year_name
+from keystage.core.roles import Action
+from keystage.organisations.models import School
+from keystage.results import services as results
+from keystage.results.models import Collection, Upload, UploadStatus
+
+_LARGEST_ID = 2**63 - 1
+_FIRST_YEAR, _LAST_YEAR = 2000, 2100
+ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+# Input ------------------------------------------------------------------------------------------
+
+
+def _required(fields: dict[str, str], name: str, what: str) -> str:
+    value = fields.get(name, "").strip()
+    if not value:
+        raise ApiError(400, "missing_field", f"Give the {what} in the field “{name}”.")
+    return value
+
+
+def _kind(fields: dict[str, str]) -> str:
+    kind = _required(fields, "collection", "collection").lower()
+    if kind not in KINDS:
+        raise ApiError(
+            400,
+            "unknown_collection",
+            f"There is no collection “{kind[:40]}”; use one of {', '.join(KINDS)}.",
+        )
+    return kind
+
+
+def _year(value: str) -> int:
+    try:
+        year = int(value.strip())
+    except ValueError:
+        raise ApiError(
+            400,
+            "invalid_year",
+            f"The year must be a number, the year the academic year ends (2026 for 2025/26), "
+            f"not “{value.strip()[:20]}”.",
+        ) from None
+    if not _FIRST_YEAR <= year <= _LAST_YEAR:
+        raise ApiError(
+            400,
+            "invalid_year",
+            f"{year} is not an academic year keystage knows: give the year it ends, e.g. 2026 for 2025/26.",
+        )
+    return year
+
+
+def _school(value: str) -> School:
+    try:
+        number = dfe_number(value)
+    except InvalidIdentifierError as error:
+        raise ApiError(400, "invalid_school", str(error)) from None
+    school = School.objects.select_related("la", "trust").filter(dfe_number=number).first()
+    if school is None:
+        raise ApiError(400, "unknown_school", f"No school has DfE number {number}.")
+    return school
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body.decode("utf-8") or "null")
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(
+            400, "invalid_json", 'The request body must be JSON, for example {"agree_to_terms": true}.'
+        ) from None
+    if not isinstance(body, dict):
+        raise ApiError(
+            400,
+            "invalid_json",
+            'The request body must be a JSON object, for example {"agree_to_terms": true}.',
+        )
+    return body
+
+
+def _visible_upload(request: HttpRequest, upload_id: int) -> Upload:
+    """An upload the user may see; any other is not found (whether it exists is not told)."""
+    upload = None
+    if upload_id <= _LARGEST_ID:
+        upload = (
+            results.uploads_visible_to(request.user)
+            .select_related("collection", "school")
+            .filter(pk=upload_id)
+            .first()
+        )
+    if upload is None:
+        raise ApiError(404, "upload_not_found", f"You have no upload {upload_id}.")
+    return upload
+
+
+# Output -----------------------------------------------------------------------------------------
+
+
+def _when(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _absolute(request: HttpRequest, name: str, *args: Any) -> str:
+    return request.build_absolute_uri(reverse(name, args=args))
+
+
+def collection_json(collection: Collection) -> dict[str, Any]:
+    return {
+        "collection": collection.kind,
+        "year": collection.year,
+        "academic_year": academic_year_name(collection.year),
+        "title": collection.title,
+        "opens_at": _when(collection.opens_at),
+        "provisional_deadline": _when(collection.provisional_deadline),
+        "final_deadline": _when(collection.final_deadline),
+        "open": collection.is_open(),
+        "provisional_reports_due": _when(collection.provisional_reports_due),
+        "final_reports_due": _when(collection.final_reports_due),
+        "terms": collection.terms,
+    }
+
+
+def upload_json(request: HttpRequest, upload: Upload) -> dict[str, Any]:
+    links = {"self": _absolute(request, "api:upload", upload.pk)}
+    if upload.status == UploadStatus.SUCCESSFUL and not upload.in_use:
+        links["confirm"] = _absolute(request, "api:confirm", upload.pk)
+    if upload.error_workbook and upload.status != UploadStatus.DELETED:
+        links["error_workbook"] = _absolute(request, "api:error_workbook", upload.pk)
+    collection, school = upload.collection, upload.school
+    return {
+        "id": upload.pk,
+        "collection": collection.kind,
+        "year": collection.year,
+        "collection_title": collection.title,
+        "school": {"dfe_number": school.dfe_number, "name": school.name} if school else None,
+        "filename": upload.filename,
+        "status": upload.status,
+        "status_label": upload.get_status_display(),
+        "pupils": upload.pupil_count,
+        "error_count": upload.error_count,
+        "warning_count": upload.warning_count,
+        "issues": upload.issues,
+        "uploaded_at": _when(upload.uploaded_at),
+        "uploaded_by": upload.uploaded_by_email,
+        "validated_at": _when(upload.validated_at),
+        "in_use": upload.in_use,
+        "confirmed_at": _when(upload.confirmed_at),
+        "report_due": _when(collection.report_due(upload.uploaded_at)),
+        "links": links,
+    }
+
+
+# Endpoints --------------------------------------------------------------------------------------
+
+
+@endpoint("GET", auth=False)
+def openapi_document(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(openapi.document())
+
+
+@endpoint("GET")
+def collections(request: HttpRequest) -> HttpResponse:
+    found = Collection.objects.all()
+    kind = request.GET.get("collection", "").strip()
+    if kind:
+        found = found.filter(kind=_kind({"collection": kind}))
+    year = request.GET.get("year", "").strip()
+    if year:
+        found = found.filter(year=_year(year))
+    return JsonResponse({"collections": [collection_json(c) for c in found]})
+
+
+@endpoint("POST")
+def validate(request: HttpRequest) -> HttpResponse:
+    """Check a file as an upload would be checked, at once; nothing is stored."""
+    fields, file = form_with_file(request)
+    kind = _kind(fields)
+    year = _year(_required(fields, "year", "academic year (e.g. 2026 for 2025/26)"))
+    school = _school(fields["school"]) if fields.get("school", "").strip() else None
+    if school is not None:
+        policy.require(request.user, Action.SUBMIT_DATA, school)
+    elif not results.schools_of(request.user, Action.SUBMIT_DATA):
+        raise ApiError(
+            403,
+            "forbidden",
+            "Checking files is for people who upload results: you do not have a role that submits "
+            "data for any school.",
+        )
+    try:
+        report = results.check_file(file.read(), kind, year, school)
+    except results.CollectionError as error:
+        raise ApiError(409, "collection_unavailable", str(error)) from None
+    body = report.as_dict()
+    if not report.readable:
+        message = report.issues[0].message if report.issues else "The file cannot be read."
+        return JsonResponse({**body, "error": {"code": "unreadable_file", "message": message}}, status=422)
+    return JsonResponse(body)
+
+
+@endpoint("POST")
+def uploads(request: HttpRequest) -> HttpResponse:
+    """Store the file for the school and queue its validation; poll the Location for the outcome."""
+    fields, file = form_with_file(request)
+    kind = _kind(fields)
+    year = _year(_required(fields, "year", "academic year (e.g. 2026 for 2025/26)"))
+    school = _school(_required(fields, "school", "DfE number of the school"))
+    policy.require(request.user, Action.SUBMIT_DATA, school)
+    collection = Collection.objects.filter(kind=kind, year=year).first()
+    if collection is None:
+        raise ApiError(
+            400,
+            "unknown_collection",
+            f"There is no {KINDS[kind].title} collection for {academic_year_name(year)}. "
+            "GET /api/v1/collections lists them.",
+        )
+    name = (file.name or "results").strip() or "results"
+    if not file.size:
+        raise ApiError(400, "empty_file", f"{name} is empty.")
+    try:
+        upload = results.upload_results(
+            collection, school, file, filename=name, actor=request.user, ip=client_address(request)
+        )
+    except results.CollectionError as error:
+        code = "upload_refused" if collection.is_open() else "collection_closed"
+        raise ApiError(409 if code == "collection_closed" else 400, code, str(error)) from None
+    response = JsonResponse(upload_json(request, upload), status=202)
+    response["Location"] = _absolute(request, "api:upload", upload.pk)
+    return response
+
+
+@endpoint("GET")
+def upload(request: HttpRequest, upload_id: int) -> HttpResponse:
+    return JsonResponse(upload_json(request, _visible_upload(request, upload_id)))
+
+
+@endpoint("POST")
+def confirm(request: HttpRequest, upload_id: int) -> HttpResponse:
+    found = _visible_upload(request, upload_id)
+    if _json_body(request).get("agree_to_terms") is not True:
+        raise ApiError(
+            400,
+            "terms_not_agreed",
+            'Send {"agree_to_terms": true} to agree to the collection\'s terms and conditions '
+            "(GET /api/v1/collections shows them).",
+        )
+    try:
+        confirmed = results.confirm_upload(found, actor=request.user, agreed=True, ip=client_address(request))
+    except results.CollectionError as error:
+        raise ApiError(409, "cannot_confirm", str(error)) from None
+    return JsonResponse(upload_json(request, confirmed))
+
+
+@endpoint("GET")
+def error_workbook(request: HttpRequest, upload_id: int) -> FileResponse:
+    found = _visible_upload(request, upload_id)
+    try:
+        stream = results.open_stored_file(
+            found, which="errors", actor=request.user, ip=client_address(request)
+        )
+    except results.CollectionError as error:
+        raise ApiError(404, "no_error_workbook", str(error)) from None
+    stem = found.filename.rsplit(".", 1)[0] or "upload"
+    return FileResponse(
+        stream,
+        as_attachment=True,
+        filename=f"{stem}-errors.xlsx",
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+
+@endpoint(*ALL_METHODS, auth=False)
+def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    message = f"There is no API endpoint at {request.path}. /api/v1/openapi.json describes them all."
+    if request.path.endswith("/"):
+        try:
+            resolved = resolve(request.path.rstrip("/"))
+        except Resolver404:
+            resolved = None
+        if resolved is not None and resolved.url_name != "not_found":
+            message = f"There is no API endpoint at {request.path}: leave off the final “/”."
+    raise ApiError(404, "not_found", message)
