@@ -5,6 +5,8 @@ Manage uploads; then a trust's bulk upload of several schools' files. Every page
 from __future__ import annotations
 
 import io
+import json
+import urllib.request
 from pathlib import Path
 
 import openpyxl
@@ -138,4 +140,30 @@ def test_trust_bulk_upload_of_several_files(world, password, live_server, new_pa
     assert_accessible(page, checked)
     statuses = sorted(Upload.objects.values_list("status", flat=True))
     assert statuses == [UploadStatus.ERROR, UploadStatus.SUCCESSFUL, UploadStatus.SUCCESSFUL]
+    assert len(checked) == 4
+
+
+def test_api_token_made_in_the_browser_works_from_a_script(world, password, live_server, new_page):
+    open_collection()
+    checked: list[str] = []
+    page = new_page()
+    _sign_in(page, live_server.url, world.person("manage_data").email, password, checked)
+    page.get_by_role("link", name="manage your API tokens").click()
+    expect(page.get_by_role("heading", name="API tokens")).to_be_visible()
+    assert_accessible(page, checked)
+    page.get_by_role("button", name="Create an API token").click()
+    page.get_by_role("button", name="Create token").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Enter a name for the token")
+    assert_accessible(page, checked)
+    page.get_by_label("Name").fill("MIS export")
+    page.get_by_role("button", name="Create token").click()
+    token = page.get_by_label("Your token").input_value()
+    assert token.startswith("ks_")
+    assert_accessible(page, checked)
+
+    url = live_server.url + "/api/v1/collections"  # the test server, over plain HTTP
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+    with urllib.request.urlopen(request) as response:  # noqa: S310
+        body = json.loads(response.read())
+    assert [c["collection"] for c in body["collections"]] == ["phonics"]
     assert len(checked) == 4
