@@ -10,12 +10,14 @@ Environment variables (all optional for the demo):
   KEYSTAGE_VAR_DIR    where the embedded database, uploads and collected static files live (default ./var)
   KEYSTAGE_STORAGE_ROOT  uploaded and generated files (default $KEYSTAGE_VAR_DIR/storage)
   KEYSTAGE_MAX_UPLOAD_MB the largest results file accepted (default 20)
+  KEYSTAGE_STORAGE_BACKEND, KEYSTAGE_STORAGE_OPTIONS  where uploaded files live (default: on disk)
   EMAIL_BACKEND, EMAIL_FILE_PATH, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
   EMAIL_USE_TLS, DEFAULT_FROM_EMAIL
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -170,8 +172,17 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "keystage" / "static"]
 MEDIA_ROOT = Path(os.environ.get("KEYSTAGE_STORAGE_ROOT", VAR_DIR / "storage")).resolve()
+# Uploaded files live on disk by default; any Django storage (e.g. django-storages' S3 backend,
+# installed alongside) takes over with its dotted path and its options as JSON.
+try:
+    _storage_options = json.loads(os.environ.get("KEYSTAGE_STORAGE_OPTIONS") or "{}")
+except ValueError as _error:
+    raise ImproperlyConfigured(f"KEYSTAGE_STORAGE_OPTIONS is not JSON: {_error}") from None
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": os.environ.get("KEYSTAGE_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": _storage_options,
+    },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 # Tests and a fresh checkout run before collectstatic: fall back to unhashed names.
