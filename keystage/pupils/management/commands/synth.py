@@ -1,4 +1,9 @@
-"""`keystage synth`: a synthetic year, written as files and optionally loaded into the database."""
+"""`keystage synth`: a synthetic year, written as files and optionally loaded into the database.
+
+`keystage synth fill-template TEMPLATE.xlsx --collection KIND --year YYYY -o OUT.xlsx [--seed N]
+[--errors N]` fills a template downloaded from keystage with synthetic results for its pupils,
+optionally with N realistic mistakes, for demos and tests.
+"""
 
 from __future__ import annotations
 
@@ -10,33 +15,67 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from keystage.core.results.kinds import KINDS
 from keystage.core.synth import SynthSpec, generate
 from keystage.core.synth.output import rosters_by_school, write_ctfs, write_files
 from keystage.organisations.models import LocalAuthority, School
 from keystage.pupils.services import import_roster
 
+FILL_TEMPLATE = "fill-template"
+DEFAULT_YEAR = 2026
+
 
 class Command(BaseCommand):
     help = (
         "Generate a synthetic year of schools, pupils and results (seeded, reproducible), from one school to "
-        "national scale, calibrated to published national figures."
+        "national scale, calibrated to published national figures. "
+        "`keystage synth fill-template TEMPLATE.xlsx --collection KIND --year YYYY -o OUT.xlsx` fills a "
+        "template downloaded from keystage with synthetic results for its pupils (--errors N plants N "
+        "realistic mistakes)."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "mode",
+            nargs="?",
+            choices=[FILL_TEMPLATE],
+            help="fill-template: fill a downloaded template instead of generating a year",
+        )
+        parser.add_argument(
+            "template", nargs="?", type=Path, help="fill-template: the template .xlsx to fill"
+        )
         parser.add_argument("--scale", default="small", choices=["school", "small", "mid", "national"])
-        parser.add_argument("--year", type=int, default=2026, help="academic year by its end")
+        parser.add_argument(
+            "--year", type=int, help=f"academic year by its end (a synthetic year: default {DEFAULT_YEAR})"
+        )
         parser.add_argument("--seed", type=int, default=2026)
         parser.add_argument(
-            "-o", "--output", type=Path, help="folder for schools.csv, pupils.csv and results"
+            "-o",
+            "--output",
+            type=Path,
+            help="folder for schools.csv, pupils.csv and results; fill-template: the .xlsx to write",
         )
         parser.add_argument("--per-school", action="store_true", help="also a roster CSV per school")
         parser.add_argument("--ctf", action="store_true", help="also a CTF per primary school to its LA")
         parser.add_argument("--load", action="store_true", help="create the schools and load their rosters")
+        parser.add_argument(
+            "--collection", choices=list(KINDS), help="fill-template: the template's collection"
+        )
+        parser.add_argument(
+            "--errors", type=int, default=0, help="fill-template: plant this many realistic mistakes"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["mode"] == FILL_TEMPLATE:
+            self._fill_template(options)
+            return
+        if options["collection"] or options["errors"]:
+            raise CommandError("--collection and --errors are for keystage synth fill-template.")
         if not (options["output"] or options["load"]):
             raise CommandError("Say where the year goes: -o FOLDER, --load, or both.")
-        spec = SynthSpec.at_scale(options["scale"], year=options["year"], seed=options["seed"])
+        spec = SynthSpec.at_scale(
+            options["scale"], year=options["year"] or DEFAULT_YEAR, seed=options["seed"]
+        )
         started = time.perf_counter()
         year = generate(spec)
         self.stdout.write(
@@ -80,3 +119,46 @@ class Command(BaseCommand):
             )
             loaded += len(read.pupils)
         self.stdout.write(f"Loaded {year.schools.height} schools and {loaded} pupils for {spec.year}.")
+
+    def _fill_template(self, options: dict[str, Any]) -> None:
+        from keystage.core.results.fill import FillError, fill_template
+        from keystage.results import services
+
+        template: Path | None = options["template"]
+        usage = "keystage synth fill-template TEMPLATE.xlsx --collection KIND --year YYYY -o OUT.xlsx"
+        if template is None:
+            raise CommandError(f"Give the template to fill: {usage}")
+        missing = [name for name in ("collection", "year", "output") if not options[name]]
+        if missing:
+            names = ", ".join("-o" if m == "output" else f"--{m}" for m in missing)
+            raise CommandError(f"fill-template needs {names}: {usage}")
+        if options["load"] or options["ctf"] or options["per_school"]:
+            raise CommandError("--load, --ctf and --per-school make a synthetic year, not a filled template.")
+        if options["errors"] < 0:
+            raise CommandError("--errors is how many mistakes to plant: 0 or more.")
+        try:
+            data = template.read_bytes()
+        except OSError as error:
+            raise CommandError(f"Cannot read {template}: {error.strerror}") from None
+        kind, year = options["collection"], options["year"]
+        try:
+            layout = services.layout_for(kind, year)
+        except services.CollectionError as error:
+            raise CommandError(str(error)) from None
+        try:
+            filled = fill_template(data, layout, seed=options["seed"], errors=options["errors"])
+        except FillError as error:
+            raise CommandError(f"{template.name}: {error}.") from None
+        output: Path = options["output"]
+        try:
+            output.write_bytes(filled.data)
+        except OSError as error:
+            raise CommandError(f"Cannot write {output}: {error.strerror}") from None
+        self.stdout.write(
+            f"Wrote {output}: {layout.title} results for {filled.pupils} pupils, {filled.results} results "
+            f"(seed {options['seed']})."
+        )
+        if filled.errors_asked:
+            self.stdout.write(f"Planted {len(filled.mistakes)} of {filled.errors_asked} mistakes:")
+            for mistake in filled.mistakes:
+                self.stdout.write(f"  {mistake.severity.value:7} {mistake.describe()}")
