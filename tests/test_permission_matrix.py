@@ -16,8 +16,10 @@ from django.urls import reverse
 from keystage.accounts.models import Invitation, Membership
 from keystage.accounts.services import invite_user
 from keystage.results.models import Collection
+from keystage.returns.models import ReturnRound
 from tests.conftest import PERSONAS, World, signed_in
 from tests.results.conftest import open_collection
+from tests.returns.conftest import open_round
 
 ALL = set(PERSONAS)
 S1_READERS = {
@@ -64,6 +66,11 @@ def _collection(world: World) -> Collection:
 
 
 SUBMITTERS_FOR_S1 = {"manage_data", "trust_admin"}
+
+
+def _round(world: World) -> ReturnRound:
+    return ReturnRound.objects.filter(la=world.la).first() or open_round(world.la)
+
 
 CASES = [
     Case(
@@ -189,6 +196,26 @@ CASES = [
         {"trust_admin"},
     ),
     Case("results collections", "GET", lambda w: reverse("results:index"), ALL),
+    Case("school's LA returns", "GET", lambda w: reverse("returns:school", args=[w.s1.pk]), S1_READERS),
+    Case(
+        "send a file to the LA",
+        "GET",
+        lambda w: (_round(w), reverse("returns:send", args=[w.s1.pk]))[1],
+        SUBMITTERS_FOR_S1,
+    ),
+    Case(
+        "head teacher's confirmation",
+        "GET",
+        lambda w: reverse("returns:confirm", args=[w.s1.pk, _round(w).pk]),
+        {"school_named"},
+    ),
+    Case("LA returns rounds", "GET", lambda w: reverse("returns:la", args=[w.la.pk]), {"la_data_officer"}),
+    Case(
+        "an LA round",
+        "GET",
+        lambda w: reverse("returns:round", args=[w.la.pk, _round(w).pk]),
+        {"la_data_officer"},
+    ),
     Case("manage uploads", "GET", lambda w: reverse("results:history"), ALL),
     Case("home page", "GET", lambda w: reverse("web:home"), ALL),
     Case("health", "GET", lambda w: reverse("web:healthz"), ALL),

@@ -17,6 +17,10 @@ function poll(region) {
       const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
       if (response.ok) {
         const body = await response.json();
+        if (body.done && body.reload) {
+          window.location.reload(); // pages that show the outcome in several places load it afresh
+          return;
+        }
         if (body.done) {
           region.innerHTML = body.html;
           delete region.dataset.pollUrl;

@@ -3,7 +3,6 @@ and queues the long work (validation, deadline collection) for the worker."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -42,6 +41,7 @@ from keystage.results.models import (
     Upload,
     UploadStatus,
 )
+from keystage.web.uploads import file_digest
 
 logger = logging.getLogger(__name__)
 
@@ -255,15 +255,7 @@ def _refuse_outside_window(collection: Collection, now: datetime) -> None:
 
 
 def _store(upload: Upload, source: File[Any]) -> None:
-    digest = hashlib.sha256()
-    size = 0
-    source.seek(0)
-    for chunk in source.chunks():
-        digest.update(chunk)
-        size += len(chunk)
-    source.seek(0)
-    upload.sha256 = digest.hexdigest()
-    upload.size = size
+    upload.sha256, upload.size = file_digest(source)
     suffix = upload.filename.rsplit(".", 1)[-1].lower() if "." in upload.filename else "bin"
     name = f"{upload.collection.kind}-{upload.collection.year}-{get_random_string(16)}.{suffix[:5]}"
     upload.file.save(name, source, save=False)

@@ -8,7 +8,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from keystage.accounts import policy
-from keystage.core.roles import Action
+from keystage.core.roles import Action, OrgKind
+from keystage.organisations.models import Organisation
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -29,6 +30,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
                 "active": path.startswith(results) or path.startswith(uploads),
             }
         )
+    returns = _la_returns_link(user, organisations)
+    if returns:
+        items.append({"label": "LA returns", "href": returns, "active": path.startswith(returns)})
     for action, label, url_name in (
         (Action.MANAGE_USERS, "Manage users", "accounts:user_list"),
         (Action.VIEW_AUDIT_LOG, "Audit log", "audit:organisation_log"),
@@ -42,3 +46,15 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user.is_staff:
         items.append({"label": "Platform admin", "href": reverse("admin:index"), "active": False})
     return {"nav_items": items}
+
+
+def _la_returns_link(user: Any, organisations: list[Organisation]) -> str | None:
+    """The LA's returns for its data officer; a school's own returns page for its staff."""
+    las = [o for o in organisations if o.org_kind is OrgKind.LOCAL_AUTHORITY]
+    running = [la for la in las if policy.can(user, Action.RUN_LA_COLLECTIONS, la)]
+    if len(running) == 1:
+        return reverse("returns:la", args=[running[0].pk])
+    schools = [o for o in organisations if o.org_kind is OrgKind.SCHOOL]
+    if len(schools) == 1 and not running:
+        return reverse("returns:school", args=[schools[0].pk])
+    return None

@@ -3,9 +3,11 @@ is kept in memory or on disk, and the view is told why the file is missing."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.conf import settings
+from django.core.files.base import File
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest
 
@@ -54,3 +56,15 @@ def too_large_message(name: str) -> str:
         f"{name} is larger than {limit_mb} MB, the largest file accepted, so it was not uploaded. "
         "A template with every pupil is well under 5 MB: check it is the right file."
     )
+
+
+def file_digest(source: File[Any]) -> tuple[str, int]:
+    """The SHA-256 (hex) and size of an uploaded file, read in chunks; the file is left at its start."""
+    digest = hashlib.sha256()
+    size = 0
+    source.seek(0)
+    for chunk in source.chunks():
+        digest.update(chunk)
+        size += len(chunk)
+    source.seek(0)
+    return digest.hexdigest(), size

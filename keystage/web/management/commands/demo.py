@@ -15,6 +15,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from keystage.returns.demo import load_demo_returns
 from keystage.web.demo import (
     DEMO_PASSWORD,
     current_academic_year,
@@ -57,6 +58,7 @@ class Command(BaseCommand):
         logins = load_demo()
         pupils = load_demo_rosters()
         collections = load_demo_collections()
+        returns = load_demo_returns()
         width = max(len(login.email) for login in logins)
         self.stdout.write(
             self.style.SUCCESS("\nkeystage demo is ready. Sign in as any of these, all with the password:")
@@ -69,6 +71,7 @@ class Command(BaseCommand):
             f"{str(current_academic_year())[-2:]} (names and results are made up)."
         )
         self.stdout.write(f"    Open for uploads: {', '.join(collections) or 'none'}.")
+        self.stdout.write(f"    LA returns open: {', '.join(returns) or 'none'}.")
         if options["no_serve"]:
             return
         self._serve(port)

@@ -14,6 +14,7 @@ from django.utils.crypto import get_random_string
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
 from keystage.results.services import requeue_stalled_validations
+from keystage.returns.services import requeue_stalled_validations as requeue_stalled_return_checks
 from keystage.web.models import WorkerHeartbeat
 
 HEARTBEAT_SECONDS = 10
@@ -32,9 +33,9 @@ class Command(DatabaseWorkerCommand):
         self._beat(options["worker_id"], started=True)
         beat.start()
         # Uploads a killed worker left half-validated are queued again; the task is safe to re-run.
-        requeued = requeue_stalled_validations()
+        requeued = requeue_stalled_validations() + requeue_stalled_return_checks()
         if requeued:
-            self.stdout.write(f"Queued {requeued} stalled upload validation(s) again.")
+            self.stdout.write(f"Queued {requeued} stalled validation(s) again.")
         try:
             super().handle(*args, **options)
         finally:

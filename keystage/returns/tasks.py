@@ -1,0 +1,13 @@
+"""Background work of LA returns, run by `keystage worker`."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from keystage.returns import services
+
+
+@task()
+def validate_return_task(return_id: int) -> str:
+    sent = services.validate_return(return_id)
+    return "gone" if sent is None else f"{sent.validation}: {sent.error_count} errors"
