@@ -11,9 +11,9 @@ urlpatterns = [
     path("collections", views.collections, name="collections"),
     path("validate", views.validate, name="validate"),
     path("uploads", views.uploads, name="uploads"),
-    path("uploads/<int:upload_id>", views.upload, name="upload"),
-    path("uploads/<int:upload_id>/confirm", views.confirm, name="confirm"),
-    path("uploads/<int:upload_id>/error-workbook", views.error_workbook, name="error_workbook"),
+    path("uploads/<id:upload_id>", views.upload, name="upload"),
+    path("uploads/<id:upload_id>/confirm", views.confirm, name="confirm"),
+    path("uploads/<id:upload_id>/error-workbook", views.error_workbook, name="error_workbook"),
     # Anything else under /api/v1/ is a JSON 404, never the HTML page.
     re_path(r"^(?P<path>.*)$", views.not_found, name="not_found"),
 ]

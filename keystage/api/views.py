@@ -23,7 +23,6 @@ from keystage.organisations.models import School
 from keystage.results import services as results
 from keystage.results.models import Collection, Upload, UploadStatus
 
-_LARGEST_ID = 2**63 - 1
 _FIRST_YEAR, _LAST_YEAR = 2000, 2100
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
@@ -97,14 +96,12 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
 
 def _visible_upload(request: HttpRequest, upload_id: int) -> Upload:
     """An upload the user may see; any other is not found (whether it exists is not told)."""
-    upload = None
-    if upload_id <= _LARGEST_ID:
-        upload = (
-            results.uploads_visible_to(request.user)
-            .select_related("collection", "school")
-            .filter(pk=upload_id)
-            .first()
-        )
+    upload = (
+        results.uploads_visible_to(request.user)
+        .select_related("collection", "school")
+        .filter(pk=upload_id)
+        .first()
+    )
     if upload is None:
         raise ApiError(404, "upload_not_found", f"You have no upload {upload_id}.")
     return upload

@@ -5,5 +5,5 @@ from keystage.organisations import views
 app_name = "organisations"
 
 urlpatterns = [
-    path("organisations/<int:org_id>/", views.detail, name="detail"),
+    path("organisations/<id:org_id>/", views.detail, name="detail"),
 ]

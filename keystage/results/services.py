@@ -45,7 +45,10 @@ from keystage.web.uploads import file_digest
 
 logger = logging.getLogger(__name__)
 
-STALLED_AFTER = timedelta(minutes=2)  # validation takes seconds; a row processing this long lost its worker
+# A check takes seconds: one started this long ago lost its worker; one queued this long ago and
+# never started lost its task. Either is queued again (the task is safe to run twice).
+STALLED_AFTER = timedelta(minutes=2)
+LOST_AFTER = timedelta(minutes=10)
 
 
 class CollectionError(Exception):
@@ -171,15 +174,24 @@ def collect_deadline(
             run = DeadlineRun.objects.create(collection=collection, deadline=deadline, ran_at=now)
         except IntegrityError:
             return None
-        in_use = Upload.objects.select_for_update().filter(
-            collection=collection, in_use=True, confirmed_at__lte=at
+        # What was in use at the deadline, even if the task runs late and a school has confirmed
+        # another file since: the latest confirmed by then and not overwritten by then.
+        candidates = (
+            Upload.objects.select_for_update()
+            .filter(
+                collection=collection, school__isnull=False, confirmed_at__lte=at, deleted_at__isnull=True
+            )
+            .filter(Q(in_use=True) | Q(overwritten_at__gt=at))
+            .order_by("school_id", "-confirmed_at", "-pk")
         )
+        in_use_at_deadline: dict[int, Upload] = {}
+        for candidate in candidates:
+            in_use_at_deadline.setdefault(candidate.school_id, candidate)  # type: ignore[arg-type]
         frozen = [
             FrozenSubmission(
-                collection=collection, deadline=deadline, school_id=u.school_id, upload=u, frozen_at=now
+                collection=collection, deadline=deadline, school_id=school_id, upload=u, frozen_at=now
             )
-            for u in in_use
-            if u.school_id is not None
+            for school_id, u in in_use_at_deadline.items()
         ]
         FrozenSubmission.objects.bulk_create(frozen)
         run.schools = len(frozen)
@@ -373,21 +385,27 @@ def validate_stored_upload(upload_id: int) -> Upload | None:
         return upload
     Upload.objects.filter(pk=upload_id).update(validation_started_at=timezone.now())
     collection = upload.collection
-    with upload.file.open("rb") as stored:
-        data = stored.read()
     try:
+        with upload.file.open("rb") as stored:
+            data = stored.read()
         layout = layout_for(collection.kind, collection.year)
         school = upload.school
         report = check_file(data, collection.kind, collection.year, school)
+        if school is None and report.readable:
+            target = _school_for_bulk(upload, report)
+            if target.school is None:
+                issues = [*(i.as_dict() for i in report.issues), _file_issue(target.problem or "")]
+                return _finish(upload_id, None, issues, report)
+            school = target.school
+            report = check_file(data, collection.kind, collection.year, school)
     except CollectionError as error:
         return _finish(upload_id, None, [_file_issue(str(error))], None)
-    if school is None and report.readable:
-        target = _school_for_bulk(upload, report)
-        if target.school is None:
-            issues = [*(i.as_dict() for i in report.issues), _file_issue(target.problem or "")]
-            return _finish(upload_id, None, issues, report)
-        school = target.school
-        report = check_file(data, collection.kind, collection.year, school)
+    except Exception:  # never leave an upload processing for ever; the log has the details
+        logger.exception("upload %s could not be checked", upload_id)
+        message = (
+            "This file could not be checked. Upload it again; if the problem stays, tell your administrator."
+        )
+        return _finish(upload_id, None, [_file_issue(message)], None)
     return _finish(upload_id, school, [i.as_dict() for i in report.issues], report, layout)
 
 
@@ -486,19 +504,16 @@ def _store_results(upload: Upload, report: ValidationReport, layout: TemplateLay
 
 
 def requeue_stalled_validations(now: datetime | None = None) -> int:
-    """Uploads left processing by a worker that died are queued again (the task is safe to re-run)."""
+    """Uploads left processing by a worker that died, or whose task was lost, are queued again.
+    The worker runs this when it starts and every minute after."""
     now = now or timezone.now()
-    stale = now - STALLED_AFTER
-    ids = list(
-        Upload.objects.filter(status=UploadStatus.PROCESSING, validation_queued_at__lt=stale).values_list(
-            "pk", flat=True
-        )
+    stalled = Upload.objects.filter(status=UploadStatus.PROCESSING).filter(
+        Q(validation_started_at__lt=now - STALLED_AFTER)
+        | Q(validation_started_at__isnull=True, validation_queued_at__lt=now - LOST_AFTER)
+        | Q(validation_queued_at__isnull=True, uploaded_at__lt=now - STALLED_AFTER)
     )
-    ids += list(
-        Upload.objects.filter(status=UploadStatus.PROCESSING, validation_queued_at__isnull=True).values_list(
-            "pk", flat=True
-        )
-    )
+    ids = list(stalled.values_list("pk", flat=True))
+    Upload.objects.filter(pk__in=ids).update(validation_started_at=None)
     for upload_id in ids:
         _queue_validation(upload_id)
     return len(ids)

@@ -162,8 +162,16 @@ def _outcome_context(request: HttpRequest, upload: Upload) -> dict[str, Any]:
     errors = [i for i in upload.issues if i.get("severity") == "error"]
     warnings = [i for i in upload.issues if i.get("severity") != "error"]
     can_submit = upload.school is not None and policy.can(request.user, Action.SUBMIT_DATA, upload.school)
+    in_use = (
+        Upload.objects.filter(collection=upload.collection, school=upload.school, in_use=True)
+        .exclude(pk=upload.pk)
+        .first()
+        if upload.school is not None
+        else None
+    )
     return {
         "upload": upload,
+        "in_use": in_use,
         "errors": errors[:ERRORS_SHOWN],
         "warnings": warnings[:ERRORS_SHOWN],
         "more_errors": max(0, len(errors) - ERRORS_SHOWN),

@@ -433,7 +433,14 @@ def check_again(sent: Return, *, actor: Any, ip: str | None = None) -> Return:
             return current
         current.validation = Validation.PENDING
         current.validation_queued_at = timezone.now()
-        current.save(update_fields=["validation", "validation_queued_at"])
+        # Accepted on the earlier check; the new check decides again.
+        if current.status == ReturnStatus.ACCEPTED:
+            current.status = ReturnStatus.SENT
+            current.accepted_at = None
+            current.accepted_by = None
+        current.save(
+            update_fields=["validation", "validation_queued_at", "status", "accepted_at", "accepted_by"]
+        )
         log.record(
             AuditAction.RETURN_VALIDATED,
             actor=actor,
@@ -484,6 +491,11 @@ def confirm_as_head_teacher(
     with transaction.atomic():
         School.objects.select_for_update().filter(pk=school.pk).first()
         current = Return.objects.filter(round=round_, school=school, current=True).first()
+        if current is None:
+            raise ReturnsError(
+                f"Send the {round_.tag_info.label} file first: the head teacher confirms the results "
+                "that were sent."
+            )
         latest = HeadTeacherConfirmation.objects.filter(round=round_, school=school).first()
         if latest is not None and latest.for_return_id == (current.pk if current else None):
             raise ReturnsError(
@@ -676,7 +688,7 @@ def open_return_file(sent: Return, *, actor: Any, ip: str | None = None) -> Fiel
     return stored
 
 
-def open_report_file(report: PublishedReport, *, actor: Any) -> FieldFile:
+def open_report_file(report: PublishedReport, *, actor: Any, ip: str | None = None) -> FieldFile:
     if not can_see_school_files(actor, report.school):
         raise PermissionDenied("You do not have permission to see this school's reports.")
     try:
@@ -684,6 +696,15 @@ def open_report_file(report: PublishedReport, *, actor: Any) -> FieldFile:
         stored.open("rb")
     except FileNotFoundError:
         raise ReturnsError("The stored report is missing; ask your LA to publish it again.") from None
+    log.record(
+        AuditAction.RETURN_DOWNLOADED,
+        actor=actor,
+        organisation=report.school,
+        subject=f"{report.round}: report “{report.title}”",
+        ip_address=ip,
+        report=report.pk,
+        file="published_report",
+    )
     return stored
 
 

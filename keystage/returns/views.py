@@ -242,7 +242,7 @@ def report_download(request: HttpRequest, report_id: int) -> HttpResponseBase:
     if not services.can_see_school_files(request.user, report.school):
         raise PermissionDenied("You do not have permission to see this school's reports.")
     try:
-        stored = services.open_report_file(report, actor=request.user)
+        stored = services.open_report_file(report, actor=request.user, ip=client_address(request))
     except services.ReturnsError as error:
         messages.error(request, str(error))
         return redirect("returns:school", org_id=report.school_id)

@@ -296,7 +296,7 @@ def test_malformed_requests_get_400_json(world):
     )
     assert "KS1" in message
     _error(client.get("/api/v1/uploads/123456"), 404, "upload_not_found")
-    _error(client.get(f"/api/v1/uploads/{10**30}"), 404, "upload_not_found")
+    _error(client.get(f"/api/v1/uploads/{10**30}"), 404, "not_found")
     assert not Upload.objects.exists()
 
 

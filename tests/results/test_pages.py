@@ -154,6 +154,15 @@ def test_upload_with_errors_then_fixed_then_confirmed(world):
     page = client.get(reverse("results:upload_detail", args=[second.pk])).content.decode()
     assert "Submission confirmed" in page
 
+    # A third file: confirming it would replace the one in use, and the page says so.
+    third = services.upload_results(
+        collection, world.s1, SimpleUploadedFile("third.xlsx", fixed), filename="third.xlsx", actor=user
+    )
+    _run_worker()
+    page = client.get(reverse("results:upload_detail", args=[third.pk])).content.decode()
+    assert "fixed.xlsx" in page and "is the submission in use. Confirming this file replaces it" in page
+    third.delete()
+
     history = client.get(reverse("results:history")).content.decode()
     assert history.count("In use</span>") == 1 and "fixed.xlsx" in history and "results.xlsx" in history
     tidy = client.get(reverse("results:history") + "?tidy=1").content.decode()
@@ -301,3 +310,18 @@ def test_hostile_and_odd_files_through_the_page_end_in_a_clear_outcome(world):
         page = client.get(reverse("results:upload_detail", args=[upload.pk]))
         assert page.status_code == 200
     assert SubmittedPupil.objects.filter(upload__filename="windows.csv", forename="Zoë").exists()
+
+
+def test_absurd_ids_in_addresses_are_not_found(world):
+    collection = open_collection()
+    client = signed_in(world.person("manage_data"))
+    huge = "1" + "0" * 25
+    for url in (
+        f"/results/{collection.pk}/schools/{huge}/",
+        f"/results/{huge}/schools/{world.s1.pk}/upload/",
+        f"/uploads/{huge}/",
+        f"/schools/{huge}/la-returns/",
+        f"/local-authorities/{huge}/la-returns/",
+        f"/organisations/{huge}/users/",
+    ):
+        assert client.get(url).status_code == 404, url

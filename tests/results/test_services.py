@@ -254,12 +254,19 @@ def test_an_upload_left_processing_by_a_killed_worker_is_validated_after_restart
     user = world.person("manage_data")
     data = filled(services.download_template(collection, world.s1, actor=user), "phonics", {(1, MARK): 30})
     upload = services.upload_results(collection, world.s1, as_file(data), filename="r.xlsx", actor=user)
-    # The worker took the task and died: the queue is empty, the upload still says Processing.
+    # The worker took the task and died mid-check: its task is gone from the queue, and the
+    # upload still says Processing.
     from django_tasks_db.models import DBTaskResult
 
     DBTaskResult.objects.all().delete()
-    Upload.objects.filter(pk=upload.pk).update(validation_queued_at=timezone.now() - timedelta(minutes=5))
-    call_command("worker", "--batch", "--interval", "0")  # a restarted worker
+    started = timezone.now()
+    Upload.objects.filter(pk=upload.pk).update(validation_started_at=started)
+    # A worker restarted at once leaves it (another worker may be checking it) ...
+    assert services.requeue_stalled_validations(now=started + timedelta(seconds=30)) == 0
+    # ... and its sweep a couple of minutes on queues it again; the next run checks it.
+    assert services.requeue_stalled_validations(now=started + timedelta(minutes=3)) == 1
+    assert services.requeue_stalled_validations(now=started + timedelta(minutes=3)) == 0  # once
+    call_command("worker", "--batch", "--interval", "0")
     upload.refresh_from_db()
     assert upload.status == UploadStatus.SUCCESSFUL and upload.pupil_count == 3
     # Running the task again (a duplicate) changes nothing.
@@ -269,8 +276,42 @@ def test_an_upload_left_processing_by_a_killed_worker_is_validated_after_restart
 
 def test_upload_history_shows_only_the_schools_a_person_submits_for(world):
     collection = open_collection()
-    upload = services.upload_results(collection, world.s2, as_file(b"a,b"), filename="r.csv",
-                                     actor=world.person("trust_admin"))  # fmt: skip
+    admin = world.person("trust_admin")
+    upload = services.upload_results(collection, world.s2, as_file(b"a,b"), filename="r.csv", actor=admin)
     assert list(services.uploads_visible_to(world.person("trust_admin"))) == [upload]
     for name in ("manage_data", "other_trust_admin", "other_school_admin", "la_data_officer", "school_anon"):
         assert not services.uploads_visible_to(world.person(name)).exists(), name
+
+
+def test_an_upload_whose_check_fails_unexpectedly_ends_as_an_error_not_processing(world):
+    collection = open_collection()
+    user = world.person("manage_data")
+    upload = services.upload_results(collection, world.s1, as_file(b"a,b"), filename="r.csv", actor=user)
+    upload.file.storage.delete(upload.file.name)  # the stored file went missing
+    checked = services.validate_stored_upload(upload.pk)
+    assert checked.status == UploadStatus.ERROR
+    assert checked.issues[0]["message"].startswith("This file could not be checked")
+
+
+def test_a_late_deadline_run_freezes_what_was_in_use_at_the_deadline(world):
+    collection = open_collection()
+    roster(world.s1)
+    user = world.person("manage_data")
+    template = services.download_template(collection, world.s1, actor=user)
+    before = services.confirm_upload(
+        _upload(collection, world.s1, user, filled(template, "phonics", {(1, MARK): 30})),
+        actor=user,
+        agreed=True,
+    )
+    collection.provisional_deadline = timezone.now()
+    collection.save()
+    after = services.confirm_upload(
+        _upload(collection, world.s1, user, filled(template, "phonics", {(1, MARK): 31})),
+        actor=user,
+        agreed=True,
+    )
+    assert after.in_use and after.confirmed_at > collection.provisional_deadline
+    # The deadline's task runs only now, after the school confirmed another file.
+    run = services.collect_deadline(collection, "provisional", now=timezone.now())
+    assert run.schools == 1
+    assert FrozenSubmission.objects.get(deadline="provisional").upload == before

@@ -69,6 +69,9 @@ def test_a_data_officer_sends_a_ctf_with_errors_and_sees_them(world):
     assert len(messages) == 2 and all(m in page for m in messages)
     detail = text(client.get(reverse("returns:return_detail", args=[sent.pk])))
     assert "Every problem found" in detail and "Year 1 and retakes" in detail and messages[1] in detail
+    # The comment may name pupils: people who never see pupils do not see it.
+    for persona in ("governor", "school_anon"):
+        assert "Year 1 and retakes" not in text(signed_in(world.person(persona)).get(school_url(world)))
 
 
 def test_a_data_officer_sends_a_plain_census_file(world):
@@ -104,6 +107,9 @@ def test_the_head_teacher_confirms_and_the_data_officer_cannot(world):
     assert "Confirm<span" in text(head.get(school_url(world)))
     form = head.get(url)
     assert form.status_code == 200 and "All internal moderation processes have been completed" in text(form)
+    early = head.post(url, confirmation_data())  # nothing sent yet: nothing to confirm
+    assert early.status_code == 400 and "Send the Census file first" in text(early)
+    post_file(signed_in(world.person("manage_data")), world, b"census data", tag="census", name="census.csv")
     response = head.post(url, confirmation_data())
     assert response.status_code == 302
     page = text(head.get(school_url(world)))
@@ -186,6 +192,9 @@ def test_the_la_sees_who_sent_and_confirmed_asks_for_a_correction_and_publishes_
     download = school.get(reverse("returns:report_download", args=[report.pk]))
     assert download.status_code == 200 and b"".join(download.streaming_content) == b"%PDF-1.7 summary"
     assert 'filename="summary.pdf"' in download["Content-Disposition"]
+    assert AuditEvent.objects.filter(
+        action=AuditAction.RETURN_DOWNLOADED, detail__file="published_report"
+    ).exists()
 
     file = officer.get(reverse("returns:return_download", args=[sent.pk]))
     assert file.status_code == 200 and b"<CTfile>" in b"".join(file.streaming_content)

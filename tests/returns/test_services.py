@@ -324,6 +324,8 @@ def test_the_la_accepts_a_valid_file_but_not_one_with_errors(world):
     accepted = services.accept_return(good, actor=officer)
     assert accepted.status == ReturnStatus.ACCEPTED and accepted.accepted_by == officer
     assert services.accept_return(good, actor=officer).status == ReturnStatus.ACCEPTED  # a second click
+    again = services.check_again(good, actor=officer)  # the new check decides again
+    assert again.status == ReturnStatus.SENT and again.accepted_at is None
     assert AuditEvent.objects.filter(
         action=AuditAction.RETURN_VALIDATED, actor=officer, detail__decision="accepted"
     ).exists()

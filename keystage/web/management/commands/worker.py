@@ -18,6 +18,11 @@ from keystage.returns.services import requeue_stalled_validations as requeue_sta
 from keystage.web.models import WorkerHeartbeat
 
 HEARTBEAT_SECONDS = 10
+SWEEP_EVERY_BEATS = 6  # look for checks a dead worker left unfinished once a minute
+
+
+def _requeue_stalled() -> int:
+    return requeue_stalled_validations() + requeue_stalled_return_checks()
 
 
 class Command(DatabaseWorkerCommand):
@@ -33,7 +38,7 @@ class Command(DatabaseWorkerCommand):
         self._beat(options["worker_id"], started=True)
         beat.start()
         # Uploads a killed worker left half-validated are queued again; the task is safe to re-run.
-        requeued = requeue_stalled_validations() + requeue_stalled_return_checks()
+        requeued = _requeue_stalled()
         if requeued:
             self.stdout.write(f"Queued {requeued} stalled validation(s) again.")
         try:
@@ -53,10 +58,14 @@ class Command(DatabaseWorkerCommand):
         )
 
     def _heartbeat(self, worker_id: str, stop: threading.Event) -> None:
+        beats = 0
         while not stop.wait(HEARTBEAT_SECONDS):
+            beats += 1
             try:
                 close_old_connections()
                 self._beat(worker_id)
+                if beats % SWEEP_EVERY_BEATS == 0:
+                    _requeue_stalled()  # a worker that died while others run: its checks go on
             except Exception:  # a missed beat shows as a stale worker in /healthz; keep beating
                 self.stderr.write("worker heartbeat failed; retrying")
         connection.close()
