@@ -124,6 +124,13 @@ class Catalogue:
             key=lambda q: q.qan,
         )
 
+    def rules_year(self, year: int) -> int | None:
+        """The latest performance-table year the catalogue lists on or before ``year``: the rules a
+        result of ``year`` is read with when DfE has published nothing newer."""
+        years = {y for q in self.qualifications.values() for y in (*q.discount_codes, *q.syllabuses)}
+        eligible = [y for y in years if y <= year]
+        return max(eligible) if eligible else None
+
     def in_pillar(self, pillar: str, year: int) -> list[Qualification]:
         return sorted(
             (q for q in self.qualifications.values() if q.ebacc_pillars.get(year) == pillar),

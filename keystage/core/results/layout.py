@@ -152,9 +152,7 @@ def framework_layout(kind: CollectionKind, year: int, framework: Framework) -> T
 
 def catalogue_year(catalogue: Catalogue, year: int) -> int | None:
     """The latest performance-table year the catalogue lists on or before ``year``."""
-    years = {y for q in catalogue.qualifications.values() for y in (*q.discount_codes, *q.syllabuses)}
-    eligible = [y for y in years if y <= year]
-    return max(eligible) if eligible else None
+    return catalogue.rules_year(year)
 
 
 def _counts_in(q: Qualification, year: int) -> bool:

@@ -1,0 +1,55 @@
+"""The KS4 catalogue as one table the measures join results to: a row per qualification and grade
+with its points, discount code and EBacc pillar in a year (shared/domain/ks4-measures.md, "Points")."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from keystage.core.reference.ks4_catalogue import Catalogue, normalise_grade
+
+POINTS_SCHEMA = {
+    "qan": pl.String,
+    "grade": pl.String,
+    "points": pl.Float64,
+    "discount_code": pl.String,
+    "pillar": pl.String,
+    "double_award": pl.Boolean,
+    "title": pl.String,
+}
+
+# The EBacc pillars as the catalogue names them, and where each counts in Attainment 8.
+ENGLISH_LANGUAGE = "english"
+ENGLISH_LITERATURE = "english_literature"
+MATHS = "maths"
+EBACC_POOL = ("science", "humanities", "languages")
+
+
+def points_table(catalogue: Catalogue, year: int) -> pl.DataFrame:
+    """Every grade of every qualification with its points, and the discount code and EBacc pillar
+    of ``year`` (or the newest year before it). U scores 0 everywhere; a legacy GCSE's A* is also
+    found as written by schools ("A*") as well as DfE writes it ("*")."""
+    rules_year = catalogue.rules_year(year) or year
+    rows: list[tuple[str, str, float, str | None, str | None, bool, str]] = []
+    for qualification in catalogue.qualifications.values():
+        code = qualification.discount_code(rules_year)
+        if code is None:
+            codes = qualification.all_discount_codes(rules_year)
+            code = min(codes) if codes else None
+        pillar = qualification.ebacc_pillar(rules_year)
+        double = qualification.is_double_award
+        grades = {g: grade.points for g, grade in qualification.grades.items()}
+        grades.setdefault("U", 0.0)
+        star = qualification.grades.get("*")
+        if star is not None and star.text.endswith("A*"):
+            grades.setdefault("A*", star.points)
+        for grade, points in grades.items():
+            rows.append((qualification.qan, grade, points, code, pillar, double, qualification.title))
+    return pl.DataFrame(rows, schema=POINTS_SCHEMA, orient="row")
+
+
+def normalise_grades(results: pl.DataFrame) -> pl.DataFrame:
+    """Grades as the points table writes them: trimmed, upper case; numbers typed as 7.0 read as 7."""
+    unique = results.select(pl.col("grade").cast(pl.String).unique()).to_series().to_list()
+    mapping = {value: normalise_grade(value) for value in unique if value is not None}
+    grades = pl.col("grade").cast(pl.String).replace_strict(mapping, default=None, return_dtype=pl.String)
+    return results.with_columns(grades)
