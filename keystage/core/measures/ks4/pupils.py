@@ -132,13 +132,11 @@ def _discount(scored: pl.DataFrame) -> pl.DataFrame:
 
 def _expand_double_awards(counted: pl.DataFrame) -> pl.DataFrame:
     """A double award (combined science) fills up to two slots, each scoring its points."""
-    return (
-        counted.with_columns(
-            pl.when(pl.col("double_award")).then(pl.lit([1, 2])).otherwise(pl.lit([1])).alias("entry")
-        )
-        .explode("entry")
-        .with_columns(pl.col("entry").cast(pl.Int8))
+    first = counted.with_columns(pl.lit(1, dtype=pl.Int8).alias("entry"))
+    second = first.filter(pl.col("double_award").fill_null(False)).with_columns(
+        pl.lit(2, dtype=pl.Int8).alias("entry")
     )
+    return pl.concat([first, second])
 
 
 def _best_first(frame: pl.DataFrame) -> pl.DataFrame:
