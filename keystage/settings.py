@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "keystage.results",
     "keystage.returns",
     "keystage.api",
+    "keystage.measures",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

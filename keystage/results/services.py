@@ -27,6 +27,7 @@ from keystage.core.results.layout import TemplateLayout, framework_layout, ks4_l
 from keystage.core.results.validation import RosterPupil, UploadContext, ValidationReport, validate_upload
 from keystage.core.results.workbooks import TemplatePupil, write_error_workbook, write_template
 from keystage.core.roles import Action
+from keystage.measures.services import upload_confirmed as refresh_measures_on_confirm
 from keystage.organisations.models import School
 from keystage.pupils.models import Pupil
 from keystage.reference_data import services as reference
@@ -575,6 +576,7 @@ def confirm_upload(upload: Upload, *, actor: Any, agreed: bool, ip: str | None =
             ip_address=ip,
             upload=upload.pk,
         )
+        refresh_measures_on_confirm(current)
     return current
 
 

@@ -9,7 +9,9 @@ not count), so each pupil's figures can be explained line by line.
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -269,8 +271,8 @@ def _headline(entries: pl.DataFrame) -> pl.DataFrame:
         "upn",
         (english_best.fill_null(0.0) * pl.when(both_englishes).then(2.0).otherwise(1.0)).alias("a8_english"),
         (maths_best.fill_null(0.0) * 2).alias("a8_maths"),
-        ebacc.list.sum().alias("a8_ebacc"),
-        open_.list.sum().alias("a8_open"),
+        (ebacc.list.sum() + 0.0).alias("a8_ebacc"),  # + 0.0: an empty sum is -0.0
+        (open_.list.sum() + 0.0).alias("a8_open"),
         ebacc.list.len().cast(pl.Int8).alias("ebacc_slots_filled"),
         open_.list.len().cast(pl.Int8).alias("open_slots_filled"),
         # EBacc entry: both Englishes, maths, combined science or two sciences, a humanity, a language.
@@ -435,34 +437,29 @@ _SLOT_WORDS = {
 }
 
 
-def explain(measures: PupilMeasures, upn: str) -> list[str]:
-    """Each of a pupil's results and what it counted for, then their figures, in plain words."""
-    lines: list[str] = []
-    for row in measures.slots([upn]).iter_rows(named=True):
-        what = f"{row['title'] or row['qan']} ({row['qan']}) grade {row['grade']}"
-        if row["slot"] is not None:
-            weight = ", counted twice" if row["weight"] == 2 else ""
-            double = f" (double award, slot {row['entry']} of 2)" if row["double_award"] else ""
-            lines.append(f"{what}: {row['points']:g} points{weight} in {_SLOT_WORDS[row['slot']]}{double}.")
-        elif row["reason"] == DISCOUNTED:
-            lines.append(
-                f"{what}: discounted, it shares a discount code with {row['discounted_by']}, which counts."
-            )
-        elif row["reason"] == LATER_ENTRY:
-            lines.append(f"{what}: a later entry; the first entry ({row['discounted_by']}) counts.")
-        elif row["reason"] == NOT_BEST:
-            lines.append(f"{what}: {row['points']:g} points, not among the best three for the open slots.")
-        else:
-            lines.append(f"{what}: does not count ({row['reason']}).")
-    pupil = measures.pupils.filter(pl.col("upn") == upn)
-    if pupil.is_empty():
-        return lines
-    p = pupil.row(0, named=True)
-    lines.append(
+def _result_line(row: dict[str, Any]) -> str:
+    """One result and what it counted for."""
+    what = f"{row['title'] or row['qan']} ({row['qan']}) grade {row['grade']}"
+    if row["slot"] is not None:
+        weight = ", counted twice" if row["weight"] == 2 else ""
+        double = f" (double award, slot {row['entry']} of 2)" if row["double_award"] else ""
+        return f"{what}: {row['points']:g} points{weight} in {_SLOT_WORDS[row['slot']]}{double}."
+    if row["reason"] == DISCOUNTED:
+        return f"{what}: discounted, it shares a discount code with {row['discounted_by']}, which counts."
+    if row["reason"] == LATER_ENTRY:
+        return f"{what}: a later entry; the first entry ({row['discounted_by']}) counts."
+    if row["reason"] == NOT_BEST:
+        return f"{what}: {row['points']:g} points, not among the best three for the open slots."
+    return f"{what}: does not count ({row['reason']})."
+
+
+def _figure_lines(p: dict[str, Any], label: str | None) -> list[str]:
+    """A pupil's figures, after the results."""
+    lines = [
         f"Attainment 8 {p['a8']:g}: English {p['a8_english']:g}, maths {p['a8_maths']:g}, "
         f"EBacc {p['a8_ebacc']:g} ({p['ebacc_slots_filled']} of 3 slots), open {p['a8_open']:g} "
         f"({p['open_slots_filled']} of 3 slots)."
-    )
+    ]
     if p["p8"] is None:
         reason = "no KS2 prior attainment" if p["ks2_pa"] is None else "no estimates for this year"
         lines.append(f"No Progress 8: {reason}.")
@@ -470,6 +467,23 @@ def explain(measures: PupilMeasures, upn: str) -> list[str]:
         adjusted = f", raised to the floor {p['p8_adjusted']:.2f}" if p["p8_was_adjusted"] else ""
         lines.append(
             f"Progress 8 {p['p8']:.2f}{adjusted}: KS2 prior attainment {p['ks2_pa']:g}, group {p['pag']}, "
-            f"against {measures.estimates_label}."
+            f"against {label}."
         )
     return lines
+
+
+def explanations(measures: PupilMeasures, upns: list[str] | None = None) -> dict[str, list[str]]:
+    """Each pupil's explanation (all pupils if ``upns`` is None), in one pass over their results:
+    each result and what it counted for, then their figures, in plain words."""
+    lines: dict[str, list[str]] = defaultdict(list)
+    for row in measures.slots(upns).iter_rows(named=True):
+        lines[row["upn"]].append(_result_line(row))
+    pupils = measures.pupils if upns is None else measures.pupils.filter(pl.col("upn").is_in(upns))
+    for pupil in pupils.iter_rows(named=True):
+        lines[pupil["upn"]].extend(_figure_lines(pupil, measures.estimates_label))
+    return dict(lines)
+
+
+def explain(measures: PupilMeasures, upn: str) -> list[str]:
+    """One pupil's explanation."""
+    return explanations(measures, [upn]).get(upn, [])

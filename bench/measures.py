@@ -1,0 +1,231 @@
+"""KS4 measures for the national synthetic cohort: end-to-end time from a Parquet results file,
+rows per second, the ratio to the floor (one Polars scan-and-group-by over the same file) and the
+ratio of a per-pupil Python implementation of Attainment 8 to the engine on the same sample, with a
+check that the two agree on every sampled pupil's A8.
+
+    keystage bench measures [--scale national|mid|small] [--sample 20000] [--repeat 3]
+
+Goals: the national cohort (about 560,000 pupils, 10 results each) in under 15 s, and within 5x of
+the floor. The end-to-end time reads the results and pupils files, scores, discounts and slots every
+result (pupil_measures, against DfE's 2024 provisional estimates) and computes every school's
+figures for every pupil group (school_measures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import TypeVar
+
+import polars as pl
+
+from keystage.core.measures.ks4.estimates import load_dfe_estimates
+from keystage.core.measures.ks4.points import (
+    EBACC_POOL,
+    ENGLISH_LANGUAGE,
+    ENGLISH_LITERATURE,
+    MATHS,
+    points_table,
+)
+from keystage.core.measures.ks4.pupils import pupil_measures
+from keystage.core.measures.ks4.schools import school_measures
+from keystage.core.pupils.model import ethnic_groups
+from keystage.core.reference.ks4_catalogue import import_dfe_2019_folder, normalise_grade
+from keystage.core.synth import SynthSpec, SynthYear, generate
+
+REFERENCE = Path(
+    os.environ.get("KEYSTAGE_REFERENCE_DIR", Path(__file__).resolve().parents[2] / "shared" / "reference")
+)
+T = TypeVar("T")
+
+
+def best_of(repeat: int, work: Callable[[], T]) -> tuple[float, T]:
+    """The fastest of ``repeat`` runs, and what the last one returned."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        value = work()
+        times.append(time.perf_counter() - started)
+    return min(times), value
+
+
+def ks4_pupils(year: SynthYear) -> pl.DataFrame:
+    """Year 11 of the synthetic year as the measures take pupils: school, upn, KS2 and the pupil
+    groups' characteristics."""
+    groups = {code: group.code for group in ethnic_groups().values() for code in group.codes}
+    schools = year.schools.select("school_id", pl.col("dfe_number").alias("school"))
+    return (
+        year.pupils.filter(pl.col("nc_year") == 11)
+        .join(schools, on="school_id", how="left")
+        .select(
+            "school",
+            "upn",
+            "ks2_reading",
+            "ks2_maths",
+            "sex",
+            (pl.col("fsm6") | pl.col("looked_after") | pl.col("adopted_from_care")).alias("disadvantaged"),
+            "sen",
+            "eal",
+            pl.col("ethnicity")
+            .replace_strict(groups, default=None, return_dtype=pl.String)
+            .alias("ethnicity_group"),
+            (pl.col("joined_on") < date(year.spec.year - 2, 10, 1)).alias("non_mobile"),
+            pl.col("date_of_birth").dt.month().cast(pl.Int8).alias("month_of_birth"),
+        )
+    )
+
+
+# The baseline: Attainment 8 pupil by pupil in plain Python ------------------------------------------
+
+Lookup = dict[tuple[str, str], tuple[float, str, str | None, bool]]
+
+
+def python_lookup(points: pl.DataFrame) -> Lookup:
+    """(qan, grade) -> (points, discount code or the QAN, pillar, double award)."""
+    return {
+        (qan, grade): (value, code or qan, pillar, double)
+        for qan, grade, value, code, pillar, double in points.select(
+            "qan", "grade", "points", "discount_code", "pillar", "double_award"
+        ).iter_rows()
+    }
+
+
+def python_a8(rows: list[tuple[str, str, str, date | None]], lookup: Lookup) -> dict[str, float]:
+    """Each pupil's A8 from (upn, qan, grade, exam_date) rows, one pupil at a time: score, discount
+    (first series, then the best, per discount code), fill maths (double), English (double when both
+    taken), EBacc (best three of the pool, combined science as two) and open (best three of the rest)."""
+    by_pupil: dict[str, list[tuple[str, str, str, date | None]]] = defaultdict(list)
+    for row in rows:
+        by_pupil[row[0]].append(row)
+    a8 = {}
+    far_future = date.max
+    for upn, results in by_pupil.items():
+        kept: dict[str, tuple[date, float, str, str | None, bool]] = {}
+        for _upn, qan, grade, exam_date in results:
+            found = lookup.get((qan, normalise_grade(grade)))
+            if found is None:
+                continue
+            value, code, pillar, double = found
+            when = exam_date or far_future
+            current = kept.get(code)
+            if current is None or when < current[0] or (when == current[0] and value > current[1]):
+                kept[code] = (when, value, qan, pillar, double)
+        maths: list[float] = []
+        english: list[float] = []
+        pool: list[float] = []
+        other: list[float] = []
+        has_language = has_literature = False
+        for _when, value, _qan, pillar, double in kept.values():
+            entries = [value, value] if double else [value]
+            if pillar == MATHS:
+                maths.extend(entries)
+            elif pillar in (ENGLISH_LANGUAGE, ENGLISH_LITERATURE):
+                english.extend(entries)
+                has_language = has_language or pillar == ENGLISH_LANGUAGE
+                has_literature = has_literature or pillar == ENGLISH_LITERATURE
+            elif pillar in EBACC_POOL:
+                pool.extend(entries)
+            else:
+                other.extend(entries)
+        maths.sort(reverse=True)
+        english.sort(reverse=True)
+        pool.sort(reverse=True)
+        total = 0.0
+        if maths:
+            total += 2 * maths[0]
+        if english:
+            total += english[0] * (2 if has_language and has_literature else 1)
+        total += sum(pool[:3])
+        rest = sorted(maths[1:] + english[1:] + pool[3:] + other, reverse=True)
+        total += sum(rest[:3])
+        a8[upn] = total
+    return a8
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="keystage bench measures", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", default="national", choices=["national", "mid", "small"])
+    parser.add_argument("--sample", type=int, default=20000, help="pupils in the Python baseline's sample")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each timing; the fastest counts")
+    parser.add_argument("--reference", type=Path, default=REFERENCE, help="the reference data folder")
+    options = parser.parse_args(argv)
+
+    spec = SynthSpec.at_scale(options.scale)
+    print(f"Generating the {options.scale} synthetic year ...", flush=True)
+    year = generate(spec)
+    results = year.ks4_results
+    pupils = ks4_pupils(year)
+    catalogue = import_dfe_2019_folder(options.reference / "ks4" / "dfe-2019")
+    estimates = load_dfe_estimates(options.reference / "ks4" / "progress8", "2024prov")
+
+    with tempfile.TemporaryDirectory() as folder:
+        results_file = Path(folder) / "ks4_results.parquet"
+        pupils_file = Path(folder) / "ks4_pupils.parquet"
+        results.write_parquet(results_file)
+        pupils.write_parquet(pupils_file)
+
+        def floor() -> pl.DataFrame:
+            return pl.scan_parquet(results_file).group_by("upn").agg(pl.len()).collect()
+
+        def end_to_end() -> tuple[pl.DataFrame, pl.DataFrame, list[float]]:
+            marks = [time.perf_counter()]
+            points = points_table(catalogue, spec.year)
+            results_read, pupils_read = pl.read_parquet(results_file), pl.read_parquet(pupils_file)
+            marks.append(time.perf_counter())
+            measures = pupil_measures(results_read, pupils_read, points, estimates)
+            marks.append(time.perf_counter())
+            schools = school_measures(measures.pupils, estimates)
+            marks.append(time.perf_counter())
+            return measures.pupils, schools, [b - a for a, b in itertools.pairwise(marks)]
+
+        floor_seconds, _ = best_of(options.repeat, floor)
+        seconds, (pupil_table, school_table, phases) = best_of(options.repeat, end_to_end)
+
+    # The same sample through the Python baseline and the engine.
+    points = points_table(catalogue, spec.year)
+    sample_pupils = pupils.sample(n=min(options.sample, pupils.height), seed=1, shuffle=True)
+    sample_results = results.filter(pl.col("upn").is_in(sample_pupils.get_column("upn").implode()))
+    rows = list(sample_results.select("upn", "qan", "grade", "exam_date").iter_rows())
+    lookup = python_lookup(points)
+    python_seconds, python = best_of(options.repeat, lambda: python_a8(rows, lookup))
+    engine_seconds, engine = best_of(
+        options.repeat, lambda: pupil_measures(sample_results, sample_pupils, points, estimates).pupils
+    )
+    disagree = [
+        (upn, a8, python.get(upn, 0.0))
+        for upn, a8 in engine.select("upn", "a8").iter_rows()
+        if abs(a8 - python.get(upn, 0.0)) > 1e-9
+    ]
+
+    schools = school_table.get_column("school").n_unique()
+    print(
+        f"{options.scale}: {pupil_table.height:,} pupils in {schools:,} schools, "
+        f"{results.height:,} results rows ({school_table.height:,} school and group rows)"
+    )
+    print(f"floor (scan + group by upn)   : {floor_seconds:8.2f} s")
+    print(f"KS4 measures end to end       : {seconds:8.2f} s  (goal for the national cohort: under 15 s)")
+    print(
+        f"  of which read + points {phases[0]:.2f} s, pupil_measures {phases[1]:.2f} s, "
+        f"school_measures {phases[2]:.2f} s (the last run)"
+    )
+    print(f"rows per second               : {results.height / seconds:12,.0f}")
+    print(f"ratio to the floor            : {seconds / floor_seconds:8.2f}x  (goal: under 5x)")
+    print(
+        f"sample of {sample_pupils.height:,} pupils ({len(rows):,} results): "
+        f"Python A8 {python_seconds:.2f} s, engine (all pupil measures) {engine_seconds:.2f} s"
+    )
+    print(f"ratio Python / engine         : {python_seconds / engine_seconds:8.1f}x")
+    print(f"A8 disagreements on the sample: {len(disagree)}")
+    for upn, ours, theirs in disagree[:3]:
+        print(f"  e.g. {upn}: engine {ours:g}, Python {theirs:g}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,298 @@
+"""Reading and writing the KS4 measures' tables as files: CSV, JSON (an array of objects) or Parquet,
+chosen by the file's extension.
+
+``read_results`` and ``read_pupils`` read what an analyst gives ``keystage measures ks4``: results
+(``upn, qan, grade, exam_date``) and pupils (``upn, ks2_reading, ks2_maths`` and optional
+characteristics), checked cell by cell so that a mistake is reported with its line and never as a
+traceback. ``write_table`` writes any of the measures' tables. Every problem raises
+``TableFileError`` (a ValueError) whose message names the file.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet"}
+
+RESULTS_COLUMNS = ("upn", "qan", "grade", "exam_date")
+PUPILS_COLUMNS = ("upn", "ks2_reading", "ks2_maths")
+# Characteristics the school figures break pupils down by (keystage.core.measures.ks4.schools) that
+# are yes or no. Any column read_pupils does not know is carried through as text.
+BOOLEAN_COLUMNS = ("disadvantaged", "eal", "non_mobile")
+
+_TRUE = {"1", "true", "t", "yes", "y"}
+_FALSE = {"0", "false", "f", "no", "n"}
+_SEX = {"M": "M", "MALE": "M", "B": "M", "BOY": "M", "F": "F", "FEMALE": "F", "G": "F", "GIRL": "F"}
+_SEN = {
+    "E": "E",
+    "EHCP": "E",
+    "EHC PLAN": "E",
+    "K": "K",
+    "SUPPORT": "K",
+    "SEN SUPPORT": "K",
+    "N": "N",
+    "NONE": "N",
+}
+KS2_HIGHEST = 120.0  # the top of the KS2 scaled score scale
+
+
+class TableFileError(ValueError):
+    """A file that cannot be read or written, or whose content is not as expected; the message
+    names the file and, where it applies, the line."""
+
+
+def file_format(path: Path) -> str:
+    """ "csv", "json" or "parquet" from the extension; anything else is refused."""
+    found = FORMATS.get(Path(path).suffix.lower())
+    if found is None:
+        known = ", ".join(list(FORMATS)[:-1]) + f" or {list(FORMATS)[-1]}"
+        raise TableFileError(
+            f"{Path(path).name}: the name must end in {known} to say how to read or write it"
+        )
+    return found
+
+
+def check_output(path: Path) -> None:
+    """Refuse, before any work, a file that ``write_table`` could not write: an unknown extension,
+    a folder that does not exist, or a folder where the file should be."""
+    path = Path(path)
+    file_format(path)
+    if not path.parent.is_dir():
+        raise TableFileError(f"{path.name}: the folder {path.parent} does not exist")
+    if path.is_dir():
+        raise TableFileError(f"{path}: is a folder, not a file")
+
+
+def read_table(path: Path) -> pl.DataFrame:
+    """The file as a table, every CSV cell as text (so a QAN or UPN keeps its leading zeros), its
+    column names trimmed, in lower case, with spaces as underscores."""
+    path = Path(path)
+    kind = file_format(path)
+    if not path.exists():
+        raise TableFileError(f"{path.name}: file not found in {path.parent}")
+    if not path.is_file():
+        raise TableFileError(f"{path}: not a file")
+    try:
+        if kind == "csv":
+            frame = pl.read_csv(path, infer_schema=False, encoding="utf8", truncate_ragged_lines=False)
+        elif kind == "json":
+            frame = pl.read_json(path)
+        else:
+            frame = pl.read_parquet(path)
+    except OSError as error:
+        raise TableFileError(f"{path.name}: cannot be read ({error.strerror or error})") from None
+    except (pl.exceptions.PolarsError, ValueError, UnicodeDecodeError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TableFileError(f"{path.name}: not a readable {kind.upper()} file ({first})") from None
+    names = [_column_name(name) for name in frame.columns]
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise TableFileError(f"{path.name}: the column {', '.join(duplicated)} appears more than once")
+    return frame.rename(dict(zip(frame.columns, names, strict=True)))
+
+
+def _column_name(name: str) -> str:
+    return "_".join(name.strip().lower().split())
+
+
+def _require(frame: pl.DataFrame, path: Path, columns: tuple[str, ...], what: str) -> None:
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        found = ", ".join(frame.columns) or "none"
+        where = "the first line names the columns" if file_format(path) == "csv" else "each record has"
+        raise TableFileError(
+            f"{path.name}: the {what} file needs the column(s) {', '.join(missing)} "
+            f"(it has: {found}); {where}: {','.join(columns)}"
+        )
+    nested = [name for name, dtype in frame.schema.items() if dtype.is_nested() or dtype == pl.Object]
+    if nested:
+        raise TableFileError(
+            f"{path.name}: the column(s) {', '.join(nested)} hold lists or objects; "
+            "each cell must be one value"
+        )
+
+
+def _text(frame: pl.DataFrame, column: str) -> pl.Series:
+    """A column as trimmed text, empty cells null."""
+    series = frame.get_column(column)
+    if series.dtype == pl.Date:
+        series = series.dt.strftime("%Y-%m-%d")
+    text = series.cast(pl.String, strict=False).str.strip_chars()
+    return text.replace("", None)
+
+
+def _where(path: Path, index: int) -> str:
+    """How a person finds a row: the line of a CSV file (line 1 is the header), else the record."""
+    if file_format(path) == "csv":
+        return f"{path.name}, line {index + 2}"
+    return f"{path.name}, record {index + 1}"
+
+
+def _first_bad(path: Path, original: pl.Series, parsed: pl.Series, column: str, expected: str) -> None:
+    """Raise for the first cell that has a value but did not parse."""
+    bad = original.is_not_null() & parsed.is_null()
+    if bad.any():
+        index = int(bad.arg_true()[0])
+        raise TableFileError(f"{_where(path, index)}: {column} “{original[index]}” is not {expected}")
+
+
+def _upns(path: Path, frame: pl.DataFrame) -> pl.Series:
+    upn = _text(frame, "upn").str.to_uppercase()
+    if upn.has_nulls():
+        index = int(upn.is_null().arg_true()[0])
+        raise TableFileError(f"{_where(path, index)}: the upn is empty; every row needs the pupil's UPN")
+    return upn
+
+
+def _dates(path: Path, text: pl.Series, column: str) -> pl.Series:
+    """ISO dates (2024-06-01); a date written 01/06/2024 is read day first, as in England."""
+    iso = text.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    uk = text.str.strptime(pl.Date, "%d/%m/%Y", strict=False)
+    parsed = iso.fill_null(uk).alias(column)
+    _first_bad(path, text, parsed, column, "a date: write it as 2024-06-01")
+    return parsed
+
+
+def read_results(path: Path) -> pl.DataFrame:
+    """Results: upn, qan, grade (as written, e.g. 7, U, 54, D2), exam_date (ISO, e.g. 2024-06-01;
+    empty when not known). A QAN's slashes and spaces are dropped (601/4445/X is 6014445X). Other
+    columns are ignored. Rows with no QAN are refused."""
+    path = Path(path)
+    frame = read_table(path)
+    _require(frame, path, RESULTS_COLUMNS, "results")
+    upn = _upns(path, frame)
+    qan = _text(frame, "qan").str.replace_all(r"[/\s]", "").str.to_uppercase().replace("", None)
+    if qan.has_nulls():
+        index = int(qan.is_null().arg_true()[0])
+        raise TableFileError(f"{_where(path, index)}: the qan is empty; give the qualification number")
+    exam_date = frame.get_column("exam_date")
+    dates = exam_date if exam_date.dtype == pl.Date else _dates(path, _text(frame, "exam_date"), "exam_date")
+    return pl.DataFrame(
+        {"upn": upn, "qan": qan, "grade": _text(frame, "grade").str.to_uppercase(), "exam_date": dates}
+    )
+
+
+def _numbers(path: Path, frame: pl.DataFrame, column: str) -> pl.Series:
+    text = _text(frame, column)
+    numbers = text.cast(pl.Float64, strict=False)
+    numbers = pl.select(pl.when(numbers.is_finite()).then(numbers).otherwise(None)).to_series()
+    _first_bad(path, text, numbers, column, "a number: give the KS2 scaled score, or leave it empty")
+    out_of_range = (numbers <= 0) | (numbers > KS2_HIGHEST)
+    if out_of_range.fill_null(False).any():
+        index = int(out_of_range.fill_null(False).arg_true()[0])
+        raise TableFileError(
+            f"{_where(path, index)}: {column} {text[index]} is not a KS2 scaled score (at most 120)"
+        )
+    return numbers.alias(column)
+
+
+def _mapped(
+    path: Path, frame: pl.DataFrame, column: str, mapping: dict[str, str], expected: str
+) -> pl.Series:
+    text = _text(frame, column)
+    parsed = text.str.to_uppercase().replace_strict(mapping, default=None, return_dtype=pl.String)
+    _first_bad(path, text, parsed, column, expected)
+    return parsed.alias(column)
+
+
+def _booleans(path: Path, frame: pl.DataFrame, column: str) -> pl.Series:
+    series = frame.get_column(column)
+    if series.dtype == pl.Boolean:
+        return series
+    text = _text(frame, column)
+    mapping = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+    parsed = text.str.to_lowercase().replace_strict(mapping, default=None, return_dtype=pl.Boolean)
+    _first_bad(path, text, parsed, column, "yes or no (true/false, 1/0, or empty when not known)")
+    return parsed.alias(column)
+
+
+def _months(path: Path, frame: pl.DataFrame) -> pl.Series:
+    text = _text(frame, "month_of_birth")
+    months = text.cast(pl.Float64, strict=False)
+    whole = pl.select(
+        pl.when((months == months.round()) & (months >= 1) & (months <= 12)).then(months).otherwise(None)
+    ).to_series()
+    _first_bad(path, text, whole, "month_of_birth", "a month from 1 (January) to 12 (December)")
+    return whole.cast(pl.Int8).alias("month_of_birth")
+
+
+def read_pupils(path: Path) -> pl.DataFrame:
+    """Pupils: upn, ks2_reading, ks2_maths (KS2 scaled scores, empty when not taken), then optional
+    columns: school (its figures are given per school), sex (M/F), disadvantaged, eal, non_mobile
+    (yes/no), sen (E = EHC plan, K = SEN support, N = none), ethnicity_group (any text),
+    month_of_birth (1-12); any other column is carried through as text. A UPN given twice is refused."""
+    path = Path(path)
+    frame = read_table(path)
+    _require(frame, path, PUPILS_COLUMNS, "pupils")
+    if "school" not in frame.columns and "dfe_number" in frame.columns:
+        frame = frame.rename({"dfe_number": "school"})  # as keystage synth and rosters name it
+    upn = _upns(path, frame)
+    repeated = ~upn.is_first_distinct()
+    if repeated.any():
+        index = int(repeated.arg_true()[0])
+        first = int((upn == upn[index]).arg_true()[0])
+        raise TableFileError(
+            f"{_where(path, index)}: UPN {upn[index]} is given more than once "
+            f"(first at {_where(path, first)})"
+        )
+    columns: dict[str, pl.Series] = {
+        "upn": upn,
+        "ks2_reading": _numbers(path, frame, "ks2_reading"),
+        "ks2_maths": _numbers(path, frame, "ks2_maths"),
+    }
+    for column in frame.columns:
+        if column in columns:
+            continue
+        if column == "school":
+            school = _text(frame, "school")
+            if school.has_nulls():
+                index = int(school.is_null().arg_true()[0])
+                raise TableFileError(f"{_where(path, index)}: the school is empty")
+            columns[column] = school
+        elif column == "sex":
+            columns[column] = _mapped(path, frame, column, _SEX, "M or F")
+        elif column == "sen":
+            columns[column] = _mapped(
+                path, frame, column, _SEN, "E (EHC plan), K (SEN support) or N (no SEN)"
+            )
+        elif column in BOOLEAN_COLUMNS:
+            columns[column] = _booleans(path, frame, column)
+        elif column == "month_of_birth":
+            columns[column] = _months(path, frame)
+        else:
+            columns[column] = _text(frame, column)
+    return pl.DataFrame(columns)
+
+
+def write_table(frame: pl.DataFrame, path: Path) -> None:
+    """Write the table as the extension says: CSV (with a header line), JSON (an array of objects,
+    one per row) or Parquet."""
+    path = Path(path)
+    kind = file_format(path)
+    check_output(path)
+    # Six decimals: what the figures mean, without binary noise (0.30000000000000004).
+    frame = frame.with_columns(pl.col(pl.Float64).round(6))
+    try:
+        if kind == "csv":
+            frame.write_csv(path)
+        elif kind == "json":
+            frame.write_json(path)
+        else:
+            frame.write_parquet(path)
+    except OSError as error:
+        raise TableFileError(f"{path.name}: cannot be written ({error.strerror or error})") from None
+
+
+def academic_year(day: date) -> int:
+    """The academic year (by its end) a day falls in: September onwards belongs to the next year, so
+    a November 2025 resit is 2026 and a June 2026 exam is 2026."""
+    return day.year + 1 if day.month >= 9 else day.year
+
+
+def results_year(results: pl.DataFrame) -> int | None:
+    """The academic year of the latest exam date, or None when no result has one."""
+    latest = results.get_column("exam_date").max()
+    return academic_year(latest) if isinstance(latest, date) else None

@@ -1,0 +1,1 @@
+"""Stored measures: figures computed from the results schools submit, for the reports to read."""

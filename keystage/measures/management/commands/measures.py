@@ -1,0 +1,240 @@
+"""`keystage measures ks4`: Attainment 8, Progress 8, EBacc and English and maths, per pupil, school,
+pupil group and nation, from files or from the results schools have confirmed.
+
+From files (nothing is stored):
+    keystage measures ks4 --results results.csv --pupils pupils.csv \\
+        [--points-year 2024] [--estimates dfe-2024-provisional] [--pupil-out p.csv] [--school-out s.parquet]
+From the database (the figures are stored for the reports):
+    keystage measures ks4 --year 2026 [--school 8004001] [--estimates platform]
+"""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser, RawDescriptionHelpFormatter
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from keystage.core.measures.ks4 import io
+from keystage.core.results.kinds import academic_year_name
+from keystage.measures import services
+from keystage.measures.models import MeasureRun
+from keystage.pupils.management.school_option import school_from_option
+
+SHOWN_SCHOOLS = 20  # schools listed in the summary; the rest are in --school-out
+
+
+def _estimates_help() -> str:
+    try:
+        names = list(services.estimates_names())
+    except OSError:
+        names = []
+    listed = ", ".join([*names, services.PLATFORM])
+    return (
+        f"the Progress 8 estimates: {listed}. dfe-* are DfE's published estimates (from "
+        "KEYSTAGE_REFERENCE_DIR/ks4/progress8); platform computes national estimates from the pupils given "
+        "(from the database: every school's). Default: DfE's estimates of the year where published, else "
+        "from files the newest DfE release and from the database platform."
+    )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def _number(value: float | None, places: int = 2) -> str:
+    return "-" if value is None else f"{value:.{places}f}"
+
+
+class Command(BaseCommand):
+    help = (
+        "Compute KS4 measures (A8, P8, EBacc, English and maths) from results and pupils files, or from the "
+        "database for a year (stored for the reports)."
+    )
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.formatter_class = RawDescriptionHelpFormatter
+        parser.epilog = (__doc__ or "").split("\n\n", 1)[1]
+        return parser
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("key_stage", choices=["ks4"], help="the key stage: ks4")
+        files = parser.add_argument_group("from files")
+        files.add_argument(
+            "--results", type=Path, help="results file (CSV, JSON or Parquet): upn,qan,grade,exam_date"
+        )
+        files.add_argument(
+            "--pupils",
+            type=Path,
+            help="pupils file: upn,ks2_reading,ks2_maths then optional school, sex, disadvantaged, sen, eal, "
+            "non_mobile, ethnicity_group, month_of_birth (without school, all pupils are one school 'file')",
+        )
+        files.add_argument(
+            "--catalogue",
+            type=Path,
+            help="folder of DfE's KS4 performance points, discount codes and EBacc files; default: "
+            "KEYSTAGE_REFERENCE_DIR/ks4/dfe-2019, else the catalogue loaded into the database",
+        )
+        database = parser.add_argument_group("from the database")
+        database.add_argument(
+            "--year", type=int, help="academic year by its end, e.g. 2026: the KS4 uploads in use that year"
+        )
+        database.add_argument("--school", help="DfE number: store only this school's (and national) figures")
+        parser.add_argument(
+            "--points-year",
+            type=int,
+            help="the catalogue year to score results with; default: the results' year (from exam dates, "
+            "or --year), else the newest",
+        )
+        parser.add_argument("--estimates", help=_estimates_help())
+        parser.add_argument(
+            "--no-floors",
+            action="store_true",
+            help="leave extreme negative P8 scores as they are when the estimates have no floors "
+            "(by default floors are set from the pupils' own P8 distribution, as DfE does)",
+        )
+        parser.add_argument(
+            "--pupil-out", type=Path, help="write one row per pupil (.csv, .json or .parquet)"
+        )
+        parser.add_argument(
+            "--school-out",
+            type=Path,
+            help="write one row per school and pupil group with counts, CIs and national comparators "
+            "(.csv, .json or .parquet)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from_files = options["results"] is not None or options["pupils"] is not None
+        if options["school"] and options["year"] is None:
+            raise CommandError("--school needs --year: it chooses a school's figures in the database.")
+        if from_files and options["year"] is not None:
+            raise CommandError(
+                "Give either --results and --pupils (from files) or --year (from the database), not both."
+            )
+        if not from_files and options["year"] is None:
+            raise CommandError(
+                "Give --results and --pupils to compute from files, or --year to compute from the database."
+            )
+        for option in ("pupil_out", "school_out"):
+            if options[option] is not None:
+                try:
+                    io.check_output(options[option])
+                except io.TableFileError as error:
+                    raise CommandError(f"--{option.replace('_', '-')}: {error}") from None
+        try:
+            figures = self._from_files(options) if from_files else self._from_database(options)
+            self._write(figures, options)
+        except (services.MeasuresError, io.TableFileError) as error:
+            raise CommandError(str(error)) from None
+
+    def _from_files(self, options: dict[str, Any]) -> services.Ks4Figures:
+        if options["results"] is None or options["pupils"] is None:
+            missing = "--pupils" if options["results"] is not None else "--results"
+            raise CommandError(f"From files, give both --results and --pupils ({missing} is missing).")
+        results = io.read_results(options["results"])
+        pupils = io.read_pupils(options["pupils"])
+        if "nc_year" in pupils.columns:  # a whole roster: KS4 is Year 11
+            others = pupils.filter(pl.col("nc_year") != "11").height
+            pupils = pupils.filter(pl.col("nc_year") == "11")
+            if others:
+                self.stdout.write(
+                    f"Note: {others} pupils not in Year 11 left out (the file has an nc_year column)."
+                )
+        if pupils.height == 0:
+            raise CommandError(f"{options['pupils'].name} has no pupils.")
+        if "school" not in pupils.columns:
+            pupils = pupils.with_columns(pl.lit(services.FILE_SCHOOL).alias("school"))
+        unknown = results.filter(~pl.col("upn").is_in(pupils.get_column("upn").implode()))
+        catalogue, source = services.catalogue_from(options["catalogue"])
+        years = services.catalogue_years(catalogue)
+        year = options["points_year"] or io.results_year(results) or (years[-1] if years else None)
+        if year is None:
+            raise CommandError(f"The KS4 catalogue from {source} has no years; give --points-year.")
+        estimates = options["estimates"] or services.default_estimates(year, otherwise="newest")
+        figures = services.compute_ks4(
+            results,
+            pupils,
+            catalogue=catalogue,
+            points_year=year,
+            estimates=estimates,
+            floors=not options["no_floors"],
+        )
+        if unknown.height:
+            upns = unknown.get_column("upn").unique().sort()
+            example = ", ".join(upns.head(3).to_list())
+            figures.notes.append(
+                f"{_count(unknown.height, 'result')} of {_count(upns.len(), 'pupil')} not in "
+                f"{options['pupils'].name} left out (e.g. {example})."
+            )
+        self.stdout.write(
+            f"KS4 from {options['results'].name} and {options['pupils'].name}: "
+            f"{figures.measures.pupils.height} pupils, {results.height} results; points from the catalogue "
+            f"in {source} ({figures.points_year} rules); {figures.estimates.label}."
+        )
+        return figures
+
+    def _from_database(self, options: dict[str, Any]) -> services.Ks4Figures:
+        year = options["year"]
+        school = school_from_option(options["school"]) if options["school"] else None
+        catalogue = None
+        if options["catalogue"] is not None:
+            catalogue, _source = services.catalogue_from(options["catalogue"])
+        run, figures = services.compute_and_store_ks4(
+            year,
+            school=school,
+            estimates=options["estimates"],
+            points_year=options["points_year"],
+            catalogue=catalogue,
+            floors=not options["no_floors"],
+        )
+        self.stdout.write(self._stored(run))
+        if school is not None:
+            figures.schools = figures.schools.filter(pl.col("school") == school.dfe_number)
+            figures.measures = type(figures.measures)(
+                figures.measures.pupils.filter(pl.col("school") == school.dfe_number),
+                figures.measures.results,
+                figures.measures.estimates_label,
+            )
+        return figures
+
+    def _stored(self, run: MeasureRun) -> str:
+        scope = f" for {run.school.name}" if run.school is not None else ""
+        return (
+            f"Stored KS4 {academic_year_name(run.year)} run {run.pk}{scope}: {run.pupils} pupils in "
+            f"{run.schools} schools, points from the {run.points_year} rules; {run.estimates}."
+        )
+
+    def _write(self, figures: services.Ks4Figures, options: dict[str, Any]) -> None:
+        for note in figures.notes:
+            self.stdout.write(f"Note: {note}")
+        everyone = figures.schools.filter((pl.col("group") == "all") & (pl.col("value") == "all"))
+        for row in everyone.head(SHOWN_SCHOOLS).iter_rows(named=True):
+            p8 = "no P8"
+            if row["p8"] is not None:
+                p8 = (
+                    f"P8 {_number(row['p8'])} (95% CI {_number(row['p8_ci_low'])} to "
+                    f"{_number(row['p8_ci_high'])}, {row['banding']})"
+                )
+            self.stdout.write(
+                f"School {row['school']}: {row['cohort']} pupils, A8 {_number(row['a8'])}, {p8}, "
+                f"EBacc entry {_percent(row['ebacc_entry'])}, EBacc APS {_number(row['ebacc_aps'])}, "
+                f"English and maths 4+ {_percent(row['em_4plus'])}, 5+ {_percent(row['em_5plus'])}."
+            )
+        if everyone.height > SHOWN_SCHOOLS:
+            self.stdout.write(f"... and {everyone.height - SHOWN_SCHOOLS} more schools.")
+        if options["pupil_out"] is not None:
+            table = figures.pupil_table.drop("school_id", strict=False)
+            io.write_table(table, options["pupil_out"])
+            self.stdout.write(f"Wrote {table.height} pupils to {options['pupil_out']}.")
+        if options["school_out"] is not None:
+            io.write_table(figures.schools, options["school_out"])
+            self.stdout.write(
+                f"Wrote {figures.schools.height} school and group rows to {options['school_out']}."
+            )

@@ -1,0 +1,179 @@
+"""Stored measures: each computation is a run, with its school and national figures and every pupil's
+figures and explanation, so reports read them without recomputing.
+
+A run is queued (by a confirmed upload), running, then complete or failed. Its figures are written in
+one transaction together with the change to complete, so a reader never sees half a run; reports read
+the latest complete run of a key stage and year (``keystage.measures.services.latest_run``).
+
+Figures are columns rather than one JSON value: the set of measures is fixed by DfE's methodology,
+and reports sort, filter and count by them in the database (an LA's schools by Progress 8, how many are
+well below), which JSON values would make slow and untyped.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from keystage.organisations.models import School
+
+
+class KeyStage(models.TextChoices):
+    KS4 = "ks4", "KS4"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    COMPLETE = "complete", "Complete"
+    FAILED = "failed", "Failed"
+
+
+class MeasureRun(models.Model):
+    key_stage = models.CharField(max_length=8, choices=KeyStage.choices, default=KeyStage.KS4)
+    year = models.PositiveSmallIntegerField(help_text="The academic year by its end, e.g. 2026 for 2025/26.")
+    school = models.ForeignKey(
+        School,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Set when only this school's figures were stored; empty for every school.",
+    )
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    source = models.CharField(max_length=20, blank=True, help_text="What started it: refresh or command.")
+    estimates = models.CharField(max_length=120, blank=True, help_text="The label of the estimates used.")
+    points_year = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The catalogue year the results were scored with."
+    )
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True, help_text="When the figures were stored.")
+    duration = models.DurationField(null=True, blank=True)
+    pupils = models.PositiveIntegerField(default=0)
+    schools = models.PositiveIntegerField(default=0)
+    pupils_adjusted = models.PositiveIntegerField(
+        default=0, help_text="Pupils whose Progress 8 was raised to their group's floor."
+    )
+    task_id = models.CharField(max_length=64, blank=True)
+    message = models.TextField(blank=True, help_text="Why a run failed.")
+
+    class Meta:
+        constraints = [
+            # The debounce: at most one refresh waits to start per key stage and year.
+            models.UniqueConstraint(
+                fields=["key_stage", "year"],
+                condition=Q(status="queued"),
+                name="one_queued_measure_run_per_year",
+            )
+        ]
+        indexes = [models.Index(fields=["key_stage", "year", "status", "computed_at"])]
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        scope = f" school {self.school_id}" if self.school_id else ""
+        return f"{self.get_key_stage_display()} {self.year}{scope} run {self.pk} ({self.status})"
+
+
+class SchoolFigure(models.Model):
+    """One school's (or, with no school, the nation's) figures for one pupil group value, e.g.
+    ("all", "all"), ("disadvantaged", "disadvantaged"), ("sex", "female")."""
+
+    run = models.ForeignKey(MeasureRun, on_delete=models.CASCADE, related_name="school_figures")
+    school = models.ForeignKey(School, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    group = models.CharField(max_length=30)
+    value = models.CharField(max_length=40)
+    cohort = models.PositiveIntegerField()
+    p8_pupils = models.PositiveIntegerField()
+    a8 = models.FloatField(null=True)
+    a8_english = models.FloatField(null=True)
+    a8_maths = models.FloatField(null=True)
+    a8_ebacc = models.FloatField(null=True)
+    a8_open = models.FloatField(null=True)
+    p8 = models.FloatField(null=True, help_text="The mean of pupils' adjusted Progress 8: the headline.")
+    p8_unadjusted = models.FloatField(null=True)
+    p8_english = models.FloatField(null=True)
+    p8_maths = models.FloatField(null=True)
+    p8_ebacc = models.FloatField(null=True)
+    p8_open = models.FloatField(null=True)
+    p8_ci_low = models.FloatField(null=True)
+    p8_ci_high = models.FloatField(null=True)
+    p8_english_ci_low = models.FloatField(null=True)
+    p8_english_ci_high = models.FloatField(null=True)
+    p8_maths_ci_low = models.FloatField(null=True)
+    p8_maths_ci_high = models.FloatField(null=True)
+    p8_ebacc_ci_low = models.FloatField(null=True)
+    p8_ebacc_ci_high = models.FloatField(null=True)
+    p8_open_ci_low = models.FloatField(null=True)
+    p8_open_ci_high = models.FloatField(null=True)
+    banding = models.CharField(max_length=12, blank=True)
+    significance = models.CharField(max_length=16, blank=True)
+    pupils_adjusted = models.PositiveIntegerField(default=0)
+    ebacc_entry = models.FloatField(null=True, help_text="Share of the cohort entered, 0 to 1.")
+    ebacc_aps = models.FloatField(null=True)
+    em_4plus = models.FloatField(null=True, help_text="Share with grade 4 or above in English and maths.")
+    em_5plus = models.FloatField(null=True, help_text="Share with grade 5 or above in English and maths.")
+    # The school's place among all schools by all-pupil P8 (on its ("all", "all") row only).
+    rank = models.PositiveIntegerField(null=True)
+    percentile = models.PositiveSmallIntegerField(null=True)
+    quintile = models.PositiveSmallIntegerField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "school", "group", "value"],
+                condition=Q(school__isnull=False),
+                name="one_school_figure_per_group_value",
+            ),
+            models.UniqueConstraint(
+                fields=["run", "group", "value"],
+                condition=Q(school__isnull=True),
+                name="one_national_figure_per_group_value",
+            ),
+        ]
+        indexes = [models.Index(fields=["run", "school"])]
+
+    def __str__(self) -> str:
+        where = f"school {self.school_id}" if self.school_id else "national"
+        return f"{where} {self.group}={self.value}: A8 {self.a8}, P8 {self.p8}"
+
+
+class PupilFigure(models.Model):
+    """One pupil's figures (keystage.core.measures.ks4.pupils.PUPIL_COLUMNS) and the explanation of
+    them, line by line: which result filled which slot, which did not count and why, the estimate."""
+
+    run = models.ForeignKey(MeasureRun, on_delete=models.CASCADE, related_name="pupil_figures")
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+")
+    upn = models.CharField("UPN", max_length=13)
+    a8 = models.FloatField()
+    a8_english = models.FloatField()
+    a8_maths = models.FloatField()
+    a8_ebacc = models.FloatField()
+    a8_open = models.FloatField()
+    ebacc_slots_filled = models.PositiveSmallIntegerField()
+    open_slots_filled = models.PositiveSmallIntegerField()
+    ebacc_entered = models.BooleanField()
+    ebacc_aps = models.FloatField()
+    em_4plus = models.BooleanField()
+    em_5plus = models.BooleanField()
+    ks2_pa = models.FloatField(null=True)
+    pag = models.PositiveSmallIntegerField(null=True)
+    p8 = models.FloatField(null=True)
+    p8_english = models.FloatField(null=True)
+    p8_maths = models.FloatField(null=True)
+    p8_ebacc = models.FloatField(null=True)
+    p8_open = models.FloatField(null=True)
+    p8_adjusted = models.FloatField(null=True)
+    p8_was_adjusted = models.BooleanField(null=True)
+    characteristics = models.JSONField(
+        default=dict, blank=True, help_text="The pupil groups the pupil was counted in, e.g. sex, sen."
+    )
+    explanation = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "upn"], name="one_pupil_figure_per_run")]
+        indexes = [models.Index(fields=["run", "school"])]
+        ordering = ["upn"]
+
+    def __str__(self) -> str:
+        return f"{self.upn}: A8 {self.a8}, P8 {self.p8}"

@@ -1,0 +1,565 @@
+"""KS4 measures for the platform: computed from files or from the results schools confirmed, stored
+as runs that reports read, and refreshed in the background when a KS4 upload is confirmed.
+
+The arithmetic is the core engine's (keystage.core.measures.ks4); this module chooses the catalogue
+and estimates, gathers the pupils and results, stores the figures and queues the refresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from keystage.core.measures.ks4 import estimates as ks4_estimates
+from keystage.core.measures.ks4.estimates import Estimates, EstimatesFileError
+from keystage.core.measures.ks4.points import points_table
+from keystage.core.measures.ks4.pupils import (
+    PUPIL_COLUMNS,
+    PupilMeasures,
+    explanations,
+    pupil_measures,
+    with_national_floors,
+)
+from keystage.core.measures.ks4.schools import (
+    national_measures,
+    rank_schools,
+    school_measures,
+    with_comparators,
+)
+from keystage.core.pupils.model import ethnic_groups
+from keystage.core.reference.ks4_catalogue import Catalogue, CatalogueFileError, import_dfe_2019_folder
+from keystage.core.results.kinds import KINDS, academic_year_name
+from keystage.measures.models import KeyStage, MeasureRun, PupilFigure, RunStatus, SchoolFigure
+from keystage.organisations.models import School
+from keystage.pupils.models import Pupil
+from keystage.reference_data.services import loaded_ks4_catalogue
+from keystage.results.models import Result, SubmittedPupil, Upload
+
+logger = logging.getLogger(__name__)
+
+KS4 = KeyStage.KS4.value
+KS4_KINDS = tuple(key for key in KINDS if key.startswith("ks4"))
+PLATFORM = "platform"
+FILE_SCHOOL = "file"  # the school of a pupils file without a school column
+# A queued refresh whose task cannot be found and that has waited this long was lost: queue another.
+LOST_AFTER = timedelta(minutes=30)
+# Characteristics stored with each pupil's figures (the pupil groups of the school figures).
+CHARACTERISTICS = ("sex", "disadvantaged", "sen", "eal", "non_mobile", "ethnicity_group", "month_of_birth")
+_RELEASE_WORDS = {"prov": "provisional", "rev": "revised", "final": "final"}
+
+
+class MeasuresError(Exception):
+    """A computation that cannot be done as asked; str() is the message to show."""
+
+
+# Reference data ----------------------------------------------------------------------------------
+
+
+def progress8_folder() -> Path:
+    return Path(settings.KEYSTAGE_REFERENCE_DIR) / "ks4" / "progress8"
+
+
+def catalogue_folder() -> Path:
+    return Path(settings.KEYSTAGE_REFERENCE_DIR) / "ks4" / "dfe-2019"
+
+
+def estimates_name(release: str) -> str:
+    """The name people choose estimates by: "2024prov" -> "dfe-2024-provisional"."""
+    year, kind = release[:4], release[4:]
+    return f"dfe-{year}-{_RELEASE_WORDS.get(kind, kind)}" if kind else f"dfe-{year}"
+
+
+def estimates_names(folder: Path | None = None) -> dict[str, str]:
+    """Every DfE release in the folder by its name, oldest first: {"dfe-2024-provisional": "2024prov"}."""
+    releases = ks4_estimates.available_releases(folder or progress8_folder())
+    return {estimates_name(release): release for release in releases}
+
+
+def default_estimates(year: int | None, folder: Path | None = None, *, otherwise: str = PLATFORM) -> str:
+    """DfE's estimates for the year where published (revised before provisional); otherwise
+    ``otherwise``: "platform", or "newest" for the newest DfE release."""
+    names = estimates_names(folder)
+    of_year = [name for name, release in names.items() if year is not None and release.startswith(str(year))]
+    if of_year:
+        return of_year[-1]
+    if otherwise == "newest" and names:
+        return list(names)[-1]
+    return PLATFORM
+
+
+def catalogue_from(folder: Path | None) -> tuple[Catalogue, str]:
+    """The KS4 catalogue and where it came from: DfE's files in ``folder``; with no folder, those
+    under KEYSTAGE_REFERENCE_DIR, else the catalogue loaded into the database."""
+    if folder is None and catalogue_folder().is_dir():
+        folder = catalogue_folder()
+    if folder is not None:
+        if not Path(folder).is_dir():
+            raise MeasuresError(f"The catalogue folder {folder} does not exist.")
+        try:
+            return import_dfe_2019_folder(Path(folder)), str(folder)
+        except (CatalogueFileError, OSError, ValueError) as error:
+            raise MeasuresError(f"The KS4 catalogue in {folder} cannot be read: {error}") from None
+    return database_catalogue(), "the database"
+
+
+def database_catalogue() -> Catalogue:
+    catalogue = loaded_ks4_catalogue()
+    if not catalogue.qualifications:
+        raise MeasuresError(
+            "The KS4 qualification catalogue has not been loaded. A platform administrator loads it with "
+            "keystage reference load-ks4, or give --catalogue with DfE's files."
+        )
+    return catalogue
+
+
+def catalogue_years(catalogue: Catalogue) -> list[int]:
+    return sorted({y for q in catalogue.qualifications.values() for y in (*q.discount_codes, *q.syllabuses)})
+
+
+# The computation -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Ks4Figures:
+    measures: PupilMeasures  # pupil figures, P8 adjusted with the floors used
+    schools: pl.DataFrame  # one row per school, group and value, with national comparators and rank
+    national: pl.DataFrame  # the same figures over all pupils (school "national")
+    estimates: Estimates
+    points_year: int  # the catalogue year the results were scored with
+    floors: pl.DataFrame | None  # the negative-score floors applied (pag, p8_floor)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def pupil_table(self) -> pl.DataFrame:
+        """What --pupil-out writes: PUPIL_COLUMNS, the pupil's other columns, the estimates used."""
+        return self.measures.pupils.with_columns(pl.lit(self.estimates.label).alias("estimates"))
+
+
+def _estimates(
+    name: str, results: pl.DataFrame, pupils: pl.DataFrame, points: pl.DataFrame, folder: Path, year: int
+) -> Estimates:
+    names = estimates_names(folder)
+    if name != PLATFORM:
+        release = names.get(name)
+        if release is None:
+            known = ", ".join([*names, PLATFORM])
+            raise MeasuresError(f"No estimates called “{name}”; choose one of {known}.")
+        try:
+            return ks4_estimates.load_dfe_estimates(folder, release)
+        except EstimatesFileError as error:
+            raise MeasuresError(f"The estimates {name} cannot be read: {error}") from None
+    if not names:
+        raise MeasuresError(
+            f"Platform estimates use the prior attainment groups of DfE's a8_estimates files, and {folder} "
+            "has none."
+        )
+    # DfE's groups (their KS2 ranges) from the newest release; the means from the pupils given.
+    groups = ks4_estimates.load_dfe_estimates(folder, names[list(names)[-1]])
+    plain = pupil_measures(results, pupils, points).pupils
+    with_pag = groups.assign_pag(plain, "ks2_pa")
+    counted = with_pag.filter(pl.col("pag").is_not_null()).height
+    label = f"Platform {year} national estimates ({counted:,} pupils)"
+    try:
+        return ks4_estimates.platform_estimates(with_pag, groups.ranges, label)
+    except ValueError as error:
+        raise MeasuresError(f"Platform estimates cannot be computed: {error}.") from None
+
+
+def compute_ks4(
+    results: pl.DataFrame,
+    pupils: pl.DataFrame,
+    *,
+    catalogue: Catalogue,
+    points_year: int,
+    estimates: str,
+    folder: Path | None = None,
+    floors: bool = True,
+    year: int | None = None,
+) -> Ks4Figures:
+    """Every KS4 figure of the pupils (a ``school`` column, upn, ks2_reading, ks2_maths and their
+    characteristics) from their results (upn, qan, grade, exam_date): pupil figures, school figures for
+    every pupil group with national comparators and each school's place, and the national figures.
+
+    ``floors``: when the estimates carry no negative-score floors (DfE publishes none), they are set
+    from these pupils' own P8 distribution as DfE describes, so extreme negative scores are capped.
+    ``year`` names the platform's estimates (default: the points year)."""
+    folder = folder or progress8_folder()
+    years = catalogue_years(catalogue)
+    rules_year = catalogue.rules_year(points_year)
+    if rules_year is None:
+        span = f"{years[0]} to {years[-1]}" if years else "no years"
+        raise MeasuresError(
+            f"The KS4 catalogue has no points for {points_year} or before (it covers {span})."
+        )
+    points = points_table(catalogue, points_year)
+    notes = []
+    if rules_year != points_year:
+        notes.append(
+            f"Scored with the catalogue's {rules_year} rules, its newest on or before {points_year}."
+        )
+    chosen = _estimates(estimates, results, pupils, points, folder, year or points_year)
+    measures = pupil_measures(results, pupils, points, chosen)
+    applied = chosen.floors
+    has_p8 = measures.pupils.get_column("p8").is_not_null().any()
+    if floors and applied is None and has_p8:
+        measures, applied = with_national_floors(measures)
+        notes.append("Negative-score floors set from these pupils' own Progress 8 distribution.")
+    if not has_p8:
+        notes.append("No pupil has KS2 prior attainment, so there is no Progress 8.")
+    table = measures.pupils
+    try:
+        schools = school_measures(table, chosen)
+        national = national_measures(table, chosen)
+    except ValueError as error:
+        raise MeasuresError(f"The school figures cannot be computed: {error}.") from None
+    ranks = rank_schools(schools).select(
+        "school", pl.lit("all").alias("group"), pl.lit("all").alias("value"), "rank", "percentile", "quintile"
+    )
+    combined = with_comparators(schools, national).join(
+        ranks, on=["school", "group", "value"], how="left", maintain_order="left"
+    )
+    return Ks4Figures(measures, combined, national, chosen, rules_year, applied, notes)
+
+
+# Explanations -------------------------------------------------------------------------------------
+
+
+# From the database -------------------------------------------------------------------------------
+
+_PUPIL_SCHEMA = {
+    "school_id": pl.Int64,
+    "upn": pl.String,
+    "submitted_sex": pl.String,
+    "submitted_birth": pl.Date,
+}
+_ROSTER_SCHEMA = {
+    "school_id": pl.Int64,
+    "upn": pl.String,
+    "ks2_reading": pl.Float64,
+    "ks2_maths": pl.Float64,
+    "sex": pl.String,
+    "fsm6": pl.Boolean,
+    "looked_after": pl.Boolean,
+    "adopted_from_care": pl.Boolean,
+    "sen": pl.String,
+    "eal": pl.Boolean,
+    "ethnicity": pl.String,
+    "joined_on": pl.Date,
+    "date_of_birth": pl.Date,
+    "on_roll": pl.Boolean,
+}
+
+
+def _frame(rows: Iterable[tuple[Any, ...]], schema: dict[str, Any]) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), schema=schema, orient="row")
+
+
+def uploads_in_use(year: int) -> Any:
+    return Upload.objects.filter(
+        in_use=True, school__isnull=False, collection__year=year, collection__kind__in=KS4_KINDS
+    )
+
+
+def non_mobile_from(year: int) -> date:
+    """Pupils who joined before this day are non-mobile: on roll since the start of Year 10 (the
+    first month of it allowed for). [check against DfE's KS4 definition]"""
+    return date(year - 2, 10, 1)
+
+
+def database_tables(year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The results (upn, qan, grade, exam_date) of every school's KS4 uploads in use in ``year``,
+    and their pupils (school as DfE number, school_id, upn, KS2 and characteristics from the roster).
+    A pupil in two schools' uploads is counted at the school whose roll they are on."""
+    uploads = uploads_in_use(year)
+    summer = date(year, 6, 1)  # the template has no exam dates: the collection's summer series
+    submitted = _frame(
+        SubmittedPupil.objects.filter(upload__in=uploads)
+        .values_list("upload__school_id", "upn", "sex", "date_of_birth")
+        .iterator(chunk_size=5000),
+        _PUPIL_SCHEMA,
+    ).unique(subset=["school_id", "upn"], keep="first", maintain_order=True)
+    school_ids = submitted.get_column("school_id").unique().to_list()
+    dfe = dict(School.objects.filter(pk__in=school_ids).values_list("pk", "dfe_number"))
+    roster = _frame(
+        Pupil.objects.filter(academic_year=year, school__in=uploads.values("school"))
+        .values_list(*_ROSTER_SCHEMA)
+        .iterator(chunk_size=5000),
+        _ROSTER_SCHEMA,
+    ).with_columns(pl.lit(True).alias("_on_roster"))
+    groups = {code: group.code for group in ethnic_groups().values() for code in group.codes}
+    joined = submitted.join(roster, on=["school_id", "upn"], how="left")
+    on_roster = pl.col("_on_roster").fill_null(False)
+    pupils = (
+        joined.sort(
+            [on_roster & pl.col("on_roll").fill_null(False), on_roster, pl.col("school_id")],
+            descending=[True, True, False],
+        )
+        .unique(subset="upn", keep="first", maintain_order=True)
+        .select(
+            pl.col("school_id").replace_strict(dfe, default=None, return_dtype=pl.String).alias("school"),
+            "school_id",
+            "upn",
+            "ks2_reading",
+            "ks2_maths",
+            pl.coalesce(pl.col("sex"), pl.col("submitted_sex")).str.to_uppercase().alias("sex"),
+            pl.when(on_roster)
+            .then(pl.col("fsm6") | pl.col("looked_after") | pl.col("adopted_from_care"))
+            .alias("disadvantaged"),
+            pl.col("sen"),
+            pl.col("eal"),
+            pl.col("ethnicity")
+            .str.strip_chars()
+            .str.to_uppercase()
+            .replace_strict(groups, default=None, return_dtype=pl.String)
+            .alias("ethnicity_group"),
+            pl.when(on_roster)
+            .then(pl.col("joined_on").is_null() | (pl.col("joined_on") < non_mobile_from(year)))
+            .alias("non_mobile"),
+            pl.coalesce(pl.col("date_of_birth"), pl.col("submitted_birth"))
+            .dt.month()
+            .cast(pl.Int8)
+            .alias("month_of_birth"),
+        )
+        .sort("school", "upn")
+    )
+    results = _frame(
+        Result.objects.filter(upload__in=uploads)
+        .values_list("pupil__upn", "qan", "value")
+        .iterator(chunk_size=20000),
+        {"upn": pl.String, "qan": pl.String, "grade": pl.String},
+    ).with_columns(pl.lit(summer).alias("exam_date"))
+    return results, pupils
+
+
+# Storing ------------------------------------------------------------------------------------------
+
+_SCHOOL_FIELDS = [
+    f.name
+    for f in SchoolFigure._meta.concrete_fields
+    if f.name not in {"id", "run", "school", "rank", "percentile", "quintile"}
+]
+_PUPIL_FIELDS = [c for c in PUPIL_COLUMNS if c != "upn"]
+
+
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _school_rows(
+    run: MeasureRun, figures: Ks4Figures, school_pk: dict[str, int], only: int | None
+) -> Iterator[SchoolFigure]:
+    text = {"banding", "significance", "group", "value"}
+    for row in figures.schools.iter_rows(named=True):
+        pk = school_pk[row["school"]]
+        if only is not None and pk != only:
+            continue
+        values = {name: _blank(row[name]) if name in text else row[name] for name in _SCHOOL_FIELDS}
+        yield SchoolFigure(
+            run=run,
+            school_id=pk,
+            rank=row["rank"],
+            percentile=row["percentile"],
+            quintile=row["quintile"],
+            **values,
+        )
+    for row in figures.national.iter_rows(named=True):
+        values = {name: _blank(row[name]) if name in text else row[name] for name in _SCHOOL_FIELDS}
+        yield SchoolFigure(run=run, school_id=None, **values)
+
+
+def _pupil_rows(run: MeasureRun, figures: Ks4Figures, only: int | None) -> Iterator[PupilFigure]:
+    table = figures.measures.pupils
+    if only is not None:
+        table = table.filter(pl.col("school_id") == only)
+    lines = explanations(
+        figures.measures
+        if only is None
+        else PupilMeasures(
+            table,
+            figures.measures.results.filter(pl.col("upn").is_in(table.get_column("upn").implode())),
+            figures.measures.estimates_label,
+        )
+    )
+    present = [c for c in CHARACTERISTICS if c in table.columns]
+    for row in table.iter_rows(named=True):
+        yield PupilFigure(
+            run=run,
+            school_id=row["school_id"],
+            upn=row["upn"],
+            characteristics={c: row[c] for c in present if row[c] is not None},
+            explanation=lines.get(row["upn"], []),
+            **{name: row[name] for name in _PUPIL_FIELDS},
+        )
+
+
+def _store(run: MeasureRun, figures: Ks4Figures, school: School | None, started: float) -> MeasureRun:
+    table = figures.measures.pupils
+    school_pk = dict(table.select("school", "school_id").unique().iter_rows())
+    only = school.pk if school is not None else None
+    stored = table if only is None else table.filter(pl.col("school_id") == only)
+    with transaction.atomic():
+        SchoolFigure.objects.bulk_create(_school_rows(run, figures, school_pk, only), batch_size=1000)
+        PupilFigure.objects.bulk_create(_pupil_rows(run, figures, only), batch_size=1000)
+        run.status = RunStatus.COMPLETE
+        run.estimates = figures.estimates.label[:120]
+        run.points_year = figures.points_year
+        run.pupils = stored.height
+        run.schools = stored.get_column("school_id").n_unique()
+        run.pupils_adjusted = int(stored.get_column("p8_was_adjusted").fill_null(False).sum())
+        run.computed_at = timezone.now()
+        run.duration = timedelta(seconds=time.perf_counter() - started)
+        run.message = " ".join(figures.notes)
+        run.save()
+    return run
+
+
+def compute_and_store_ks4(
+    year: int,
+    *,
+    school: School | None = None,
+    estimates: str | None = None,
+    points_year: int | None = None,
+    catalogue: Catalogue | None = None,
+    floors: bool = True,
+    run: MeasureRun | None = None,
+    source: str = "command",
+) -> tuple[MeasureRun, Ks4Figures]:
+    """Compute every KS4 figure of ``year`` from the uploads in use and store them as a complete run.
+    Figures are always computed over every school (national comparators, platform estimates and
+    floors need them all); with ``school`` only that school's and the national figures are stored.
+    A failure marks the run failed with its reason, and raises."""
+    started = time.perf_counter()
+    if run is None:
+        run = MeasureRun.objects.create(
+            key_stage=KS4,
+            year=year,
+            school=school,
+            status=RunStatus.RUNNING,
+            source=source,
+            started_at=timezone.now(),
+        )
+    try:
+        catalogue = catalogue or database_catalogue()
+        results, pupils = database_tables(year)
+        name = academic_year_name(year)
+        if pupils.height == 0:
+            raise MeasuresError(f"No school has confirmed KS4 results for {name}.")
+        if school is not None and school.pk not in set(pupils.get_column("school_id").to_list()):
+            raise MeasuresError(f"{school.name} has no confirmed KS4 results for {name}.")
+        figures = compute_ks4(
+            results,
+            pupils,
+            catalogue=catalogue,
+            points_year=points_year or year,
+            estimates=estimates or default_estimates(year),
+            floors=floors,
+            year=year,
+        )
+        return _store(run, figures, school, started), figures
+    except Exception as error:
+        message = str(error) if isinstance(error, MeasuresError) else f"Unexpected error: {error!r}"
+        MeasureRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.FAILED,
+            message=message[:2000],
+            duration=timedelta(seconds=time.perf_counter() - started),
+        )
+        run.refresh_from_db()
+        raise
+
+
+def latest_run(key_stage: str, year: int, school: School | None = None) -> MeasureRun | None:
+    """The run reports read: the latest complete one of the key stage and year that covers every
+    school, or (given a school) that covers every school or just that one."""
+    scope = Q(school__isnull=True) if school is None else Q(school__isnull=True) | Q(school=school)
+    return (
+        MeasureRun.objects.filter(scope, key_stage=key_stage, year=year, status=RunStatus.COMPLETE)
+        .order_by("-computed_at", "-pk")
+        .first()
+    )
+
+
+# The refresh --------------------------------------------------------------------------------------
+
+
+def upload_confirmed(upload: Upload) -> None:
+    """Called by keystage.results.services.confirm_upload: a confirmed KS4 upload refreshes the year's
+    figures once the confirmation is committed."""
+    collection = upload.collection
+    if collection.kind in KS4_KINDS:
+        year = collection.year
+        transaction.on_commit(lambda: queue_ks4_refresh(year))
+
+
+def _still_waiting(run: MeasureRun) -> bool:
+    """Whether a queued refresh's task is still to start (if it was lost, another is queued)."""
+    from django_tasks import TaskResultStatus
+
+    from keystage.measures.tasks import refresh_ks4_measures
+
+    if run.task_id:
+        try:
+            status = refresh_ks4_measures.get_result(run.task_id).status
+        except Exception:  # the backend keeps no results, or lost this one: judge by age
+            logger.debug("task result %s not found", run.task_id)
+        else:
+            return status in (TaskResultStatus.READY, TaskResultStatus.RUNNING)
+    return run.queued_at is not None and run.queued_at > timezone.now() - LOST_AFTER
+
+
+def queue_ks4_refresh(year: int) -> MeasureRun | None:
+    """Queue a refresh of the year's KS4 figures, unless one is already queued and not started
+    (debounced: many confirmations in a row make one refresh). Returns the queued run, or None."""
+    from keystage.measures.tasks import refresh_ks4_measures
+
+    waiting = MeasureRun.objects.filter(key_stage=KS4, year=year, status=RunStatus.QUEUED).first()
+    if waiting is not None:
+        if _still_waiting(waiting):
+            return None
+        MeasureRun.objects.filter(pk=waiting.pk, status=RunStatus.QUEUED).update(
+            status=RunStatus.FAILED, message="The queued refresh never started, so another was queued."
+        )
+    try:
+        with transaction.atomic():
+            run = MeasureRun.objects.create(
+                key_stage=KS4, year=year, status=RunStatus.QUEUED, source="refresh", queued_at=timezone.now()
+            )
+    except IntegrityError:  # another confirmation queued one at the same moment
+        return None
+    result = refresh_ks4_measures.enqueue(year)
+    MeasureRun.objects.filter(pk=run.pk).update(task_id=str(result.id)[:64])
+    run.task_id = str(result.id)[:64]
+    return run
+
+
+def run_queued_ks4_refresh(year: int) -> MeasureRun | None:
+    """The task's work: take the year's queued refresh (so later confirmations queue a new one) and
+    compute and store the figures. None when nothing is queued (another worker took it)."""
+    with transaction.atomic():
+        run = (
+            MeasureRun.objects.select_for_update()
+            .filter(key_stage=KS4, year=year, status=RunStatus.QUEUED)
+            .order_by("pk")
+            .first()
+        )
+        if run is None:
+            return None
+        run.status = RunStatus.RUNNING
+        run.started_at = timezone.now()
+        run.save(update_fields=["status", "started_at"])
+    try:
+        stored, _figures = compute_and_store_ks4(year, run=run, source="refresh")
+    except MeasuresError:
+        run.refresh_from_db()
+        return run
+    return stored
