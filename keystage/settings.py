@@ -11,6 +11,7 @@ Environment variables (all optional for the demo):
   KEYSTAGE_STORAGE_ROOT  uploaded and generated files (default $KEYSTAGE_VAR_DIR/storage)
   KEYSTAGE_MAX_UPLOAD_MB the largest results file accepted (default 20)
   KEYSTAGE_STORAGE_BACKEND, KEYSTAGE_STORAGE_OPTIONS  where uploaded files live (default: on disk)
+  KEYSTAGE_KS4_ESTIMATES  P8 estimates per year, e.g. 2024=dfe-2024-provisional,2026=platform
   EMAIL_BACKEND, EMAIL_FILE_PATH, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
   EMAIL_USE_TLS, DEFAULT_FROM_EMAIL
 """
@@ -161,6 +162,21 @@ KEYSTAGE_TRUSTED_PROXIES = frozenset(
 KEYSTAGE_INVITATION_DAYS = int(os.environ.get("KEYSTAGE_INVITATION_DAYS", "7"))
 # The largest results file accepted; a 2,000-pupil template with every subject is under 5 MB.
 KEYSTAGE_MAX_UPLOAD_BYTES = int(os.environ.get("KEYSTAGE_MAX_UPLOAD_MB", "20")) * 1024 * 1024
+
+
+def _estimates_by_year(text: str) -> dict[int, str]:
+    """KEYSTAGE_KS4_ESTIMATES: "2024=dfe-2024-provisional,2026=platform" -> {2024: ..., 2026: ...}."""
+    chosen: dict[int, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        year, _, name = part.partition("=")
+        if not year.strip().isdigit() or not name.strip():
+            raise ImproperlyConfigured(f"KEYSTAGE_KS4_ESTIMATES: “{part}” is not YEAR=NAME.")
+        chosen[int(year)] = name.strip()
+    return chosen
+
+
+# The Progress 8 estimates of each year's KS4 figures (default: DfE's where published, else the platform's).
+KEYSTAGE_KS4_ESTIMATES = _estimates_by_year(os.environ.get("KEYSTAGE_KS4_ESTIMATES", ""))
 # Seconds since a worker's last heartbeat before /healthz calls it stale.
 KEYSTAGE_WORKER_STALE_SECONDS = int(os.environ.get("KEYSTAGE_WORKER_STALE_SECONDS", "60"))
 

@@ -87,8 +87,12 @@ def estimates_names(folder: Path | None = None) -> dict[str, str]:
 
 
 def default_estimates(year: int | None, folder: Path | None = None, *, otherwise: str = PLATFORM) -> str:
-    """DfE's estimates for the year where published (revised before provisional); otherwise
-    ``otherwise``: "platform", or "newest" for the newest DfE release."""
+    """The estimates the platform administrator chose for the year (KEYSTAGE_KS4_ESTIMATES, e.g.
+    "2024=dfe-2024-provisional,2026=platform"); else DfE's for the year where published (revised
+    before provisional); otherwise ``otherwise``: "platform", or "newest" for the newest DfE release."""
+    chosen = settings.KEYSTAGE_KS4_ESTIMATES.get(year) if year is not None else None
+    if chosen:
+        return str(chosen)
     names = estimates_names(folder)
     of_year = [name for name, release in names.items() if year is not None and release.startswith(str(year))]
     if of_year:

@@ -245,3 +245,13 @@ def test_a_whole_roster_file_keeps_year_11_and_reads_dfe_number_as_the_school(fi
     table = pl.read_csv(out, schema_overrides={"upn": pl.String, "school": pl.String})
     assert sorted(table.get_column("upn")) == ["A1", "A2"] and set(table.get_column("school")) == {"8004001"}
     assert not re.search(r"\d\.\d{7,}", out.read_text())  # figures written to six decimals at most
+
+
+def test_the_estimates_each_year_uses_are_chosen_by_setting(settings):
+    from keystage.measures import services
+
+    assert services.default_estimates(2024) == "dfe-2024-provisional"  # DfE's, where published
+    assert services.default_estimates(2026) == "platform"
+    settings.KEYSTAGE_KS4_ESTIMATES = {2026: "dfe-2024-provisional", 2024: "platform"}
+    assert services.default_estimates(2026) == "dfe-2024-provisional"
+    assert services.default_estimates(2024) == "platform"
