@@ -81,55 +81,52 @@ def _score(results: pl.DataFrame, points: pl.DataFrame) -> pl.DataFrame:
     """Each result with its points, discount code and pillar; an unknown qualification or grade is
     kept with the reason it does not count."""
     results = normalise_grades(results.select(list(RESULTS_SCHEMA)).cast(RESULTS_SCHEMA))  # type: ignore[arg-type]
-    known = points.select("qan").unique().with_columns(pl.lit(True).alias("_known"))
-    scored = (
-        results.with_row_index("_row")
-        .join(points, on=["qan", "grade"], how="left")
-        .join(known, on="qan", how="left")
-    )
+    scored = results.with_row_index("_row").join(points, on=["qan", "grade"], how="left")
+    # Only the few results that found no points need telling apart: unknown qualification or grade.
+    catalogued = points.get_column("qan").unique().implode()
     return scored.with_columns(
-        pl.when(pl.col("_known").is_null())
-        .then(pl.lit(NOT_CATALOGUED))
-        .when(pl.col("points").is_null())
+        pl.when(pl.col("points").is_not_null())
+        .then(None)
+        .when(pl.col("qan").is_in(catalogued))
         .then(pl.lit(NOT_A_GRADE))
-        .otherwise(None)
+        .otherwise(pl.lit(NOT_CATALOGUED))
         .alias("reason"),
         pl.coalesce("discount_code", "qan").alias("_code"),
-    ).drop("_known")
+    )
 
 
 def _discount(scored: pl.DataFrame) -> pl.DataFrame:
     """One result per pupil and discount code: the first series counts (early entry), and within
     it the best. Qualifications without a code discount only against themselves (their QAN).
 
-    Only results that share a pupil and a code need ordering; the rest count as they are."""
-    valid = scored.filter(pl.col("reason").is_null())
-    shared = pl.struct("upn", "_code").is_duplicated()
-    valid = valid.with_columns(shared.alias("_shared"))
-    alone = valid.filter(~pl.col("_shared")).with_columns(
-        pl.lit(None, dtype=pl.String).alias("discounted_by")
-    )
-    rivals = valid.filter(pl.col("_shared")).sort(
-        ["upn", "_code", "exam_date", "points", "qan", "grade", "_row"],
-        descending=[False, False, False, True, False, False, False],
-        nulls_last=True,
-    )
+    Only results that share a pupil and a code need ordering: those few are ranked apart and the
+    ones that lose are marked on the whole table by their row number."""
+    counts = pl.col("reason").is_null()
+    shared = counts & pl.struct("upn", "_code").is_duplicated()
     group = ["upn", "_code"]
     first = pl.int_range(pl.len()).over(group) == 0
     same_series = pl.col("exam_date").eq_missing(pl.col("exam_date").first().over(group))
-    rivals = rivals.with_columns(
-        pl.when(first)
-        .then(None)
-        .when(same_series)
-        .then(pl.lit(DISCOUNTED))
-        .otherwise(pl.lit(LATER_ENTRY))
-        .alias("reason"),
-        pl.when(first).then(None).otherwise(pl.col("qan").first().over(group)).alias("discounted_by"),
+    losers = (
+        scored.filter(shared)
+        .sort(
+            ["upn", "_code", "exam_date", "points", "qan", "grade", "_row"],
+            descending=[False, False, False, True, False, False, False],
+            nulls_last=True,
+        )
+        .select(
+            "_row",
+            pl.when(same_series).then(pl.lit(DISCOUNTED)).otherwise(pl.lit(LATER_ENTRY)).alias("_lost"),
+            pl.col("qan").first().over(group).alias("discounted_by"),
+            first.alias("_first"),
+        )
+        .filter(~pl.col("_first"))
+        .drop("_first")
     )
-    invalid = scored.filter(pl.col("reason").is_not_null()).with_columns(
-        pl.lit(None, dtype=pl.String).alias("discounted_by")
+    return (
+        scored.join(losers, on="_row", how="left")
+        .with_columns(pl.coalesce("reason", "_lost").alias("reason"))
+        .drop("_lost")
     )
-    return pl.concat([alone.drop("_shared"), rivals.drop("_shared"), invalid], how="vertical_relaxed")
 
 
 def _expand_double_awards(counted: pl.DataFrame) -> pl.DataFrame:
@@ -200,17 +197,35 @@ def _fill_slots(counted: pl.DataFrame) -> pl.DataFrame:
     ).drop("_best_maths", "_best_english", "_both_englishes", "_e", "_o")
 
 
+# Each entry's category in Attainment 8, the order a pupil's entries are listed in for _headline.
+_MATHS, _ENGLISH, _POOL, _OTHER = 0, 1, 2, 3
+# Keys are whole numbers: points in hundredths (DfE's points have at most two decimals) below the span,
+# so category * span + (span - 1 - hundredths) sorts by category, then by points from the highest.
+_KEY_SPAN = 100_000
+
+
 def _headline(entries: pl.DataFrame) -> pl.DataFrame:
     """Per pupil, in one pass: A8 and its elements, slots filled, EBacc entry and APS, English and
-    maths 4+/5+. The same choices as _fill_slots, by arithmetic on each pupil's sorted points:
-    maths and English take their best, EBacc the best three of its pool, open the best three of
-    everything left (the other English, further maths, EBacc beyond three, and the rest).
+    maths 4+/5+. The same choices as _fill_slots, by arithmetic on each pupil's points: maths and
+    English take their best, EBacc the best three of its pool, open the best three of everything
+    left (the other English, further maths, EBacc beyond three, and the rest).
 
-    Masks are made once as plain columns before grouping: aggregating plain columns is several
-    times faster than filtering inside each aggregation."""
+    Speed: one grouping makes one sorted list per pupil of keys (category, then points from the
+    highest); each category is a slice of it, found from the category counts. Masks are plain
+    columns made before grouping: aggregating plain columns is much faster than filtering inside
+    each aggregation."""
     pillar = pl.col("pillar")
     points = pl.col("points")
     science = pillar == "science"
+    category = (
+        pl.when(pillar == MATHS)
+        .then(_MATHS)
+        .when(pillar.is_in([ENGLISH_LANGUAGE, ENGLISH_LITERATURE]))
+        .then(_ENGLISH)
+        .when(pillar.is_in(EBACC_POOL))
+        .then(_POOL)
+        .otherwise(_OTHER)
+    )
     flags = {
         "_lang": pillar == ENGLISH_LANGUAGE,
         "_lit": pillar == ENGLISH_LITERATURE,
@@ -218,56 +233,50 @@ def _headline(entries: pl.DataFrame) -> pl.DataFrame:
         "_humanity": pillar == "humanities",
         "_language": pillar == "languages",
         "_combined": science & pl.col("double_award"),
-        "_single_science": science & ~pl.col("double_award") & (pl.col("entry") == 1),
     }
-    category = (
-        pl.when(pillar == MATHS)
-        .then(0)
-        .when(pillar.is_in([ENGLISH_LANGUAGE, ENGLISH_LITERATURE]))
-        .then(1)
-        .when(pillar.is_in(EBACC_POOL))
-        .then(2)
-        .otherwise(3)
-    )
     masked = entries.select(
         "upn",
-        points,
-        category.cast(pl.Int8).alias("_category"),
+        # Highest points first within a category: the key counts down from the category's top.
+        (category * _KEY_SPAN + (_KEY_SPAN - 1 - (points * 100).round(0).cast(pl.Int64))).alias("_key"),
+        *((category == c).cast(pl.UInt8).alias(f"_n{c}") for c in (_MATHS, _ENGLISH, _POOL)),
         pl.when(science).then(points).alias("_science_points"),
         pl.when(pillar == "humanities").then(points).alias("_humanity_points"),
         pl.when(pillar == "languages").then(points).alias("_language_points"),
+        (science & ~pl.col("double_award") & (pl.col("entry") == 1))
+        .fill_null(False)
+        .alias("_single_science"),
         *(mask.fill_null(False).alias(name) for name, mask in flags.items()),
     )
-
-    def sorted_points(category: int) -> pl.Expr:
-        return points.filter(pl.col("_category") == category).sort(descending=True)
-
     per_pupil = masked.group_by("upn").agg(
-        sorted_points(0).alias("_maths_points"),
-        sorted_points(1).alias("_english_points"),
-        sorted_points(2).alias("_pool_points"),
-        sorted_points(3).alias("_other_points"),
+        pl.col("_key").sort(),
+        *(pl.col(f"_n{c}").sum() for c in (_MATHS, _ENGLISH, _POOL)),
         pl.col("_science_points").sort(descending=True, nulls_last=True).head(2).sum().alias("_science_two"),
         pl.col("_humanity_points").max().fill_null(0.0).alias("_humanity_best"),
         pl.col("_language_points").max().fill_null(0.0).alias("_language_best"),
-        *(pl.col(name).any() for name in flags if name != "_single_science"),
         pl.col("_single_science").sum().alias("_single_sciences"),
+        *(pl.col(name).any() for name in flags),
     )
-    ebacc = pl.col("_pool_points").list.head(3)
+    # Back from keys to points (key mod span is span - 1 - hundredths), then each category's slice.
+    listed = per_pupil.with_columns(
+        pl.col("_key").list.eval((_KEY_SPAN - 1 - (pl.element() % _KEY_SPAN)) / 100).alias("_points"),
+        pl.col("_n0").cast(pl.Int64),
+        (pl.col("_n0").cast(pl.Int64) + pl.col("_n1")).alias("_start_pool"),
+    ).with_columns((pl.col("_start_pool") + pl.col("_n2")).alias("_start_other"))
+    all_points = pl.col("_points")
+    maths = all_points.list.slice(0, pl.col("_n0"))
+    english = all_points.list.slice(pl.col("_n0"), pl.col("_n1"))
+    pool = all_points.list.slice(pl.col("_start_pool"), pl.col("_n2"))
+    other = all_points.list.slice(pl.col("_start_other"))
+    ebacc = pool.list.head(3)
     open_ = (
-        pl.concat_list(
-            pl.col("_maths_points").list.slice(1),
-            pl.col("_english_points").list.slice(1),
-            pl.col("_pool_points").list.slice(3),
-            pl.col("_other_points"),
-        )
+        pl.concat_list(maths.list.slice(1), english.list.slice(1), pool.list.slice(3), other)
         .list.sort(descending=True)
         .list.head(3)
     )
-    maths_best = pl.col("_maths_points").list.first()
-    english_best = pl.col("_english_points").list.first()
+    maths_best = maths.list.first()
+    english_best = english.list.first()
     both_englishes = pl.col("_lang") & pl.col("_lit")
-    return per_pupil.select(
+    return listed.select(
         "upn",
         (english_best.fill_null(0.0) * pl.when(both_englishes).then(2.0).otherwise(1.0)).alias("a8_english"),
         (maths_best.fill_null(0.0) * 2).alias("a8_maths"),
