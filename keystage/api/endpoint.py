@@ -13,7 +13,6 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.files.uploadedfile import UploadedFile
@@ -24,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from keystage.api import services
 from keystage.audit.log import client_address
-from keystage.web.uploads import upload_refused_for_size
+from keystage.web.uploads import max_upload_bytes, upload_refused_for_size
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +54,6 @@ def error_response(
     for name, value in (headers or {}).items():
         response[name] = value
     return response
-
-
-def max_upload_bytes() -> int:
-    return int(settings.KEYSTAGE_MAX_UPLOAD_BYTES)
 
 
 def too_large(size: int | None = None) -> ApiError:

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from keystage.core.measures import characteristics
 from keystage.core.measures.ks4 import estimates as ks4_estimates
 from keystage.core.measures.ks4.estimates import Estimates, EstimatesFileError
 from keystage.core.measures.ks4.points import points_table
@@ -37,7 +38,6 @@ from keystage.core.measures.ks4.schools import (
     school_measures,
     with_comparators,
 )
-from keystage.core.pupils.model import ethnic_groups
 from keystage.core.reference.ks4_catalogue import Catalogue, CatalogueFileError, import_dfe_2019_folder
 from keystage.core.results.kinds import KINDS, academic_year_name
 from keystage.measures.models import KeyStage, MeasureRun, PupilFigure, RunStatus, SchoolFigure
@@ -275,12 +275,6 @@ def uploads_in_use(year: int) -> Any:
     )
 
 
-def non_mobile_from(year: int) -> date:
-    """Pupils who joined before this day are non-mobile: on roll since the start of Year 10 (the
-    first month of it allowed for). [check against DfE's KS4 definition]"""
-    return date(year - 2, 10, 1)
-
-
 def database_tables(year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The results (upn, qan, grade, exam_date) of every school's KS4 uploads in use in ``year``,
     and their pupils (school as DfE number, school_id, upn, KS2 and characteristics from the roster).
@@ -301,7 +295,6 @@ def database_tables(year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
         .iterator(chunk_size=5000),
         _ROSTER_SCHEMA,
     ).with_columns(pl.lit(True).alias("_on_roster"))
-    groups = {code: group.code for group in ethnic_groups().values() for code in group.codes}
     joined = submitted.join(roster, on=["school_id", "upn"], how="left")
     on_roster = pl.col("_on_roster").fill_null(False)
     pupils = (
@@ -317,19 +310,11 @@ def database_tables(year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
             "ks2_reading",
             "ks2_maths",
             pl.coalesce(pl.col("sex"), pl.col("submitted_sex")).str.to_uppercase().alias("sex"),
-            pl.when(on_roster)
-            .then(pl.col("fsm6") | pl.col("looked_after") | pl.col("adopted_from_care"))
-            .alias("disadvantaged"),
+            pl.when(on_roster).then(characteristics.disadvantaged()).alias("disadvantaged"),
             pl.col("sen"),
             pl.col("eal"),
-            pl.col("ethnicity")
-            .str.strip_chars()
-            .str.to_uppercase()
-            .replace_strict(groups, default=None, return_dtype=pl.String)
-            .alias("ethnicity_group"),
-            pl.when(on_roster)
-            .then(pl.col("joined_on").is_null() | (pl.col("joined_on") < non_mobile_from(year)))
-            .alias("non_mobile"),
+            characteristics.ethnicity_group(),
+            pl.when(on_roster).then(characteristics.non_mobile(year)).alias("non_mobile"),
             pl.coalesce(pl.col("date_of_birth"), pl.col("submitted_birth"))
             .dt.month()
             .cast(pl.Int8)

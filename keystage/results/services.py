@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -42,7 +41,7 @@ from keystage.results.models import (
     Upload,
     UploadStatus,
 )
-from keystage.web.uploads import file_digest
+from keystage.web.uploads import file_digest, max_upload_bytes, too_large_message
 
 logger = logging.getLogger(__name__)
 
@@ -249,10 +248,6 @@ def download_template(collection: Collection, school: School, *, actor: Any, ip:
 # Uploads ---------------------------------------------------------------------------------------
 
 
-def max_upload_bytes() -> int:
-    return int(settings.KEYSTAGE_MAX_UPLOAD_BYTES)
-
-
 def _refuse_outside_window(collection: Collection, now: datetime) -> None:
     if now < collection.opens_at:
         raise CollectionError(
@@ -294,11 +289,7 @@ def upload_results(
     _refuse_outside_window(collection, now)
     size = source.size or 0
     if size > max_upload_bytes():
-        raise CollectionError(
-            f"{filename} is {size / 1024 / 1024:.0f} MB; the largest file accepted is "
-            f"{max_upload_bytes() / 1024 / 1024:.0f} MB. A template with every pupil is well under 5 MB: "
-            "check it is the right file."
-        )
+        raise CollectionError(too_large_message(filename))
     if size == 0:
         raise CollectionError(f"{filename} is empty.")
     upload = Upload(

@@ -27,7 +27,7 @@ from keystage.core.roles import Action, OrgKind
 from keystage.organisations.models import Organisation, School
 from keystage.results import services
 from keystage.results.models import Collection, Upload, UploadStatus
-from keystage.web.uploads import too_large_message, upload_refused_for_size
+from keystage.web.uploads import max_upload_mb, too_large_message, upload_refused_for_size
 
 ERRORS_SHOWN = 10
 HIDDEN_WHEN_TIDY = (UploadStatus.DELETED, UploadStatus.OVERWRITTEN, UploadStatus.ERROR)
@@ -145,7 +145,7 @@ def upload(request: HttpRequest, collection_id: int, school_id: int) -> HttpResp
             "home": home,
             "error": error,
             "accept": _accepted_types(collection),
-            "max_mb": services.max_upload_bytes() // (1024 * 1024),
+            "max_mb": max_upload_mb(),
         },
         status=400 if error else 200,
     )

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import File
 from django.core.files.storage import default_storage
@@ -46,7 +45,7 @@ from keystage.returns.models import (
     ReturnStatus,
     Validation,
 )
-from keystage.web.uploads import file_digest
+from keystage.web.uploads import file_digest, max_upload_bytes, too_large_message
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +72,6 @@ class ReturnsError(Exception):
 def _when(moment: datetime) -> str:
     local = timezone.localtime(moment)
     return f"{local.day} {local:%B %Y} at {local:%H:%M}"
-
-
-def max_upload_bytes() -> int:
-    return int(settings.KEYSTAGE_MAX_UPLOAD_BYTES)
 
 
 def current_year(today: date | None = None) -> int:
@@ -107,21 +102,13 @@ def _require_la(actor: Any, la: LocalAuthority) -> None:
 # Files -----------------------------------------------------------------------------------------
 
 
-def too_large_message(filename: str) -> str:
-    limit_mb = max_upload_bytes() // (1024 * 1024)
-    return (
-        f"{filename} is larger than {limit_mb} MB, the largest file accepted, so it was not sent. "
-        "Check it is the right file."
-    )
-
-
 def _check_size(filename: str, size: int) -> None:
     if size == 0:
         raise ReturnsError(
             f"{filename} is empty. Choose the file again, or export it again from your MIS.", "file"
         )
     if size > max_upload_bytes():
-        raise ReturnsError(too_large_message(filename), "file")
+        raise ReturnsError(too_large_message(filename, done="sent"), "file")
 
 
 def _stored_name(prefix: str, filename: str) -> str:
@@ -668,44 +655,43 @@ def publish_report(
 # Downloads -------------------------------------------------------------------------------------
 
 
-def open_return_file(sent: Return, *, actor: Any, ip: str | None = None) -> FieldFile:
-    """The file a school sent, for the school or its LA; every download is in the audit log."""
-    if not can_see_school_files(actor, sent.school):
+def _open_audited(stored: FieldFile, school: School, *, missing: str, actor: Any, **audit: Any) -> FieldFile:
+    """A stored file of a school's, for someone who may see the school's files; audited."""
+    if not can_see_school_files(actor, school):
         raise PermissionDenied("You do not have permission to see this school's files.")
     try:
-        stored: FieldFile = sent.file
         stored.open("rb")
     except FileNotFoundError:
-        raise ReturnsError("The stored file is missing; ask the school to send it again.") from None
-    log.record(
-        AuditAction.RETURN_DOWNLOADED,
+        raise ReturnsError(missing) from None
+    log.record(AuditAction.RETURN_DOWNLOADED, actor=actor, organisation=school, **audit)
+    return stored
+
+
+def open_return_file(sent: Return, *, actor: Any, ip: str | None = None) -> FieldFile:
+    """The file a school sent, for the school or its LA."""
+    return _open_audited(
+        sent.file,
+        sent.school,
+        missing="The stored file is missing; ask the school to send it again.",
         actor=actor,
-        organisation=sent.school,
         subject=f"{sent.round}: {sent.filename}",
         ip_address=ip,
         sent_return=sent.pk,
     )
-    return stored
 
 
 def open_report_file(report: PublishedReport, *, actor: Any, ip: str | None = None) -> FieldFile:
-    if not can_see_school_files(actor, report.school):
-        raise PermissionDenied("You do not have permission to see this school's reports.")
-    try:
-        stored: FieldFile = report.file
-        stored.open("rb")
-    except FileNotFoundError:
-        raise ReturnsError("The stored report is missing; ask your LA to publish it again.") from None
-    log.record(
-        AuditAction.RETURN_DOWNLOADED,
+    """A report the LA published to a school."""
+    return _open_audited(
+        report.file,
+        report.school,
+        missing="The stored report is missing; ask your LA to publish it again.",
         actor=actor,
-        organisation=report.school,
         subject=f"{report.round}: report “{report.title}”",
         ip_address=ip,
         report=report.pk,
         file="published_report",
     )
-    return stored
 
 
 # What the pages show ---------------------------------------------------------------------------

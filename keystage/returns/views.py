@@ -28,7 +28,7 @@ from keystage.organisations.models import LocalAuthority, School
 from keystage.returns import services
 from keystage.returns.forms import ConfirmationForm, CorrectionForm, OpenRoundForm, PublishForm, SendForm
 from keystage.returns.models import CorrectionRequest, PublishedReport, Return, ReturnRound, Validation
-from keystage.web.uploads import upload_refused_for_size
+from keystage.web.uploads import max_upload_mb, too_large_message, upload_refused_for_size
 
 
 def _school(request: HttpRequest, org_id: int, action: Action) -> School:
@@ -59,7 +59,7 @@ def _refuse_too_large(request: HttpRequest, form: forms.Form) -> bool:
         return False
     form.is_valid()  # the other fields' messages too
     form.errors.pop("file", None)
-    form.add_error("file", services.too_large_message(name))
+    form.add_error("file", too_large_message(name, done="sent"))
     return True
 
 
@@ -148,7 +148,7 @@ def send(request: HttpRequest, org_id: int) -> HttpResponse:
             "school": school,
             "form": form,
             "rounds": rounds,
-            "max_mb": services.max_upload_bytes() // (1024 * 1024),
+            "max_mb": max_upload_mb(),
         },
         status=status,
     )

@@ -26,7 +26,7 @@ class SizeLimitedUploadHandler(FileUploadHandler):
 
     @property
     def limit(self) -> int:
-        return int(settings.KEYSTAGE_MAX_UPLOAD_BYTES)
+        return max_upload_bytes()
 
     def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
@@ -50,11 +50,19 @@ def upload_refused_for_size(request: HttpRequest) -> str | None:
     return getattr(request, TOO_LARGE_ATTR, None)
 
 
-def too_large_message(name: str) -> str:
-    limit_mb = int(settings.KEYSTAGE_MAX_UPLOAD_BYTES) // (1024 * 1024)
+def max_upload_bytes() -> int:
+    """The largest file any upload accepts (KEYSTAGE_MAX_UPLOAD_MB)."""
+    return int(settings.KEYSTAGE_MAX_UPLOAD_BYTES)
+
+
+def max_upload_mb() -> int:
+    return max_upload_bytes() // (1024 * 1024)
+
+
+def too_large_message(name: str, *, done: str = "uploaded") -> str:
     return (
-        f"{name} is larger than {limit_mb} MB, the largest file accepted, so it was not uploaded. "
-        "A template with every pupil is well under 5 MB: check it is the right file."
+        f"{name} is larger than {max_upload_mb()} MB, the largest file accepted, so it was not {done}. "
+        "Check it is the right file: a results template with every pupil is well under 5 MB."
     )
 
 
