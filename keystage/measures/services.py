@@ -371,15 +371,7 @@ def _pupil_rows(run: MeasureRun, figures: Ks4Figures, only: int | None) -> Itera
     table = figures.measures.pupils
     if only is not None:
         table = table.filter(pl.col("school_id") == only)
-    lines = explanations(
-        figures.measures
-        if only is None
-        else PupilMeasures(
-            table,
-            figures.measures.results.filter(pl.col("upn").is_in(table.get_column("upn").implode())),
-            figures.measures.estimates_label,
-        )
-    )
+    lines = explanations(figures.measures if only is None else figures.measures.only(table.get_column("upn")))
     present = [c for c in CHARACTERISTICS if c in table.columns]
     for row in table.iter_rows(named=True):
         yield PupilFigure(

@@ -198,6 +198,83 @@ def test_row_order_never_changes_a_figure(points):
     assert first.sort("upn").equals(again.sort("upn"))
 
 
+def _many_pupils() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Forty pupils, each with a different mix of the rows below."""
+    rows = [
+        ("MATHS", "6"),
+        ("LANG", "5"),
+        ("LIT", "7"),
+        ("COMBSCI", "54"),
+        ("BIO", "8"),
+        ("CHEM", "8"),
+        ("HIST", "4"),
+        ("FRENCH", "3"),
+        ("ART", "6"),
+        ("ART_OCR", "7"),
+        ("BTEC", "D2"),
+        ("MUSIC", "2"),
+    ]
+    table = [
+        (f"P{n:02}", qan, grade) for n in range(40) for i, (qan, grade) in enumerate(rows) if (n + i) % 3
+    ]
+    return results(*table), pupils(*[f"P{n:02}" for n in range(40)])
+
+
+def test_working_a_few_pupils_at_a_time_gives_the_same_figures(points, monkeypatch):
+    import keystage.core.measures.ks4.pupils as engine
+
+    table, roster = _many_pupils()
+    whole = pupil_measures(table, roster, points).pupils
+    monkeypatch.setattr(engine, "_CHUNK_ENTRIES", 7)  # slices of about one pupil
+    assert pupil_measures(table, roster, points).pupils.equals(whole)
+
+
+def test_a_hash_collision_never_pairs_a_result_with_the_wrong_pupil_or_grade(points, monkeypatch):
+    """The fast lookups pair rows by a hash of their values; if two values ever shared it, the pair
+    is refused and an exact join answers. Forced here with a hash that only looks at the length."""
+    import keystage.core.measures.ks4.pupils as engine
+
+    table, roster = _many_pupils()
+    strangers = results(("Q01", "MATHS", "9"), ("P01", "MATHS", "99"))  # not a pupil; not a grade
+    honest = pupil_measures(pl.concat([table, strangers]), roster, points)
+    original = engine._key_hash
+
+    def by_length(columns, seeds=engine._SEEDS):
+        if seeds != engine._SEEDS:
+            return original(columns, seeds)
+        return pl.when(pl.all_horizontal(pl.col(c).is_not_null() for c in columns)).then(
+            pl.sum_horizontal(pl.col(c).str.len_bytes() for c in columns).cast(pl.UInt64)
+        )
+
+    monkeypatch.setattr(engine, "_key_hash", by_length)
+    forced = pupil_measures(pl.concat([table, strangers]), roster, points)
+    assert forced.pupils.equals(honest.pupils)
+    assert forced.results.sort("upn", "qan", "grade").equals(honest.results.sort("upn", "qan", "grade"))
+    assert forced.results.filter(pl.col("upn") == "P01", pl.col("grade") == "99")["reason"].to_list() == [
+        "not a grade of this qualification"
+    ]
+
+
+@pytest.mark.parametrize("confirm", ["values", "second hash"])
+def test_a_pair_sharing_only_a_hash_is_refused(monkeypatch, confirm):
+    """The table's hashes are all different, but a frame value shares one with a table value: the
+    pair is refused, whichever way pairs are confirmed."""
+    import keystage.core.measures.ks4.pupils as engine
+
+    original = engine._key_hash
+
+    def by_length(columns, seeds=engine._SEEDS):
+        if seeds != engine._SEEDS:
+            return original(columns, seeds)
+        return pl.col(columns[0]).str.len_bytes().cast(pl.UInt64)
+
+    monkeypatch.setattr(engine, "_key_hash", by_length)
+    table = pl.DataFrame({"upn": ["A", "BB", "CCC"]})
+    frame = pl.DataFrame({"upn": ["BB", "XX", "A", None, "CCC", "DDDD"]})
+    found = engine._row_numbers(frame, table, ["upn"], confirm=confirm)
+    assert found.to_list() == [1, None, 0, None, 2, None]
+
+
 # Properties, over random pupils: the figures agree with the slot-by-slot explanation, A8 is at most 90,
 # a result under a new discount code never lowers A8, and row order never changes anything.
 

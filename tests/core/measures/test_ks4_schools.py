@@ -325,6 +325,29 @@ def test_every_group_value_with_its_own_figures(dfe_2024: Estimates) -> None:
     assert row(table, "sex", "female")["p8"] == pytest.approx(0.75)
 
 
+def test_codes_written_loosely_fall_in_the_same_groups(dfe_2024: Estimates) -> None:
+    """Analysts' files write codes as they come: " m", "f ", "k"; they count as M, F and K."""
+    table = school_measures(
+        pupils(
+            {"sex": " m", "sen": "k"},
+            {"sex": "f ", "sen": " E"},
+            {"sex": "M", "sen": None},
+            {"sex": "?"},
+        ),
+        dfe_2024,
+        group_columns=["all", "sex", "sen"],
+    )
+    got = {(g, v): c for g, v, c in table.select("group", "value", "cohort").rows()}
+    assert got == {
+        ("all", "all"): 4,
+        ("sex", "female"): 1,
+        ("sex", "male"): 2,  # "?" is in no sex value
+        ("sen", "ehcp"): 1,
+        ("sen", "support"): 1,
+        ("sen", "none"): 1,  # the default row's "N"; None is in no SEN value
+    }
+
+
 def test_groups_asked_for_and_missing_columns(dfe_2024: Estimates) -> None:
     table = pupils({}, {"sex": "M"}).drop("ethnicity_group", "month_of_birth")
 

@@ -49,7 +49,11 @@ def points_table(catalogue: Catalogue, year: int) -> pl.DataFrame:
 
 def normalise_grades(results: pl.DataFrame) -> pl.DataFrame:
     """Grades as the points table writes them: trimmed, upper case; numbers typed as 7.0 read as 7."""
-    unique = results.select(pl.col("grade").cast(pl.String).unique()).to_series().to_list()
-    mapping = {value: normalise_grade(value) for value in unique if value is not None}
-    grades = pl.col("grade").cast(pl.String).replace_strict(mapping, default=None, return_dtype=pl.String)
-    return results.with_columns(grades)
+    results = results.with_columns(pl.col("grade").cast(pl.String))
+    unique = results.get_column("grade").unique().drop_nulls().to_list()
+    # Only the grades written differently need replacing (usually none: a quick check of the few
+    # distinct grades saves a lookup per row).
+    changed = {value: normalise_grade(value) for value in unique if normalise_grade(value) != value}
+    if not changed:
+        return results
+    return results.with_columns(pl.col("grade").replace(changed))

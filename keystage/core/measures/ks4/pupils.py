@@ -9,10 +9,14 @@ not count), so each pupil's figures can be explained line by line.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import Any, Literal
 
+import numpy as np
 import polars as pl
 
 from keystage.core.measures.ks4.estimates import Estimates, national_floors
@@ -61,14 +65,46 @@ PUPIL_COLUMNS = [
 
 @dataclass(frozen=True)
 class PupilMeasures:
+    """The pupil table, and each result with what happened to it (``results``, ``slots``)."""
+
     pupils: pl.DataFrame  # one row per pupil: PUPIL_COLUMNS, then the pupil table's other columns
-    results: pl.DataFrame  # every result scored, with the reason it does not count (null if it does)
+    scored: pl.DataFrame  # each result: upn, qan, grade, exam_date and numbers into the points table
+    points: pl.DataFrame  # the points table the results were scored with
     estimates_label: str | None
+
+    @cached_property
+    def results(self) -> pl.DataFrame:
+        """Every result scored: its points, discount code, pillar and title from the catalogue, and
+        the reason it does not count (null if it does) with the qualification that beat it."""
+        points = self.points
+        return self.scored.select(
+            "upn",
+            "qan",
+            "grade",
+            "exam_date",
+            *(
+                pl.lit(points.get_column(name)).gather(pl.col("_k")).alias(name)
+                for name in ("points", "discount_code", "pillar", "double_award", "title")
+            ),
+            pl.col("_reason")
+            .replace_strict(_REASON_WORDS, default=None, return_dtype=pl.String)
+            .alias("reason"),
+            pl.lit(points.get_column("qan")).gather(pl.col("_by")).alias("discounted_by"),
+        )
+
+    def only(self, upns: pl.Series | list[str]) -> PupilMeasures:
+        """The same measures restricted to these pupils."""
+        wanted = pl.Series(upns, dtype=pl.String).implode()
+        return dataclasses.replace(
+            self,
+            pupils=self.pupils.filter(pl.col("upn").is_in(wanted)),
+            scored=self.scored.filter(pl.col("upn").is_in(wanted)),
+        )
 
     def slots(self, upns: list[str] | None = None) -> pl.DataFrame:
         """One row per result (a double award: per slot) of these pupils (all if None), with the
         slot it filled or why it does not count: what an explanation reads."""
-        results = self.results if upns is None else self.results.filter(pl.col("upn").is_in(upns))
+        results = self.results if upns is None else self.only(upns).results
         entries = _fill_slots(results.filter(pl.col("reason").is_null()))
         return _slots_table(results, entries)
 
@@ -77,55 +113,225 @@ class PupilMeasures:
         return explain(self, upn)
 
 
-def _score(results: pl.DataFrame, points: pl.DataFrame) -> pl.DataFrame:
-    """Each result with its points, discount code and pillar; an unknown qualification or grade is
-    kept with the reason it does not count."""
+# Why a result does not count, as a number while computing (0: it counts) and in words.
+_COUNTS, _NOT_CATALOGUED, _NOT_A_GRADE, _DISCOUNTED, _LATER_ENTRY = range(5)
+_REASON_WORDS = {
+    _NOT_CATALOGUED: NOT_CATALOGUED,
+    _NOT_A_GRADE: NOT_A_GRADE,
+    _DISCOUNTED: DISCOUNTED,
+    _LATER_ENTRY: LATER_ENTRY,
+}
+
+# Hashes pair results with catalogue rows and pupils quickly; every pairing is then confirmed (see
+# _row_numbers), so the seeds only need to be fixed within a run.
+_SEEDS = (0x6B73_0001, 0x6B73_0002)
+_CONFIRM_SEEDS = (0x6B73_0101, 0x6B73_0102)
+
+
+def _key_hash(columns: list[str], seeds: tuple[int, ...] = _SEEDS) -> pl.Expr:
+    present = pl.all_horizontal(pl.col(c).is_not_null() for c in columns)
+    combined = pl.col(columns[0]).hash(seeds[0])
+    for column, seed in zip(columns[1:], seeds[1:], strict=False):
+        combined = combined ^ pl.col(column).hash(seed)
+    return pl.when(present).then(combined)
+
+
+def _has_repeats(hashes: pl.Series) -> bool:
+    """Whether a value (nulls aside) appears twice; sorting beats hashing the hashes again."""
+    ordered = hashes.drop_nulls().to_numpy().copy()
+    ordered.sort()
+    return bool((ordered[1:] == ordered[:-1]).any())
+
+
+def _row_numbers(
+    frame: pl.DataFrame, table: pl.DataFrame, on: list[str], *, confirm: Literal["values", "second hash"]
+) -> pl.Series:
+    """For each row of ``frame``, the number of the row of ``table`` (whose ``on`` values are unique)
+    with the same ``on`` values; null if none or if a value is null.
+
+    Speed: joining on one 64-bit hash of the values is several times faster than joining on the
+    strings. Each pair found is then confirmed, by comparing the values, or (for long strings, where
+    that comparison costs as much as the join) by a second, independently seeded 64-bit hash, so a
+    wrong pair needs two different values to agree in 128 bits of hash (for a national cohort a
+    chance of about 1 in 10^26). If a pair is ever refused, an exact join on the values answers."""
+    keys = table.select(
+        _key_hash(on).alias("_hash"), _key_hash(on, _CONFIRM_SEEDS).alias("_confirm")
+    ).with_row_index("_n")
+    if _has_repeats(keys.get_column("_hash")):
+        return _exact_row_numbers(frame, table, on)
+    by_hash = keys.drop_nulls() if confirm == "second hash" else keys.drop_nulls().drop("_confirm")
+    hashed = frame.select(
+        _key_hash(on).alias("_hash"),
+        *([_key_hash(on, _CONFIRM_SEEDS).alias("_own")] if confirm == "second hash" else []),
+    )
+    paired = hashed.join(by_hash, on="_hash", how="left", maintain_order="left")
+    found = paired.get_column("_n")
+    if confirm == "second hash":
+        refused = paired.select((pl.col("_n").is_not_null() & (pl.col("_own") != pl.col("_confirm"))).any())
+        if refused.item():
+            return _exact_row_numbers(frame, table, on)
+        return found
+    for column in on:
+        same = frame.get_column(column) == table.get_column(column).gather(found)
+        if (found.is_not_null() & ~same.fill_null(False)).any():
+            return _exact_row_numbers(frame, table, on)
+    return found
+
+
+def _exact_row_numbers(frame: pl.DataFrame, table: pl.DataFrame, on: list[str]) -> pl.Series:
+    numbered = table.select(on).with_row_index("_n")
+    return frame.select(on).join(numbered, on=on, how="left", maintain_order="left").get_column("_n")
+
+
+# Each result's category in Attainment 8 and, in the EBacc pool, its kind: the order a pupil's entries
+# are sorted in by _headline.
+_MATHS, _ENGLISH, _POOL, _OTHER = 0, 1, 2, 3
+_SCIENCE, _HUMANITY, _LANGUAGE, _NOT_POOL = 0, 1, 2, 3
+# Sort keys are whole numbers, from the highest bits: pupil, category, points in hundredths counted down
+# from the top (so the highest sorts first; DfE's points have at most two decimals), the pool kind, and
+# flags (below) that the EBacc entry and the English weighting ask about.
+_FLAG_BITS, _KIND_BITS, _POINTS_BITS, _CATEGORY_BITS = 4, 2, 16, 2
+_KIND_SHIFT = _FLAG_BITS
+_POINTS_SHIFT = _KIND_SHIFT + _KIND_BITS
+_CATEGORY_SHIFT = _POINTS_SHIFT + _POINTS_BITS
+_PUPIL_SHIFT = _CATEGORY_SHIFT + _CATEGORY_BITS
+_POINTS_TOP = (1 << _POINTS_BITS) - 1
+_LANGUAGE_BIT, _LITERATURE_BIT, _COMBINED_SCIENCE_BIT, _SINGLE_SCIENCE_BIT = 1, 2, 4, 8
+# Entries worked on at once: small enough for the working arrays to stay in the processor's cache and
+# be reused rather than fetched fresh from the system.
+_CHUNK_ENTRIES = 1 << 18
+
+
+def _numbered_points(points: pl.DataFrame) -> pl.DataFrame:
+    """The points table with what the pupil pass needs as numbers: each row's discount code (a
+    qualification without one discounts only against itself), points in hundredths, category and
+    pool kind."""
+    pillar = pl.col("pillar")
+    numbered = points.select(
+        pl.coalesce("discount_code", "qan").rank("dense").cast(pl.Int64).alias("code"),
+        (pl.col("points") * 100).round(0).cast(pl.Int64).alias("hundredths"),
+        pl.when(pillar == MATHS)
+        .then(_MATHS)
+        .when(pillar.is_in([ENGLISH_LANGUAGE, ENGLISH_LITERATURE]))
+        .then(_ENGLISH)
+        .when(pillar.is_in(EBACC_POOL))
+        .then(_POOL)
+        .otherwise(_OTHER)
+        .cast(pl.Int64)
+        .alias("category"),
+        pl.when(pillar == "science")
+        .then(_SCIENCE)
+        .when(pillar == "humanities")
+        .then(_HUMANITY)
+        .when(pillar == "languages")
+        .then(_LANGUAGE)
+        .otherwise(_NOT_POOL)
+        .cast(pl.Int64)
+        .alias("kind"),
+        pl.col("double_award").fill_null(False).alias("double"),
+        (pillar == ENGLISH_LANGUAGE).fill_null(False).alias("language"),
+        (pillar == ENGLISH_LITERATURE).fill_null(False).alias("literature"),
+    )
+    hundredths = numbered.get_column("hundredths").to_numpy()
+    if (
+        numbered.get_column("hundredths").null_count()
+        or ((hundredths < 0) | (hundredths > _POINTS_TOP)).any()
+    ):
+        raise ValueError("the points table has points that are missing, negative or too large")
+    science = pl.col("kind") == _SCIENCE
+    flags = (
+        pl.col("language").cast(pl.Int64) * _LANGUAGE_BIT
+        + pl.col("literature").cast(pl.Int64) * _LITERATURE_BIT
+        + (science & pl.col("double")).cast(pl.Int64) * _COMBINED_SCIENCE_BIT
+        + (science & ~pl.col("double")).cast(pl.Int64) * _SINGLE_SCIENCE_BIT
+    )
+    # Each entry's sort key below its pupil (see _headline).
+    low_key = (
+        pl.col("category") * (1 << _CATEGORY_SHIFT)
+        + (_POINTS_TOP - pl.col("hundredths")) * (1 << _POINTS_SHIFT)
+        + pl.col("kind") * (1 << _KIND_SHIFT)
+        + flags
+    )
+    return numbered.with_columns(low_key.alias("low_key"))
+
+
+def _score(results: pl.DataFrame, points: pl.DataFrame, pupils: pl.DataFrame) -> pl.DataFrame:
+    """Each result with the number of its points-table row (_k, null if it has none), of its pupil
+    (_p, null if not in ``pupils``) and why it does not count (_reason: not catalogued, not a grade
+    of the qualification, or 0 for now)."""
     results = normalise_grades(results.select(list(RESULTS_SCHEMA)).cast(RESULTS_SCHEMA))  # type: ignore[arg-type]
-    scored = results.with_row_index("_row").join(points, on=["qan", "grade"], how="left")
+    # The two lookups are independent: side by side, each on a core.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        finding_k = pool.submit(_row_numbers, results, points, ["qan", "grade"], confirm="values")
+        finding_p = pool.submit(_row_numbers, results, pupils, ["upn"], confirm="second hash")
+        k, p = finding_k.result(), finding_p.result()
     # Only the few results that found no points need telling apart: unknown qualification or grade.
-    catalogued = points.get_column("qan").unique().implode()
-    return scored.with_columns(
-        pl.when(pl.col("points").is_not_null())
-        .then(None)
-        .when(pl.col("qan").is_in(catalogued))
-        .then(pl.lit(NOT_A_GRADE))
-        .otherwise(pl.lit(NOT_CATALOGUED))
-        .alias("reason"),
-        pl.coalesce("discount_code", "qan").alias("_code"),
+    reason = np.zeros(results.height, dtype=np.uint8)
+    unmatched = k.is_null().arg_true()
+    if unmatched.len():
+        catalogued = results.get_column("qan").gather(unmatched).is_in(points.get_column("qan").implode())
+        reason[unmatched.to_numpy()] = np.where(catalogued.to_numpy(), _NOT_A_GRADE, _NOT_CATALOGUED)
+    return results.with_columns(
+        k.alias("_k"),
+        p.alias("_p"),
+        pl.Series("_reason", reason),
+        pl.lit(None, dtype=pl.UInt32).alias("_by"),
     )
 
 
-def _discount(scored: pl.DataFrame) -> pl.DataFrame:
+def _discount(scored: pl.DataFrame, numbered: pl.DataFrame, points: pl.DataFrame) -> pl.DataFrame:
     """One result per pupil and discount code: the first series counts (early entry), and within
-    it the best. Qualifications without a code discount only against themselves (their QAN).
+    it the best. Sets _reason (discounted, later entry) and _by (the row of the result that counts).
 
-    Only results that share a pupil and a code need ordering: those few are ranked apart and the
-    ones that lose are marked on the whole table by their row number."""
-    counts = pl.col("reason").is_null()
-    shared = counts & pl.struct("upn", "_code").is_duplicated()
+    Only results that share a pupil and a code need ordering: a hash of (pupil, code) finds the
+    candidates (a collision only adds a candidate), those few are ranked exactly, and the losers are
+    marked on the whole table by their row number."""
+    code = pl.lit(numbered.get_column("code")).gather(pl.col("_k"))
+    pair = scored.select(
+        pl.when(pl.col("_reason") == _COUNTS).then(pl.col("upn").hash(_SEEDS[0]) ^ code.hash(_SEEDS[1]))
+    ).to_series()
+    # Pairs seen more than once: sorted, a pair equal to its neighbour (sorting beats hashing here).
+    ordered = pair.drop_nulls().to_numpy().copy()
+    ordered.sort()
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if repeated.size == 0:
+        return scored
+    candidate = pair.is_in(pl.Series(np.unique(repeated)).implode())
+    rows = scored.with_row_index("_row").filter(candidate.fill_null(False))
     group = ["upn", "_code"]
-    first = pl.int_range(pl.len()).over(group) == 0
     same_series = pl.col("exam_date").eq_missing(pl.col("exam_date").first().over(group))
     losers = (
-        scored.filter(shared)
+        rows.select(
+            "_row",
+            "upn",
+            code.alias("_code"),
+            "exam_date",
+            pl.lit(points.get_column("points")).gather(pl.col("_k")).alias("_points"),
+            "qan",
+            "grade",
+            "_k",
+        )
         .sort(
-            ["upn", "_code", "exam_date", "points", "qan", "grade", "_row"],
+            ["upn", "_code", "exam_date", "_points", "qan", "grade", "_row"],
             descending=[False, False, False, True, False, False, False],
             nulls_last=True,
         )
         .select(
             "_row",
-            pl.when(same_series).then(pl.lit(DISCOUNTED)).otherwise(pl.lit(LATER_ENTRY)).alias("_lost"),
-            pl.col("qan").first().over(group).alias("discounted_by"),
-            first.alias("_first"),
+            pl.when(same_series).then(_DISCOUNTED).otherwise(_LATER_ENTRY).cast(pl.UInt8).alias("_lost"),
+            pl.col("_k").first().over(group).alias("_winner"),
+            (pl.int_range(pl.len()).over(group) > 0).alias("_loses"),
         )
-        .filter(~pl.col("_first"))
-        .drop("_first")
+        .filter(pl.col("_loses"))
     )
-    return (
-        scored.join(losers, on="_row", how="left")
-        .with_columns(pl.coalesce("reason", "_lost").alias("reason"))
-        .drop("_lost")
+    reason = scored.get_column("_reason").to_numpy().copy()
+    by = np.full(scored.height, -1, dtype=np.int64)
+    at = losers.get_column("_row").to_numpy()
+    reason[at] = losers.get_column("_lost").to_numpy()
+    by[at] = losers.get_column("_winner").to_numpy()
+    return scored.with_columns(
+        pl.Series("_reason", reason, dtype=pl.UInt8),
+        pl.Series("_by", by).replace(-1, None).cast(pl.UInt32),
     )
 
 
@@ -197,115 +403,178 @@ def _fill_slots(counted: pl.DataFrame) -> pl.DataFrame:
     ).drop("_best_maths", "_best_english", "_both_englishes", "_e", "_o")
 
 
-# Each entry's category in Attainment 8, the order a pupil's entries are listed in for _headline.
-_MATHS, _ENGLISH, _POOL, _OTHER = 0, 1, 2, 3
-# Keys are whole numbers: points in hundredths (DfE's points have at most two decimals) below the span,
-# so category * span + (span - 1 - hundredths) sorts by category, then by points from the highest.
-_KEY_SPAN = 100_000
+def _places_in_runs(run_key: np.ndarray) -> np.ndarray:
+    """For a sorted array: each element's place within its run of equal keys (0 for the first)."""
+    starts = np.empty(run_key.size, dtype=bool)
+    starts[:1] = True
+    np.not_equal(run_key[1:], run_key[:-1], out=starts[1:])
+    run = np.cumsum(starts) - 1
+    places: np.ndarray = np.arange(run_key.size) - np.flatnonzero(starts)[run]
+    return places
 
 
-def _headline(entries: pl.DataFrame) -> pl.DataFrame:
-    """Per pupil, in one pass: A8 and its elements, slots filled, EBacc entry and APS, English and
-    maths 4+/5+. The same choices as _fill_slots, by arithmetic on each pupil's points: maths and
-    English take their best, EBacc the best three of its pool, open the best three of everything
-    left (the other English, further maths, EBacc beyond three, and the rest).
+_HEADLINE_PARTS = (
+    "maths_best",
+    "english_best",
+    "ebacc_sum",
+    "ebacc_filled",
+    "science_two",
+    "humanity_best",
+    "language_best",
+    "open_sum",
+    "open_filled",
+    "languages",
+    "literatures",
+    "combined_sciences",
+    "single_sciences",
+)
 
-    Speed: one grouping makes one sorted list per pupil of keys (category, then points from the
-    highest); each category is a slice of it, found from the category counts. Masks are plain
-    columns made before grouping: aggregating plain columns is much faster than filtering inside
-    each aggregation."""
-    pillar = pl.col("pillar")
-    points = pl.col("points")
-    science = pillar == "science"
-    category = (
-        pl.when(pillar == MATHS)
-        .then(_MATHS)
-        .when(pillar.is_in([ENGLISH_LANGUAGE, ENGLISH_LITERATURE]))
-        .then(_ENGLISH)
-        .when(pillar.is_in(EBACC_POOL))
-        .then(_POOL)
-        .otherwise(_OTHER)
-    )
-    flags = {
-        "_lang": pillar == ENGLISH_LANGUAGE,
-        "_lit": pillar == ENGLISH_LITERATURE,
-        "_maths_taken": pillar == MATHS,
-        "_humanity": pillar == "humanities",
-        "_language": pillar == "languages",
-        "_combined": science & pl.col("double_award"),
+
+def _headline_parts(keys: np.ndarray, first_pupil: int, pupils: int) -> dict[str, np.ndarray]:
+    """The pieces of _headline for the pupils first_pupil .. first_pupil + pupils - 1, from their
+    sorted entry keys: best maths and English, EBacc and open sums and slots, what the EBacc APS
+    adds, and counts of the flags. Points in hundredths; a best of -1 means none."""
+    pupil = (keys >> _PUPIL_SHIFT) - first_pupil
+    cat = (keys >> _CATEGORY_SHIFT) & ((1 << _CATEGORY_BITS) - 1)
+    value = _POINTS_TOP - ((keys >> _POINTS_SHIFT) & _POINTS_TOP)
+    place = _places_in_runs(keys >> _CATEGORY_SHIFT)
+
+    def best(where: np.ndarray, of: np.ndarray = pupil, values: np.ndarray = value) -> np.ndarray:
+        out = np.full(pupils, -1, dtype=np.int64)
+        out[of[where]] = values[where]
+        return out
+
+    def total(where: np.ndarray, of: np.ndarray = pupil, values: np.ndarray = value) -> np.ndarray:
+        return np.bincount(of[where], weights=values[where], minlength=pupils).astype(np.int64)
+
+    def count(where: np.ndarray, of: np.ndarray = pupil) -> np.ndarray:
+        return np.bincount(of[where], minlength=pupils)
+
+    parts = {
+        "maths_best": best((cat == _MATHS) & (place == 0)),
+        "english_best": best((cat == _ENGLISH) & (place == 0)),
     }
-    masked = entries.select(
-        "upn",
-        # Highest points first within a category: the key counts down from the category's top.
-        (category * _KEY_SPAN + (_KEY_SPAN - 1 - (points * 100).round(0).cast(pl.Int64))).alias("_key"),
-        *((category == c).cast(pl.UInt8).alias(f"_n{c}") for c in (_MATHS, _ENGLISH, _POOL)),
-        pl.when(science).then(points).alias("_science_points"),
-        pl.when(pillar == "humanities").then(points).alias("_humanity_points"),
-        pl.when(pillar == "languages").then(points).alias("_language_points"),
-        (science & ~pl.col("double_award") & (pl.col("entry") == 1))
-        .fill_null(False)
-        .alias("_single_science"),
-        *(mask.fill_null(False).alias(name) for name, mask in flags.items()),
+    in_pool = cat == _POOL
+    ebacc = in_pool & (place < 3)
+    parts["ebacc_sum"] = total(ebacc)
+    parts["ebacc_filled"] = count(ebacc)
+
+    # For the EBacc APS: the best two science entries, the best humanity and the best language: the
+    # pool sorted again with its kind before its points.
+    pool = keys[in_pool]
+    kind = (pool >> _KIND_SHIFT) & ((1 << _KIND_BITS) - 1)
+    pool_value = _POINTS_TOP - ((pool >> _POINTS_SHIFT) & _POINTS_TOP)
+    by_kind = (pool >> _CATEGORY_SHIFT << (_KIND_BITS + _POINTS_BITS)) | (kind << _POINTS_BITS)
+    by_kind |= _POINTS_TOP - pool_value
+    by_kind.sort()
+    pool_pupil = (by_kind >> (_KIND_BITS + _POINTS_BITS + _CATEGORY_BITS)) - first_pupil
+    kind = (by_kind >> _POINTS_BITS) & ((1 << _KIND_BITS) - 1)
+    pool_value = _POINTS_TOP - (by_kind & _POINTS_TOP)
+    pool_place = _places_in_runs(by_kind >> _POINTS_BITS)
+    parts["science_two"] = total((kind == _SCIENCE) & (pool_place < 2), pool_pupil, pool_value)
+    parts["humanity_best"] = best((kind == _HUMANITY) & (pool_place == 0), pool_pupil, pool_value)
+    parts["language_best"] = best((kind == _LANGUAGE) & (pool_place == 0), pool_pupil, pool_value)
+
+    # Open: the best three left over. Only the best three left in each category can win, so only
+    # those are sorted again: maths and English after their first, the pool after its three.
+    left = (
+        (((cat == _MATHS) | (cat == _ENGLISH)) & (place >= 1) & (place < 4))
+        | (in_pool & (place >= 3) & (place < 6))
+        | ((cat == _OTHER) & (place < 3))
     )
-    per_pupil = masked.group_by("upn").agg(
-        pl.col("_key").sort(),
-        *(pl.col(f"_n{c}").sum() for c in (_MATHS, _ENGLISH, _POOL)),
-        pl.col("_science_points").sort(descending=True, nulls_last=True).head(2).sum().alias("_science_two"),
-        pl.col("_humanity_points").max().fill_null(0.0).alias("_humanity_best"),
-        pl.col("_language_points").max().fill_null(0.0).alias("_language_best"),
-        pl.col("_single_science").sum().alias("_single_sciences"),
-        *(pl.col(name).any() for name in flags),
+    open_keys = (pupil[left] << _POINTS_BITS) | (_POINTS_TOP - value[left])
+    open_keys.sort()
+    open_pupil = open_keys >> _POINTS_BITS
+    taken = _places_in_runs(open_pupil) < 3
+    parts["open_sum"] = total(taken, open_pupil, _POINTS_TOP - (open_keys & _POINTS_TOP))
+    parts["open_filled"] = count(taken, open_pupil)
+
+    # Flags over the pupil's entries (a single science is never a double award's, so counts right).
+    for name, bit in (
+        ("languages", _LANGUAGE_BIT),
+        ("literatures", _LITERATURE_BIT),
+        ("combined_sciences", _COMBINED_SCIENCE_BIT),
+        ("single_sciences", _SINGLE_SCIENCE_BIT),
+    ):
+        parts[name] = count((keys & bit) != 0)
+    return parts
+
+
+def _headline(scored: pl.DataFrame, numbered: pl.DataFrame, pupils: int) -> dict[str, pl.Series]:
+    """Per pupil (by pupil number 0 .. pupils - 1): A8 and its elements, slots filled, EBacc entry and
+    APS, English and maths 4+/5+. The same choices as _fill_slots, by arithmetic on each pupil's
+    points: maths and English take their best, EBacc the best three of its pool, open the best three
+    of everything left (the other English, further maths, EBacc beyond three, and the rest).
+
+    Speed: every counted entry becomes one whole number (pupil, category, points from the highest,
+    pool kind, flags) and one sort of those numbers orders every pupil's entries; places within a
+    category come from comparing neighbours, and sums per pupil from counting (np.bincount), a slice
+    of pupils at a time. Points are in hundredths throughout, so every sum is exact."""
+    # Results that do not count, or of no pupil asked about, are put after the last pupil (and never
+    # read): cheaper than filtering them out.
+    numbers = scored.select(
+        pl.when(pl.col("_reason") == _COUNTS).then(pl.col("_p")).fill_null(pupils).cast(pl.Int64),
+        pl.col("_k").fill_null(0),
     )
-    # Back from keys to points (key mod span is span - 1 - hundredths), then each category's slice.
-    listed = per_pupil.with_columns(
-        pl.col("_key").list.eval((_KEY_SPAN - 1 - (pl.element() % _KEY_SPAN)) / 100).alias("_points"),
-        pl.col("_n0").cast(pl.Int64),
-        (pl.col("_n0").cast(pl.Int64) + pl.col("_n1")).alias("_start_pool"),
-    ).with_columns((pl.col("_start_pool") + pl.col("_n2")).alias("_start_other"))
-    all_points = pl.col("_points")
-    maths = all_points.list.slice(0, pl.col("_n0"))
-    english = all_points.list.slice(pl.col("_n0"), pl.col("_n1"))
-    pool = all_points.list.slice(pl.col("_start_pool"), pl.col("_n2"))
-    other = all_points.list.slice(pl.col("_start_other"))
-    ebacc = pool.list.head(3)
-    open_ = (
-        pl.concat_list(maths.list.slice(1), english.list.slice(1), pool.list.slice(3), other)
-        .list.sort(descending=True)
-        .list.head(3)
+    k = numbers.get_column("_k").to_numpy()
+    keys = numbers.get_column("_p").to_numpy().copy()
+    keys <<= _PUPIL_SHIFT
+    keys |= numbered.get_column("low_key").to_numpy()[k]
+    # A double award (combined science) is two entries, each with its points.
+    keys = np.concatenate([keys, keys[numbered.get_column("double").to_numpy()[k]]])
+    keys.sort()
+
+    parts = {name: np.empty(pupils, dtype=np.int64) for name in _HEADLINE_PARTS}
+    step = max(1, pupils * _CHUNK_ENTRIES // max(1, keys.size))
+    starts = list(range(0, pupils, step))
+    bounds = np.searchsorted(keys, np.array([*starts, pupils], dtype=np.int64) << _PUPIL_SHIFT)
+
+    def work(index: int) -> None:
+        first, last = starts[index], min(starts[index] + step, pupils)
+        chunk = _headline_parts(keys[bounds[index] : bounds[index + 1]], first, last - first)
+        for name, values in chunk.items():
+            parts[name][first:last] = values
+
+    # numpy lets go of the interpreter lock while it works, so slices run side by side on each core.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(work, range(len(starts))))
+    return _headline_figures(parts)
+
+
+def _headline_figures(parts: dict[str, np.ndarray]) -> dict[str, pl.Series]:
+    maths_best, english_best = parts["maths_best"], parts["english_best"]
+    humanity_best, language_best = parts["humanity_best"], parts["language_best"]
+    has_maths, has_english = maths_best >= 0, english_best >= 0
+    both_englishes = (parts["languages"] > 0) & (parts["literatures"] > 0)
+    maths_points = np.maximum(maths_best, 0)
+    english_points = np.maximum(english_best, 0)
+    aps = (
+        english_points
+        + maths_points
+        + parts["science_two"]
+        + np.maximum(humanity_best, 0)
+        + np.maximum(language_best, 0)
     )
-    maths_best = maths.list.first()
-    english_best = english.list.first()
-    both_englishes = pl.col("_lang") & pl.col("_lit")
-    return listed.select(
-        "upn",
-        (english_best.fill_null(0.0) * pl.when(both_englishes).then(2.0).otherwise(1.0)).alias("a8_english"),
-        (maths_best.fill_null(0.0) * 2).alias("a8_maths"),
-        (ebacc.list.sum() + 0.0).alias("a8_ebacc"),  # + 0.0: an empty sum is -0.0
-        (open_.list.sum() + 0.0).alias("a8_open"),
-        ebacc.list.len().cast(pl.Int8).alias("ebacc_slots_filled"),
-        open_.list.len().cast(pl.Int8).alias("open_slots_filled"),
+    return {
+        "a8_english": pl.Series(english_points * np.where(both_englishes, 2, 1) / 100),
+        "a8_maths": pl.Series(maths_points * 2 / 100),
+        "a8_ebacc": pl.Series(parts["ebacc_sum"] / 100),
+        "a8_open": pl.Series(parts["open_sum"] / 100),
+        "ebacc_slots_filled": pl.Series(parts["ebacc_filled"], dtype=pl.Int8),
+        "open_slots_filled": pl.Series(parts["open_filled"], dtype=pl.Int8),
         # EBacc entry: both Englishes, maths, combined science or two sciences, a humanity, a language.
-        (
+        "ebacc_entered": pl.Series(
             both_englishes
-            & pl.col("_maths_taken")
-            & (pl.col("_combined") | (pl.col("_single_sciences") >= 2))
-            & pl.col("_humanity")
-            & pl.col("_language")
-        ).alias("ebacc_entered"),
+            & has_maths
+            & ((parts["combined_sciences"] > 0) | (parts["single_sciences"] >= 2))
+            & (humanity_best >= 0)
+            & (language_best >= 0)
+        ),
         # EBacc APS: English, maths, best two science slots, best humanity, best language; 0 if none.
-        (
-            (
-                english_best.fill_null(0.0)
-                + maths_best.fill_null(0.0)
-                + pl.col("_science_two")
-                + pl.col("_humanity_best")
-                + pl.col("_language_best")
-            )
-            / 6
-        ).alias("ebacc_aps"),
-        maths_best.alias("_maths"),
-        english_best.alias("_english"),
-    )
+        "ebacc_aps": pl.Series(aps / 100 / 6),
+        "em_4plus": pl.Series(has_maths & has_english & (maths_best >= 400) & (english_best >= 400)),
+        "em_5plus": pl.Series(has_maths & has_english & (maths_best >= 500) & (english_best >= 500)),
+    }
 
 
 def pupil_measures(
@@ -317,33 +586,37 @@ def pupil_measures(
     """The measures of every pupil in ``pupils`` (columns upn, ks2_reading, ks2_maths, and any
     characteristics, carried through) from their ``results`` (upn, qan, grade, exam_date), scored with
     ``points`` (points_table). Without estimates, Progress 8 is left empty."""
-    scored = _discount(_score(results, points))
-    headline = _headline(_expand_double_awards(scored.filter(pl.col("reason").is_null())))
-
-    base = pupils.unique(subset="upn", keep="first", maintain_order=True).with_columns(
-        pl.col("upn").cast(pl.String)
-    )
+    base = pupils.with_columns(pl.col("upn").cast(pl.String))
+    # A pupil listed twice counts once (the first row). Different hashes are different UPNs, so the
+    # exact check is only needed when two hashes agree.
+    upn_hashes = base.select(_key_hash(["upn"])).to_series()
+    if _has_repeats(upn_hashes) or upn_hashes.null_count() > 1:
+        base = base.unique(subset="upn", keep="first", maintain_order=True)
     for column in ("ks2_reading", "ks2_maths"):
         if column not in base.columns:
             base = base.with_columns(pl.lit(None, dtype=pl.Float64).alias(column))
-    table = base.join(headline, on="upn", how="left").with_columns(
-        pl.col("a8_english", "a8_maths", "a8_ebacc", "a8_open").fill_null(0.0),
-        pl.col("ebacc_slots_filled", "open_slots_filled").fill_null(0),
-        pl.col("ebacc_entered").fill_null(False),
-        pl.col("ebacc_aps").fill_null(0.0),
+    numbered = _numbered_points(points)
+    scored = _discount(_score(results, points, base), numbered, points)
+    figures = _headline(scored, numbered, base.height)
+
+    table = base.with_columns(
+        *(series.alias(name) for name, series in figures.items()),
         # KS2 prior attainment: the mean of reading and maths (one alone when only one was taken).
         pl.mean_horizontal(
             pl.col("ks2_reading").cast(pl.Float64), pl.col("ks2_maths").cast(pl.Float64)
         ).alias("ks2_pa"),
     )
     table = table.with_columns(
-        (pl.col("a8_english") + pl.col("a8_maths") + pl.col("a8_ebacc") + pl.col("a8_open")).alias("a8"),
-        ((pl.col("_maths") >= 4) & (pl.col("_english") >= 4)).fill_null(False).alias("em_4plus"),
-        ((pl.col("_maths") >= 5) & (pl.col("_english") >= 5)).fill_null(False).alias("em_5plus"),
-    ).drop("_maths", "_english")
+        (pl.col("a8_english") + pl.col("a8_maths") + pl.col("a8_ebacc") + pl.col("a8_open")).alias("a8")
+    )
     table = _progress(table, estimates)
     others = [c for c in table.columns if c not in PUPIL_COLUMNS]
-    return PupilMeasures(table.select(PUPIL_COLUMNS + others), scored, estimates.label if estimates else None)
+    return PupilMeasures(
+        table.select(PUPIL_COLUMNS + others),
+        scored.select("upn", "qan", "grade", "exam_date", "_k", "_reason", "_by"),
+        points,
+        estimates.label if estimates else None,
+    )
 
 
 def _progress(table: pl.DataFrame, estimates: Estimates | None) -> pl.DataFrame:

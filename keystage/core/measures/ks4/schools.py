@@ -379,6 +379,11 @@ def _chosen_groups(pupils: pl.DataFrame, group_columns: _GroupSpec) -> list[Grou
 # figure depends on the order of rows (float addition is not associative); the rounding is far below
 # anything reported.
 _SCALE = 1_000_000_000
+_MEANS = (
+    *("a8", "a8_english", "a8_maths", "a8_ebacc", "a8_open", "p8_adjusted", "p8", "ebacc_aps"),
+    *(f"p8_{e}" for e in ELEMENTS),
+)
+_SHARES = {"ebacc_entered": "ebacc_entry", "em_4plus": "em_4plus", "em_5plus": "em_5plus"}
 
 
 def _fixed(column: str) -> pl.Expr:
@@ -386,38 +391,97 @@ def _fixed(column: str) -> pl.Expr:
     return (value * _SCALE).round().cast(pl.Int64, strict=False)
 
 
-def _mean(column: str) -> pl.Expr:
-    """The exact mean of a fixed-point column (null when the group has no values)."""
-    count = pl.col(column).count()
-    return pl.when(count > 0).then(pl.col(column).sum() / count / _SCALE).otherwise(None).cast(pl.Float64)
+def _counts(frame: pl.DataFrame) -> dict[str, str]:
+    """For each averaged column, the column that will hold its count of values per group: "cohort"
+    when it is never empty, the count of another column with the same empty rows, or its own. Fewer
+    counts to aggregate (Attainment 8 is never empty; P8 and its elements are empty together)."""
+    counts: dict[str, str] = {}
+    masks: list[tuple[str, pl.Series]] = []
+    for column in _MEANS:
+        empty = frame.get_column(column).is_null()
+        if not empty.any():
+            counts[column] = "cohort"
+            continue
+        same = next((name for name, mask in masks if mask.equals(empty)), None)
+        if same is None:
+            masks.append((column, empty))
+            same = column
+        counts[column] = f"_n_{same}"
+    return counts
 
 
-def _aggregations() -> list[pl.Expr]:
-    def share(column: str) -> pl.Expr:
-        return pl.col(column).sum().cast(pl.Float64) / pl.len()
-
+def _sums(counts: dict[str, str]) -> list[pl.Expr]:
+    """What each (school, group value) adds up: plain sums and counts, cheap to aggregate; the
+    figures are worked out from them afterwards (_figures)."""
     return [
         pl.len().cast(pl.Int64).alias("cohort"),
-        pl.col("p8_adjusted").count().cast(pl.Int64).alias("p8_pupils"),
-        *[_mean(c).alias(c) for c in ("a8", "a8_english", "a8_maths", "a8_ebacc", "a8_open")],
-        _mean("p8_adjusted").alias("p8"),
-        _mean("p8").alias("p8_unadjusted"),
-        *[_mean(f"p8_{e}").alias(f"p8_{e}") for e in ELEMENTS],
-        *[pl.col(f"p8_{e}").count().cast(pl.Int64).alias(f"_n_{e}") for e in ELEMENTS],
-        (pl.col("p8_was_adjusted") & pl.col("p8_adjusted").is_not_null())
-        .sum()
-        .cast(pl.Int64)
-        .alias("pupils_adjusted"),
-        share("ebacc_entered").alias("ebacc_entry"),
-        _mean("ebacc_aps").alias("ebacc_aps"),
-        share("em_4plus").alias("em_4plus"),
-        share("em_5plus").alias("em_5plus"),
+        *(pl.col(c).sum().alias(f"_sum_{c}") for c in _MEANS),
+        *(pl.col(c).count().cast(pl.Int64).alias(f"_n_{c}") for c in _MEANS if counts[c] == f"_n_{c}"),
+        *(pl.col(c).sum().cast(pl.Int64).alias(f"_sum_{c}") for c in _SHARES),
+        pl.col("_adjusted").sum().cast(pl.Int64).alias("pupils_adjusted"),
+    ]
+
+
+def _figures(counts: dict[str, str]) -> list[pl.Expr]:
+    """Means (null when the group has no values) and shares of the cohort, from _sums."""
+
+    def mean(column: str) -> pl.Expr:
+        count = pl.col(counts[column])
+        # One division of two exact whole numbers: the same answer whatever the layout of the table
+        # (dividing by a constant may be done as multiplying by its inverse, a last digit apart).
+        return pl.when(count > 0).then(pl.col(f"_sum_{column}") / (count * _SCALE)).cast(pl.Float64)
+
+    return [
+        pl.col(counts["p8_adjusted"]).alias("p8_pupils"),
+        *(mean(c).alias(c) for c in ("a8", "a8_english", "a8_maths", "a8_ebacc", "a8_open", "ebacc_aps")),
+        mean("p8_adjusted").alias("p8"),
+        mean("p8").alias("p8_unadjusted"),
+        *(mean(f"p8_{e}").alias(f"p8_{e}") for e in ELEMENTS),
+        *(
+            (pl.col(f"_sum_{flag}").cast(pl.Float64) / pl.col("cohort")).alias(share)
+            for flag, share in _SHARES.items()
+        ),
     ]
 
 
 def _ci(measure: str, count: str, sd: float, side: int) -> pl.Expr:
     half = Z_95 * sd / pl.col(count).cast(pl.Float64).sqrt()
     return pl.when(pl.col(count) > 0).then(pl.col(measure) + side * half).otherwise(None)
+
+
+def _group_codes(frame: pl.DataFrame, group: Group) -> tuple[pl.Series, list[str]]:
+    """Each pupil's value in the group as a number (null: in none of its values) and the values in
+    display order (the group's own, then any others found, alphabetically), so a value's number is
+    also its place in the order.
+
+    Speed: a group of one text, yes/no or whole-number column has few distinct values, so its
+    expression (trimming, upper-casing, mapping) is worked out once per distinct value and the
+    answers looked up per pupil."""
+    raw = frame.get_column(group.columns[0]) if len(group.columns) == 1 else None
+    if raw is not None and (raw.dtype == pl.String or raw.dtype == pl.Boolean or raw.dtype.is_integer()):
+        distinct = raw.unique().drop_nulls()
+        answers = pl.DataFrame({raw.name: distinct}).select(group.value.cast(pl.String)).to_series()
+        when_null = (
+            pl.DataFrame({raw.name: pl.Series([None], dtype=raw.dtype)})
+            .select(group.value.cast(pl.String))
+            .item()
+        )
+        found = {*answers.drop_nulls().to_list(), *([when_null] if when_null is not None else [])}
+        names = _value_names(group, found)
+        number = {name: index for index, name in enumerate(names)}
+        codes = [number.get(answer) if answer is not None else None for answer in answers.to_list()]
+        default = number.get(when_null) if when_null is not None else None
+        return raw.replace_strict(distinct, codes, default=default, return_dtype=pl.UInt32), names
+    values = frame.select(group.value.cast(pl.String)).to_series()
+    if values.len() == 1 and frame.height != 1:  # a constant, as "all" is
+        values = values.new_from_index(0, frame.height)
+    names = _value_names(group, set(values.drop_nulls().unique().to_list()))
+    return values.replace_strict(names, list(range(len(names))), default=None, return_dtype=pl.UInt32), names
+
+
+def _value_names(group: Group, found: set[str]) -> list[str]:
+    declared = list(group.values or ())
+    return declared + sorted(found - set(declared))
 
 
 def _measures(
@@ -438,44 +502,54 @@ def _measures(
         *[_fixed(c).alias(c) for c in [*points, "ebacc_aps"]],
         *[pl.col(c).cast(pl.Boolean).fill_null(False).alias(c) for c in flags],
     )
+    # Speed: grouping by one whole number (the school's and the value's numbers) with plain sums is
+    # several times faster than by two strings with conditional means.
+    frame = frame.with_columns(
+        pl.col(key).cast(pl.Categorical).to_physical().cast(pl.UInt64).alias("_school"),
+        (pl.col("p8_was_adjusted") & pl.col("p8_adjusted").is_not_null()).alias("_adjusted"),
+    )
     lazy = frame.lazy()
-    aggregations = _aggregations()
-    parts = [
-        lazy.with_columns(group.value.alias("value"))
-        .filter(pl.col("value").is_not_null())
-        .group_by(key, "value")
-        .agg(aggregations)
-        .with_columns(pl.lit(group.name).alias("group"), pl.lit(order, dtype=pl.Int64).alias("_group_order"))
-        for order, group in enumerate(groups)
-    ]
+    counts = _counts(frame)
+    sums = _sums(counts)
+    parts = []
+    for order, group in enumerate(groups):
+        codes, names = _group_codes(frame, group)
+        parts.append(
+            lazy.with_columns(codes.alias("_value_order"))
+            .group_by(pl.col("_school") * (1 << 32) + pl.col("_value_order").cast(pl.UInt64))
+            .agg(pl.col(key).first(), pl.col("_value_order").first(), *sums)
+            .filter(pl.col("_value_order").is_not_null())
+            .with_columns(
+                pl.col("_value_order")
+                .replace_strict(list(range(len(names))), names, return_dtype=pl.String)
+                .alias("value"),
+                pl.lit(group.name).alias("group"),
+                pl.lit(order, dtype=pl.Int64).alias("_group_order"),
+            )
+            .drop("_school")
+        )
     if not parts:
         raise ValueError("no pupil groups to compute")
-    value_order = {
-        f"{group.name}\x1f{value}": index
-        for group in groups
-        for index, value in enumerate(group.values or ())
-    }
     sd = estimates.sd
     table = (
-        pl.concat(parts, how="vertical")
+        pl.concat(pl.collect_all(parts), how="vertical")
+        .lazy()
+        .with_columns(_figures(counts))
         .with_columns(
             _ci("p8", "p8_pupils", sd["p8"], -1).alias("p8_ci_low"),
             _ci("p8", "p8_pupils", sd["p8"], +1).alias("p8_ci_high"),
             *[
-                _ci(f"p8_{e}", f"_n_{e}", sd[e], side).alias(f"p8_{e}_ci_{end}")
+                _ci(f"p8_{e}", counts[f"p8_{e}"], sd[e], side).alias(f"p8_{e}_ci_{end}")
                 for e in ELEMENTS
                 for side, end in ((-1, "low"), (+1, "high"))
             ],
-            pl.concat_str(pl.col("group"), pl.col("value"), separator="\x1f")
-            .replace_strict(value_order, default=len(value_order), return_dtype=pl.Int64)
-            .alias("_value_order"),
         )
         .with_columns(
             banding(pl.col("p8"), pl.col("p8_ci_low"), pl.col("p8_ci_high")).alias("banding"),
             significance(pl.col("p8_ci_low"), pl.col("p8_ci_high")).alias("significance"),
             pl.lit(estimates.label).alias("estimates"),
         )
-        .sort(key, "_group_order", "_value_order", "value")
+        .sort(key, "_group_order", "_value_order")
         .select(
             key,
             "group",

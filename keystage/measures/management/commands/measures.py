@@ -197,10 +197,8 @@ class Command(BaseCommand):
         self.stdout.write(self._stored(run))
         if school is not None:
             figures.schools = figures.schools.filter(pl.col("school") == school.dfe_number)
-            figures.measures = type(figures.measures)(
-                figures.measures.pupils.filter(pl.col("school") == school.dfe_number),
-                figures.measures.results,
-                figures.measures.estimates_label,
+            figures.measures = figures.measures.only(
+                figures.measures.pupils.filter(pl.col("school") == school.dfe_number).get_column("upn")
             )
         return figures
 
