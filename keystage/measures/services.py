@@ -473,9 +473,9 @@ def latest_run(key_stage: str, year: int, school: School | None = None) -> Measu
 # The refresh --------------------------------------------------------------------------------------
 
 
-def upload_confirmed(upload: Upload) -> None:
-    """Called by keystage.results.services.confirm_upload: a confirmed KS4 upload refreshes the year's
-    figures once the confirmation is committed."""
+def results_in_use_changed(upload: Upload) -> None:
+    """Called by keystage.results.services when the results in use change: a KS4 upload confirmed, or
+    the one in use deleted. The year's figures are refreshed once the change is committed."""
     collection = upload.collection
     if collection.kind in KS4_KINDS:
         year = collection.year

@@ -26,7 +26,7 @@ from keystage.core.results.layout import TemplateLayout, framework_layout, ks4_l
 from keystage.core.results.validation import RosterPupil, UploadContext, ValidationReport, validate_upload
 from keystage.core.results.workbooks import TemplatePupil, write_error_workbook, write_template
 from keystage.core.roles import Action
-from keystage.measures.services import upload_confirmed as refresh_measures_on_confirm
+from keystage.measures.services import results_in_use_changed
 from keystage.organisations.models import School
 from keystage.pupils.models import Pupil
 from keystage.reference_data import services as reference
@@ -567,7 +567,7 @@ def confirm_upload(upload: Upload, *, actor: Any, agreed: bool, ip: str | None =
             ip_address=ip,
             upload=upload.pk,
         )
-        refresh_measures_on_confirm(current)
+        results_in_use_changed(current)
     return current
 
 
@@ -582,6 +582,7 @@ def delete_upload(upload: Upload, *, actor: Any, ip: str | None = None) -> Uploa
         if current.frozen_as.exists():
             raise CollectionError("This upload was collected at a deadline and is kept as the record of it.")
         name = current.file.name
+        was_in_use = current.in_use
         current.status = UploadStatus.DELETED
         current.in_use = False
         current.deleted_at = timezone.now()
@@ -599,6 +600,8 @@ def delete_upload(upload: Upload, *, actor: Any, ip: str | None = None) -> Uploa
         )
         if name:
             transaction.on_commit(lambda: default_storage.delete(name))
+        if was_in_use:
+            results_in_use_changed(current)
     return current
 
 

@@ -179,6 +179,37 @@ def test_only_ks4_confirmations_refresh_ks4(world, django_capture_on_commit_call
     assert refresh_tasks() == 0 and not MeasureRun.objects.exists()
 
 
+def test_deleting_the_upload_in_use_refreshes_and_its_pupils_leave_the_figures(
+    world, django_capture_on_commit_callbacks
+):
+    from keystage.results import services as results
+
+    collection = gcse_collection()
+    ks4_roster(world.s1, 4)
+    ks4_roster(world.s3, 4)
+    s1_data, s3_data = world.person("manage_data"), data_manager(world.s3)
+    kept = upload_ks4(collection, world.s1, s1_data, seed=1)
+    deleted = upload_ks4(collection, world.s3, s3_data, seed=2)
+    spare = upload_ks4(collection, world.s3, s3_data, seed=5)  # never confirmed
+    for upload, user in ((kept, s1_data), (deleted, s3_data)):
+        with django_capture_on_commit_callbacks(execute=True):
+            confirm(upload, user)
+    before = services.run_queued_ks4_refresh(YEAR)
+    assert (before.pupils, before.schools) == (8, 2)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        results.delete_upload(spare, actor=s3_data)  # not in use: the figures stand
+    assert not MeasureRun.objects.filter(status=RunStatus.QUEUED).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        results.delete_upload(deleted, actor=s3_data)
+    after = services.run_queued_ks4_refresh(YEAR)
+    assert after is not None and (after.pupils, after.schools) == (4, 1)
+    assert services.latest_run("ks4", YEAR).pk == after.pk
+    assert set(
+        SchoolFigure.objects.filter(run=after, school__isnull=False).values_list("school", flat=True)
+    ) == {world.s1.pk}
+
+
 def test_a_refresh_whose_task_was_lost_is_queued_again(world):
     first = services.queue_ks4_refresh(YEAR)
     assert first is not None and services.queue_ks4_refresh(YEAR) is None  # debounced
