@@ -273,7 +273,7 @@ def test_every_group_value_with_its_own_figures(dfe_2024: Estimates) -> None:
                 "month_of_birth": 8,
                 "non_mobile": False,
             },
-            {"sex": "F", "sen": "K", "eal": None, "ks2_pa": 95.0, "p8": 0.5, "month_of_birth": 1},
+            {"sex": "F", "sen": "K", "eal": None, "ks2_pa": 105.0, "p8": 0.5, "month_of_birth": 1},
             {"sex": "F", "ks2_pa": 112.0, "p8": 1.0},
             {"sex": "F", "ks2_pa": None, "ethnicity_group": None},
         ),
@@ -401,12 +401,13 @@ def test_the_group_names() -> None:
 
 def test_prior_attainment_bands_at_their_edges(dfe_2024: Estimates) -> None:
     table = school_measures(
-        pupils(*({"ks2_pa": score} for score in (89.5, 90.0, 109.5, 110.0))),
+        pupils(*({"ks2_pa": score} for score in (80.0, 99.5, 100.0, 109.5, 110.0, 120.0))),
         dfe_2024,
         group_columns=["prior_attainment"],
     )
 
-    assert table.select("value", "cohort").rows() == [("low", 1), ("middle", 2), ("high", 1)]
+    # DfE's bands: below the expected standard (100) low, 110 and above high.
+    assert table.select("value", "cohort").rows() == [("low", 2), ("middle", 2), ("high", 2)]
 
 
 def _cohort(n: int, schools: int, seed: int) -> pl.DataFrame:

@@ -27,11 +27,13 @@ Z_95 = 1.96  # two-sided 95% confidence
 WELL_ABOVE = 0.5  # banding thresholds on school P8 (with the CI wholly above/below 0)
 WELL_BELOW = -0.5
 
-# Prior attainment bands from the pupil's KS2 average scaled score (reading and maths). DfE's KS4
-# performance tables band pupils as low, middle and high prior attainers; we could not confirm DfE's
-# scaled-score cut-offs from a source while writing this, so these are the cut-offs the product brief
-# gives: low below 90, middle 90 to 109.5, high 110 and above. [check against DfE's KS4 methodology]
-PRIOR_BAND_MIDDLE_FROM = 90.0
+# Prior attainment bands from the pupil's KS2 average scaled score (reading and maths), as DfE has
+# banded them since the 2020/21 KS4 performance tables, the first whose pupils had KS2 scaled scores:
+# low below 100 (below the expected standard), middle 100 up to 110, high 110 and above. Source: DfE's
+# KS4 performance tables publication of 4 November 2021, as summarised for schools by 4Matrix
+# (help.4matrix.com, "Key Stage 2 Prior Attainment Bands with Scaled Scores", August 2022). The earlier
+# cut-off of 90 for low came from our own brief and was wrong.
+PRIOR_BAND_MIDDLE_FROM = 100.0
 PRIOR_BAND_HIGH_FROM = 110.0
 
 MONTHS = (
