@@ -350,10 +350,6 @@ def _best_first(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _rank_within(frame: pl.DataFrame, name: str) -> pl.DataFrame:
-    return frame.with_columns(pl.int_range(pl.len()).over("upn").alias(name))
-
-
 def _fill_slots(counted: pl.DataFrame) -> pl.DataFrame:
     """Put each counted entry in its slot: maths (the best maths, double), English (the better of
     language and literature, double only when both were taken), EBacc (best three of sciences,
