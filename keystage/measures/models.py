@@ -15,7 +15,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from keystage.organisations.models import School
+from keystage.organisations.models import Organisation, School
 
 
 class KeyStage(models.TextChoices):
@@ -55,6 +55,9 @@ class MeasureRun(models.Model):
     pupils_adjusted = models.PositiveIntegerField(
         default=0, help_text="Pupils whose Progress 8 was raised to their group's floor."
     )
+    subjects_basis = models.CharField(
+        max_length=200, blank=True, help_text="What subject value added was measured against."
+    )
     task_id = models.CharField(max_length=64, blank=True)
     message = models.TextField(blank=True, help_text="Why a run failed.")
 
@@ -75,12 +78,27 @@ class MeasureRun(models.Model):
         return f"{self.get_key_stage_display()} {self.year}{scope} run {self.pk} ({self.status})"
 
 
+class FigureQuerySet(models.QuerySet["SchoolFigure | SubjectFigure"]):
+    def national(self) -> FigureQuerySet:
+        """The nation's rows: neither a school's nor a trust's or LA's."""
+        return self.filter(school__isnull=True, organisation__isnull=True)
+
+
 class SchoolFigure(models.Model):
-    """One school's (or, with no school, the nation's) figures for one pupil group value, e.g.
-    ("all", "all"), ("disadvantaged", "disadvantaged"), ("sex", "female")."""
+    """One school's figures for one pupil group value, e.g. ("all", "all"), ("disadvantaged",
+    "disadvantaged"), ("sex", "female"); or a trust's or LA's (``organisation`` set, no school: the
+    same measures over the pupils of all its schools); or, with neither, the nation's."""
 
     run = models.ForeignKey(MeasureRun, on_delete=models.CASCADE, related_name="school_figures")
     school = models.ForeignKey(School, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The trust or LA of an aggregate row; empty for school and national rows.",
+    )
     group = models.CharField(max_length=30)
     value = models.CharField(max_length=40)
     cohort = models.PositiveIntegerField()
@@ -118,6 +136,8 @@ class SchoolFigure(models.Model):
     percentile = models.PositiveSmallIntegerField(null=True)
     quintile = models.PositiveSmallIntegerField(null=True)
 
+    objects = FigureQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -126,16 +146,85 @@ class SchoolFigure(models.Model):
                 name="one_school_figure_per_group_value",
             ),
             models.UniqueConstraint(
+                fields=["run", "organisation", "group", "value"],
+                condition=Q(organisation__isnull=False),
+                name="one_aggregate_figure_per_group_value",
+            ),
+            models.UniqueConstraint(
                 fields=["run", "group", "value"],
-                condition=Q(school__isnull=True),
+                condition=Q(school__isnull=True, organisation__isnull=True),
                 name="one_national_figure_per_group_value",
             ),
         ]
-        indexes = [models.Index(fields=["run", "school"])]
+        indexes = [models.Index(fields=["run", "school"]), models.Index(fields=["run", "organisation"])]
 
     def __str__(self) -> str:
-        where = f"school {self.school_id}" if self.school_id else "national"
-        return f"{where} {self.group}={self.value}: A8 {self.a8}, P8 {self.p8}"
+        return f"{_where(self)} {self.group}={self.value}: A8 {self.a8}, P8 {self.p8}"
+
+
+def _where(figure: SchoolFigure | SubjectFigure) -> str:
+    if figure.school_id:
+        return f"school {figure.school_id}"
+    if figure.organisation_id:
+        return f"organisation {figure.organisation_id}"
+    return "national"
+
+
+class SubjectFigure(models.Model):
+    """One subject's figures (keystage.core.measures.ks4.subjects) for a school, a trust or LA
+    (``organisation``) or the nation (neither), and one pupil group value."""
+
+    run = models.ForeignKey(MeasureRun, on_delete=models.CASCADE, related_name="subject_figures")
+    school = models.ForeignKey(School, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    group = models.CharField(max_length=30)
+    value = models.CharField(max_length=40)
+    subject = models.CharField(
+        max_length=20, help_text="DfE's discount code, or the QAN of a qualification without one."
+    )
+    subject_name = models.CharField(max_length=300)
+    cohort = models.PositiveIntegerField(help_text="Pupils in the group value.")
+    entries = models.PositiveIntegerField()
+    entry_share = models.FloatField(help_text="Share of the cohort entered, 0 to 1.")
+    average_points = models.FloatField()
+    va_pupils = models.PositiveIntegerField(help_text="Entries whose pupil has a prior attainment group.")
+    va = models.FloatField(null=True, help_text="Mean subject value added, in points.")
+    va_ci_low = models.FloatField(null=True)
+    va_ci_high = models.FloatField(null=True)
+    significance = models.CharField(max_length=16, blank=True)
+    grades = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="[grade, entries] for each grade entered, highest points first; all-pupil rows only.",
+    )
+
+    objects = FigureQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "school", "group", "value", "subject"],
+                condition=Q(school__isnull=False),
+                name="one_school_subject_figure",
+            ),
+            models.UniqueConstraint(
+                fields=["run", "organisation", "group", "value", "subject"],
+                condition=Q(organisation__isnull=False),
+                name="one_aggregate_subject_figure",
+            ),
+            models.UniqueConstraint(
+                fields=["run", "group", "value", "subject"],
+                condition=Q(school__isnull=True, organisation__isnull=True),
+                name="one_national_subject_figure",
+            ),
+        ]
+        indexes = [models.Index(fields=["run", "school"]), models.Index(fields=["run", "organisation"])]
+
+    def __str__(self) -> str:
+        figures = f"{self.entries} entries, VA {self.va}"
+        return f"{_where(self)} {self.group}={self.value} {self.subject_name}: {figures}"
 
 
 class PupilFigure(models.Model):

@@ -7,6 +7,7 @@ and estimates, gathers the pupils and results, stores the figures and queues the
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -33,14 +34,23 @@ from keystage.core.measures.ks4.pupils import (
     with_national_floors,
 )
 from keystage.core.measures.ks4.schools import (
+    aggregate,
     national_measures,
     rank_schools,
     school_measures,
     with_comparators,
 )
+from keystage.core.measures.ks4.subjects import SUBJECT_COLUMNS, SubjectMeasures
 from keystage.core.reference.ks4_catalogue import Catalogue, CatalogueFileError, import_dfe_2019_folder
 from keystage.core.results.kinds import KINDS, academic_year_name
-from keystage.measures.models import KeyStage, MeasureRun, PupilFigure, RunStatus, SchoolFigure
+from keystage.measures.models import (
+    KeyStage,
+    MeasureRun,
+    PupilFigure,
+    RunStatus,
+    SchoolFigure,
+    SubjectFigure,
+)
 from keystage.organisations.models import School
 from keystage.pupils.models import Pupil
 from keystage.reference_data.services import loaded_ks4_catalogue
@@ -56,6 +66,8 @@ FILE_SCHOOL = "file"  # the school of a pupils file without a school column
 LOST_AFTER = timedelta(minutes=30)
 # Characteristics stored with each pupil's figures (the pupil groups of the school figures).
 CHARACTERISTICS = ("sex", "disadvantaged", "sen", "eal", "non_mobile", "ethnicity_group", "month_of_birth")
+# The columns of the pupils table that name each pupil's trust and LA, whose aggregates are computed.
+AGGREGATED_BY = ("trust", "la")
 _RELEASE_WORDS = {"prov": "provisional", "rev": "revised", "final": "final"}
 
 
@@ -142,6 +154,12 @@ class Ks4Figures:
     estimates: Estimates
     points_year: int  # the catalogue year the results were scored with
     floors: pl.DataFrame | None  # the negative-score floors applied (pag, p8_floor)
+    # Trust and LA figures: level ("trust" or "la"), organisation, then the school table's columns.
+    aggregates: pl.DataFrame
+    # Subject figures: level ("school", "trust", "la" or "national"), organisation (the school's DfE
+    # number, the trust's or LA's name as the pupils table gives it, or "national"), then SUBJECT_COLUMNS.
+    subjects: pl.DataFrame
+    subjects_basis: str  # what subject value added was measured against
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -225,6 +243,7 @@ def compute_ks4(
     try:
         schools = school_measures(table, chosen)
         national = national_measures(table, chosen)
+        aggregates = _aggregates(table, chosen, national)
     except ValueError as error:
         raise MeasuresError(f"The school figures cannot be computed: {error}.") from None
     ranks = rank_schools(schools).select(
@@ -233,7 +252,59 @@ def compute_ks4(
     combined = with_comparators(schools, national).join(
         ranks, on=["school", "group", "value"], how="left", maintain_order="left"
     )
-    return Ks4Figures(measures, combined, national, chosen, rules_year, applied, notes)
+    subjects = SubjectMeasures(measures, catalogue.discount_descriptions)
+    try:
+        subject_table = _subject_table(subjects, table)
+    except ValueError as error:
+        raise MeasuresError(f"The subject figures cannot be computed: {error}.") from None
+    return Ks4Figures(
+        measures,
+        combined,
+        national,
+        chosen,
+        rules_year,
+        applied,
+        aggregates,
+        subject_table,
+        subjects.label,
+        notes,
+    )
+
+
+def _aggregated_by(table: pl.DataFrame) -> list[str]:
+    """The trust and LA columns of the pupils table that name at least one organisation."""
+    return [by for by in AGGREGATED_BY if by in table.columns and table.get_column(by).is_not_null().any()]
+
+
+def _aggregates(table: pl.DataFrame, chosen: Estimates, national: pl.DataFrame) -> pl.DataFrame:
+    """Trust and LA figures (over the pupils of all their schools) with national comparators, one
+    table: level, organisation, then the school table's columns."""
+    parts = [
+        with_comparators(aggregate(table, chosen, by=by), national).select(
+            pl.lit(by).alias("level"), pl.col(by).alias("organisation"), pl.exclude(by)
+        )
+        for by in _aggregated_by(table)
+    ]
+    if parts:
+        return pl.concat(parts, how="vertical")
+    return pl.DataFrame(schema={"level": pl.String, "organisation": pl.String})
+
+
+def _subject_table(subjects: SubjectMeasures, table: pl.DataFrame) -> pl.DataFrame:
+    """Subject figures of every school, trust, LA and the nation, one table: level, organisation,
+    then SUBJECT_COLUMNS."""
+    levels = [("school", subjects.table("school"))]
+    levels += [(by, subjects.table(by)) for by in _aggregated_by(table)]
+    levels.append(("national", subjects.national()))
+    return pl.concat(
+        [
+            part.select(
+                pl.lit(level).alias("level"), pl.col(part.columns[0]).alias("organisation"), *SUBJECT_COLUMNS
+            )
+            for level, part in levels
+        ],
+        how="vertical",
+    )
 
 
 # Explanations -------------------------------------------------------------------------------------
@@ -277,7 +348,8 @@ def uploads_in_use(year: int) -> Any:
 
 def database_tables(year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The results (upn, qan, grade, exam_date) of every school's KS4 uploads in use in ``year``,
-    and their pupils (school as DfE number, school_id, upn, KS2 and characteristics from the roster).
+    and their pupils (school as DfE number, school_id, trust and la as organisation ids, upn, KS2 and
+    characteristics from the roster).
     A pupil in two schools' uploads is counted at the school whose roll they are on."""
     uploads = uploads_in_use(year)
     summer = date(year, 6, 1)  # the template has no exam dates: the collection's summer series
@@ -288,7 +360,13 @@ def database_tables(year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
         _PUPIL_SCHEMA,
     ).unique(subset=["school_id", "upn"], keep="first", maintain_order=True)
     school_ids = submitted.get_column("school_id").unique().to_list()
-    dfe = dict(School.objects.filter(pk__in=school_ids).values_list("pk", "dfe_number"))
+    schools = School.objects.filter(pk__in=school_ids).values_list("pk", "dfe_number", "trust_id", "la_id")
+    dfe, trust, la = {}, {}, {}
+    for pk, dfe_number, trust_id, la_id in schools:
+        dfe[pk] = dfe_number
+        la[pk] = str(la_id)
+        if trust_id is not None:
+            trust[pk] = str(trust_id)
     roster = _frame(
         Pupil.objects.filter(academic_year=year, school__in=uploads.values("school"))
         .values_list(*_ROSTER_SCHEMA)
@@ -306,6 +384,9 @@ def database_tables(year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
         .select(
             pl.col("school_id").replace_strict(dfe, default=None, return_dtype=pl.String).alias("school"),
             "school_id",
+            # Trust and LA by organisation id, for their aggregates.
+            pl.col("school_id").replace_strict(trust, default=None, return_dtype=pl.String).alias("trust"),
+            pl.col("school_id").replace_strict(la, default=None, return_dtype=pl.String).alias("la"),
             "upn",
             "ks2_reading",
             "ks2_maths",
@@ -336,9 +417,10 @@ def database_tables(year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
 _SCHOOL_FIELDS = [
     f.name
     for f in SchoolFigure._meta.concrete_fields
-    if f.name not in {"id", "run", "school", "rank", "percentile", "quintile"}
+    if f.name not in {"id", "run", "school", "organisation", "rank", "percentile", "quintile"}
 ]
 _PUPIL_FIELDS = [c for c in PUPIL_COLUMNS if c != "upn"]
+_SUBJECT_FIELDS = [c for c in SUBJECT_COLUMNS if c not in {"significance", "grades"}]
 
 
 def _blank(value: Any) -> Any:
@@ -362,9 +444,37 @@ def _school_rows(
             quintile=row["quintile"],
             **values,
         )
+    for row in figures.aggregates.iter_rows(named=True) if only is None else ():
+        values = {name: _blank(row[name]) if name in text else row[name] for name in _SCHOOL_FIELDS}
+        yield SchoolFigure(run=run, organisation_id=int(row["organisation"]), **values)
     for row in figures.national.iter_rows(named=True):
         values = {name: _blank(row[name]) if name in text else row[name] for name in _SCHOOL_FIELDS}
         yield SchoolFigure(run=run, school_id=None, **values)
+
+
+def _subject_rows(
+    run: MeasureRun, figures: Ks4Figures, school_pk: dict[str, int], only: int | None
+) -> Iterator[SubjectFigure]:
+    """Subject figures of every school (or just ``only``), trust and LA (only when every school is
+    stored), and the nation."""
+    for row in figures.subjects.iter_rows(named=True):
+        level, school_id, organisation_id = row["level"], None, None
+        if level == "school":
+            school_id = school_pk[row["organisation"]]
+            if only is not None and school_id != only:
+                continue
+        elif level in AGGREGATED_BY:
+            if only is not None:
+                continue
+            organisation_id = int(row["organisation"])
+        yield SubjectFigure(
+            run=run,
+            school_id=school_id,
+            organisation_id=organisation_id,
+            significance=_blank(row["significance"]),
+            grades=None if row["grades"] is None else json.loads(row["grades"]),
+            **{name: row[name] for name in _SUBJECT_FIELDS},
+        )
 
 
 def _pupil_rows(run: MeasureRun, figures: Ks4Figures, only: int | None) -> Iterator[PupilFigure]:
@@ -391,9 +501,11 @@ def _store(run: MeasureRun, figures: Ks4Figures, school: School | None, started:
     stored = table if only is None else table.filter(pl.col("school_id") == only)
     with transaction.atomic():
         SchoolFigure.objects.bulk_create(_school_rows(run, figures, school_pk, only), batch_size=1000)
+        SubjectFigure.objects.bulk_create(_subject_rows(run, figures, school_pk, only), batch_size=1000)
         PupilFigure.objects.bulk_create(_pupil_rows(run, figures, only), batch_size=1000)
         run.status = RunStatus.COMPLETE
         run.estimates = figures.estimates.label[:120]
+        run.subjects_basis = figures.subjects_basis[:200]
         run.points_year = figures.points_year
         run.pupils = stored.height
         run.schools = stored.get_column("school_id").n_unique()

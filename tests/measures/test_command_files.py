@@ -255,3 +255,53 @@ def test_the_estimates_each_year_uses_are_chosen_by_setting(settings):
     settings.KEYSTAGE_KS4_ESTIMATES = {2026: "dfe-2024-provisional", 2024: "platform"}
     assert services.default_estimates(2026) == "dfe-2024-provisional"
     assert services.default_estimates(2024) == "platform"
+
+
+def test_trust_la_and_subject_figures_from_files(files, tmp_path):
+    results, _pupils = files
+    pupils = tmp_path / "pupils-with-trusts.csv"
+    pupils.write_text(
+        "upn,ks2_reading,ks2_maths,school,trust,la\n"
+        "A1,105,108,S1,T1,800\n"
+        "A2,79,79,S1,T1,800\n"
+        "A3,,,S2,,800\n"
+        "A4,79,79,S2,,800\n",
+        encoding="utf-8",
+    )
+    aggregates, subjects = tmp_path / "aggregates.csv", tmp_path / "subjects.parquet"
+    printed = run(
+        *("--results", results, "--pupils", pupils, "--estimates", "dfe-2024-provisional"),
+        *("--aggregate-out", aggregates, "--subject-out", subjects),
+    )
+    assert "Subjects: 7 subjects, 11 entries nationally." in printed  # A1 7, A2 2, A3 2
+    # Rows per (level, group value): A1's 7 subjects in all and the middle band, A2's 2 in the low band:
+    # 16 each for S1, T1, LA 800 and the nation; S2: A3's 2 (A3 has no KS2, A4 no results).
+    assert "Wrote 66 subject rows" in printed
+    rows = pl.read_csv(aggregates, schema_overrides={"organisation": pl.String})
+    everyone = rows.filter(pl.col("group") == "all")
+    assert sorted(everyone.select("level", "organisation", "cohort").iter_rows()) == [
+        ("la", "800", 4),
+        ("trust", "T1", 2),
+    ]
+    maths = pl.read_parquet(subjects).filter((pl.col("subject") == "RB1") & (pl.col("group") == "all"))
+    found = {(r["level"], r["organisation"]): r for r in maths.iter_rows(named=True)}
+    assert set(found) == {
+        ("school", "S1"),
+        ("school", "S2"),
+        ("trust", "T1"),
+        ("la", "800"),
+        ("national", "national"),
+    }
+    assert (found["school", "S1"]["entries"], found["school", "S1"]["average_points"]) == (2, 5.0)  # 7 and 3
+    # A3's first entry (November, grade 5) counts, not the better June 7; X9 is not a pupil.
+    assert (found["school", "S2"]["entries"], found["school", "S2"]["average_points"]) == (1, 5.0)
+    assert json.loads(found["national", "national"]["grades"]) == [["7", 1], ["5", 1], ["3", 1]]
+    # A1 and A2 are each alone in their prior attainment group: each is the national mean there.
+    assert found["national", "national"]["va_pupils"] == 2 and found["national", "national"]["va"] == 0
+
+
+def test_aggregates_say_when_no_pupil_has_a_trust_or_la(files, tmp_path):
+    results, pupils = files
+    out = tmp_path / "aggregates.json"
+    printed = run("--results", results, "--pupils", pupils, "--aggregate-out", out)
+    assert "Wrote 0 trust and LA rows" in printed and "No pupil has a trust or LA." in printed

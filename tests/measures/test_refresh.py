@@ -16,7 +16,7 @@ from keystage.core.measures.ks4.points import points_table
 from keystage.core.measures.ks4.pupils import pupil_measures
 from keystage.core.roles import Role
 from keystage.measures import services
-from keystage.measures.models import MeasureRun, PupilFigure, RunStatus, SchoolFigure
+from keystage.measures.models import MeasureRun, PupilFigure, RunStatus, SchoolFigure, SubjectFigure
 from keystage.measures.tasks import refresh_ks4_measures
 from keystage.results.models import Result
 from tests.factories import member
@@ -76,7 +76,7 @@ def test_a_confirmed_upload_refreshes_the_years_figures_in_the_worker(world):
     assert all(f.a8 > 0 and f.p8 is not None for f in stored.values())
     assert all(f.explanation[-2].startswith("Attainment 8 ") for f in stored.values())
     everyone = SchoolFigure.objects.get(run=run, school=world.s1, group="all", value="all")
-    national = SchoolFigure.objects.get(run=run, school=None, group="all", value="all")
+    national = SchoolFigure.objects.national().get(run=run, group="all", value="all")
     assert everyone.cohort == national.cohort == 8 and everyone.a8 == pytest.approx(national.a8)
     assert everyone.p8 == pytest.approx(0) and everyone.banding == "average" and everyone.rank == 1
 
@@ -253,7 +253,7 @@ def test_the_command_stores_a_run_for_the_year_or_one_school(world, tmp_path):
     assert scoped.school == world.s3 and scoped.pupils == 3 and scoped.schools == 1
     assert set(PupilFigure.objects.filter(run=scoped).values_list("school_id", flat=True)) == {world.s3.pk}
     # The school's figures are stored with the national ones (computed over every school).
-    national = SchoolFigure.objects.get(run=scoped, school=None, group="all", value="all")
+    national = SchoolFigure.objects.national().get(run=scoped, group="all", value="all")
     assert national.cohort == 7
     assert services.latest_run("ks4", YEAR) == run  # a one-school run is not every school's figures
     assert services.latest_run("ks4", YEAR, school=world.s3) == scoped
@@ -296,3 +296,68 @@ def test_a_run_that_fails_while_storing_leaves_nothing_half_written(world, monke
     assert not SchoolFigure.objects.filter(run=failed).exists()  # the school figures went back too
     assert services.latest_run("ks4", YEAR) == good
     assert SchoolFigure.objects.filter(run=good).exists()
+
+
+def test_a_run_stores_trust_la_and_subject_figures(world):
+    collection = gcse_collection()
+    ks4_roster(world.s1, 3)  # School One: in the Home Trust and the home LA
+    ks4_roster(world.s3, 2)  # School Three: the same LA, no trust
+    s1_data, s3_data = world.person("manage_data"), data_manager(world.s3)
+    s1_values = {(1, MATHS): "7", (1, ART): "6", (2, MATHS): "3", (3, MATHS): "U", (3, ART): "4"}
+    confirm(upload_ks4(collection, world.s1, s1_data, values=s1_values), s1_data)
+    confirm(upload_ks4(collection, world.s3, s3_data, values={(1, MATHS): "5", (2, ART): "8"}), s3_data)
+
+    run, _figures = services.compute_and_store_ks4(YEAR, estimates="dfe-2024-provisional")
+
+    def figure(**where):
+        return SchoolFigure.objects.get(run=run, group="all", value="all", **where)
+
+    school_one, trust, la = (
+        figure(school=world.s1),
+        figure(organisation=world.trust),
+        figure(organisation=world.la),
+    )
+    national = SchoolFigure.objects.national().get(run=run, group="all", value="all")
+    a8 = dict(PupilFigure.objects.filter(run=run).values_list("upn", "a8"))
+    # The trust has one school here, so its figures are that school's; the LA's are over both schools.
+    assert (trust.cohort, trust.a8, trust.p8) == (
+        3,
+        pytest.approx(school_one.a8),
+        pytest.approx(school_one.p8),
+    )
+    assert la.cohort == national.cohort == 5 and la.a8 == pytest.approx(sum(a8.values()) / 5)
+    assert SchoolFigure.objects.filter(run=run, organisation=world.away_trust).count() == 0
+    assert SchoolFigure.objects.filter(run=run, organisation=world.trust, group="sex").count() == 2
+
+    catalogue = services.database_catalogue()
+    maths_code = catalogue.by_qan("60146084").discount_code(2021)
+
+    def subject(code, **where):
+        return SubjectFigure.objects.get(run=run, group="all", value="all", subject=code, **where)
+
+    maths = subject(maths_code, school=world.s1)  # 7, 3 and U (0 points): three entries
+    assert (maths.cohort, maths.entries, maths.average_points) == (3, 3, pytest.approx(10 / 3))
+    assert maths.grades == [["7", 1], ["3", 1], ["U", 1]]
+    others = SubjectFigure.objects.filter(run=run, school=world.s1, group="all").exclude(subject=maths_code)
+    assert [(f.subject_name, f.entries) for f in others] == [
+        ("Art & Design", 2)
+    ]  # DfE's description of the code
+    assert subject(maths_code, organisation=world.trust).entries == 3
+    la_maths = subject(maths_code, organisation=world.la)
+    assert (la_maths.cohort, la_maths.entries) == (5, 4)
+    assert la_maths.average_points == pytest.approx((7 + 3 + 0 + 5) / 4)
+    national_maths = SubjectFigure.objects.national().get(
+        run=run, group="all", value="all", subject=maths_code
+    )
+    # Every pupil has the same KS2, so value added is each entry's points less the national mean.
+    assert national_maths.va == pytest.approx(0)
+    assert maths.va == pytest.approx(10 / 3 - 15 / 4) and maths.va_pupils == 3
+    assert run.subjects_basis.startswith("Subject value added against the national mean points")
+
+    scoped, _figures = services.compute_and_store_ks4(YEAR, school=world.s3, estimates="dfe-2024-provisional")
+    assert not SchoolFigure.objects.filter(run=scoped, organisation__isnull=False).exists()
+    assert not SubjectFigure.objects.filter(run=scoped, organisation__isnull=False).exists()
+    assert set(
+        SubjectFigure.objects.filter(run=scoped, school__isnull=False).values_list("school", flat=True)
+    ) == {world.s3.pk}
+    assert SubjectFigure.objects.national().filter(run=scoped, subject=maths_code).exists()

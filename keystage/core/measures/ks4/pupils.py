@@ -178,6 +178,12 @@ def _row_numbers(
     return found
 
 
+def pupil_rows(frame: pl.DataFrame, pupils: pl.DataFrame) -> pl.Series:
+    """For each row of ``frame``, the number of its pupil's row in ``pupils`` (by UPN; UPNs unique
+    there), null when the pupil is not in it."""
+    return _row_numbers(frame, pupils, ["upn"], confirm="second hash")
+
+
 def _exact_row_numbers(frame: pl.DataFrame, table: pl.DataFrame, on: list[str]) -> pl.Series:
     numbered = table.select(on).with_row_index("_n")
     return frame.select(on).join(numbered, on=on, how="left", maintain_order="left").get_column("_n")

@@ -180,11 +180,11 @@ DEFAULT_COMPARATORS: dict[tuple[str, str], tuple[str, str]] = {
 
 Banding = Literal["well above", "above", "average", "below", "well below"]
 
-_GroupSpec = Iterable[str] | Mapping[str, Group] | None
+GroupSpec = Iterable[str] | Mapping[str, Group] | None
 
 
 def school_measures(
-    pupils: pl.DataFrame, estimates: Estimates, *, group_columns: _GroupSpec = None
+    pupils: pl.DataFrame, estimates: Estimates, *, group_columns: GroupSpec = None
 ) -> pl.DataFrame:
     """One row per (school, group, value), including ("all", "all"), with:
 
@@ -217,7 +217,7 @@ def school_measures(
 
 
 def national_measures(
-    pupils: pl.DataFrame, estimates: Estimates, *, group_columns: _GroupSpec = None
+    pupils: pl.DataFrame, estimates: Estimates, *, group_columns: GroupSpec = None
 ) -> pl.DataFrame:
     """The same figures as ``school_measures`` over all pupils (school = "national"), for each group
     value: the like-for-like national comparators. CIs and banding are computed too, but of a whole
@@ -231,7 +231,7 @@ def aggregate(
     estimates: Estimates,
     *,
     by: str = "trust",
-    group_columns: _GroupSpec = None,
+    group_columns: GroupSpec = None,
 ) -> pl.DataFrame:
     """Trust or LA figures: the same measures as ``school_measures`` over the pupils of their schools
     (so a trust's P8 is the mean of all its pupils' adjusted P8, not a mean of school figures).
@@ -357,7 +357,7 @@ def significance(low: pl.Expr, high: pl.Expr) -> pl.Expr:
     )
 
 
-def _chosen_groups(pupils: pl.DataFrame, group_columns: _GroupSpec) -> list[Group]:
+def chosen_groups(pupils: pl.DataFrame, group_columns: GroupSpec) -> list[Group]:
     if group_columns is None:
         return [group for group in GROUPS.values() if all(c in pupils.columns for c in group.columns)]
     if isinstance(group_columns, Mapping):
@@ -451,7 +451,7 @@ def _ci(measure: str, count: str, sd: float, side: int) -> pl.Expr:
     return pl.when(pl.col(count) > 0).then(pl.col(measure) + side * half).otherwise(None)
 
 
-def _group_codes(frame: pl.DataFrame, group: Group) -> tuple[pl.Series, list[str]]:
+def group_codes(frame: pl.DataFrame, group: Group) -> tuple[pl.Series, list[str]]:
     """Each pupil's value in the group as a number (null: in none of its values) and the values in
     display order (the group's own, then any others found, alphabetically), so a value's number is
     also its place in the order.
@@ -487,7 +487,7 @@ def _value_names(group: Group, found: set[str]) -> list[str]:
 
 
 def _measures(
-    pupils: pl.DataFrame, estimates: Estimates, *, key: str, group_columns: _GroupSpec
+    pupils: pl.DataFrame, estimates: Estimates, *, key: str, group_columns: GroupSpec
 ) -> pl.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in pupils.columns]
     if missing:
@@ -495,7 +495,7 @@ def _measures(
     for name in ("p8", *ELEMENTS):
         if name not in estimates.sd or not estimates.sd[name] > 0:
             raise ValueError(f"{estimates.label}: no national standard deviation for {name}")
-    groups = _chosen_groups(pupils, group_columns)
+    groups = chosen_groups(pupils, group_columns)
     needed = list(dict.fromkeys([*REQUIRED_COLUMNS, *(c for group in groups for c in group.columns)]))
     points = [c for c in REQUIRED_COLUMNS if c.startswith(("a8", "p8")) and c != "p8_was_adjusted"]
     flags = ["ebacc_entered", "em_4plus", "em_5plus", "p8_was_adjusted"]
@@ -515,7 +515,7 @@ def _measures(
     sums = _sums(counts)
     parts = []
     for order, group in enumerate(groups):
-        codes, names = _group_codes(frame, group)
+        codes, names = group_codes(frame, group)
         parts.append(
             lazy.with_columns(codes.alias("_value_order"))
             .group_by(pl.col("_school") * (1 << 32) + pl.col("_value_order").cast(pl.UInt64))

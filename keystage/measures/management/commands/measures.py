@@ -24,6 +24,7 @@ from keystage.measures.models import MeasureRun
 from keystage.pupils.management.school_option import school_from_option
 
 SHOWN_SCHOOLS = 20  # schools listed in the summary; the rest are in --school-out
+OUTPUTS = ("pupil_out", "school_out", "aggregate_out", "subject_out")
 
 
 def _estimates_help() -> str:
@@ -74,7 +75,8 @@ class Command(BaseCommand):
             "--pupils",
             type=Path,
             help="pupils file: upn,ks2_reading,ks2_maths then optional school, sex, disadvantaged, sen, eal, "
-            "non_mobile, ethnicity_group, month_of_birth (without school, all pupils are one school 'file')",
+            "non_mobile, ethnicity_group, month_of_birth, trust, la (without school, all pupils are one "
+            "school 'file')",
         )
         files.add_argument(
             "--catalogue",
@@ -109,6 +111,18 @@ class Command(BaseCommand):
             help="write one row per school and pupil group with counts, CIs and national comparators "
             "(.csv, .json or .parquet)",
         )
+        parser.add_argument(
+            "--aggregate-out",
+            type=Path,
+            help="write one row per trust and LA and pupil group, over the pupils of all their schools "
+            "(from files: the pupils file's trust and la columns name them)",
+        )
+        parser.add_argument(
+            "--subject-out",
+            type=Path,
+            help="write one row per school, trust, LA and nation, pupil group and subject: entries, "
+            "average points, grades and subject value added with its CI",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from_files = options["results"] is not None or options["pupils"] is not None
@@ -122,7 +136,7 @@ class Command(BaseCommand):
             raise CommandError(
                 "Give --results and --pupils to compute from files, or --year to compute from the database."
             )
-        for option in ("pupil_out", "school_out"):
+        for option in OUTPUTS:
             if options[option] is not None:
                 try:
                     io.check_output(options[option])
@@ -197,6 +211,11 @@ class Command(BaseCommand):
         self.stdout.write(self._stored(run))
         if school is not None:
             figures.schools = figures.schools.filter(pl.col("school") == school.dfe_number)
+            figures.subjects = figures.subjects.filter(
+                ((pl.col("level") == "school") & (pl.col("organisation") == school.dfe_number))
+                | (pl.col("level") == "national")
+            )
+            figures.aggregates = figures.aggregates.clear()
             figures.measures = figures.measures.only(
                 figures.measures.pupils.filter(pl.col("school") == school.dfe_number).get_column("upn")
             )
@@ -227,6 +246,13 @@ class Command(BaseCommand):
             )
         if everyone.height > SHOWN_SCHOOLS:
             self.stdout.write(f"... and {everyone.height - SHOWN_SCHOOLS} more schools.")
+        nation = figures.subjects.filter(
+            (pl.col("level") == "national") & (pl.col("group") == "all") & (pl.col("value") == "all")
+        )
+        self.stdout.write(
+            f"Subjects: {_count(nation.height, 'subject')}, {int(nation['entries'].sum()):,} entries"
+            f" nationally. {figures.subjects_basis}."
+        )
         if options["pupil_out"] is not None:
             table = figures.pupil_table.drop("school_id", strict=False)
             io.write_table(table, options["pupil_out"])
@@ -236,3 +262,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Wrote {figures.schools.height} school and group rows to {options['school_out']}."
             )
+        if options["aggregate_out"] is not None:
+            io.write_table(figures.aggregates, options["aggregate_out"])
+            self.stdout.write(
+                f"Wrote {figures.aggregates.height} trust and LA rows to {options['aggregate_out']}."
+                + ("" if figures.aggregates.height else " (No pupil has a trust or LA.)")
+            )
+        if options["subject_out"] is not None:
+            io.write_table(figures.subjects, options["subject_out"])
+            self.stdout.write(f"Wrote {figures.subjects.height} subject rows to {options['subject_out']}.")
