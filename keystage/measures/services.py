@@ -7,6 +7,7 @@ and estimates, gathers the pupils and results, stores the figures and queues the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -239,6 +240,7 @@ def compute_ks4(
         notes.append("Negative-score floors set from these pupils' own Progress 8 distribution.")
     if not has_p8:
         notes.append("No pupil has KS2 prior attainment, so there is no Progress 8.")
+    measures = dataclasses.replace(measures, pupils=_with_school_owners(measures.pupils))
     table = measures.pupils
     try:
         schools = school_measures(table, chosen)
@@ -269,6 +271,26 @@ def compute_ks4(
         subjects.label,
         notes,
     )
+
+
+def _with_school_owners(table: pl.DataFrame) -> pl.DataFrame:
+    """Trusts and LAs belong to schools: a pupil whose trust (LA) is blank takes the one the school's
+    other pupils name; a school whose pupils name two is refused."""
+    for by in AGGREGATED_BY:
+        if by not in table.columns:
+            continue
+        named = pl.col(by).cast(pl.String)
+        owners = table.group_by("school").agg(named.drop_nulls().unique().sort().alias("_owners"))
+        mixed = owners.filter(pl.col("_owners").list.len() > 1).sort("school")
+        if mixed.height:
+            school, names = mixed.row(0)
+            word = "LA" if by == "la" else by
+            raise MeasuresError(
+                f"The pupils of school {school} name more than one {word} ({', '.join(names)}); all the "
+                f"pupils of a school must have the same {word}."
+            )
+        table = table.with_columns(named.drop_nulls().first().over("school").alias(by))
+    return table
 
 
 def _aggregated_by(table: pl.DataFrame) -> list[str]:
@@ -457,7 +479,14 @@ def _subject_rows(
 ) -> Iterator[SubjectFigure]:
     """Subject figures of every school (or just ``only``), trust and LA (only when every school is
     stored), and the nation."""
-    for row in figures.subjects.iter_rows(named=True):
+    subjects = figures.subjects
+    if only is not None:
+        dfe = next(number for number, pk in school_pk.items() if pk == only)
+        level = pl.col("level")
+        subjects = subjects.filter(
+            ((level == "school") & (pl.col("organisation") == dfe)) | (level == "national")
+        )
+    for row in subjects.iter_rows(named=True):
         level, school_id, organisation_id = row["level"], None, None
         if level == "school":
             school_id = school_pk[row["organisation"]]

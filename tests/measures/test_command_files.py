@@ -305,3 +305,22 @@ def test_aggregates_say_when_no_pupil_has_a_trust_or_la(files, tmp_path):
     out = tmp_path / "aggregates.json"
     printed = run("--results", results, "--pupils", pupils, "--aggregate-out", out)
     assert "Wrote 0 trust and LA rows" in printed and "No pupil has a trust or LA." in printed
+
+
+def test_a_blank_trust_is_the_schools_and_two_trusts_in_one_school_are_refused(files, tmp_path):
+    results, _pupils = files
+    pupils = tmp_path / "pupils-with-trusts.csv"
+    rows = "upn,ks2_reading,ks2_maths,school,trust\nA1,105,108,S1,T1\nA2,79,79,S1,\nA3,,,S2,\nA4,79,79,S2,\n"
+    pupils.write_text(rows, encoding="utf-8")
+    out = tmp_path / "aggregates.csv"
+    run("--results", results, "--pupils", pupils, "--aggregate-out", out)
+    everyone = pl.read_csv(out).filter(pl.col("group") == "all")
+    assert everyone.select("organisation", "cohort").rows() == [("T1", 2)]  # A2 counts with S1's trust
+    pupils.write_text(rows.replace("A2,79,79,S1,", "A2,79,79,S1,T2"), encoding="utf-8")
+    with pytest.raises(CommandError, match=r"The pupils of school S1 name more than one trust \(T1, T2\)"):
+        run("--results", results, "--pupils", pupils, "--aggregate-out", out)
+
+
+def test_aggregates_cannot_be_written_for_one_school(tmp_path):
+    with pytest.raises(CommandError, match="cannot be given with --school"):
+        run("--year", "2026", "--school", "8004001", "--aggregate-out", tmp_path / "a.csv")

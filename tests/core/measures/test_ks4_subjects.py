@@ -53,7 +53,9 @@ RESULTS = [
 
 
 def subjects_of(points, rows=RESULTS, cohort=COHORT, descriptions=DESCRIPTIONS) -> SubjectMeasures:  # noqa: F811
-    table = pl.DataFrame([row[:4] for row in cohort], schema=["upn", "school", "sex", "trust"], orient="row")
+    table = pl.DataFrame(
+        [row[:4] for row in cohort], schema=["upn", "school", "sex", "trust"], orient="row"
+    ).with_columns(pl.lit("L1").alias("la"))
     measures = pupil_measures(results(*rows), table, points)
     pags = dict((row[0], row[4]) for row in cohort)
     with_pag = measures.pupils.with_columns(
@@ -158,6 +160,16 @@ def test_grades_are_counted_for_all_pupils_and_a_trust_is_a_property_of_the_scho
     table = measures.table(group_columns=["all", "sex"])
     assert row(table, "S1", "RB1", "sex", "female")["grades"] is None
     assert json.loads(row(measures.national(), "national", "RB1")["grades"])[0] == ["8", 1]
+    blank = [(*COHORT[0][:3], None, COHORT[0][4]), *COHORT[1:]]  # A's trust left blank: S1's
+    assert subjects_of(points, cohort=blank).table("trust").equals(measures.table("trust"))
     cohort = [(*COHORT[0][:3], "T2", COHORT[0][4]), *COHORT[1:]]  # A alone in another trust
-    with pytest.raises(ValueError, match="the pupils of school S1 have more than one trust"):
+    with pytest.raises(ValueError, match="the pupils of school S1 name more than one trust"):
         subjects_of(points, cohort=cohort).table("trust")
+
+
+def test_an_las_cohort_counts_pupils_of_schools_with_no_entries_in_the_subject(points):  # noqa: F811
+    measures = subjects_of(points)
+    btec = row(measures.table("la", group_columns=iter(["all", "sex"])), "L1", "XH1")  # only C, at S1
+    assert (btec["cohort"], btec["entries"], btec["entry_share"]) == (6, 1, pytest.approx(1 / 6))
+    boys = row(measures.table("la", group_columns=["sex"]), "L1", "RA1E", "sex", "male")  # F, at S2
+    assert (boys["cohort"], boys["entries"]) == (3, 1)

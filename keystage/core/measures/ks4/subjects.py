@@ -23,6 +23,7 @@ order of the rows never changes one.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -169,20 +170,20 @@ class SubjectMeasures:
           objects need not keep their order). A filtered view of one school counts its own grades.
 
         Sorted by ``by``, group (in the order asked for), value (in the group's order), subject name.
-        ``group_columns`` as for ``school_measures``."""
+        ``group_columns`` as for ``school_measures``. Pupils without a school are in no table (their
+        entries still count in the national expected points)."""
         if by == "school":
             return self._figures(self._school_sums(group_columns), "school")
         if by not in self.pupils.columns:
             raise ValueError(f"the pupils table has no column {by!r} to aggregate by")
-        mixed = (
-            self.pupils.group_by("school")
-            .agg(pl.col(by).cast(pl.String).n_unique().alias("_n"), pl.col(by).first())
-            .filter(pl.col("_n") > 1)
+        # A school's trust (LA) is the one its pupils name; pupils who name none take their school's.
+        owners = self.pupils.group_by("school").agg(
+            pl.col(by).cast(pl.String).drop_nulls().unique().sort().alias("_owners")
         )
+        mixed = owners.filter(pl.col("_owners").list.len() > 1).sort("school")
         if mixed.height:
-            raise ValueError(f"the pupils of school {mixed.item(0, 'school')} have more than one {by}")
-        owners = self.pupils.group_by("school").agg(pl.col(by).cast(pl.String).first())
-        mapping = dict(owners.iter_rows())
+            raise ValueError(f"the pupils of school {mixed.item(0, 'school')} name more than one {by}")
+        mapping = dict(owners.select("school", pl.col("_owners").list.first()).iter_rows())
         school = pl.col("school").replace_strict(mapping, default=None, return_dtype=pl.String)
         return self._rolled_up(by, school, group_columns)
 
@@ -193,6 +194,8 @@ class SubjectMeasures:
         # Kept for the trusts', LAs' and nation's roll-ups of the same groups (not for groups given
         # as Group objects, which cannot be compared).
         cacheable = not isinstance(group_columns, Mapping)
+        if cacheable and group_columns is not None:
+            group_columns = tuple(group_columns)  # an iterator would be used up by the key
         key = None if group_columns is None or not cacheable else tuple(group_columns)
         if cacheable and key in self._cache:
             return self._cache[key]
@@ -203,6 +206,8 @@ class SubjectMeasures:
             raise ValueError("too many subjects")
         if "school" not in self.pupils.columns:
             raise ValueError("the pupils table has no column 'school'")
+        if self.pupils.height >= 1 << (63 - _SUBJECT_BITS - _VALUE_BITS):
+            raise ValueError("too many pupils")  # so that school numbers fit in the keys
         schools = self.pupils.get_column("school").cast(pl.String)
         school_names = schools.drop_nulls().unique().sort()
         school = schools.replace_strict(
@@ -345,6 +350,10 @@ class SubjectMeasures:
                 .then(pl.col("_sum_va") / (pl.col("va_pupils") * _SCALE))
                 .alias("va"),
             )
+            # Rounded to the fixed point's resolution, so that the nation's is 0 rather than -1e-12.
+            .with_columns(
+                pl.col("va").round(9).pipe(lambda va: pl.when(va == 0).then(0.0).otherwise(va)).alias("va")
+            )
             .with_columns(
                 with_ci.then(pl.col("va") - half).alias("va_ci_low"),
                 with_ci.then(pl.col("va") + half).alias("va_ci_high"),
@@ -364,7 +373,7 @@ class SubjectMeasures:
         # copied for every group.
         texts = pl.Series(self._grade_names, dtype=pl.String).gather(counted.get_column("_grade"))
         return (
-            counted.with_columns(pl.format('["{}", {}]', texts, pl.col("n")).alias("_pair"))
+            counted.with_columns(pl.format("[{}, {}]", texts, pl.col("n")).alias("_pair"))
             .group_by(by, "_subject", maintain_order=True)
             .agg(pl.col("_pair").str.join(", "))
             .select(by, "_subject", pl.concat_str(pl.lit("["), pl.col("_pair"), pl.lit("]")).alias("grades"))
@@ -427,7 +436,7 @@ def _subjects(
         .join(grade_order.select("subject", "grade", "_grade"), on=["subject", "grade"], how="left")
         .sort("_row")
     )
-    grade_names = [text.replace("\\", "\\\\").replace('"', '\\"') for text in grade_order.get_column("grade")]
+    grade_names = [json.dumps(text) for text in grade_order.get_column("grade")]  # quoted for JSON
     return named.select("subject", "subject_name"), {
         "subject": rows.get_column("_subject").cast(pl.Int64).to_numpy(),
         "hundredths": rows.get_column("_h").to_numpy(),

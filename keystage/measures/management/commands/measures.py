@@ -10,6 +10,7 @@ From the database (the figures are stored for the reports):
 
 from __future__ import annotations
 
+import dataclasses
 from argparse import ArgumentParser, RawDescriptionHelpFormatter
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,10 @@ class Command(BaseCommand):
         from_files = options["results"] is not None or options["pupils"] is not None
         if options["school"] and options["year"] is None:
             raise CommandError("--school needs --year: it chooses a school's figures in the database.")
+        if options["school"] and options["aggregate_out"] is not None:
+            raise CommandError(
+                "--aggregate-out writes every trust's and LA's figures; it cannot be given with --school."
+            )
         if from_files and options["year"] is not None:
             raise CommandError(
                 "Give either --results and --pupils (from files) or --year (from the database), not both."
@@ -209,13 +214,15 @@ class Command(BaseCommand):
             floors=not options["no_floors"],
         )
         self.stdout.write(self._stored(run))
+        # The trust and LA columns hold organisation ids, which mean nothing outside the database.
+        pupils = figures.measures.pupils.drop("trust", "la", strict=False)
+        figures.measures = dataclasses.replace(figures.measures, pupils=pupils)
         if school is not None:
             figures.schools = figures.schools.filter(pl.col("school") == school.dfe_number)
             figures.subjects = figures.subjects.filter(
                 ((pl.col("level") == "school") & (pl.col("organisation") == school.dfe_number))
                 | (pl.col("level") == "national")
             )
-            figures.aggregates = figures.aggregates.clear()
             figures.measures = figures.measures.only(
                 figures.measures.pupils.filter(pl.col("school") == school.dfe_number).get_column("upn")
             )
