@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +60,8 @@ NATIONAL = "national"
 
 _SCALE = 1_000_000_000  # value added is summed as whole billionths: exact, whatever the order of rows
 _VALUE_BITS, _SUBJECT_BITS = 20, 20  # an aggregation key: (school << 40) | (value << 20) | subject
+_GROUP_BITS = 5  # the sort key: owner, group (at most 32), value, subject
+_MOST_OWNERS = 1 << (63 - _GROUP_BITS - _VALUE_BITS - _SUBJECT_BITS)
 
 
 class SubjectMeasures:
@@ -154,7 +156,7 @@ class SubjectMeasures:
     def national(self, *, group_columns: GroupSpec = None) -> pl.DataFrame:
         """The figures over all pupils (first column "national", always "national"), per pupil group
         value: the like-for-like comparators of schools' figures."""
-        return self._rolled_up(NATIONAL, pl.lit(NATIONAL), group_columns)
+        return self._rolled_up(NATIONAL, lambda schools: pl.Series([NATIONAL] * schools.len()), group_columns)
 
     def table(self, by: str = "school", *, group_columns: GroupSpec = None) -> pl.DataFrame:
         """One row per (``by``, group, value, subject) with at least one entry, ``by`` being "school"
@@ -173,7 +175,7 @@ class SubjectMeasures:
         ``group_columns`` as for ``school_measures``. Pupils without a school are in no table (their
         entries still count in the national expected points)."""
         if by == "school":
-            return self._figures(self._school_sums(group_columns), "school")
+            return self._figures(self._school_sums(group_columns), by)
         if by not in self.pupils.columns:
             raise ValueError(f"the pupils table has no column {by!r} to aggregate by")
         # A school's trust (LA) is the one its pupils name; pupils who name none take their school's.
@@ -184,8 +186,11 @@ class SubjectMeasures:
         if mixed.height:
             raise ValueError(f"the pupils of school {mixed.item(0, 'school')} name more than one {by}")
         mapping = dict(owners.select("school", pl.col("_owners").list.first()).iter_rows())
-        school = pl.col("school").replace_strict(mapping, default=None, return_dtype=pl.String)
-        return self._rolled_up(by, school, group_columns)
+        return self._rolled_up(
+            by,
+            lambda schools: schools.replace_strict(mapping, default=None, return_dtype=pl.String),
+            group_columns,
+        )
 
     # Speed: every pupil's entries are summed once per school and group value (_school_sums); trusts,
     # LAs and the nation add up those sums, which are exact whole numbers, rather than the entries.
@@ -202,6 +207,8 @@ class SubjectMeasures:
         groups = chosen_groups(self.pupils, group_columns)
         if not groups:
             raise ValueError("no pupil groups to compute")
+        if len(groups) > 1 << _GROUP_BITS:
+            raise ValueError(f"at most {1 << _GROUP_BITS} pupil groups at once")
         if self.subjects.height >= 1 << _SUBJECT_BITS:
             raise ValueError("too many subjects")
         if "school" not in self.pupils.columns:
@@ -230,11 +237,12 @@ class SubjectMeasures:
             sums.append(part.with_columns(label))
             cohorts.append(cohort.with_columns(label))
         grades = self._grade_counts(school)
-        as_names = pl.lit(school_names).gather(pl.col("_school")).alias("school")
+        owner = pl.col("_school").alias("_owner")
         result = _Sums(
-            pl.concat(sums).with_columns(as_names).drop("_school"),
-            pl.concat(cohorts).with_columns(as_names).drop("_school"),
-            grades.with_columns(as_names).drop("_school"),
+            school_names,
+            pl.concat(sums).with_columns(owner).drop("_school"),
+            pl.concat(cohorts).with_columns(owner).drop("_school"),
+            grades.with_columns(owner).drop("_school"),
         )
         if cacheable:
             self._cache[key] = result
@@ -301,20 +309,29 @@ class SubjectMeasures:
             .with_columns(pl.col("n").cast(pl.Int64))
         )
 
-    def _rolled_up(self, by: str, owner: pl.Expr, group_columns: GroupSpec) -> pl.DataFrame:
-        """The school sums added up by ``owner`` (an expression of the school column)."""
+    def _rolled_up(
+        self, by: str, owner_of: Callable[[pl.Series], pl.Series], group_columns: GroupSpec
+    ) -> pl.DataFrame:
+        """The school sums added up by owner: ``owner_of`` gives each school's (null: none)."""
         school_sums = self._school_sums(group_columns)
+        owner_names = owner_of(school_sums.owners).cast(pl.String)
+        owners = owner_names.drop_nulls().unique().sort()
+        # Each school's owner by number (owners in name order), null for a school with none.
+        owner_code = owner_names.replace_strict(
+            owners, list(range(owners.len())), default=None, return_dtype=pl.Int64
+        )
         labels = ["group", "value", "_group_order", "_value_order"]
 
         def add_up(frame: pl.DataFrame, keys: list[str], added: list[str]) -> pl.DataFrame:
             return (
-                frame.with_columns(owner.alias(by))
-                .filter(pl.col(by).is_not_null())
-                .group_by(by, *keys)
+                frame.with_columns(pl.lit(owner_code).gather(pl.col("_owner")).alias("_owner"))
+                .filter(pl.col("_owner").is_not_null())
+                .group_by("_owner", *keys)
                 .agg(pl.col(name).sum() for name in added)
             )
 
         rolled = _Sums(
+            owners,
             add_up(school_sums.sums, [*labels, "_subject"], [c.meta.output_name() for c in _ADDED]),
             add_up(school_sums.cohorts, labels, ["cohort"]),
             add_up(school_sums.grades, ["_subject", "_grade"], ["n"]),
@@ -323,12 +340,14 @@ class SubjectMeasures:
 
     def _figures(self, sums: _Sums, by: str) -> pl.DataFrame:
         """The figures of each (owner, group value, subject) from its sums."""
+        if sums.owners.len() >= _MOST_OWNERS:
+            raise ValueError(f"at most {_MOST_OWNERS:,} schools, trusts or LAs at once")
         # Joined on the groups' and values' numbers, cheaper than their names.
-        cohorts = sums.cohorts.select(by, "_group_order", "_value_order", "cohort")
-        table = sums.sums.join(cohorts, on=[by, "_group_order", "_value_order"], how="left")
+        cohorts = sums.cohorts.select("_owner", "_group_order", "_value_order", "cohort")
+        table = sums.sums.join(cohorts, on=["_owner", "_group_order", "_value_order"], how="left")
         everyone = (pl.col("group") == "all") & (pl.col("value") == "all")
         with_grades = table.filter(everyone).join(
-            self._grades_text(sums.grades, by), on=[by, "_subject"], how="left"
+            self._grades_text(sums.grades), on=["_owner", "_subject"], how="left"
         )
         table = pl.concat(
             [with_grades, table.filter(~everyone).with_columns(pl.lit(None, dtype=pl.String).alias("grades"))]
@@ -360,31 +379,44 @@ class SubjectMeasures:
             )
             .with_columns(significance(pl.col("va_ci_low"), pl.col("va_ci_high")).alias("significance"))
             .with_columns(pl.lit(self._subject_order).gather(pl.col("_subject")).alias("_subject_order"))
-            .sort(by, "_group_order", "_value_order", "_subject_order")
+            # Owners are numbered in name order, so one whole number orders the rows as asked, and
+            # sorting by it is many times faster than by four columns or by names.
+            .sort(
+                (
+                    (pl.col("_owner") * (1 << _GROUP_BITS) + pl.col("_group_order")) * (1 << _VALUE_BITS)
+                    + pl.col("_value_order")
+                )
+                * (1 << _SUBJECT_BITS)
+                + pl.col("_subject_order")
+            )
+            .with_columns(pl.lit(sums.owners).gather(pl.col("_owner")).alias(by))
             .select(by, *SUBJECT_COLUMNS)
             .collect()
         )
 
-    def _grades_text(self, counts: pl.DataFrame, by: str) -> pl.DataFrame:
+    def _grades_text(self, counts: pl.DataFrame) -> pl.DataFrame:
         """Per (owner, subject), the JSON text of entries per grade, in the order of the subject's
         grades."""
-        counted = counts.sort(by, "_subject", "_grade")
+        counted = counts.sort("_owner", "_subject", "_grade")
         # The grade texts are looked up before grouping: a literal inside a group's aggregation is
         # copied for every group.
         texts = pl.Series(self._grade_names, dtype=pl.String).gather(counted.get_column("_grade"))
         return (
             counted.with_columns(pl.format("[{}, {}]", texts, pl.col("n")).alias("_pair"))
-            .group_by(by, "_subject", maintain_order=True)
+            .group_by("_owner", "_subject", maintain_order=True)
             .agg(pl.col("_pair").str.join(", "))
-            .select(by, "_subject", pl.concat_str(pl.lit("["), pl.col("_pair"), pl.lit("]")).alias("grades"))
+            .select(
+                "_owner", "_subject", pl.concat_str(pl.lit("["), pl.col("_pair"), pl.lit("]")).alias("grades")
+            )
         )
 
 
 @dataclass(frozen=True)
 class _Sums:
-    sums: pl.DataFrame  # owner, group labels, _subject, then _ADDED
-    cohorts: pl.DataFrame  # owner, group labels, cohort
-    grades: pl.DataFrame  # owner, _subject, _grade, n (all pupils)
+    owners: pl.Series  # the owners' names (schools', trusts' ...), in name order: _owner numbers them
+    sums: pl.DataFrame  # _owner, group labels, _subject, then _ADDED
+    cohorts: pl.DataFrame  # _owner, group labels, cohort
+    grades: pl.DataFrame  # _owner, _subject, _grade, n (all pupils)
 
 
 _ADDED = (
