@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from keystage.core.measures import characteristics
+from keystage.core.measures.group_figures import group_figures, national_figures, with_national
 from keystage.core.measures.ks4 import estimates as ks4_estimates
 from keystage.core.measures.ks4.estimates import Estimates, EstimatesFileError
 from keystage.core.measures.ks4.points import points_table
@@ -42,6 +43,8 @@ from keystage.core.measures.ks4.schools import (
     with_comparators,
 )
 from keystage.core.measures.ks4.subjects import SUBJECT_COLUMNS, SubjectMeasures
+from keystage.core.measures.primary import eyfsp, phonics
+from keystage.core.reference.frameworks import Framework, FrameworkLibrary
 from keystage.core.reference.ks4_catalogue import Catalogue, CatalogueFileError, import_dfe_2019_folder
 from keystage.core.results.kinds import KINDS, academic_year_name
 from keystage.measures.models import (
@@ -327,6 +330,73 @@ def _subject_table(subjects: SubjectMeasures, table: pl.DataFrame) -> pl.DataFra
         ],
         how="vertical",
     )
+
+
+# Primary key stages ------------------------------------------------------------------------------
+
+# Each primary key stage: its framework collection, the year groups it assesses, its pupil figures
+# and the measures its school figures report.
+PRIMARY_YEARS = {"eyfsp": (0,), "phonics": (1, 2)}
+
+
+@dataclass
+class PrimaryFigures:
+    pupils: pl.DataFrame  # one row per pupil of the key stage's year groups
+    schools: pl.DataFrame  # per school, group and value, with national comparators
+    national: pl.DataFrame
+    framework: Framework
+    notes: list[str] = field(default_factory=list)
+
+
+def primary_framework(key_stage: str, year: int | None) -> Framework:
+    """The key stage's assessment framework for the academic year ending in ``year`` (None: the
+    newest)."""
+    library = FrameworkLibrary.from_directory()
+    versions = library.versions(key_stage)
+    if not versions:
+        raise MeasuresError(f"No {key_stage} assessment framework is loaded.")
+    if year is None:
+        return versions[-1]
+    try:
+        return library.for_year(key_stage, year)
+    except KeyError:
+        raise MeasuresError(
+            f"No {key_stage} framework covers {academic_year_name(year)} (the first is from "
+            f"{academic_year_name(versions[0].from_year)})."
+        ) from None
+
+
+def compute_primary(
+    key_stage: str, results: pl.DataFrame, pupils: pl.DataFrame, *, year: int | None = None
+) -> PrimaryFigures:
+    """The key stage's pupil figures and school figures for every pupil group with national
+    comparators, from results (upn, assessment, result) and pupils (upn, nc_year, school and
+    characteristics). Pupils outside the key stage's year groups are left out, with a note."""
+    if key_stage not in PRIMARY_YEARS:
+        raise MeasuresError(f"No primary key stage called “{key_stage}”.")
+    framework = primary_framework(key_stage, year)
+    notes = []
+    years = PRIMARY_YEARS[key_stage]
+    kept = pupils.filter(pl.col("nc_year").is_in(years))
+    if kept.height < pupils.height:
+        names = " or ".join("Reception" if y == 0 else f"Year {y}" for y in years)
+        notes.append(f"{pupils.height - kept.height} pupils not in {names} left out.")
+    if kept.height == 0:
+        raise MeasuresError(f"No pupil is in the year groups {key_stage} assesses.")
+    if "school" not in kept.columns:
+        kept = kept.with_columns(pl.lit(FILE_SCHOOL).alias("school"))
+    try:
+        if key_stage == "eyfsp":
+            table = eyfsp.eyfsp_pupils(results, kept, framework)
+            measures = eyfsp.eyfsp_measures(framework)
+        else:
+            table = phonics.phonics_pupils(results, kept, framework)
+            measures = phonics.MEASURES
+        schools = group_figures(table, measures)
+        national = national_figures(table, measures)
+    except ValueError as error:
+        raise MeasuresError(f"The {key_stage} figures cannot be computed: {error}.") from None
+    return PrimaryFigures(table, with_national(schools, national, measures), national, framework, notes)
 
 
 # Explanations -------------------------------------------------------------------------------------

@@ -107,3 +107,20 @@ def test_names_follow_sex_and_pupils_joined_at_their_schools_first_year_group(ye
 
     usual = year11.filter(pl.col("joined_on") == date(CALIBRATION.year - 5, 9, 1)).height / year11.height
     assert usual > 0.9  # joined in Year 7; the rest joined recently (the mobile group)
+
+
+def test_the_primary_engine_finds_the_calibrated_national_figures(year):
+    from keystage.core.measures.group_figures import national_figures
+    from keystage.core.measures.primary import eyfsp, phonics
+
+    params = load_parameters()
+    targets, tolerance = params["targets"], params["tolerance"]
+    library = FrameworkLibrary.from_directory()
+    profiles = library.for_year("eyfsp", 2026)
+    reception = eyfsp.eyfsp_pupils(year.primary_results, year.pupils.filter(pl.col("nc_year") == 0), profiles)
+    gld = national_figures(reception, eyfsp.eyfsp_measures(profiles), group_columns=["all"]).item(0, "gld")
+    year1 = year.pupils.filter(pl.col("nc_year") == 1)
+    checks = phonics.phonics_pupils(year.primary_results, year1, library.for_year("phonics", 2026))
+    met = national_figures(checks, phonics.MEASURES, group_columns=["all"]).item(0, "phonics_y1_met")
+    assert abs(gld - targets["gld"]) <= tolerance["share"], gld
+    assert abs(met - targets["phonics_y1_met"]) <= tolerance["share"], met

@@ -3,9 +3,10 @@ chosen by the file's extension.
 
 ``read_results`` and ``read_pupils`` read what an analyst gives ``keystage measures ks4``: results
 (``upn, qan, grade, exam_date``) and pupils (``upn, ks2_reading, ks2_maths`` and optional
-characteristics), checked cell by cell so that a mistake is reported with its line and never as a
-traceback. ``write_table`` writes any of the measures' tables. Every problem raises
-``TableFileError`` (a ValueError) whose message names the file.
+characteristics); ``read_primary_results`` and ``read_primary_pupils`` the same for the primary key
+stages (``upn, assessment, result``; ``upn, nc_year``), checked cell by cell so that a mistake is
+reported with its line and never as a traceback. ``write_table`` writes any of the measures' tables.
+Every problem raises ``TableFileError`` (a ValueError) whose message names the file.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet"}
 
 RESULTS_COLUMNS = ("upn", "qan", "grade", "exam_date")
 PUPILS_COLUMNS = ("upn", "ks2_reading", "ks2_maths")
+PRIMARY_RESULTS_COLUMNS = ("upn", "assessment", "result")
+PRIMARY_PUPILS_COLUMNS = ("upn", "nc_year")
 # Characteristics the school figures break pupils down by (keystage.core.measures.ks4.schools) that
 # are yes or no. Any column read_pupils does not know is carried through as text.
 BOOLEAN_COLUMNS = ("disadvantaged", "eal", "non_mobile")
@@ -227,8 +230,46 @@ def read_pupils(path: Path) -> pl.DataFrame:
     path = Path(path)
     frame = read_table(path)
     _require(frame, path, PUPILS_COLUMNS, "pupils")
-    if "school" not in frame.columns and "dfe_number" in frame.columns:
-        frame = frame.rename({"dfe_number": "school"})  # as keystage synth and rosters name it
+    columns: dict[str, pl.Series] = {
+        "upn": _unique_upns(path, frame),
+        "ks2_reading": _numbers(path, frame, "ks2_reading"),
+        "ks2_maths": _numbers(path, frame, "ks2_maths"),
+    }
+    return pl.DataFrame(columns | _characteristics(path, frame, set(columns)))
+
+
+def read_primary_results(path: Path) -> pl.DataFrame:
+    """Primary results: upn, assessment (as the frameworks name them, e.g. phonics_mark,
+    elg_word_reading; any case), result (a mark, score or code as written). Other columns are
+    ignored; rows with no assessment are refused."""
+    path = Path(path)
+    frame = read_table(path)
+    _require(frame, path, PRIMARY_RESULTS_COLUMNS, "results")
+    assessment = _text(frame, "assessment").str.to_lowercase().replace("", None)
+    if assessment.has_nulls():
+        index = int(assessment.is_null().arg_true()[0])
+        raise TableFileError(f"{_where(path, index)}: the assessment is empty; name it, e.g. phonics_mark")
+    return pl.DataFrame(
+        {"upn": _upns(path, frame), "assessment": assessment, "result": _text(frame, "result")}
+    )
+
+
+def read_primary_pupils(path: Path) -> pl.DataFrame:
+    """Primary pupils: upn, nc_year (R or 0 for Reception, 1 to 14: a whole roster may be given), then
+    the optional columns of
+    ``read_pupils`` (school, sex, disadvantaged ...). A UPN given twice is refused."""
+    path = Path(path)
+    frame = read_table(path)
+    _require(frame, path, PRIMARY_PUPILS_COLUMNS, "pupils")
+    text = _text(frame, "nc_year").str.to_uppercase().replace({"R": "0", "RECEPTION": "0"})
+    year = text.cast(pl.Int64, strict=False)
+    year = pl.select(pl.when((year >= 0) & (year <= 14)).then(year)).to_series()
+    _first_bad(path, _text(frame, "nc_year"), year, "nc_year", "R (Reception) or a year from 1 to 14")
+    columns = {"upn": _unique_upns(path, frame), "nc_year": year.alias("nc_year")}
+    return pl.DataFrame(columns | _characteristics(path, frame, set(columns)))
+
+
+def _unique_upns(path: Path, frame: pl.DataFrame) -> pl.Series:
     upn = _upns(path, frame)
     repeated = ~upn.is_first_distinct()
     if repeated.any():
@@ -238,13 +279,17 @@ def read_pupils(path: Path) -> pl.DataFrame:
             f"{_where(path, index)}: UPN {upn[index]} is given more than once "
             f"(first at {_where(path, first)})"
         )
-    columns: dict[str, pl.Series] = {
-        "upn": upn,
-        "ks2_reading": _numbers(path, frame, "ks2_reading"),
-        "ks2_maths": _numbers(path, frame, "ks2_maths"),
-    }
+    return upn
+
+
+def _characteristics(path: Path, frame: pl.DataFrame, done: set[str]) -> dict[str, pl.Series]:
+    """The pupils file's other columns: school, and the characteristics the pupil groups read,
+    each checked; any other column as text."""
+    if "school" not in frame.columns and "dfe_number" in frame.columns:
+        frame = frame.rename({"dfe_number": "school"})  # as keystage synth and rosters name it
+    columns: dict[str, pl.Series] = {}
     for column in frame.columns:
-        if column in columns:
+        if column in done:
             continue
         if column == "school":
             school = _text(frame, "school")
@@ -264,7 +309,7 @@ def read_pupils(path: Path) -> pl.DataFrame:
             columns[column] = _months(path, frame)
         else:
             columns[column] = _text(frame, column)
-    return pl.DataFrame(columns)
+    return columns
 
 
 def write_table(frame: pl.DataFrame, path: Path) -> None:

@@ -6,6 +6,9 @@ From files (nothing is stored):
         [--points-year 2024] [--estimates dfe-2024-provisional] [--pupil-out p.csv] [--school-out s.parquet]
 From the database (the figures are stored for the reports):
     keystage measures ks4 --year 2026 [--school 8004001] [--estimates platform]
+EYFSP and phonics, from files (results: upn,assessment,result; pupils: upn,nc_year then characteristics):
+    keystage measures eyfsp --results results.csv --pupils pupils.csv [--framework-year 2026] \\
+        [--pupil-out p.csv] [--school-out s.csv]
 """
 
 from __future__ import annotations
@@ -67,7 +70,17 @@ class Command(BaseCommand):
         return parser
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("key_stage", choices=["ks4"], help="the key stage: ks4")
+        parser.add_argument(
+            "key_stage",
+            choices=["ks4", *services.PRIMARY_YEARS],
+            help="the key stage: ks4, or eyfsp or phonics (from files for now)",
+        )
+        parser.add_argument(
+            "--framework-year",
+            type=int,
+            help="eyfsp, phonics: the academic year (by its end) whose assessment framework reads the "
+            "results; default: the newest",
+        )
         files = parser.add_argument_group("from files")
         files.add_argument(
             "--results", type=Path, help="results file (CSV, JSON or Parquet): upn,qan,grade,exam_date"
@@ -126,6 +139,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["key_stage"] != "ks4":
+            self._primary(options)
+            return
+        if options["framework_year"] is not None:
+            raise CommandError("--framework-year is for eyfsp and phonics; KS4 uses --points-year.")
         from_files = options["results"] is not None or options["pupils"] is not None
         if options["school"] and options["year"] is None:
             raise CommandError("--school needs --year: it chooses a school's figures in the database.")
@@ -151,6 +169,64 @@ class Command(BaseCommand):
             figures = self._from_files(options) if from_files else self._from_database(options)
             self._write(figures, options)
         except (services.MeasuresError, io.TableFileError) as error:
+            raise CommandError(str(error)) from None
+
+    def _primary(self, options: dict[str, Any]) -> None:
+        key_stage = options["key_stage"]
+        ks4_only = ("year", "school", "estimates", "points_year", "catalogue", "aggregate_out", "subject_out")
+        given = [f"--{name.replace('_', '-')}" for name in ks4_only if options[name] is not None]
+        if options["no_floors"]:
+            given.append("--no-floors")
+        if given:
+            raise CommandError(
+                f"{', '.join(given)}: not for {key_stage}. {key_stage} measures are computed from files for "
+                "now (--results and --pupils); from the database they come later."
+            )
+        if options["results"] is None or options["pupils"] is None:
+            raise CommandError(f"Give --results and --pupils to compute {key_stage} measures from files.")
+        for option in ("pupil_out", "school_out"):
+            if options[option] is not None:
+                try:
+                    io.check_output(options[option])
+                except io.TableFileError as error:
+                    raise CommandError(f"--{option.replace('_', '-')}: {error}") from None
+        try:
+            results = io.read_primary_results(options["results"])
+            pupils = io.read_primary_pupils(options["pupils"])
+            figures = services.compute_primary(key_stage, results, pupils, year=options["framework_year"])
+        except (services.MeasuresError, io.TableFileError) as error:
+            raise CommandError(str(error)) from None
+        framework = figures.framework
+        self.stdout.write(
+            f"{framework.title} from {options['results'].name} and {options['pupils'].name}: "
+            f"{figures.pupils.height} pupils; the {framework.collection} framework from "
+            f"{academic_year_name(framework.from_year)}."
+        )
+        for note in figures.notes:
+            self.stdout.write(f"Note: {note}")
+        headline = {
+            "eyfsp": ("gld", "good level of development"),
+            "phonics": ("phonics_y1_met", "Year 1 met"),
+        }
+        name, words = headline[key_stage]
+        everyone = figures.schools.filter((pl.col("group") == "all") & (pl.col("value") == "all"))
+        for row in everyone.head(SHOWN_SCHOOLS).iter_rows(named=True):
+            self.stdout.write(
+                f"School {row['school']}: {_count(row['cohort'], 'pupil')}, {words} {_percent(row[name])} of "
+                f"{row[f'{name}_pupils']} (national {_percent(row[f'national_{name}'])})."
+            )
+        if everyone.height > SHOWN_SCHOOLS:
+            self.stdout.write(f"... and {everyone.height - SHOWN_SCHOOLS} more schools.")
+        try:
+            if options["pupil_out"] is not None:
+                io.write_table(figures.pupils, options["pupil_out"])
+                self.stdout.write(f"Wrote {figures.pupils.height} pupils to {options['pupil_out']}.")
+            if options["school_out"] is not None:
+                io.write_table(figures.schools, options["school_out"])
+                self.stdout.write(
+                    f"Wrote {figures.schools.height} school and group rows to {options['school_out']}."
+                )
+        except io.TableFileError as error:
             raise CommandError(str(error)) from None
 
     def _from_files(self, options: dict[str, Any]) -> services.Ks4Figures:

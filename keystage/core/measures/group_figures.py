@@ -1,0 +1,178 @@
+"""Figures per school (or trust, LA, nation) and pupil group for measures that are a share of pupils
+(GLD, phonics standard met, expected standard) or a mean over pupils (average ELGs, average scaled
+score): what the primary key stages report.
+
+Each measure names a pupil column and says who counts: a share's column is yes/no per pupil, empty for
+a pupil outside its denominator (e.g. absent from a test that the rules leave out); a mean's column is a
+number, empty for a pupil without one. Every figure comes with the number of pupils it counts, so the
+reports can suppress small groups (``suppressed``) and say what a figure is out of.
+
+The pupil groups are those of the KS4 school figures (``schools.GROUPS``). Figures are worked from exact
+whole numbers (counts, and means as sums of values fixed to 1e-9), so the order of rows never changes
+one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import polars as pl
+
+from keystage.core.measures.ks4.schools import GroupSpec, chosen_groups, comparator_for, group_codes
+
+SUPPRESS_BELOW = 6  # DfE's usual threshold: figures of fewer pupils are not shown
+_SCALE = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Share:
+    """The share of pupils whose ``column`` is yes, out of those for whom it is yes or no."""
+
+    column: str
+
+
+@dataclass(frozen=True)
+class Mean:
+    """The mean of ``column`` over the pupils who have a value."""
+
+    column: str
+
+
+Measure = Share | Mean
+
+
+def group_figures(
+    pupils: pl.DataFrame,
+    measures: Mapping[str, Measure],
+    *,
+    by: str = "school",
+    group_columns: GroupSpec = None,
+) -> pl.DataFrame:
+    """One row per (``by``, group, value), including ("all", "all"): ``cohort`` (pupils), then for
+    each measure its figure (a share from 0 to 1, or a mean; null when no pupil counts) under its
+    name, and the pupils it counts as ``<name>_pupils``. Pupils whose ``by`` is empty are left out.
+    Sorted by ``by``, group (in the order asked for) and value (in the group's order)."""
+    if by not in pupils.columns:
+        raise ValueError(f"the pupils table has no column {by!r}")
+    missing = sorted({m.column for m in measures.values()} - set(pupils.columns))
+    if missing:
+        raise ValueError(f"the pupils table lacks the column(s) {', '.join(missing)}")
+    groups = chosen_groups(pupils, group_columns)
+    owners = pupils.get_column(by).cast(pl.String)
+    names = owners.drop_nulls().unique().sort()
+    frame = pupils.with_columns(
+        owners.replace_strict(names, list(range(names.len())), default=None, return_dtype=pl.Int64).alias(
+            "_owner"
+        ),
+        *(_counted(name, measure) for name, measure in measures.items()),
+    )
+    sums = [
+        pl.len().cast(pl.Int64).alias("cohort"),
+        *(pl.col(f"_v_{name}").sum().alias(f"_sum_{name}") for name in measures),
+        *(pl.col(f"_v_{name}").count().cast(pl.Int64).alias(f"{name}_pupils") for name in measures),
+    ]
+    parts = []
+    for order, group in enumerate(groups):
+        codes, values = group_codes(frame, group)
+        parts.append(
+            frame.lazy()
+            .with_columns(codes.cast(pl.Int64).alias("_value_order"))
+            .filter(pl.col("_owner").is_not_null() & pl.col("_value_order").is_not_null())
+            .group_by("_owner", "_value_order")
+            .agg(sums)
+            .with_columns(
+                pl.lit(group.name).alias("group"),
+                pl.col("_value_order")
+                .replace_strict(list(range(len(values))), values, return_dtype=pl.String)
+                .alias("value"),
+                pl.lit(order, dtype=pl.Int64).alias("_group_order"),
+            )
+        )
+    if not parts:
+        raise ValueError("no pupil groups to compute")
+    figures = [
+        (
+            pl.when(pl.col(f"{name}_pupils") > 0).then(
+                pl.col(f"_sum_{name}") / pl.col(f"{name}_pupils")
+                if isinstance(measure, Share)
+                else pl.col(f"_sum_{name}") / (pl.col(f"{name}_pupils") * _SCALE)
+            )
+        ).alias(name)
+        for name, measure in measures.items()
+    ]
+    return (
+        pl.concat(pl.collect_all(parts))
+        .sort("_owner", "_group_order", "_value_order")
+        .with_columns(figures)
+        .select(
+            pl.lit(names).gather(pl.col("_owner")).alias(by),
+            "group",
+            "value",
+            "cohort",
+            *(column for name in measures for column in (name, f"{name}_pupils")),
+        )
+    )
+
+
+def national_figures(
+    pupils: pl.DataFrame, measures: Mapping[str, Measure], *, group_columns: GroupSpec = None
+) -> pl.DataFrame:
+    """The same figures over all pupils (first column "national"): the like-for-like comparators."""
+    everyone = pupils.with_columns(pl.lit("national").alias("national"))
+    return group_figures(everyone, measures, by="national", group_columns=group_columns)
+
+
+def suppressed(
+    table: pl.DataFrame, measures: Mapping[str, Measure], below: int = SUPPRESS_BELOW
+) -> pl.DataFrame:
+    """``table`` with each figure counting fewer than ``below`` pupils (but some) emptied, and a
+    column ``<name>_suppressed`` saying so: what pages and downloads show as "SUPP"."""
+    return table.with_columns(
+        column
+        for name in measures
+        for column in (
+            pl.when(pl.col(f"{name}_pupils") < below).then(None).otherwise(pl.col(name)).alias(name),
+            ((pl.col(f"{name}_pupils") > 0) & (pl.col(f"{name}_pupils") < below)).alias(f"{name}_suppressed"),
+        )
+    )
+
+
+def _counted(name: str, measure: Measure) -> pl.Expr:
+    """The value a pupil adds to the measure's sum: 1/0 for a share, the fixed-point value for a mean;
+    null when the pupil does not count."""
+    if isinstance(measure, Share):
+        return pl.col(measure.column).cast(pl.Boolean).cast(pl.Int64).alias(f"_v_{name}")
+    value = pl.col(measure.column).cast(pl.Float64).fill_nan(None)
+    return (value * _SCALE).round().cast(pl.Int64).alias(f"_v_{name}")
+
+
+def with_national(
+    table: pl.DataFrame,
+    national: pl.DataFrame,
+    measures: Mapping[str, Measure],
+    *,
+    switch_like_for_like: bool = False,
+) -> pl.DataFrame:
+    """``table`` with the national figure of each measure beside it (``national_<name>``), from the
+    row of ``national`` that its group value is compared with: like for like, except disadvantaged
+    pupils, compared by default with other pupils nationally (``schools.comparator_for``)."""
+    pairs = table.select("group", "value").unique().rows()
+    targets = {
+        f"{g}\x1f{v}": comparator_for(g, v, switch_like_for_like=switch_like_for_like) for g, v in pairs
+    }
+    pair = pl.concat_str(pl.col("group"), pl.col("value"), separator="\x1f")
+    keyed = table.with_columns(
+        pair.replace_strict({k: t[0] for k, t in targets.items()}, return_dtype=pl.String).alias(
+            "comparator_group"
+        ),
+        pair.replace_strict({k: t[1] for k, t in targets.items()}, return_dtype=pl.String).alias(
+            "comparator_value"
+        ),
+    )
+    figures = national.select(
+        pl.col("group").alias("comparator_group"),
+        pl.col("value").alias("comparator_value"),
+        *(pl.col(name).alias(f"national_{name}") for name in measures),
+    )
+    return keyed.join(figures, on=["comparator_group", "comparator_value"], how="left", maintain_order="left")

@@ -1,0 +1,55 @@
+"""Primary results as the measures read them: one row per pupil, a column per assessment.
+
+Results come long, as collections store them and as analysts' files give them: ``upn, assessment,
+result`` (assessment codes as the frameworks name them, e.g. ``phonics_mark``, ``elg_word_reading``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from keystage.core.reference.frameworks import Assessment
+
+RESULTS_COLUMNS = ("upn", "assessment", "result")
+
+
+def wide_results(results: pl.DataFrame, assessments: Sequence[str]) -> pl.DataFrame:
+    """One row per pupil with a result in any of ``assessments``: upn, then a column per assessment
+    with the result as written (trimmed, upper case; null where none). A pupil given two results for
+    one assessment keeps the first."""
+    wanted = list(dict.fromkeys(assessments))
+    long = (
+        results.select(
+            pl.col("upn").cast(pl.String).str.strip_chars(),
+            pl.col("assessment").cast(pl.String).str.strip_chars().str.to_lowercase(),
+            pl.col("result").cast(pl.String).str.strip_chars().str.to_uppercase(),
+        )
+        .filter(pl.col("assessment").is_in(wanted) & pl.col("upn").is_not_null())
+        .filter(pl.col("result").is_not_null() & (pl.col("result") != ""))
+        .unique(subset=["upn", "assessment"], keep="first", maintain_order=True)
+    )
+    if long.height == 0:
+        return pl.DataFrame(schema={"upn": pl.String, **dict.fromkeys(wanted, pl.String)})
+    table = long.pivot(on="assessment", index="upn", values="result")
+    return table.select(
+        "upn", *(pl.col(c) if c in table.columns else pl.lit(None, pl.String).alias(c) for c in wanted)
+    )
+
+
+def flagged(assessment: Assessment, column: str, *flags: str) -> pl.Expr:
+    """Whether the pupil's result in ``column`` is an outcome of ``assessment`` with any of ``flags``."""
+    codes = [o.code for o in assessment.outcomes if any(o.has(flag) for flag in flags)]
+    return pl.col(column).is_in(codes).fill_null(False)
+
+
+def score(assessment: Assessment, column: str) -> pl.Expr:
+    """The result in ``column`` as a number within the assessment's score range; null otherwise."""
+    value = pl.col(column).cast(pl.Float64, strict=False)
+    if assessment.score is None:
+        return pl.lit(None, dtype=pl.Float64)
+    inside = (value >= assessment.score.minimum) & (value <= assessment.score.maximum)
+    if assessment.score.whole_numbers:
+        inside = inside & (value == value.round(0))
+    return pl.when(inside).then(value)

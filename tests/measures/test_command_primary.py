@@ -1,0 +1,85 @@
+"""`keystage measures eyfsp|phonics` from an analyst's files: the figures per school and group with
+national comparators, the pupil table, and every mistake as a message."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import polars as pl
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from keystage.core.reference.frameworks import FrameworkLibrary
+
+ELGS = [a.code for a in FrameworkLibrary.from_directory().for_year("eyfsp", 2026).assessments]
+
+
+def run(*args: object) -> str:
+    printed = StringIO()
+    call_command("measures", *[str(a) for a in args], stdout=printed)
+    return printed.getvalue()
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Reception: R1 and R2 at S1 (R2 emerging in writing), R3 at S2 exempt; Year 1: Y1 at S1 scores
+    33, Y2 at S2 absent; a Year 6 pupil who is left out."""
+    rows = ["upn,assessment,result"]
+    for upn, writing in (("R1", "2"), ("R2", "1"), ("R3", "A")):
+        rows += [
+            f"{upn},{code},{writing if code == 'elg_writing' else ('A' if writing == 'A' else '2')}"
+            for code in ELGS
+        ]
+    rows += ["Y1,phonics_mark,33", "Y2,phonics_mark,A"]
+    results = tmp_path / "results.csv"
+    results.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    pupils = tmp_path / "pupils.csv"
+    pupils.write_text(
+        "upn,nc_year,school,sex\nR1,R,S1,F\nR2,R,S1,M\nR3,0,S2,F\nY1,1,S1,F\nY2,1,S2,M\nX6,6,S1,F\n",
+        encoding="utf-8",
+    )
+    return results, pupils
+
+
+def test_eyfsp_from_files(files, tmp_path):
+    results, pupils = files
+    out, pupil_out = tmp_path / "schools.csv", tmp_path / "pupils.parquet"
+    printed = run(
+        "eyfsp", "--results", results, "--pupils", pupils, "--school-out", out, "--pupil-out", pupil_out
+    )
+    assert (
+        "3 pupils; the eyfsp framework from 2021/22" in printed
+        and "3 pupils not in Reception left out" in printed
+    )
+    assert "School S1: 2 pupils, good level of development 50% of 2 (national 50%)." in printed
+    assert "School S2: 1 pupil, good level of development - of 0" in printed  # R3 is exempt
+    schools = pl.read_csv(out)
+    s1 = schools.filter((pl.col("school") == "S1") & (pl.col("group") == "all")).row(0, named=True)
+    assert (s1["gld"], s1["elgs_expected"], s1["elg_writing_expected"]) == (0.5, 16.5, 0.5)
+    assert s1["national_gld"] == 0.5 and s1["national_gld"] == s1["gld"]  # S2 adds no counted child
+    assert set(pl.read_parquet(pupil_out).get_column("upn")) == {"R1", "R2", "R3"}
+
+
+def test_phonics_from_files(files, tmp_path):
+    results, pupils = files
+    printed = run("phonics", "--results", results, "--pupils", pupils)
+    assert "School S1: 1 pupil, Year 1 met 100% of 1 (national 50%)." in printed
+    assert "School S2: 1 pupil, Year 1 met 0% of 1" in printed  # Y2 was absent: counted, not met
+    assert "pupils not in Year 1 or Year 2 left out" in printed
+
+
+def test_primary_mistakes_are_messages(files, tmp_path):
+    results, pupils = files
+    with pytest.raises(CommandError, match="--estimates: not for eyfsp"):
+        run("eyfsp", "--results", results, "--pupils", pupils, "--estimates", "platform")
+    with pytest.raises(CommandError, match="Give --results and --pupils"):
+        run("phonics", "--results", results)
+    with pytest.raises(CommandError, match="No eyfsp framework covers 2018/19"):
+        run("eyfsp", "--results", results, "--pupils", pupils, "--framework-year", "2019")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("upn,nc_year\nR1,Reception class\n", encoding="utf-8")
+    with pytest.raises(CommandError, match=r"line 2: nc_year .Reception class. is not R \(Reception\)"):
+        run("eyfsp", "--results", results, "--pupils", bad)
+    with pytest.raises(CommandError, match="--framework-year is for eyfsp and phonics"):
+        run("ks4", "--results", results, "--pupils", pupils, "--framework-year", "2026")
