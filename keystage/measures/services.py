@@ -11,7 +11,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from keystage.core.measures import characteristics
-from keystage.core.measures.group_figures import group_figures, national_figures, with_national
+from keystage.core.measures.group_figures import Measure, group_figures, national_figures, with_national
 from keystage.core.measures.ks4 import estimates as ks4_estimates
 from keystage.core.measures.ks4.estimates import Estimates, EstimatesFileError
 from keystage.core.measures.ks4.points import points_table
@@ -43,7 +43,7 @@ from keystage.core.measures.ks4.schools import (
     with_comparators,
 )
 from keystage.core.measures.ks4.subjects import SUBJECT_COLUMNS, SubjectMeasures
-from keystage.core.measures.primary import eyfsp, phonics
+from keystage.core.measures.primary import eyfsp, ks1, ks2, phonics
 from keystage.core.reference.frameworks import Framework, FrameworkLibrary
 from keystage.core.reference.ks4_catalogue import Catalogue, CatalogueFileError, import_dfe_2019_folder
 from keystage.core.results.kinds import KINDS, academic_year_name
@@ -336,7 +336,20 @@ def _subject_table(subjects: SubjectMeasures, table: pl.DataFrame) -> pl.DataFra
 
 # Each primary key stage: its framework collection, the year groups it assesses, its pupil figures
 # and the measures its school figures report.
-PRIMARY_YEARS = {"eyfsp": (0,), "phonics": (1, 2)}
+PRIMARY_YEARS = {"eyfsp": (0,), "phonics": (1, 2), "ks1": (2,), "ks2": (6,)}
+_PUPIL_FIGURES: dict[str, Callable[[pl.DataFrame, pl.DataFrame, Framework], pl.DataFrame]] = {
+    "eyfsp": eyfsp.eyfsp_pupils,
+    "phonics": phonics.phonics_pupils,
+    "ks1": ks1.ks1_pupils,
+    "ks2": ks2.ks2_pupils,
+}
+
+
+def primary_measures(key_stage: str, framework: Framework) -> dict[str, Measure]:
+    """The measures the key stage's school figures report."""
+    if key_stage == "eyfsp":
+        return eyfsp.eyfsp_measures(framework)
+    return {"phonics": phonics.MEASURES, "ks1": ks1.MEASURES, "ks2": ks2.MEASURES}[key_stage]
 
 
 @dataclass
@@ -386,12 +399,8 @@ def compute_primary(
     if "school" not in kept.columns:
         kept = kept.with_columns(pl.lit(FILE_SCHOOL).alias("school"))
     try:
-        if key_stage == "eyfsp":
-            table = eyfsp.eyfsp_pupils(results, kept, framework)
-            measures = eyfsp.eyfsp_measures(framework)
-        else:
-            table = phonics.phonics_pupils(results, kept, framework)
-            measures = phonics.MEASURES
+        table = _PUPIL_FIGURES[key_stage](results, kept, framework)
+        measures = primary_measures(key_stage, framework)
         schools = group_figures(table, measures)
         national = national_figures(table, measures)
     except ValueError as error:

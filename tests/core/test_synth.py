@@ -111,7 +111,7 @@ def test_names_follow_sex_and_pupils_joined_at_their_schools_first_year_group(ye
 
 def test_the_primary_engine_finds_the_calibrated_national_figures(year):
     from keystage.core.measures.group_figures import national_figures
-    from keystage.core.measures.primary import eyfsp, phonics
+    from keystage.core.measures.primary import eyfsp, ks2, phonics
 
     params = load_parameters()
     targets, tolerance = params["targets"], params["tolerance"]
@@ -122,5 +122,9 @@ def test_the_primary_engine_finds_the_calibrated_national_figures(year):
     year1 = year.pupils.filter(pl.col("nc_year") == 1)
     checks = phonics.phonics_pupils(year.primary_results, year1, library.for_year("phonics", 2026))
     met = national_figures(checks, phonics.MEASURES, group_columns=["all"]).item(0, "phonics_y1_met")
+    year6 = year.pupils.filter(pl.col("nc_year") == 6)
+    ks2_pupils = ks2.ks2_pupils(year.primary_results, year6, library.for_year("ks2", 2026))
+    rwm = national_figures(ks2_pupils, ks2.MEASURES, group_columns=["all"]).item(0, "ks2_rwm_expected")
     assert abs(gld - targets["gld"]) <= tolerance["share"], gld
     assert abs(met - targets["phonics_y1_met"]) <= tolerance["share"], met
+    assert abs(rwm - targets["ks2_rwm_expected"]) <= tolerance["share"], rwm

@@ -81,5 +81,22 @@ def test_primary_mistakes_are_messages(files, tmp_path):
     bad.write_text("upn,nc_year\nR1,Reception class\n", encoding="utf-8")
     with pytest.raises(CommandError, match=r"line 2: nc_year .Reception class. is not R \(Reception\)"):
         run("eyfsp", "--results", results, "--pupils", bad)
-    with pytest.raises(CommandError, match="--framework-year is for eyfsp and phonics"):
+    with pytest.raises(CommandError, match="--framework-year is for the primary key stages"):
         run("ks4", "--results", results, "--pupils", pupils, "--framework-year", "2026")
+
+
+def test_ks2_from_files(tmp_path):
+    results = tmp_path / "results.csv"
+    results.write_text(
+        "upn,assessment,result\n"
+        "K1,ks2_reading_test,105\nK1,ks2_maths_test,101\nK1,ks2_writing_ta,EXS\n"
+        "K2,ks2_reading_test,98\nK2,ks2_maths_test,A\nK2,ks2_writing_ta,EXS\n",
+        encoding="utf-8",
+    )
+    pupils = tmp_path / "pupils.csv"
+    pupils.write_text("upn,nc_year,school\nK1,6,S1\nK2,6,S1\n", encoding="utf-8")
+    out = tmp_path / "schools.json"
+    printed = run("ks2", "--results", results, "--pupils", pupils, "--school-out", out)
+    assert "School S1: 2 pupils, reading, writing and maths expected 50% of 2" in printed
+    school = pl.read_json(out).filter(pl.col("group") == "all").row(0, named=True)
+    assert (school["ks2_maths_expected"], school["ks2_reading_score"]) == (0.5, 101.5)

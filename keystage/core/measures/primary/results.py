@@ -53,3 +53,24 @@ def score(assessment: Assessment, column: str) -> pl.Expr:
     if assessment.score.whole_numbers:
         inside = inside & (value == value.round(0))
     return pl.when(inside).then(value)
+
+
+def judged(
+    assessment: Assessment,
+    column: str,
+    *,
+    met: tuple[str, ...],
+    not_met: tuple[str, ...],
+    score_from: float | None = None,
+) -> pl.Expr:
+    """A pupil's result as a yes/no for a measure, or null when it does not count: a score at or above
+    ``score_from`` (when given) meets it, a lower score does not; an outcome with any of the ``met``
+    flags meets it, one with any of the ``not_met`` flags (and none of ``met``) does not; anything
+    else (no result, an outcome the rules leave out) is null."""
+    meets = flagged(assessment, column, *met)
+    fails = flagged(assessment, column, *not_met)
+    value = score(assessment, column)
+    expr = pl.when(meets).then(True).when(fails).then(False)
+    if score_from is not None:
+        expr = expr.when(value.is_not_null()).then(value >= score_from)
+    return expr.otherwise(None)

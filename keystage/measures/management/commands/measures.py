@@ -6,7 +6,8 @@ From files (nothing is stored):
         [--points-year 2024] [--estimates dfe-2024-provisional] [--pupil-out p.csv] [--school-out s.parquet]
 From the database (the figures are stored for the reports):
     keystage measures ks4 --year 2026 [--school 8004001] [--estimates platform]
-EYFSP and phonics, from files (results: upn,assessment,result; pupils: upn,nc_year then characteristics):
+EYFSP, phonics, KS1 and KS2, from files (results: upn,assessment,result; pupils: upn,nc_year, then
+characteristics):
     keystage measures eyfsp --results results.csv --pupils pupils.csv [--framework-year 2026] \\
         [--pupil-out p.csv] [--school-out s.csv]
 """
@@ -57,6 +58,16 @@ def _number(value: float | None, places: int = 2) -> str:
     return "-" if value is None else f"{value:.{places}f}"
 
 
+def _check_outputs(options: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Refuse an output file of an unknown kind before any work is done."""
+    for option in names:
+        if options[option] is not None:
+            try:
+                io.check_output(options[option])
+            except io.TableFileError as error:
+                raise CommandError(f"--{option.replace('_', '-')}: {error}") from None
+
+
 class Command(BaseCommand):
     help = (
         "Compute KS4 measures (A8, P8, EBacc, English and maths) from results and pupils files, or from the "
@@ -73,12 +84,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "key_stage",
             choices=["ks4", *services.PRIMARY_YEARS],
-            help="the key stage: ks4, or eyfsp or phonics (from files for now)",
+            help="the key stage: ks4, or eyfsp, phonics, ks1 or ks2 (from files for now)",
         )
         parser.add_argument(
             "--framework-year",
             type=int,
-            help="eyfsp, phonics: the academic year (by its end) whose assessment framework reads the "
+            help="eyfsp, phonics, ks1, ks2: the academic year (by its end) whose framework reads the "
             "results; default: the newest",
         )
         files = parser.add_argument_group("from files")
@@ -143,7 +154,7 @@ class Command(BaseCommand):
             self._primary(options)
             return
         if options["framework_year"] is not None:
-            raise CommandError("--framework-year is for eyfsp and phonics; KS4 uses --points-year.")
+            raise CommandError("--framework-year is for the primary key stages; KS4 uses --points-year.")
         from_files = options["results"] is not None or options["pupils"] is not None
         if options["school"] and options["year"] is None:
             raise CommandError("--school needs --year: it chooses a school's figures in the database.")
@@ -159,12 +170,7 @@ class Command(BaseCommand):
             raise CommandError(
                 "Give --results and --pupils to compute from files, or --year to compute from the database."
             )
-        for option in OUTPUTS:
-            if options[option] is not None:
-                try:
-                    io.check_output(options[option])
-                except io.TableFileError as error:
-                    raise CommandError(f"--{option.replace('_', '-')}: {error}") from None
+        _check_outputs(options, OUTPUTS)
         try:
             figures = self._from_files(options) if from_files else self._from_database(options)
             self._write(figures, options)
@@ -184,12 +190,7 @@ class Command(BaseCommand):
             )
         if options["results"] is None or options["pupils"] is None:
             raise CommandError(f"Give --results and --pupils to compute {key_stage} measures from files.")
-        for option in ("pupil_out", "school_out"):
-            if options[option] is not None:
-                try:
-                    io.check_output(options[option])
-                except io.TableFileError as error:
-                    raise CommandError(f"--{option.replace('_', '-')}: {error}") from None
+        _check_outputs(options, ("pupil_out", "school_out"))
         try:
             results = io.read_primary_results(options["results"])
             pupils = io.read_primary_pupils(options["pupils"])
@@ -207,6 +208,8 @@ class Command(BaseCommand):
         headline = {
             "eyfsp": ("gld", "good level of development"),
             "phonics": ("phonics_y1_met", "Year 1 met"),
+            "ks1": ("ks1_rwm_expected", "reading, writing and maths expected"),
+            "ks2": ("ks2_rwm_expected", "reading, writing and maths expected"),
         }
         name, words = headline[key_stage]
         everyone = figures.schools.filter((pl.col("group") == "all") & (pl.col("value") == "all"))
