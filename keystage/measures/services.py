@@ -387,13 +387,17 @@ def compute_primary(
     characteristics). Pupils outside the key stage's year groups are left out, with a note."""
     if key_stage not in PRIMARY_YEARS:
         raise MeasuresError(f"No primary key stage called “{key_stage}”.")
+    if "nc_year" not in pupils.columns:
+        raise MeasuresError("The pupils have no nc_year: it says who is in the year groups assessed.")
     framework = primary_framework(key_stage, year)
-    notes = []
     years = PRIMARY_YEARS[key_stage]
-    kept = pupils.filter(pl.col("nc_year").is_in(years))
+    nc_year = pl.col("nc_year").cast(pl.String).str.strip_chars().str.to_uppercase().replace("R", "0")
+    kept = pupils.filter(nc_year.cast(pl.Float64, strict=False).is_in([float(y) for y in years]))
+    kept = kept.with_columns(nc_year.cast(pl.Float64, strict=False).cast(pl.Int64).alias("nc_year"))
+    notes = _primary_notes(key_stage, framework, results, pupils, kept)
     if kept.height < pupils.height:
         names = " or ".join("Reception" if y == 0 else f"Year {y}" for y in years)
-        notes.append(f"{pupils.height - kept.height} pupils not in {names} left out.")
+        notes.insert(0, f"{_pupils(pupils.height - kept.height)} not in {names} left out.")
     if kept.height == 0:
         raise MeasuresError(f"No pupil is in the year groups {key_stage} assesses.")
     if "school" not in kept.columns:
@@ -403,9 +407,47 @@ def compute_primary(
         measures = primary_measures(key_stage, framework)
         schools = group_figures(table, measures)
         national = national_figures(table, measures)
-    except ValueError as error:
+    except (ValueError, KeyError) as error:
         raise MeasuresError(f"The {key_stage} figures cannot be computed: {error}.") from None
     return PrimaryFigures(table, with_national(schools, national, measures), national, framework, notes)
+
+
+def _pupils(count: int) -> str:
+    return f"{count:,} pupil" + ("" if count == 1 else "s")
+
+
+def _primary_notes(
+    key_stage: str, framework: Framework, results: pl.DataFrame, pupils: pl.DataFrame, kept: pl.DataFrame
+) -> list[str]:
+    """What the figures leave out of the results, said rather than dropped silently: assessments no
+    framework knows, results of pupils not in the pupils table, a second result for one assessment,
+    and pupils' columns named like an assessment."""
+    library = FrameworkLibrary.from_directory()
+    known = {a.code for f in library.all() for a in f.assessments} | {phonics.YEAR1_MARK}
+    own = {a.code for a in framework.assessments} | (
+        {phonics.YEAR1_MARK} if key_stage == "phonics" else set()
+    )
+    named = results.with_columns(pl.col("assessment").cast(pl.String).str.strip_chars().str.to_lowercase())
+    notes = []
+    unknown = named.filter(~pl.col("assessment").is_in(sorted(known)))
+    if unknown.height:
+        names = ", ".join(unknown.get_column("assessment").unique().sort().head(5).to_list())
+        notes.append(f"{unknown.height:,} results of assessments no framework knows left out ({names}).")
+    mine = named.filter(pl.col("assessment").is_in(sorted(own)))
+    upns = pupils.get_column("upn").cast(pl.String).str.strip_chars()
+    strangers = mine.filter(~pl.col("upn").cast(pl.String).str.strip_chars().is_in(upns.implode()))
+    if strangers.height:
+        notes.append(f"{strangers.height:,} {key_stage} results of pupils not in the pupils table left out.")
+    repeated = mine.filter(pl.struct("upn", "assessment").is_duplicated())
+    if repeated.height:
+        count = repeated.select("upn").n_unique()
+        notes.append(f"{_pupils(count)} with two results for one assessment: the first given counts.")
+    clashing = sorted(own & set(kept.columns))
+    if clashing:
+        notes.append(
+            f"The pupils' columns {', '.join(clashing)} were ignored: results come from the results."
+        )
+    return notes
 
 
 # Explanations -------------------------------------------------------------------------------------

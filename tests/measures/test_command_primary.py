@@ -100,3 +100,40 @@ def test_ks2_from_files(tmp_path):
     assert "School S1: 2 pupils, reading, writing and maths expected 50% of 2" in printed
     school = pl.read_json(out).filter(pl.col("group") == "all").row(0, named=True)
     assert (school["ks2_maths_expected"], school["ks2_reading_score"]) == (0.5, 101.5)
+
+
+def test_results_the_figures_cannot_use_are_named_not_dropped_silently(files, tmp_path):
+    results, _pupils = files
+    extra = results.read_text(encoding="utf-8") + (
+        "Y1,phonics_score,30\n"  # an assessment no framework knows
+        "Z9,phonics_mark,35\n"  # a pupil not in the pupils file
+        "Y2,phonics_mark,35\n"  # a second result for Y2 (the first, A, counts)
+    )
+    results.write_text(extra, encoding="utf-8")
+    clashing = tmp_path / "pupils-with-marks.csv"  # a phonics_mark column, empty: ignored
+    clashing.write_text("upn,nc_year,school,phonics_mark\nY1,1,S1,\nY2,1,S2,\n", encoding="utf-8")
+    printed = run("phonics", "--results", results, "--pupils", clashing)
+    assert "1 results of assessments no framework knows left out (phonics_score)." in printed
+    assert "1 phonics results of pupils not in the pupils table left out." in printed
+    assert "1 pupil with two results for one assessment: the first given counts." in printed
+    assert "The pupils' columns phonics_mark were ignored: results come from the results." in printed
+    assert "School S2: 1 pupil, Year 1 met 0% of 1" in printed  # Y2's first result, A, counts
+
+
+def test_ks1_from_files_and_eyfsp_results_written_as_decimals(tmp_path):
+    results = tmp_path / "results.parquet"
+    pl.DataFrame(
+        {
+            "upn": ["K1", "K1", "K1"],
+            "assessment": ["ks1_reading_ta", "ks1_writing_ta", "ks1_maths_ta"],
+            "result": ["GDS", "EXS", "WTS"],
+        }
+    ).vstack(
+        pl.DataFrame({"upn": ["R1"] * len(ELGS), "assessment": ELGS, "result": ["2.0"] * len(ELGS)})
+    ).write_parquet(results)
+    pupils = tmp_path / "pupils.csv"
+    pupils.write_text("upn,nc_year,school\nK1,2,S1\nR1,R,S1\n", encoding="utf-8")
+    printed = run("ks1", "--results", results, "--pupils", pupils)
+    assert "School S1: 1 pupil, reading, writing and maths expected 0% of 1" in printed  # maths WTS
+    printed = run("eyfsp", "--results", results, "--pupils", pupils)
+    assert "School S1: 1 pupil, good level of development 100% of 1" in printed  # "2.0" is 2

@@ -80,3 +80,11 @@ def test_national_comparators_are_like_for_like_except_disadvantaged_pupils():
     assert one(compared, "S1")["national_met"] == 0.5
     switched = with_national(table, nation, MEASURES, switch_like_for_like=True)
     assert one(switched, "S1", "disadvantaged", "disadvantaged")["national_score"] == pytest.approx(90.25)
+
+
+def test_suppression_by_default_below_six_pupils_and_never_of_a_figure_with_none():
+    table = suppressed(group_figures(pupils(), MEASURES, group_columns=["all"]), MEASURES)
+    assert one(table, "S1")["met"] is None and one(table, "S1")["met_suppressed"]  # 3 pupils
+    empty = pupils().with_columns(pl.lit(None, dtype=pl.Boolean).alias("met"))
+    nobody = one(suppressed(group_figures(empty, MEASURES, group_columns=["all"]), MEASURES), "S1")
+    assert nobody["met"] is None and nobody["met_pupils"] == 0 and not nobody["met_suppressed"]

@@ -147,3 +147,33 @@ def test_ks2_tests_count_b_a_t_q_as_not_met_and_leave_out_m_and_l():
     assert school["ks2_reading_score"] == pytest.approx((112 + 99 + 110) / 3)  # scaled scores only
     assert (school["ks2_rwm_expected"], school["ks2_rwm_expected_pupils"]) == (0.2, 5)
     assert school["ks2_mtc_score"] == 22.5
+
+
+def test_ks2_high_scores_codes_without_a_score_and_the_other_subjects():
+    rows = {
+        "A": {
+            "ks2_reading_test": "115",
+            "ks2_maths_test": "110",
+            "ks2_writing_ta": "GDS",
+            "ks2_gps_test": "AS",
+        },
+        "B": {
+            "ks2_reading_test": "L",
+            "ks2_maths_test": "100",
+            "ks2_writing_ta": "EXS",
+            "ks2_gps_test": "NS",
+        },
+        "C": {"ks2_science_ta": "HNM", "ks2_gps_test": "109"},
+    }
+    table = ks2.ks2_pupils(results(rows), pupils("A", "B", "C"), LIBRARY.for_year("ks2", 2026))
+    assert column(table, "ks2_rwm_higher") == {"A": True, "B": False, "C": False}
+    assert column(table, "ks2_writing_higher") == {"A": True, "B": False, "C": None}
+    # AS: the expected standard without a scaled score; NS not; neither is a high score.
+    assert column(table, "ks2_gps_expected") == {"A": True, "B": False, "C": True}
+    assert column(table, "ks2_gps_higher") == {"A": False, "B": False, "C": False}
+    assert column(table, "ks2_gps_score") == {"A": None, "B": None, "C": 109.0}
+    # L is not a test code: B's reading is not counted, and the combined measure counts it as not met.
+    assert (
+        column(table, "ks2_reading_expected")["B"] is None and column(table, "ks2_rwm_expected")["B"] is False
+    )
+    assert column(table, "ks2_science_expected") == {"A": None, "B": None, "C": False}

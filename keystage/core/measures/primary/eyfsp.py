@@ -21,7 +21,7 @@ import re
 import polars as pl
 
 from keystage.core.measures.group_figures import Mean, Measure, Share
-from keystage.core.measures.primary.results import flagged, wide_results
+from keystage.core.measures.primary.results import flagged, with_results
 from keystage.core.reference.frameworks import Framework
 
 PUPIL_COLUMNS = ("upn", "eyfsp_counted", "gld", "elgs_expected")
@@ -58,8 +58,7 @@ def eyfsp_pupils(results: pl.DataFrame, pupils: pl.DataFrame, framework: Framewo
     if not gld_elgs:
         raise ValueError(f"the {framework.collection} {framework.from_year} framework tags no ELG “gld”")
     codes = [a.code for a in elgs]
-    wide = wide_results(results, codes)
-    table = pupils.with_columns(pl.col("upn").cast(pl.String)).join(wide, on="upn", how="left")
+    table = with_results(pupils, results, codes)
     expected = {a.code: flagged(a, a.code, "expected", "higher") for a in elgs}
     valid = {a.code: pl.col(a.code).is_in(a.codes) for a in elgs}
     exempt = pl.any_horizontal(flagged(a, a.code, "exempt") for a in elgs)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import polars as pl
 
 from keystage.core.measures.group_figures import Mean, Measure, Share
-from keystage.core.measures.primary.results import judged, score, wide_results
+from keystage.core.measures.primary.results import judged, score, with_results
 from keystage.core.reference.frameworks import Framework
 
 SUBJECTS = ("reading", "writing", "maths")
@@ -34,9 +34,7 @@ def ks1_pupils(results: pl.DataFrame, pupils: pl.DataFrame, framework: Framework
     """One row per pupil of ``pupils`` (carried through) with a column per measure of ``MEASURES``:
     yes, no, or null when the pupil does not count. ``results``: upn, assessment, result."""
     codes = [a.code for a in framework.assessments]
-    table = pupils.with_columns(pl.col("upn").cast(pl.String)).join(
-        wide_results(results, codes), on="upn", how="left"
-    )
+    table = with_results(pupils, results, codes)
     figures = {}
     for subject in SUBJECTS:
         ta = framework.assessment(f"ks1_{subject}_ta")

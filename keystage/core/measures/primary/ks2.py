@@ -8,9 +8,10 @@ shares count every pupil with a result but M (missing) and L (left), B (working 
 (absent), T (unable to access) and Q (maladministration) as not meeting the standard; the average
 scaled score counts only pupils with a scaled score. Writing and science count every teacher assessment
 but L, F and P (left, reported in a future or a previous year). Reading, writing and maths combined
-counts every pupil except those left or reported in another year in any of the three, a subject not
-assessed counting as not met (DfE's eligible pupils include those "not assessed in at least 1
-subject"). [check] The treatment of L, F and P in the combined measure is our reading.
+counts every pupil except those whose writing is L, F or P (left, reported in another year; the tests
+have no such codes), a subject not assessed, or with a result the framework does not know, counting as
+not met (DfE's eligible pupils include those "not assessed in at least 1 subject"). [check] Leaving out
+writing's L, F and P from the combined measure is our reading of the rules.
 
 Progress from KS1 is not computed yet.
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 import polars as pl
 
 from keystage.core.measures.group_figures import Mean, Measure, Share
-from keystage.core.measures.primary.results import flagged, judged, score, wide_results
+from keystage.core.measures.primary.results import flagged, judged, score, with_results
 from keystage.core.reference.frameworks import Framework
 
 TESTS = ("reading", "maths", "gps")
@@ -53,9 +54,7 @@ def ks2_pupils(results: pl.DataFrame, pupils: pl.DataFrame, framework: Framework
     """One row per pupil of ``pupils`` (carried through) with a column per measure of ``MEASURES``:
     yes, no or a score, or null when the pupil does not count. ``results``: upn, assessment, result."""
     codes = [a.code for a in framework.assessments]
-    table = pupils.with_columns(pl.col("upn").cast(pl.String)).join(
-        wide_results(results, codes), on="upn", how="left"
-    )
+    table = with_results(pupils, results, codes)
     figures = {}
     for test in TESTS:
         paper = framework.assessment(f"ks2_{test}_test")

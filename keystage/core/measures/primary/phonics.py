@@ -19,7 +19,7 @@ from __future__ import annotations
 import polars as pl
 
 from keystage.core.measures.group_figures import Mean, Measure, Share
-from keystage.core.measures.primary.results import flagged, score, wide_results
+from keystage.core.measures.primary.results import flagged, score, with_results
 from keystage.core.reference.frameworks import Assessment, Framework
 
 MARK = "phonics_mark"
@@ -66,7 +66,7 @@ def phonics_pupils(results: pl.DataFrame, pupils: pl.DataFrame, framework: Frame
         raise ValueError("the pupils table has no column nc_year (phonics is checked in Years 1 and 2)")
     check = framework.assessment(MARK)
     pass_mark = threshold(framework)
-    wide = wide_results(results, [MARK, YEAR1_MARK])
+
     year = pl.col("nc_year").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
     this_year = _met(check, MARK, pass_mark)
     last_year = _met(check, YEAR1_MARK, pass_mark)
@@ -75,15 +75,11 @@ def phonics_pupils(results: pl.DataFrame, pupils: pl.DataFrame, framework: Frame
         .then(None)
         .otherwise(this_year.fill_null(False) | last_year.fill_null(False))
     )
-    table = (
-        pupils.with_columns(pl.col("upn").cast(pl.String))
-        .join(wide, on="upn", how="left")
-        .with_columns(
-            this_year.alias("phonics_met"),
-            pl.when(year == 1).then(this_year).alias("phonics_y1_met"),
-            pl.when(year == 1).then(score(check, MARK)).alias("phonics_y1_mark"),
-            pl.when(year == 2).then(by_end).alias("phonics_y2_met_by_end"),
-        )
+    table = with_results(pupils, results, [MARK, YEAR1_MARK]).with_columns(
+        this_year.alias("phonics_met"),
+        pl.when(year == 1).then(this_year).alias("phonics_y1_met"),
+        pl.when(year == 1).then(score(check, MARK)).alias("phonics_y1_mark"),
+        pl.when(year == 2).then(by_end).alias("phonics_y2_met_by_end"),
     )
     measures = ["phonics_mark", "phonics_met", "phonics_y1_met", "phonics_y1_mark", "phonics_y2_met_by_end"]
     others = [c for c in pupils.columns if c not in {"upn", *measures}]

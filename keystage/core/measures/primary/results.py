@@ -24,7 +24,12 @@ def wide_results(results: pl.DataFrame, assessments: Sequence[str]) -> pl.DataFr
         results.select(
             pl.col("upn").cast(pl.String).str.strip_chars(),
             pl.col("assessment").cast(pl.String).str.strip_chars().str.to_lowercase(),
-            pl.col("result").cast(pl.String).str.strip_chars().str.to_uppercase(),
+            # "2.0" (a number stored as a float, e.g. from Parquet or Excel) is the 2 it means.
+            pl.col("result")
+            .cast(pl.String)
+            .str.strip_chars()
+            .str.to_uppercase()
+            .str.replace(r"^(\d+)\.0+$", "$1"),
         )
         .filter(pl.col("assessment").is_in(wanted) & pl.col("upn").is_not_null())
         .filter(pl.col("result").is_not_null() & (pl.col("result") != ""))
@@ -74,3 +79,14 @@ def judged(
     if score_from is not None:
         expr = expr.when(value.is_not_null()).then(value >= score_from)
     return expr.otherwise(None)
+
+
+def with_results(pupils: pl.DataFrame, results: pl.DataFrame, assessments: Sequence[str]) -> pl.DataFrame:
+    """``pupils`` with a column per assessment from ``results`` (``wide_results``). A pupils column
+    named like an assessment is replaced: results come from the results."""
+    clashing = [c for c in assessments if c in pupils.columns]
+    return (
+        pupils.drop(clashing)
+        .with_columns(pl.col("upn").cast(pl.String).str.strip_chars())
+        .join(wide_results(results, assessments), on="upn", how="left")
+    )

@@ -191,6 +191,8 @@ class Command(BaseCommand):
         if options["results"] is None or options["pupils"] is None:
             raise CommandError(f"Give --results and --pupils to compute {key_stage} measures from files.")
         _check_outputs(options, ("pupil_out", "school_out"))
+        if options["framework_year"] is not None and not 2000 <= options["framework_year"] <= 2100:
+            raise CommandError("--framework-year: give the academic year by its end, e.g. 2026 for 2025/26.")
         try:
             results = io.read_primary_results(options["results"])
             pupils = io.read_primary_pupils(options["pupils"])
@@ -200,7 +202,7 @@ class Command(BaseCommand):
         framework = figures.framework
         self.stdout.write(
             f"{framework.title} from {options['results'].name} and {options['pupils'].name}: "
-            f"{figures.pupils.height} pupils; the {framework.collection} framework from "
+            f"{_count(figures.pupils.height, 'pupil')}; the {framework.collection} framework from "
             f"{academic_year_name(framework.from_year)}."
         )
         for note in figures.notes:
