@@ -15,25 +15,17 @@ import argparse
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-from keystage.core.measures.group_figures import Measure, group_figures, national_figures
-from keystage.core.measures.primary import eyfsp, ks1, ks2, phonics
+from keystage.core.measures.group_figures import group_figures, national_figures
+from keystage.core.measures.primary import KEY_STAGES
 from keystage.core.pupils.model import ethnic_groups
 from keystage.core.reference.frameworks import Framework, FrameworkLibrary
 from keystage.core.synth import SynthSpec, SynthYear, generate
 
 YEAR = 2026
-KEY_STAGES: dict[str, tuple[int, Callable[..., pl.DataFrame], str]] = {
-    "eyfsp": (0, eyfsp.eyfsp_pupils, "gld"),
-    "phonics": (1, phonics.phonics_pupils, "phonics_y1_met"),
-    "ks1": (2, ks1.ks1_pupils, "ks1_rwm_expected"),
-    "ks2": (6, ks2.ks2_pupils, "ks2_rwm_expected"),
-}
 
 
 def primary_pupils(year: SynthYear) -> pl.DataFrame:
@@ -55,16 +47,9 @@ def primary_pupils(year: SynthYear) -> pl.DataFrame:
             pl.col("ethnicity")
             .replace_strict(groups, default=None, return_dtype=pl.String)
             .alias("ethnicity_group"),
-            (pl.col("joined_on") < date(year.spec.year - 2, 10, 1)).alias("non_mobile"),
             pl.col("date_of_birth").dt.month().cast(pl.Int8).alias("month_of_birth"),
         )
     )
-
-
-def measures_of(key_stage: str, framework: Framework) -> dict[str, Measure]:
-    if key_stage == "eyfsp":
-        return eyfsp.eyfsp_measures(framework)
-    return {"phonics": phonics.MEASURES, "ks1": ks1.MEASURES, "ks2": ks2.MEASURES}[key_stage]
 
 
 # The baseline: each key stage's headline, pupil by pupil in plain Python -----------------------------
@@ -127,10 +112,11 @@ def main(argv: list[str] | None = None) -> None:
             started = time.perf_counter()
             results = pl.read_parquet(results_file)
             times["read"] = time.perf_counter() - started
-            for name, (nc_year, pupil_figures, _headline) in KEY_STAGES.items():
+            for name, stage in KEY_STAGES.items():
                 begun = time.perf_counter()
-                table = pupil_figures(results, pupils.filter(pl.col("nc_year") == nc_year), frameworks[name])
-                measures = measures_of(name, frameworks[name])
+                assessed = pupils.filter(pl.col("nc_year").is_in(stage.year_groups))
+                table = stage.pupil_figures(results, assessed, frameworks[name])
+                measures = stage.measures(frameworks[name])
                 group_figures(table, measures)
                 national_figures(table, measures)
                 times[name] = time.perf_counter() - begun
@@ -141,9 +127,13 @@ def main(argv: list[str] | None = None) -> None:
     best = min(runs, key=lambda run: run["all"])
 
     # The same sample through the Python baseline and the engine.
+    # Each key stage's headline year group: Reception, Year 1, Year 2, Year 6.
+    headline_year = {name: stage.year_groups[0] for name, stage in KEY_STAGES.items()}
     sample = pl.concat(
-        pupils.filter(pl.col("nc_year") == nc_year).sample(n=options.sample, seed=1, shuffle=True)
-        for nc_year, _figures, _headline in KEY_STAGES.values()
+        pupils.filter(pl.col("nc_year") == nc_year).pipe(
+            lambda group: group.sample(n=min(options.sample, group.height), seed=1, shuffle=True)
+        )
+        for nc_year in headline_year.values()
     )
     sample_results = year.primary_results.filter(pl.col("upn").is_in(sample.get_column("upn").implode()))
     rows = list(sample_results.iter_rows())
@@ -154,18 +144,21 @@ def main(argv: list[str] | None = None) -> None:
         python_times.append(time.perf_counter() - begun)
         begun = time.perf_counter()
         engine = {
-            name: pupil_figures(sample_results, sample.filter(pl.col("nc_year") == nc_year), frameworks[name])
-            for name, (nc_year, pupil_figures, _headline) in KEY_STAGES.items()
+            name: stage.pupil_figures(
+                sample_results, sample.filter(pl.col("nc_year") == headline_year[name]), frameworks[name]
+            )
+            for name, stage in KEY_STAGES.items()
         }
         engine_times.append(time.perf_counter() - begun)
     disagree = []
-    for name, (_nc_year, _figures, headline) in KEY_STAGES.items():
-        for upn, value in engine[name].select("upn", headline).iter_rows():
+    for name, stage in KEY_STAGES.items():
+        for upn, value in engine[name].select("upn", stage.headline).iter_rows():
             if python[name].get(upn) != value:
                 disagree.append((name, upn, value, python[name].get(upn)))
 
     cohort = {
-        name: pupils.filter(pl.col("nc_year") == nc).height for name, (nc, _f, _h) in KEY_STAGES.items()
+        name: pupils.filter(pl.col("nc_year").is_in(stage.year_groups)).height
+        for name, stage in KEY_STAGES.items()
     }
     print(
         f"{options.scale}: {pupils.height:,} primary pupils ("

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from keystage.core.measures import characteristics
-from keystage.core.measures.group_figures import Measure, group_figures, national_figures, with_national
+from keystage.core.measures.group_figures import group_figures, national_figures, with_national
 from keystage.core.measures.ks4 import estimates as ks4_estimates
 from keystage.core.measures.ks4.estimates import Estimates, EstimatesFileError
 from keystage.core.measures.ks4.points import points_table
@@ -43,7 +43,7 @@ from keystage.core.measures.ks4.schools import (
     with_comparators,
 )
 from keystage.core.measures.ks4.subjects import SUBJECT_COLUMNS, SubjectMeasures
-from keystage.core.measures.primary import eyfsp, ks1, ks2, phonics
+from keystage.core.measures.primary import KEY_STAGES, phonics
 from keystage.core.reference.frameworks import Framework, FrameworkLibrary
 from keystage.core.reference.ks4_catalogue import Catalogue, CatalogueFileError, import_dfe_2019_folder
 from keystage.core.results.kinds import KINDS, academic_year_name
@@ -55,7 +55,7 @@ from keystage.measures.models import (
     SchoolFigure,
     SubjectFigure,
 )
-from keystage.organisations.models import School
+from keystage.organisations.models import LocalAuthority, School, Trust
 from keystage.pupils.models import Pupil
 from keystage.reference_data.services import loaded_ks4_catalogue
 from keystage.results.models import Result, SubmittedPupil, Upload
@@ -161,7 +161,8 @@ class Ks4Figures:
     # Trust and LA figures: level ("trust" or "la"), organisation, then the school table's columns.
     aggregates: pl.DataFrame
     # Subject figures: level ("school", "trust", "la" or "national"), organisation (the school's DfE
-    # number, the trust's or LA's name as the pupils table gives it, or "national"), then SUBJECT_COLUMNS.
+    # number; the trust or LA as the pupils table names it: from files its name, from the database its
+    # id; or "national"), then SUBJECT_COLUMNS.
     subjects: pl.DataFrame
     subjects_basis: str  # what subject value added was measured against
     notes: list[str] = field(default_factory=list)
@@ -257,7 +258,9 @@ def compute_ks4(
     combined = with_comparators(schools, national).join(
         ranks, on=["school", "group", "value"], how="left", maintain_order="left"
     )
-    subjects = SubjectMeasures(measures, catalogue.discount_descriptions)
+    # From the database the pupils are every school's that year; from files, only those given.
+    basis = "the national" if year is not None else "all the given pupils'"
+    subjects = SubjectMeasures(measures, catalogue.discount_descriptions, basis=basis)
     try:
         subject_table = _subject_table(subjects, table)
     except ValueError as error:
@@ -294,6 +297,16 @@ def _with_school_owners(table: pl.DataFrame) -> pl.DataFrame:
             )
         table = table.with_columns(named.drop_nulls().first().over("school").alias(by))
     return table
+
+
+def organisation_labels(ids: Iterable[str]) -> dict[str, str]:
+    """Trust and LA ids (as the database tables name them) -> how people know them: a trust by its
+    name, an LA by its code and name."""
+    wanted = [int(i) for i in ids if str(i).isdigit()]
+    labels = {str(pk): name for pk, name in Trust.objects.filter(pk__in=wanted).values_list("pk", "name")}
+    for pk, code, name in LocalAuthority.objects.filter(pk__in=wanted).values_list("pk", "code", "name"):
+        labels[str(pk)] = f"{code} {name}"
+    return labels
 
 
 def _aggregated_by(table: pl.DataFrame) -> list[str]:
@@ -334,23 +347,6 @@ def _subject_table(subjects: SubjectMeasures, table: pl.DataFrame) -> pl.DataFra
 
 # Primary key stages ------------------------------------------------------------------------------
 
-# Each primary key stage: its framework collection, the year groups it assesses, its pupil figures
-# and the measures its school figures report.
-PRIMARY_YEARS = {"eyfsp": (0,), "phonics": (1, 2), "ks1": (2,), "ks2": (6,)}
-_PUPIL_FIGURES: dict[str, Callable[[pl.DataFrame, pl.DataFrame, Framework], pl.DataFrame]] = {
-    "eyfsp": eyfsp.eyfsp_pupils,
-    "phonics": phonics.phonics_pupils,
-    "ks1": ks1.ks1_pupils,
-    "ks2": ks2.ks2_pupils,
-}
-
-
-def primary_measures(key_stage: str, framework: Framework) -> dict[str, Measure]:
-    """The measures the key stage's school figures report."""
-    if key_stage == "eyfsp":
-        return eyfsp.eyfsp_measures(framework)
-    return {"phonics": phonics.MEASURES, "ks1": ks1.MEASURES, "ks2": ks2.MEASURES}[key_stage]
-
 
 @dataclass
 class PrimaryFigures:
@@ -385,12 +381,13 @@ def compute_primary(
     """The key stage's pupil figures and school figures for every pupil group with national
     comparators, from results (upn, assessment, result) and pupils (upn, nc_year, school and
     characteristics). Pupils outside the key stage's year groups are left out, with a note."""
-    if key_stage not in PRIMARY_YEARS:
+    stage = KEY_STAGES.get(key_stage)
+    if stage is None:
         raise MeasuresError(f"No primary key stage called “{key_stage}”.")
     if "nc_year" not in pupils.columns:
         raise MeasuresError("The pupils have no nc_year: it says who is in the year groups assessed.")
     framework = primary_framework(key_stage, year)
-    years = PRIMARY_YEARS[key_stage]
+    years = stage.year_groups
     nc_year = pl.col("nc_year").cast(pl.String).str.strip_chars().str.to_uppercase().replace("R", "0")
     kept = pupils.filter(nc_year.cast(pl.Float64, strict=False).is_in([float(y) for y in years]))
     kept = kept.with_columns(nc_year.cast(pl.Float64, strict=False).cast(pl.Int64).alias("nc_year"))
@@ -403,8 +400,8 @@ def compute_primary(
     if "school" not in kept.columns:
         kept = kept.with_columns(pl.lit(FILE_SCHOOL).alias("school"))
     try:
-        table = _PUPIL_FIGURES[key_stage](results, kept, framework)
-        measures = primary_measures(key_stage, framework)
+        table = stage.pupil_figures(results, kept, framework)
+        measures = stage.measures(framework)
         schools = group_figures(table, measures)
         national = national_figures(table, measures)
     except (ValueError, KeyError) as error:
@@ -601,7 +598,7 @@ def _subject_rows(
     """Subject figures of every school (or just ``only``), trust and LA (only when every school is
     stored), and the nation."""
     subjects = figures.subjects
-    if only is not None:
+    if only is not None:  # that school's rows and the nation's
         dfe = next(number for number, pk in school_pk.items() if pk == only)
         level = pl.col("level")
         subjects = subjects.filter(
@@ -611,11 +608,7 @@ def _subject_rows(
         level, school_id, organisation_id = row["level"], None, None
         if level == "school":
             school_id = school_pk[row["organisation"]]
-            if only is not None and school_id != only:
-                continue
         elif level in AGGREGATED_BY:
-            if only is not None:
-                continue
             organisation_id = int(row["organisation"])
         yield SubjectFigure(
             run=run,

@@ -273,7 +273,7 @@ def test_trust_la_and_subject_figures_from_files(files, tmp_path):
         *("--results", results, "--pupils", pupils, "--estimates", "dfe-2024-provisional"),
         *("--aggregate-out", aggregates, "--subject-out", subjects),
     )
-    assert "Subjects: 7 subjects, 11 entries nationally." in printed  # A1 7, A2 2, A3 2
+    assert "Subjects: 7 subjects, 11 entries in all." in printed  # A1 7, A2 2, A3 2
     # Rows per (level, group value): A1's 7 subjects in all and the middle band, A2's 2 in the low band:
     # 16 each for S1, T1, LA 800 and the nation; S2: A3's 2 (A3 has no KS2, A4 no results).
     assert "Wrote 66 subject rows" in printed

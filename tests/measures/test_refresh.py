@@ -298,7 +298,7 @@ def test_a_run_that_fails_while_storing_leaves_nothing_half_written(world, monke
     assert SchoolFigure.objects.filter(run=good).exists()
 
 
-def test_a_run_stores_trust_la_and_subject_figures(world):
+def test_a_run_stores_trust_la_and_subject_figures(world, tmp_path):
     collection = gcse_collection()
     ks4_roster(world.s1, 3)  # School One: in the Home Trust and the home LA
     ks4_roster(world.s3, 2)  # School Three: the same LA, no trust
@@ -353,6 +353,16 @@ def test_a_run_stores_trust_la_and_subject_figures(world):
     assert national_maths.va == pytest.approx(0)
     assert maths.va == pytest.approx(10 / 3 - 15 / 4) and maths.va_pupils == 3
     assert run.subjects_basis.startswith("Subject value added against the national mean points")
+
+    out = tmp_path / "aggregates.csv"
+    call_command(
+        "measures", "ks4", "--year", str(YEAR), "--estimates", "dfe-2024-provisional", "--aggregate-out", out
+    )
+    everyone = pl.read_csv(out).filter(pl.col("group") == "all")
+    assert sorted(everyone.select("level", "organisation", "cohort").rows()) == [
+        ("la", f"{world.la.code} {world.la.name}", 5),
+        ("trust", "Home Trust", 3),
+    ]
 
     scoped, _figures = services.compute_and_store_ks4(YEAR, school=world.s3, estimates="dfe-2024-provisional")
     assert not SchoolFigure.objects.filter(run=scoped, organisation__isnull=False).exists()

@@ -4,6 +4,11 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def forget_aggregates(apps, schema_editor):
+    """Going back: trust and LA rows cannot stay without the column that tells them from national ones."""
+    apps.get_model("measures", "SchoolFigure").objects.filter(organisation__isnull=False).delete()
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("measures", "0001_initial"),
@@ -160,4 +165,5 @@ class Migration(migrations.Migration):
                 name="one_national_subject_figure",
             ),
         ),
+        migrations.RunPython(migrations.RunPython.noop, forget_aggregates),
     ]

@@ -69,9 +69,16 @@ class SubjectMeasures:
     points), ready to be aggregated by school, trust or LA and pupil group (``table``) or over all
     pupils (``national``).
 
-    ``descriptions``: DfE's description of each discount code (``Catalogue.discount_descriptions``)."""
+    ``descriptions``: DfE's description of each discount code (``Catalogue.discount_descriptions``);
+    ``basis`` says in the label whose mean points the entries are compared with."""
 
-    def __init__(self, measures: PupilMeasures, descriptions: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        measures: PupilMeasures,
+        descriptions: Mapping[str, str] | None = None,
+        *,
+        basis: str = "the national",
+    ) -> None:
         self.pupils = measures.pupils
         self.subjects, by_row = _subjects(measures.points, descriptions or {})
         scored = measures.scored.filter((pl.col("_reason") == 0) & pl.col("_k").is_not_null())
@@ -98,13 +105,9 @@ class SubjectMeasures:
         ).to_series()
         with_pag = int((self._residual != _NO_VA).sum())
         self.label = (
-            f"Subject value added against the national mean points of entrants with the same prior "
+            f"Subject value added against {basis} mean points of entrants with the same prior "
             f"attainment ({with_pag:,} entries)"
         )
-
-    @property
-    def entries(self) -> int:
-        return int(self._pupil.size)
 
     def _expected(self, pags: pl.Series) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
         """The national expected points per subject and PAG, each entry's value added (fixed point;

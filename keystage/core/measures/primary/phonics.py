@@ -24,7 +24,6 @@ from keystage.core.reference.frameworks import Assessment, Framework
 
 MARK = "phonics_mark"
 YEAR1_MARK = "phonics_mark_year1"  # a Year 2 pupil's check in Year 1, the year before
-PUPIL_COLUMNS = ("upn", "nc_year", "phonics_mark", "phonics_met", "phonics_y1_met", "phonics_y2_met_by_end")
 MEASURES: dict[str, Measure] = {
     "phonics_y1_met": Share("phonics_y1_met"),
     "phonics_y2_met_by_end": Share("phonics_y2_met_by_end"),

@@ -23,6 +23,7 @@ import polars as pl
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from keystage.core.measures.ks4 import io
+from keystage.core.measures.primary import KEY_STAGES
 from keystage.core.results.kinds import academic_year_name
 from keystage.measures import services
 from keystage.measures.models import MeasureRun
@@ -70,8 +71,9 @@ def _check_outputs(options: dict[str, Any], names: tuple[str, ...]) -> None:
 
 class Command(BaseCommand):
     help = (
-        "Compute KS4 measures (A8, P8, EBacc, English and maths) from results and pupils files, or from the "
-        "database for a year (stored for the reports)."
+        "Compute KS4 measures (A8, P8, EBacc, English and maths, subjects) from results and pupils files, "
+        "or from the database for a year (stored for the reports); EYFSP, phonics, KS1 and KS2 measures "
+        "from files."
     )
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
@@ -83,7 +85,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "key_stage",
-            choices=["ks4", *services.PRIMARY_YEARS],
+            choices=["ks4", *KEY_STAGES],
             help="the key stage: ks4, or eyfsp, phonics, ks1 or ks2 (from files for now)",
         )
         parser.add_argument(
@@ -94,14 +96,17 @@ class Command(BaseCommand):
         )
         files = parser.add_argument_group("from files")
         files.add_argument(
-            "--results", type=Path, help="results file (CSV, JSON or Parquet): upn,qan,grade,exam_date"
+            "--results",
+            type=Path,
+            help="results file (CSV, JSON or Parquet): ks4 upn,qan,grade,exam_date; primary "
+            "upn,assessment,result",
         )
         files.add_argument(
             "--pupils",
             type=Path,
-            help="pupils file: upn,ks2_reading,ks2_maths then optional school, sex, disadvantaged, sen, eal, "
-            "non_mobile, ethnicity_group, month_of_birth, trust, la (without school, all pupils are one "
-            "school 'file')",
+            help="pupils file: ks4 upn,ks2_reading,ks2_maths; primary upn,nc_year; then optional school, "
+            "sex, disadvantaged, sen, eal, non_mobile, ethnicity_group, month_of_birth, trust, la (without "
+            "school, all pupils are one school 'file')",
         )
         files.add_argument(
             "--catalogue",
@@ -207,13 +212,7 @@ class Command(BaseCommand):
         )
         for note in figures.notes:
             self.stdout.write(f"Note: {note}")
-        headline = {
-            "eyfsp": ("gld", "good level of development"),
-            "phonics": ("phonics_y1_met", "Year 1 met"),
-            "ks1": ("ks1_rwm_expected", "reading, writing and maths expected"),
-            "ks2": ("ks2_rwm_expected", "reading, writing and maths expected"),
-        }
-        name, words = headline[key_stage]
+        name, words = KEY_STAGES[key_stage].headline, KEY_STAGES[key_stage].headline_words
         everyone = figures.schools.filter((pl.col("group") == "all") & (pl.col("value") == "all"))
         for row in everyone.head(SHOWN_SCHOOLS).iter_rows(named=True):
             self.stdout.write(
@@ -295,9 +294,21 @@ class Command(BaseCommand):
             floors=not options["no_floors"],
         )
         self.stdout.write(self._stored(run))
-        # The trust and LA columns hold organisation ids, which mean nothing outside the database.
+        # The trust and LA columns hold organisation ids, which mean nothing outside the database: the
+        # files name trusts and LAs as people know them.
         pupils = figures.measures.pupils.drop("trust", "la", strict=False)
         figures.measures = dataclasses.replace(figures.measures, pupils=pupils)
+        aggregated = pl.col("level").is_in(list(services.AGGREGATED_BY))
+        ids = {
+            *figures.aggregates.get_column("organisation").to_list(),
+            *figures.subjects.filter(aggregated).get_column("organisation").to_list(),
+        }
+        labels = services.organisation_labels(ids)
+        named = pl.col("organisation").replace(labels)
+        figures.aggregates = figures.aggregates.with_columns(named)
+        figures.subjects = figures.subjects.with_columns(
+            pl.when(aggregated).then(named).otherwise(pl.col("organisation")).alias("organisation")
+        )
         if school is not None:
             figures.schools = figures.schools.filter(pl.col("school") == school.dfe_number)
             figures.subjects = figures.subjects.filter(
@@ -339,7 +350,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             f"Subjects: {_count(nation.height, 'subject')}, {int(nation['entries'].sum()):,} entries"
-            f" nationally. {figures.subjects_basis}."
+            f" in all. {figures.subjects_basis}."
         )
         if options["pupil_out"] is not None:
             table = figures.pupil_table.drop("school_id", strict=False)
