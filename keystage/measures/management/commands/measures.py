@@ -217,7 +217,8 @@ class Command(BaseCommand):
         for row in everyone.head(SHOWN_SCHOOLS).iter_rows(named=True):
             self.stdout.write(
                 f"School {row['school']}: {_count(row['cohort'], 'pupil')}, {words} {_percent(row[name])} of "
-                f"{row[f'{name}_pupils']} (national {_percent(row[f'national_{name}'])})."
+                # From files the comparator is every pupil given, not the nation: say so.
+                f"{row[f'{name}_pupils']} (all pupils given {_percent(row[f'national_{name}'])})."
             )
         if everyone.height > SHOWN_SCHOOLS:
             self.stdout.write(f"... and {everyone.height - SHOWN_SCHOOLS} more schools.")
