@@ -60,19 +60,18 @@ def best_of(repeat: int, work: Callable[[], T]) -> tuple[float, T]:
     return min(times), value
 
 
-def ks4_pupils(year: SynthYear) -> pl.DataFrame:
-    """Year 11 of the synthetic year as the measures take pupils: school, upn, KS2 and the pupil
-    groups' characteristics."""
+def synth_pupils(year: SynthYear, year_groups: tuple[int, ...], *columns: str | pl.Expr) -> pl.DataFrame:
+    """The synthetic year's pupils in ``year_groups`` as the measures take them: school (DfE number),
+    upn, ``columns``, then the pupil groups' characteristics."""
     groups = {code: group.code for group in ethnic_groups().values() for code in group.codes}
     schools = year.schools.select("school_id", pl.col("dfe_number").alias("school"))
     return (
-        year.pupils.filter(pl.col("nc_year") == 11)
+        year.pupils.filter(pl.col("nc_year").is_in(year_groups))
         .join(schools, on="school_id", how="left")
         .select(
             "school",
             "upn",
-            "ks2_reading",
-            "ks2_maths",
+            *columns,
             "sex",
             (pl.col("fsm6") | pl.col("looked_after") | pl.col("adopted_from_care")).alias("disadvantaged"),
             "sen",
@@ -80,10 +79,15 @@ def ks4_pupils(year: SynthYear) -> pl.DataFrame:
             pl.col("ethnicity")
             .replace_strict(groups, default=None, return_dtype=pl.String)
             .alias("ethnicity_group"),
-            (pl.col("joined_on") < date(year.spec.year - 2, 10, 1)).alias("non_mobile"),
             pl.col("date_of_birth").dt.month().cast(pl.Int8).alias("month_of_birth"),
         )
     )
+
+
+def ks4_pupils(year: SynthYear) -> pl.DataFrame:
+    """Year 11 of the synthetic year, with KS2 and whether each pupil joined before Year 10."""
+    joined_before_year_10 = pl.col("joined_on") < date(year.spec.year - 2, 10, 1)
+    return synth_pupils(year, (11,), "ks2_reading", "ks2_maths", joined_before_year_10.alias("non_mobile"))
 
 
 # The baseline: Attainment 8 pupil by pupil in plain Python ------------------------------------------

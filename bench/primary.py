@@ -19,9 +19,9 @@ from pathlib import Path
 
 import polars as pl
 
+from bench.measures import synth_pupils
 from keystage.core.measures.group_figures import group_figures, national_figures
 from keystage.core.measures.primary import KEY_STAGES
-from keystage.core.pupils.model import ethnic_groups
 from keystage.core.reference.frameworks import Framework, FrameworkLibrary
 from keystage.core.synth import SynthSpec, SynthYear, generate
 
@@ -29,27 +29,8 @@ YEAR = 2026
 
 
 def primary_pupils(year: SynthYear) -> pl.DataFrame:
-    """The primary year groups of the synthetic year as the measures take pupils: school, upn,
-    nc_year and the pupil groups' characteristics."""
-    groups = {code: group.code for group in ethnic_groups().values() for code in group.codes}
-    schools = year.schools.select("school_id", pl.col("dfe_number").alias("school"))
-    return (
-        year.pupils.filter(pl.col("nc_year") <= 6)
-        .join(schools, on="school_id", how="left")
-        .select(
-            "school",
-            "upn",
-            "nc_year",
-            "sex",
-            (pl.col("fsm6") | pl.col("looked_after") | pl.col("adopted_from_care")).alias("disadvantaged"),
-            "sen",
-            "eal",
-            pl.col("ethnicity")
-            .replace_strict(groups, default=None, return_dtype=pl.String)
-            .alias("ethnicity_group"),
-            pl.col("date_of_birth").dt.month().cast(pl.Int8).alias("month_of_birth"),
-        )
-    )
+    """Reception to Year 6 of the synthetic year, with their year group."""
+    return synth_pupils(year, tuple(range(7)), "nc_year")
 
 
 # The baseline: each key stage's headline, pupil by pupil in plain Python -----------------------------

@@ -202,9 +202,9 @@ class SubjectMeasures:
         # Kept for the trusts', LAs' and nation's roll-ups of the same groups (not for groups given
         # as Group objects, which cannot be compared).
         cacheable = not isinstance(group_columns, Mapping)
+        key = None
         if cacheable and group_columns is not None:
-            group_columns = tuple(group_columns)  # an iterator would be used up by the key
-        key = None if group_columns is None or not cacheable else tuple(group_columns)
+            key = group_columns = tuple(group_columns)  # an iterator would be used up by the key
         if cacheable and key in self._cache:
             return self._cache[key]
         groups = chosen_groups(self.pupils, group_columns)
