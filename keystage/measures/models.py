@@ -5,12 +5,15 @@ A run is queued (by a confirmed upload), running, then complete or failed. Its f
 one transaction together with the change to complete, so a reader never sees half a run; reports read
 the latest complete run of a key stage and year (``keystage.measures.services.latest_run``).
 
-Figures are columns rather than one JSON value: the set of measures is fixed by DfE's methodology,
+KS4 figures are columns rather than one JSON value: the set of measures is fixed by DfE's methodology,
 and reports sort, filter and count by them in the database (an LA's schools by Progress 8, how many are
-well below), which JSON values would make slow and untyped.
+well below), which JSON values would make slow and untyped. Primary figures (EYFSP, phonics, KS1, KS2)
+are one JSON object per row instead, because their measures follow each year's framework.
 """
 
 from __future__ import annotations
+
+from typing import TypeVar
 
 from django.db import models
 from django.db.models import Q
@@ -19,6 +22,10 @@ from keystage.organisations.models import Organisation, School
 
 
 class KeyStage(models.TextChoices):
+    EYFSP = "eyfsp", "EYFSP"
+    PHONICS = "phonics", "Phonics"
+    KS1 = "ks1", "KS1"
+    KS2 = "ks2", "KS2"
     KS4 = "ks4", "KS4"
 
 
@@ -42,7 +49,9 @@ class MeasureRun(models.Model):
     )
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
     source = models.CharField(max_length=20, blank=True, help_text="What started it: refresh or command.")
-    estimates = models.CharField(max_length=120, blank=True, help_text="The label of the estimates used.")
+    estimates = models.CharField(
+        max_length=120, blank=True, help_text="KS4: the label of the estimates used; primary: the framework."
+    )
     points_year = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="The catalogue year the results were scored with."
     )
@@ -78,8 +87,11 @@ class MeasureRun(models.Model):
         return f"{self.get_key_stage_display()} {self.year}{scope} run {self.pk} ({self.status})"
 
 
-class FigureQuerySet(models.QuerySet["SchoolFigure | SubjectFigure"]):
-    def national(self) -> FigureQuerySet:
+_Figure = TypeVar("_Figure", bound=models.Model)
+
+
+class FigureQuerySet(models.QuerySet[_Figure]):
+    def national(self) -> FigureQuerySet[_Figure]:
         """The nation's rows: neither a school's nor a trust's or LA's."""
         return self.filter(school__isnull=True, organisation__isnull=True)
 
@@ -136,7 +148,7 @@ class SchoolFigure(models.Model):
     percentile = models.PositiveSmallIntegerField(null=True)
     quintile = models.PositiveSmallIntegerField(null=True)
 
-    objects = FigureQuerySet.as_manager()
+    objects = FigureQuerySet["SchoolFigure"].as_manager()
 
     class Meta:
         constraints = [
@@ -162,7 +174,7 @@ class SchoolFigure(models.Model):
         return f"{_where(self)} {self.group}={self.value}: A8 {self.a8}, P8 {self.p8}"
 
 
-def _where(figure: SchoolFigure | SubjectFigure) -> str:
+def _where(figure: SchoolFigure | SubjectFigure | PrimaryFigure) -> str:
     if figure.school_id:
         return f"school {figure.school_id}"
     if figure.organisation_id:
@@ -200,7 +212,7 @@ class SubjectFigure(models.Model):
         help_text="[grade, entries] for each grade entered, highest points first; all-pupil rows only.",
     )
 
-    objects = FigureQuerySet.as_manager()
+    objects = FigureQuerySet["SubjectFigure"].as_manager()
 
     class Meta:
         constraints = [
@@ -266,3 +278,75 @@ class PupilFigure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.upn}: A8 {self.a8}, P8 {self.p8}"
+
+
+class PrimaryFigure(models.Model):
+    """A primary key stage's figures (keystage.core.measures.primary) for one school, trust or LA
+    (``organisation``), or the nation (neither), and one pupil group value.
+
+    Unlike KS4's columns, the figures are one JSON object: the measures follow the year's framework
+    (EYFSP's goals and areas are the framework's), so their set changes with it. Each measure's entry:
+    ``figure`` (a share 0 to 1, or a mean), ``pupils`` (whom it counts), ``national`` (the comparator
+    figure), and where they apply ``percentile`` and ``quintile`` (school all-pupil rows: its place
+    among schools, 1 the top), and ``ci_low``, ``ci_high``, ``significance`` (KS2 progress)."""
+
+    run = models.ForeignKey(MeasureRun, on_delete=models.CASCADE, related_name="primary_figures")
+    school = models.ForeignKey(School, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    group = models.CharField(max_length=30)
+    value = models.CharField(max_length=40)
+    cohort = models.PositiveIntegerField()
+    figures = models.JSONField(default=dict)
+
+    objects = FigureQuerySet["PrimaryFigure"].as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "school", "group", "value"],
+                condition=Q(school__isnull=False),
+                name="one_primary_school_figure",
+            ),
+            models.UniqueConstraint(
+                fields=["run", "organisation", "group", "value"],
+                condition=Q(organisation__isnull=False),
+                name="one_primary_aggregate_figure",
+            ),
+            models.UniqueConstraint(
+                fields=["run", "group", "value"],
+                condition=Q(school__isnull=True, organisation__isnull=True),
+                name="one_primary_national_figure",
+            ),
+        ]
+        indexes = [models.Index(fields=["run", "school"]), models.Index(fields=["run", "organisation"])]
+
+    def __str__(self) -> str:
+        return f"{_where(self)} {self.group}={self.value}: {self.cohort} pupils"
+
+    def figure(self, measure: str) -> float | None:
+        entry = self.figures.get(measure) or {}
+        value = entry.get("figure")
+        return None if value is None else float(value)
+
+
+class PrimaryPupilFigure(models.Model):
+    """One pupil's primary figures, with what they came from: ``results`` (assessment -> result, as
+    confirmed) and ``figures`` (measure -> yes, no, a score, or null when the pupil does not count)."""
+
+    run = models.ForeignKey(MeasureRun, on_delete=models.CASCADE, related_name="primary_pupil_figures")
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+")
+    upn = models.CharField("UPN", max_length=13)
+    nc_year = models.SmallIntegerField(null=True)
+    results = models.JSONField(default=dict, blank=True)
+    figures = models.JSONField(default=dict, blank=True)
+    characteristics = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "upn"], name="one_primary_pupil_per_run")]
+        indexes = [models.Index(fields=["run", "school"])]
+        ordering = ["upn"]
+
+    def __str__(self) -> str:
+        return f"{self.upn}: {len(self.figures)} figures"

@@ -1,8 +1,10 @@
-"""KS4 measures for the platform: computed from files or from the results schools confirmed, stored
-as runs that reports read, and refreshed in the background when a KS4 upload is confirmed.
+"""KS4 and primary (EYFSP, phonics, KS1, KS2) measures for the platform: computed from files or from
+the results schools confirmed, stored as runs that reports read, and refreshed in the background when
+an upload of the key stage is confirmed or the one in use deleted.
 
-The arithmetic is the core engine's (keystage.core.measures.ks4); this module chooses the catalogue
-and estimates, gathers the pupils and results, stores the figures and queues the refresh.
+The arithmetic is the core engine's (keystage.core.measures.ks4 and .primary); this module chooses the
+catalogue, estimates and framework, gathers the pupils and results, stores the figures, reads trends
+from the stored runs and queues the refresh.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +27,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from keystage.core.measures import characteristics
-from keystage.core.measures.group_figures import group_figures, national_figures, with_national
+from keystage.core.measures.group_figures import (
+    Measure,
+    group_figures,
+    national_figures,
+    places,
+    with_national,
+)
 from keystage.core.measures.ks4 import estimates as ks4_estimates
 from keystage.core.measures.ks4.estimates import Estimates, EstimatesFileError
 from keystage.core.measures.ks4.points import points_table
@@ -50,6 +59,8 @@ from keystage.core.results.kinds import KINDS, academic_year_name
 from keystage.measures.models import (
     KeyStage,
     MeasureRun,
+    PrimaryFigure,
+    PrimaryPupilFigure,
     PupilFigure,
     RunStatus,
     SchoolFigure,
@@ -354,6 +365,13 @@ class PrimaryFigures:
     schools: pl.DataFrame  # per school, group and value, with national comparators
     national: pl.DataFrame
     framework: Framework
+    # Trust and LA figures: level ("trust" or "la"), organisation, then the school table's columns.
+    aggregates: pl.DataFrame
+    # Each school's place among schools in each measure: school, measure, rank, out_of, percentile,
+    # quintile (group_figures.places).
+    places: pl.DataFrame
+    measures: dict[str, Measure]
+    figure_columns: list[str]  # the pupil table's columns the key stage worked out
     notes: list[str] = field(default_factory=list)
 
 
@@ -399,14 +417,30 @@ def compute_primary(
         raise MeasuresError(f"No pupil is in the year groups {key_stage} assesses.")
     if "school" not in kept.columns:
         kept = kept.with_columns(pl.lit(FILE_SCHOOL).alias("school"))
+    kept = _with_school_owners(kept)
     try:
         table = stage.pupil_figures(results, kept, framework)
         measures = stage.measures(framework)
-        schools = group_figures(table, measures)
         national = national_figures(table, measures)
+        schools = with_national(group_figures(table, measures), national, measures)
+        parts = [
+            with_national(group_figures(table, measures, by=by), national, measures).select(
+                pl.lit(by).alias("level"), pl.col(by).alias("organisation"), pl.exclude(by)
+            )
+            for by in _aggregated_by(table)
+        ]
+        aggregates = pl.concat(parts) if parts else pl.DataFrame(schema={"level": pl.String})
+        if stage.with_extras is not None:
+            national = stage.with_extras(national, table)
+            schools = stage.with_extras(schools, table)
+            aggregates = stage.with_extras(aggregates, table) if parts else aggregates
+        ranked = places(schools, measures)
     except (ValueError, KeyError) as error:
         raise MeasuresError(f"The {key_stage} figures cannot be computed: {error}.") from None
-    return PrimaryFigures(table, with_national(schools, national, measures), national, framework, notes)
+    worked_out = [c for c in table.columns if c not in kept.columns]
+    return PrimaryFigures(
+        table, schools, national, framework, aggregates, ranked, dict(measures), worked_out, notes
+    )
 
 
 def _pupils(count: int) -> str:
@@ -457,10 +491,15 @@ _PUPIL_SCHEMA = {
     "upn": pl.String,
     "submitted_sex": pl.String,
     "submitted_birth": pl.Date,
+    "submitted_nc_year": pl.Int64,
 }
 _ROSTER_SCHEMA = {
     "school_id": pl.Int64,
     "upn": pl.String,
+    "nc_year": pl.Int64,
+    "ks1_reading": pl.String,
+    "ks1_writing": pl.String,
+    "ks1_maths": pl.String,
     "ks2_reading": pl.Float64,
     "ks2_maths": pl.Float64,
     "sex": pl.String,
@@ -474,28 +513,27 @@ _ROSTER_SCHEMA = {
     "date_of_birth": pl.Date,
     "on_roll": pl.Boolean,
 }
+_RESULTS_SCHEMA = {"upn": pl.String, "assessment": pl.String, "result": pl.String}
 
 
 def _frame(rows: Iterable[tuple[Any, ...]], schema: dict[str, Any]) -> pl.DataFrame:
     return pl.DataFrame(list(rows), schema=schema, orient="row")
 
 
-def uploads_in_use(year: int) -> Any:
+def uploads_in_use(year: int, kinds: Iterable[str] = KS4_KINDS) -> Any:
     return Upload.objects.filter(
-        in_use=True, school__isnull=False, collection__year=year, collection__kind__in=KS4_KINDS
+        in_use=True, school__isnull=False, collection__year=year, collection__kind__in=list(kinds)
     )
 
 
-def database_tables(year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The results (upn, qan, grade, exam_date) of every school's KS4 uploads in use in ``year``,
-    and their pupils (school as DfE number, school_id, trust and la as organisation ids, upn, KS2 and
-    characteristics from the roster).
-    A pupil in two schools' uploads is counted at the school whose roll they are on."""
-    uploads = uploads_in_use(year)
-    summer = date(year, 6, 1)  # the template has no exam dates: the collection's summer series
+def _uploaded_pupils(uploads: Any, year: int) -> pl.DataFrame:
+    """The pupils of ``uploads`` with the school's DfE number, trust and LA (as organisation ids, for
+    their aggregates), their characteristics from the roster (from the upload where the roster does
+    not have them) and the roster's columns (``_ROSTER_SCHEMA``); ``_on_roster`` says whether the
+    roster had them. A pupil in two schools' uploads is counted at the school whose roll they are on."""
     submitted = _frame(
         SubmittedPupil.objects.filter(upload__in=uploads)
-        .values_list("upload__school_id", "upn", "sex", "date_of_birth")
+        .values_list("upload__school_id", "upn", "sex", "date_of_birth", "nc_year")
         .iterator(chunk_size=5000),
         _PUPIL_SCHEMA,
     ).unique(subset=["school_id", "upn"], keep="first", maintain_order=True)
@@ -515,33 +553,57 @@ def database_tables(year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     ).with_columns(pl.lit(True).alias("_on_roster"))
     joined = submitted.join(roster, on=["school_id", "upn"], how="left")
     on_roster = pl.col("_on_roster").fill_null(False)
-    pupils = (
+    return (
         joined.sort(
             [on_roster & pl.col("on_roll").fill_null(False), on_roster, pl.col("school_id")],
             descending=[True, True, False],
         )
         .unique(subset="upn", keep="first", maintain_order=True)
-        .select(
+        .with_columns(
             pl.col("school_id").replace_strict(dfe, default=None, return_dtype=pl.String).alias("school"),
-            "school_id",
-            # Trust and LA by organisation id, for their aggregates.
             pl.col("school_id").replace_strict(trust, default=None, return_dtype=pl.String).alias("trust"),
             pl.col("school_id").replace_strict(la, default=None, return_dtype=pl.String).alias("la"),
-            "upn",
-            "ks2_reading",
-            "ks2_maths",
+            on_roster.alias("_on_roster"),
             pl.coalesce(pl.col("sex"), pl.col("submitted_sex")).str.to_uppercase().alias("sex"),
-            pl.when(on_roster).then(characteristics.disadvantaged()).alias("disadvantaged"),
-            pl.col("sen"),
-            pl.col("eal"),
-            characteristics.ethnicity_group(),
-            pl.when(on_roster).then(characteristics.non_mobile(year)).alias("non_mobile"),
+            pl.coalesce(pl.col("submitted_nc_year"), pl.col("nc_year")).alias("nc_year"),
             pl.coalesce(pl.col("date_of_birth"), pl.col("submitted_birth"))
             .dt.month()
             .cast(pl.Int8)
             .alias("month_of_birth"),
         )
         .sort("school", "upn")
+    )
+
+
+def _characteristics(year: int, *, mobility: bool) -> list[pl.Expr]:
+    """The pupil group columns of ``_uploaded_pupils``'s table (non-mobile is KS4's definition)."""
+    known = pl.col("_on_roster")
+    return [
+        pl.col("sex"),
+        pl.when(known).then(characteristics.disadvantaged()).alias("disadvantaged"),
+        pl.col("sen"),
+        pl.col("eal"),
+        characteristics.ethnicity_group(),
+        *([pl.when(known).then(characteristics.non_mobile(year)).alias("non_mobile")] if mobility else []),
+        pl.col("month_of_birth"),
+    ]
+
+
+def database_tables(year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The results (upn, qan, grade, exam_date) of every school's KS4 uploads in use in ``year``,
+    and their pupils (school as DfE number, school_id, trust and la as organisation ids, upn, KS2 and
+    characteristics from the roster)."""
+    uploads = uploads_in_use(year)
+    summer = date(year, 6, 1)  # the template has no exam dates: the collection's summer series
+    pupils = _uploaded_pupils(uploads, year).select(
+        "school",
+        "school_id",
+        "trust",
+        "la",
+        "upn",
+        "ks2_reading",
+        "ks2_maths",
+        *_characteristics(year, mobility=True),
     )
     results = _frame(
         Result.objects.filter(upload__in=uploads)
@@ -550,6 +612,78 @@ def database_tables(year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
         {"upn": pl.String, "qan": pl.String, "grade": pl.String},
     ).with_columns(pl.lit(summer).alias("exam_date"))
     return results, pupils
+
+
+# The collections each primary key stage's figures read.
+PRIMARY_KINDS = {"eyfsp": ("eyfsp",), "phonics": ("phonics",), "ks1": ("ks1",), "ks2": ("ks2-ta",)}
+KS1_TA = {"ks1_reading": "ks1_reading_ta", "ks1_writing": "ks1_writing_ta", "ks1_maths": "ks1_maths_ta"}
+KS1_TO_KS2_YEARS = 4  # KS1 is assessed in Year 2, KS2 in Year 6
+
+
+def _confirmed_results(uploads: Any, subjects: Iterable[str] | None = None) -> pl.DataFrame:
+    rows = Result.objects.filter(upload__in=uploads)
+    if subjects is not None:
+        rows = rows.filter(subject__in=list(subjects))
+    return _frame(
+        rows.values_list("pupil__upn", "subject", "value").iterator(chunk_size=20000), _RESULTS_SCHEMA
+    )
+
+
+def primary_database_tables(key_stage: str, year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The results (upn, assessment, result) of every school's uploads in use of the key stage in
+    ``year``, and their pupils (school, school_id, trust, la, upn, nc_year, characteristics).
+
+    The results also carry what the figures need from earlier years: for phonics, a Year 2 pupil's
+    Year 1 mark (``phonics_mark_year1``) from the year before's confirmed check, and last year's Year 1
+    pupils who are not checked again are Year 2 pupils of their school then; for KS2, the pupils'
+    KS1 teacher assessments from the KS1 collection four years before, else from the roster (CTFs carry
+    them). Where both have one, the KS1 collection's counts (the first given is used)."""
+    uploads = uploads_in_use(year, PRIMARY_KINDS[key_stage])
+    pupils = _uploaded_pupils(uploads, year)
+    results = _confirmed_results(uploads)
+    upns = pupils.get_column("upn")
+    if key_stage == "phonics":
+        last_year = uploads_in_use(year - 1, ("phonics",))
+        # Year 2's "met by the end of Year 2" counts every Year 2 pupil, and those who met the standard
+        # in Year 1 are not checked again: they are last year's Year 1 pupils, at last year's school.
+        passed = _uploaded_pupils(last_year, year - 1).filter(
+            (pl.col("nc_year") == 1) & ~pl.col("upn").is_in(upns.implode())
+        )
+        pupils = pl.concat(
+            [pupils, passed.with_columns(pl.lit(2, pl.Int64).alias("nc_year"))], how="vertical"
+        )
+        upns = pupils.get_column("upn")
+        earlier = _confirmed_results(last_year, [phonics.MARK])
+        results = pl.concat(
+            [
+                results,
+                earlier.filter(pl.col("upn").is_in(upns.implode())).with_columns(
+                    pl.lit(phonics.YEAR1_MARK).alias("assessment")
+                ),
+            ]
+        )
+    if key_stage == "ks2":
+        ks1 = _confirmed_results(uploads_in_use(year - KS1_TO_KS2_YEARS, ("ks1",)), KS1_TA.values())
+        on_roster = pupils.unpivot(
+            index="upn", on=list(KS1_TA), variable_name="assessment", value_name="result"
+        )
+        on_roster = on_roster.filter(pl.col("result").str.strip_chars().fill_null("") != "").with_columns(
+            pl.col("assessment").replace_strict(KS1_TA, return_dtype=pl.String)
+        )
+        results = pl.concat(
+            [
+                results,
+                ks1.filter(pl.col("upn").is_in(upns.implode())),
+                on_roster.select(list(_RESULTS_SCHEMA)),
+            ]
+        )
+    years = {y for kind in PRIMARY_KINDS[key_stage] for y in KINDS[kind].nc_years}
+    if len(years) == 1:  # a template without an NC year column (KS1's): the collection's year group
+        pupils = pupils.with_columns(pl.col("nc_year").fill_null(years.pop()))
+    table = pupils.select(
+        "school", "school_id", "trust", "la", "upn", "nc_year", *_characteristics(year, mobility=False)
+    )
+    return results, table
 
 
 # Storing ------------------------------------------------------------------------------------------
@@ -676,15 +810,7 @@ def compute_and_store_ks4(
     floors need them all); with ``school`` only that school's and the national figures are stored.
     A failure marks the run failed with its reason, and raises."""
     started = time.perf_counter()
-    if run is None:
-        run = MeasureRun.objects.create(
-            key_stage=KS4,
-            year=year,
-            school=school,
-            status=RunStatus.RUNNING,
-            source=source,
-            started_at=timezone.now(),
-        )
+    run = run or _new_run(KS4, year, school, source)
     try:
         catalogue = catalogue or database_catalogue()
         results, pupils = database_tables(year)
@@ -704,13 +830,174 @@ def compute_and_store_ks4(
         )
         return _store(run, figures, school, started), figures
     except Exception as error:
-        message = str(error) if isinstance(error, MeasuresError) else f"Unexpected error: {error!r}"
-        MeasureRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.FAILED,
-            message=message[:2000],
-            duration=timedelta(seconds=time.perf_counter() - started),
+        _failed(run, error, started)
+        raise
+
+
+def _new_run(key_stage: str, year: int, school: School | None, source: str) -> MeasureRun:
+    return MeasureRun.objects.create(
+        key_stage=key_stage,
+        year=year,
+        school=school,
+        status=RunStatus.RUNNING,
+        source=source,
+        started_at=timezone.now(),
+    )
+
+
+def _failed(run: MeasureRun, error: Exception, started: float) -> None:
+    """Mark the run failed with its reason (a MeasuresError's message, else the unexpected error)."""
+    message = str(error) if isinstance(error, MeasuresError) else f"Unexpected error: {error!r}"
+    MeasureRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.FAILED,
+        message=message[:2000],
+        duration=timedelta(seconds=time.perf_counter() - started),
+    )
+    run.refresh_from_db()
+
+
+def _json_number(value: Any) -> Any:
+    """JSON has no NaN or infinity: such a figure is stored as none."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+_PROGRESS_EXTRAS = ("ci_low", "ci_high", "significance")
+
+
+def _primary_entries(row: dict[str, Any], measures: Iterable[str]) -> dict[str, dict[str, Any]]:
+    entries = {}
+    for name in measures:
+        entry = {"figure": _json_number(row[name]), "pupils": row[f"{name}_pupils"]}
+        if f"national_{name}" in row:
+            entry["national"] = _json_number(row[f"national_{name}"])
+        for extra in _PROGRESS_EXTRAS:
+            if f"{name}_{extra}" in row:
+                entry[extra] = _json_number(row[f"{name}_{extra}"])
+        entries[name] = entry
+    return entries
+
+
+def _primary_rows(
+    run: MeasureRun, figures: PrimaryFigures, school_pk: dict[str, int], only: int | None
+) -> Iterator[PrimaryFigure]:
+    """Figures of every school (or just ``only``), trust and LA (only when every school is stored),
+    and the nation; a school's all-pupil row carries its place in each measure."""
+    place: dict[str, dict[str, dict[str, int]]] = {}
+    for school, measure, percentile, quintile in figures.places.select(
+        "school", "measure", "percentile", "quintile"
+    ).iter_rows():
+        place.setdefault(school, {})[measure] = {"percentile": percentile, "quintile": quintile}
+    for row in figures.schools.iter_rows(named=True):
+        pk = school_pk[row["school"]]
+        if only is not None and pk != only:
+            continue
+        entries = _primary_entries(row, figures.measures)
+        if row["group"] == "all" and row["value"] == "all":
+            for measure, where in place.get(row["school"], {}).items():
+                entries[measure].update(where)
+        yield PrimaryFigure(
+            run=run,
+            school_id=pk,
+            group=row["group"],
+            value=row["value"],
+            cohort=row["cohort"],
+            figures=entries,
         )
-        run.refresh_from_db()
+    for row in figures.aggregates.iter_rows(named=True) if only is None else ():
+        yield PrimaryFigure(
+            run=run,
+            organisation_id=int(row["organisation"]),
+            group=row["group"],
+            value=row["value"],
+            cohort=row["cohort"],
+            figures=_primary_entries(row, figures.measures),
+        )
+    for row in figures.national.iter_rows(named=True):
+        yield PrimaryFigure(
+            run=run,
+            group=row["group"],
+            value=row["value"],
+            cohort=row["cohort"],
+            figures=_primary_entries(row, figures.measures),
+        )
+
+
+def _primary_pupil_rows(
+    run: MeasureRun, figures: PrimaryFigures, results: pl.DataFrame, only: int | None
+) -> Iterator[PrimaryPupilFigure]:
+    table = figures.pupils
+    if only is not None:
+        table = table.filter(pl.col("school_id") == only)
+    given: dict[str, dict[str, str]] = {}
+    mine = results.filter(pl.col("upn").is_in(table.get_column("upn").implode()))
+    for upn, assessment, result in mine.iter_rows():
+        given.setdefault(upn, {}).setdefault(assessment, result)
+    present = [c for c in CHARACTERISTICS if c in table.columns]
+    for row in table.iter_rows(named=True):
+        yield PrimaryPupilFigure(
+            run=run,
+            school_id=row["school_id"],
+            upn=row["upn"],
+            nc_year=row["nc_year"],
+            results=given.get(row["upn"], {}),
+            figures={c: _json_number(row[c]) for c in figures.figure_columns},
+            characteristics={c: row[c] for c in present if row[c] is not None},
+        )
+
+
+def _store_primary(
+    run: MeasureRun, figures: PrimaryFigures, results: pl.DataFrame, school: School | None, started: float
+) -> MeasureRun:
+    table = figures.pupils
+    school_pk = dict(table.select("school", "school_id").unique().iter_rows())
+    only = school.pk if school is not None else None
+    stored = table if only is None else table.filter(pl.col("school_id") == only)
+    framework = figures.framework
+    with transaction.atomic():
+        PrimaryFigure.objects.bulk_create(_primary_rows(run, figures, school_pk, only), batch_size=1000)
+        PrimaryPupilFigure.objects.bulk_create(
+            _primary_pupil_rows(run, figures, results, only), batch_size=1000
+        )
+        run.status = RunStatus.COMPLETE
+        run.estimates = f"{framework.title} ({academic_year_name(framework.from_year)} framework)"[:120]
+        run.pupils = stored.height
+        run.schools = stored.get_column("school_id").n_unique()
+        run.computed_at = timezone.now()
+        run.duration = timedelta(seconds=time.perf_counter() - started)
+        run.message = " ".join(figures.notes)
+        run.save()
+    return run
+
+
+def compute_and_store_primary(
+    key_stage: str,
+    year: int,
+    *,
+    school: School | None = None,
+    run: MeasureRun | None = None,
+    source: str = "command",
+) -> tuple[MeasureRun, PrimaryFigures]:
+    """Compute the key stage's figures for ``year`` from the uploads in use and store them as a
+    complete run; with ``school`` only that school's and the national figures are stored (figures are
+    always computed over every school, for the national comparators and places). A failure marks the
+    run failed with its reason, and raises."""
+    if key_stage not in PRIMARY_KINDS:
+        raise MeasuresError(f"No primary key stage called “{key_stage}”.")
+    started = time.perf_counter()
+    run = run or _new_run(key_stage, year, school, source)
+    try:
+        results, pupils = primary_database_tables(key_stage, year)
+        name, title = academic_year_name(year), KeyStage(key_stage).label
+        if pupils.height == 0:
+            raise MeasuresError(f"No school has confirmed {title} results for {name}.")
+        if school is not None and school.pk not in set(pupils.get_column("school_id").to_list()):
+            raise MeasuresError(f"{school.name} has no confirmed {title} results for {name}.")
+        figures = compute_primary(key_stage, results, pupils, year=year)
+        return _store_primary(run, figures, results, school, started), figures
+    except Exception as error:
+        _failed(run, error, started)
         raise
 
 
@@ -725,27 +1012,130 @@ def latest_run(key_stage: str, year: int, school: School | None = None) -> Measu
     )
 
 
+# Trends -------------------------------------------------------------------------------------------
+
+KS4_TREND_MEASURES = ("a8", "p8", "ebacc_entry", "ebacc_aps", "em_4plus", "em_5plus")
+
+
+def trend_table(
+    key_stage: str,
+    *,
+    school: School | None = None,
+    organisation_id: int | None = None,
+    years: Iterable[int] | None = None,
+) -> pl.DataFrame:
+    """Every measure of a school (or trust or LA by ``organisation_id``, else the nation) year by year,
+    from the latest complete run of each year that covers every school: one row per measure, and for
+    each year its figure, the pupils it counts and the national figure, side by side
+    (``<year> figure``, ``<year> pupils``, ``<year> national``), oldest year first. Years with no run
+    are left out; a year whose run does not include the school has empty cells."""
+    runs = MeasureRun.objects.filter(key_stage=key_stage, school__isnull=True, status=RunStatus.COMPLETE)
+    if years is not None:
+        runs = runs.filter(year__in=list(years))
+    latest: dict[int, MeasureRun] = {}
+    for run in runs.order_by("year", "computed_at", "pk"):
+        latest[run.year] = run
+    rows: list[tuple[int, str, float | None, int | None, float | None]] = []
+    for year, run in sorted(latest.items()):
+        rows.extend(_trend_rows(key_stage, run, school, organisation_id, year))
+    long = pl.DataFrame(
+        rows,
+        schema={
+            "year": pl.Int64,
+            "measure": pl.String,
+            "figure": pl.Float64,
+            "pupils": pl.Int64,
+            "national": pl.Float64,
+        },
+        orient="row",
+    )
+    measures = list(dict.fromkeys(long.get_column("measure").to_list()))
+    table = pl.DataFrame({"measure": measures})
+    for year in sorted(latest):
+        one = long.filter(pl.col("year") == year).select(
+            "measure",
+            pl.col("figure").alias(f"{year} figure"),
+            pl.col("pupils").alias(f"{year} pupils"),
+            pl.col("national").alias(f"{year} national"),
+        )
+        table = table.join(one, on="measure", how="left", maintain_order="left")
+    return table
+
+
+def _trend_rows(
+    key_stage: str, run: MeasureRun, school: School | None, organisation_id: int | None, year: int
+) -> Iterator[tuple[int, str, float | None, int | None, float | None]]:
+    where: dict[str, Any] = {"run": run, "group": "all", "value": "all"}
+    if key_stage != KS4:
+        national = PrimaryFigure.objects.national().filter(**where).first()
+        if school is not None:
+            mine = PrimaryFigure.objects.filter(school=school, **where).first()
+        elif organisation_id is not None:
+            mine = PrimaryFigure.objects.filter(organisation_id=organisation_id, **where).first()
+        else:
+            mine = national
+        nation = national.figures if national is not None else {}
+        for measure, entry in (mine.figures if mine is not None else nation).items():
+            own = entry if mine is not None else {}
+            yield year, measure, own.get("figure"), own.get("pupils"), nation.get(measure, {}).get("figure")
+        return
+    national_row = SchoolFigure.objects.national().filter(**where).first()
+    if school is not None:
+        row = SchoolFigure.objects.filter(school=school, **where).first()
+    elif organisation_id is not None:
+        row = SchoolFigure.objects.filter(organisation_id=organisation_id, **where).first()
+    else:
+        row = national_row
+    for measure in KS4_TREND_MEASURES:
+        pupils = None if row is None else (row.p8_pupils if measure == "p8" else row.cohort)
+        yield (
+            year,
+            measure,
+            None if row is None else getattr(row, measure),
+            pupils,
+            None if national_row is None else getattr(national_row, measure),
+        )
+
+
 # The refresh --------------------------------------------------------------------------------------
 
 
 def results_in_use_changed(upload: Upload) -> None:
-    """Called by keystage.results.services when the results in use change: a KS4 upload confirmed, or
-    the one in use deleted. The year's figures are refreshed once the change is committed."""
+    """Called by keystage.results.services when the results in use change: an upload confirmed, or the
+    one in use deleted. The figures of its key stage and year are refreshed once the change is
+    committed, and those of a later year that read these results and have been computed already
+    (phonics the year after: Year 2's "met by the end of Year 2"; KS2 four years after: progress)."""
     collection = upload.collection
-    if collection.kind in KS4_KINDS:
-        year = collection.year
-        transaction.on_commit(lambda: queue_ks4_refresh(year))
+    key_stage = key_stage_of(collection.kind)
+    if key_stage is None:
+        return
+    year = collection.year
+    later = {"phonics": ("phonics", year + 1), "ks1": ("ks2", year + KS1_TO_KS2_YEARS)}.get(key_stage)
+
+    def refresh() -> None:
+        queue_refresh(key_stage, year)
+        if later is not None and MeasureRun.objects.filter(key_stage=later[0], year=later[1]).exists():
+            queue_refresh(*later)
+
+    transaction.on_commit(refresh)
+
+
+def key_stage_of(kind: str) -> str | None:
+    """The key stage whose figures a collection kind's results feed."""
+    if kind in KS4_KINDS:
+        return KS4
+    return next((stage for stage, kinds in PRIMARY_KINDS.items() if kind in kinds), None)
 
 
 def _still_waiting(run: MeasureRun) -> bool:
     """Whether a queued refresh's task is still to start (if it was lost, another is queued)."""
     from django_tasks import TaskResultStatus
 
-    from keystage.measures.tasks import refresh_ks4_measures
+    from keystage.measures.tasks import refresh_measures
 
     if run.task_id:
         try:
-            status = refresh_ks4_measures.get_result(run.task_id).status
+            status = refresh_measures.get_result(run.task_id).status
         except Exception:  # the backend keeps no results, or lost this one: judge by age
             logger.debug("task result %s not found", run.task_id)
         else:
@@ -753,12 +1143,12 @@ def _still_waiting(run: MeasureRun) -> bool:
     return run.queued_at is not None and run.queued_at > timezone.now() - LOST_AFTER
 
 
-def queue_ks4_refresh(year: int) -> MeasureRun | None:
-    """Queue a refresh of the year's KS4 figures, unless one is already queued and not started
-    (debounced: many confirmations in a row make one refresh). Returns the queued run, or None."""
-    from keystage.measures.tasks import refresh_ks4_measures
+def queue_refresh(key_stage: str, year: int) -> MeasureRun | None:
+    """Queue a refresh of the key stage's figures for the year, unless one is already queued and not
+    started (debounced: many confirmations in a row make one refresh). Returns the queued run, or None."""
+    from keystage.measures.tasks import refresh_measures
 
-    waiting = MeasureRun.objects.filter(key_stage=KS4, year=year, status=RunStatus.QUEUED).first()
+    waiting = MeasureRun.objects.filter(key_stage=key_stage, year=year, status=RunStatus.QUEUED).first()
     if waiting is not None:
         if _still_waiting(waiting):
             return None
@@ -768,23 +1158,28 @@ def queue_ks4_refresh(year: int) -> MeasureRun | None:
     try:
         with transaction.atomic():
             run = MeasureRun.objects.create(
-                key_stage=KS4, year=year, status=RunStatus.QUEUED, source="refresh", queued_at=timezone.now()
+                key_stage=key_stage,
+                year=year,
+                status=RunStatus.QUEUED,
+                source="refresh",
+                queued_at=timezone.now(),
             )
     except IntegrityError:  # another confirmation queued one at the same moment
         return None
-    result = refresh_ks4_measures.enqueue(year)
+    result = refresh_measures.enqueue(key_stage, year)
     MeasureRun.objects.filter(pk=run.pk).update(task_id=str(result.id)[:64])
     run.task_id = str(result.id)[:64]
     return run
 
 
-def run_queued_ks4_refresh(year: int) -> MeasureRun | None:
-    """The task's work: take the year's queued refresh (so later confirmations queue a new one) and
-    compute and store the figures. None when nothing is queued (another worker took it)."""
+def run_queued_refresh(key_stage: str, year: int) -> MeasureRun | None:
+    """The task's work: take the queued refresh of the key stage and year (so later confirmations
+    queue a new one) and compute and store the figures. None when nothing is queued (another worker
+    took it)."""
     with transaction.atomic():
         run = (
             MeasureRun.objects.select_for_update()
-            .filter(key_stage=KS4, year=year, status=RunStatus.QUEUED)
+            .filter(key_stage=key_stage, year=year, status=RunStatus.QUEUED)
             .order_by("pk")
             .first()
         )
@@ -794,7 +1189,10 @@ def run_queued_ks4_refresh(year: int) -> MeasureRun | None:
         run.started_at = timezone.now()
         run.save(update_fields=["status", "started_at"])
     try:
-        stored, _figures = compute_and_store_ks4(year, run=run, source="refresh")
+        if key_stage == KS4:
+            stored = compute_and_store_ks4(year, run=run, source="refresh")[0]
+        else:
+            stored = compute_and_store_primary(key_stage, year, run=run, source="refresh")[0]
     except MeasuresError:
         run.refresh_from_db()
         return run

@@ -76,6 +76,8 @@ def test_every_result_is_valid_for_its_assessment(year):
     assessments = {
         a.code: a for c in frameworks.collections() for a in frameworks.for_year(c, 2026).assessments
     }
+    # A Year 2 pupil's check in Year 1 is marked as the check is.
+    assessments["phonics_mark_year1"] = assessments["phonics_mark"]
     for code, values in year.primary_results.group_by("assessment"):
         assessment = assessments[code[0]]
         for value in values["result"].unique().to_list():
@@ -119,12 +121,22 @@ def test_the_primary_engine_finds_the_calibrated_national_figures(year):
     profiles = library.for_year("eyfsp", 2026)
     reception = eyfsp.eyfsp_pupils(year.primary_results, year.pupils.filter(pl.col("nc_year") == 0), profiles)
     gld = national_figures(reception, eyfsp.eyfsp_measures(profiles), group_columns=["all"]).item(0, "gld")
-    year1 = year.pupils.filter(pl.col("nc_year") == 1)
-    checks = phonics.phonics_pupils(year.primary_results, year1, library.for_year("phonics", 2026))
-    met = national_figures(checks, phonics.MEASURES, group_columns=["all"]).item(0, "phonics_y1_met")
+    years_1_and_2 = year.pupils.filter(pl.col("nc_year").is_in([1, 2]))
+    checks = phonics.phonics_pupils(year.primary_results, years_1_and_2, library.for_year("phonics", 2026))
+    nation = national_figures(checks, phonics.MEASURES, group_columns=["all"])
+    met, by_end = nation.item(0, "phonics_y1_met"), nation.item(0, "phonics_y2_met_by_end")
     year6 = year.pupils.filter(pl.col("nc_year") == 6)
     ks2_pupils = ks2.ks2_pupils(year.primary_results, year6, library.for_year("ks2", 2026))
     rwm = national_figures(ks2_pupils, ks2.MEASURES, group_columns=["all"]).item(0, "ks2_rwm_expected")
     assert abs(gld - targets["gld"]) <= tolerance["share"], gld
     assert abs(met - targets["phonics_y1_met"]) <= tolerance["share"], met
     assert abs(rwm - targets["ks2_rwm_expected"]) <= tolerance["share"], rwm
+    assert abs(by_end - targets["phonics_y2_met_by_end"]) <= tolerance["share"], by_end
+    # KS2 progress: every Year 6 pupil has KS1 results; the nation's progress is 0 before the floor
+    # raises about 1% of pupils, a little above after.
+    progress = national_figures(ks2_pupils, ks2.MEASURES, group_columns=["all"])
+    for subject in ("reading", "writing", "maths"):
+        assert progress.item(0, f"ks2_{subject}_progress_pupils") > 0.95 * ks2_pupils.height
+        assert 0 <= progress.item(0, f"ks2_{subject}_progress") < 0.05
+        raised = ks2_pupils.get_column(f"ks2_{subject}_progress_was_adjusted").mean()
+        assert 0.005 < raised < 0.015, (subject, raised)

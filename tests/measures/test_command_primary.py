@@ -15,9 +15,10 @@ from keystage.core.reference.frameworks import FrameworkLibrary
 ELGS = [a.code for a in FrameworkLibrary.from_directory().for_year("eyfsp", 2026).assessments]
 
 
-def run(*args: object) -> str:
+def run(*args: object, suppress_below: int = 0) -> str:
+    """The command's output; these hand-worked schools are tiny, so nothing is suppressed unless asked."""
     printed = StringIO()
-    call_command("measures", *[str(a) for a in args], stdout=printed)
+    call_command("measures", *[str(a) for a in args], "--suppress-below", str(suppress_below), stdout=printed)
     return printed.getvalue()
 
 
@@ -73,7 +74,7 @@ def test_primary_mistakes_are_messages(files, tmp_path):
     results, pupils = files
     with pytest.raises(CommandError, match="--estimates: not for eyfsp"):
         run("eyfsp", "--results", results, "--pupils", pupils, "--estimates", "platform")
-    with pytest.raises(CommandError, match="Give --results and --pupils"):
+    with pytest.raises(CommandError, match="give both --results and --pupils \\(--pupils is missing\\)"):
         run("phonics", "--results", results)
     with pytest.raises(CommandError, match="No eyfsp framework covers 2018/19"):
         run("eyfsp", "--results", results, "--pupils", pupils, "--framework-year", "2019")
@@ -137,3 +138,19 @@ def test_ks1_from_files_and_eyfsp_results_written_as_decimals(tmp_path):
     assert "School S1: 1 pupil, reading, writing and maths expected 0% of 1" in printed  # maths WTS
     printed = run("eyfsp", "--results", results, "--pupils", pupils)
     assert "School S1: 1 pupil, good level of development 100% of 1" in printed  # "2.0" is 2
+
+
+def test_small_figures_are_shown_as_supp_by_default_and_left_empty_in_the_files(files, tmp_path):
+    results, pupils = files
+    schools = tmp_path / "schools.csv"
+    printed = run(
+        "phonics", "--results", results, "--pupils", pupils, "--school-out", schools, suppress_below=6
+    )
+    assert "School S1: 1 pupil, Year 1 met SUPP of 1 (all pupils given 50%)." in printed
+    assert "SUPP: fewer than 6 pupils; such figures are empty in the files." in printed
+    table = pl.read_csv(schools)
+    everyone = table.filter((pl.col("school") == "S1") & (pl.col("group") == "all")).row(0, named=True)
+    assert everyone["phonics_y1_met"] is None and everyone["phonics_y1_met_suppressed"] is True
+    assert everyone["phonics_y1_met_pupils"] == 1  # how many it counts is still said
+    with pytest.raises(CommandError, match="--suppress-below: give a number of pupils"):
+        run("phonics", "--results", results, "--pupils", pupils, suppress_below=-1)

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.usefixtures("ks4_catalogue")
 
 
 def refresh_tasks() -> int:
-    return DBTaskResult.objects.filter(task_path__endswith="refresh_ks4_measures").count()
+    return DBTaskResult.objects.filter(task_path__endswith="refresh_measures").count()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -152,9 +152,9 @@ def test_confirmations_in_a_row_queue_one_refresh_until_it_starts(world, django_
     assert refresh_tasks() == 1
     assert MeasureRun.objects.filter(status=RunStatus.QUEUED).count() == 1
 
-    run = services.run_queued_ks4_refresh(YEAR)
+    run = services.run_queued_refresh("ks4", YEAR)
     assert run.status == RunStatus.COMPLETE and (run.pupils, run.schools) == (8, 2)
-    assert services.run_queued_ks4_refresh(YEAR) is None  # a second task finds nothing to do
+    assert services.run_queued_refresh("ks4", YEAR) is None  # a second task finds nothing to do
     # Once the refresh has started, a new confirmation queues another.
     newer = upload_ks4(collection, world.s1, world.person("manage_data"), seed=3)
     with django_capture_on_commit_callbacks(execute=True):
@@ -163,7 +163,7 @@ def test_confirmations_in_a_row_queue_one_refresh_until_it_starts(world, django_
     assert MeasureRun.objects.filter(status=RunStatus.QUEUED).count() == 1
 
 
-def test_only_ks4_confirmations_refresh_ks4(world, django_capture_on_commit_callbacks):
+def test_a_phonics_confirmation_refreshes_phonics_not_ks4(world, django_capture_on_commit_callbacks):
     from keystage.results import services as results
     from tests.results.conftest import as_file, filled
 
@@ -176,7 +176,8 @@ def test_only_ks4_confirmations_refresh_ks4(world, django_capture_on_commit_call
     upload = results.validate_stored_upload(upload.pk)
     with django_capture_on_commit_callbacks(execute=True):
         confirm(upload, user)
-    assert refresh_tasks() == 0 and not MeasureRun.objects.exists()
+    assert refresh_tasks() == 1
+    assert list(MeasureRun.objects.values_list("key_stage", "status")) == [("phonics", RunStatus.QUEUED)]
 
 
 def test_deleting_the_upload_in_use_refreshes_and_its_pupils_leave_the_figures(
@@ -194,7 +195,7 @@ def test_deleting_the_upload_in_use_refreshes_and_its_pupils_leave_the_figures(
     for upload, user in ((kept, s1_data), (deleted, s3_data)):
         with django_capture_on_commit_callbacks(execute=True):
             confirm(upload, user)
-    before = services.run_queued_ks4_refresh(YEAR)
+    before = services.run_queued_refresh("ks4", YEAR)
     assert (before.pupils, before.schools) == (8, 2)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -202,7 +203,7 @@ def test_deleting_the_upload_in_use_refreshes_and_its_pupils_leave_the_figures(
     assert not MeasureRun.objects.filter(status=RunStatus.QUEUED).exists()
     with django_capture_on_commit_callbacks(execute=True):
         results.delete_upload(deleted, actor=s3_data)
-    after = services.run_queued_ks4_refresh(YEAR)
+    after = services.run_queued_refresh("ks4", YEAR)
     assert after is not None and (after.pupils, after.schools) == (4, 1)
     assert services.latest_run("ks4", YEAR).pk == after.pk
     assert set(
@@ -211,11 +212,11 @@ def test_deleting_the_upload_in_use_refreshes_and_its_pupils_leave_the_figures(
 
 
 def test_a_refresh_whose_task_was_lost_is_queued_again(world):
-    first = services.queue_ks4_refresh(YEAR)
-    assert first is not None and services.queue_ks4_refresh(YEAR) is None  # debounced
+    first = services.queue_refresh("ks4", YEAR)
+    assert first is not None and services.queue_refresh("ks4", YEAR) is None  # debounced
     DBTaskResult.objects.all().delete()  # the task is gone and the run never started
     MeasureRun.objects.filter(pk=first.pk).update(queued_at=timezone.now() - timedelta(hours=1))
-    again = services.queue_ks4_refresh(YEAR)
+    again = services.queue_refresh("ks4", YEAR)
     first.refresh_from_db()
     assert again is not None and again.pk != first.pk and refresh_tasks() == 1
     assert first.status == RunStatus.FAILED and "never started" in first.message

@@ -176,3 +176,29 @@ def with_national(
         *(pl.col(name).alias(f"national_{name}") for name in measures),
     )
     return keyed.join(figures, on=["comparator_group", "comparator_value"], how="left", maintain_order="left")
+
+
+def places(figures: pl.DataFrame, measures: Mapping[str, Measure], *, by: str = "school") -> pl.DataFrame:
+    """Each ``by``'s place among all of them in each measure, from the ("all", "all") rows of
+    ``group_figures``: ``by``, measure, rank, out_of, percentile, quintile. Higher is better in every
+    primary measure, so rank 1 is the highest figure; ties share the best rank of their tie (compared
+    to 9 decimal places, so row order and floating-point noise never split one). percentile =
+    ceil(100 * rank / out_of): 1 is the top 1%; quintile = ceil(5 * rank / out_of): 1 the top fifth.
+    A ``by`` without a figure in a measure has no place in it."""
+    everyone = figures.filter((pl.col("group") == "all") & (pl.col("value") == "all"))
+    if everyone.get_column(by).n_unique() != everyone.height:
+        raise ValueError(f"a {by} appears twice among the ('all', 'all') rows")
+    parts = []
+    for name in measures:
+        ranked = everyone.filter(pl.col(name).is_not_null()).select(
+            pl.col(by),
+            pl.lit(name).alias("measure"),
+            pl.col(name).round(9).rank(method="min", descending=True).cast(pl.Int64).alias("rank"),
+            pl.len().cast(pl.Int64).alias("out_of"),
+        )
+        parts.append(ranked)
+    table = pl.concat(parts) if parts else pl.DataFrame(schema={by: pl.String, "measure": pl.String})
+    return table.with_columns(
+        (pl.col("rank") * 100 / pl.col("out_of")).ceil().cast(pl.Int64).alias("percentile"),
+        (pl.col("rank") * 5 / pl.col("out_of")).ceil().cast(pl.Int64).alias("quintile"),
+    ).sort(by, "measure")

@@ -359,17 +359,21 @@ def _primary(
     first_try = np.clip(np.rint(phonics["mark_mean"] + phonics["mark_sd"] * year2["ability"]), 0, 40)
     retake = first_try < 32
     add(year2, "phonics_mark", marks(year2, retake, shift=4.0), retake)
+
+    def ks1_ta(cohort: dict[str, Any]) -> None:
+        for code in ("ks1_reading_ta", "ks1_writing_ta", "ks1_maths_ta"):
+            latent = cohort["ability"] + rng.normal(0, 0.35, len(cohort["ability"]))
+            add(
+                cohort,
+                code,
+                _labels(
+                    np.select([latent > 1.0, latent > -0.6, latent > -2.2], [0, 1, 2], 3),
+                    ["GDS", "EXS", "WTS", "PK4"],
+                ),
+            )
+
     # KS1 teacher assessment (optional since 2023/24; most schools still assess).
-    for code in ("ks1_reading_ta", "ks1_writing_ta", "ks1_maths_ta"):
-        latent = year2["ability"] + rng.normal(0, 0.35, len(year2["ability"]))
-        add(
-            year2,
-            code,
-            _labels(
-                np.select([latent > 1.0, latent > -0.6, latent > -2.2], [0, 1, 2], 3),
-                ["GDS", "EXS", "WTS", "PK4"],
-            ),
-        )
+    ks1_ta(year2)
     # Year 4: the multiplication tables check.
     year4 = cohorts[4]
     add(year4, "ks2_mtc", _numbers(np.clip(np.rint(20 + 4 * year4["ability"]), 0, 25).astype(int)))
@@ -393,6 +397,10 @@ def _primary(
     add(year6, "ks2_science_ta", _labels(np.where(science, 0, 1), ["EXS", "HNM"]))
     for code in ("ks2_reading_ta", "ks2_maths_ta"):
         add(year6, code, pl.Series(["PK6"] * int(below.sum()), dtype=pl.String), below)
+    # What earlier years gave these pupils, drawn last so that every draw above is as it was: Year 2's
+    # check in Year 1 (for "met by the end of Year 2") and Year 6's KS1 assessments (for KS2 progress).
+    add(year2, "phonics_mark_year1", _numbers(first_try.astype(int)))
+    ks1_ta(year6)
     return pl.concat(blocks)
 
 

@@ -76,6 +76,16 @@ def write_files(year: SynthYear, directory: Path, *, per_school: bool = False) -
     return written
 
 
+def _year_taken(year: int, assessment: str, nc_year: str) -> int:
+    """The year a result was assessed: a Year 2 pupil's Year 1 check the year before, a Year 6
+    pupil's KS1 assessments four years before, anything else this year."""
+    if assessment == "phonics_mark_year1":
+        return year - 1
+    if assessment.startswith("ks1_") and nc_year == "6":
+        return year - 4
+    return year
+
+
 def write_ctfs(year: SynthYear, directory: Path) -> list[Path]:
     """A CTF per primary school to its LA, with the pupils' results, as an MIS would send them."""
     mapping = mapping_for(year.spec.year)
@@ -97,13 +107,16 @@ def write_ctfs(year: SynthYear, directory: Path) -> list[Path]:
         for row in pupils.filter(pl.col("dfe_number") == school["dfe_number"]).iter_rows(named=True):
             stage_results = []
             for assessment, value in zip(row["assessment"] or [], row["result"] or [], strict=True):
-                entry = mapping.entry_for(assessment)
+                taken = _year_taken(year.spec.year, assessment, row["nc_year"])
+                entry = mapping.entry_for(
+                    "phonics_mark" if assessment == "phonics_mark_year1" else assessment
+                )
                 if entry is not None:
                     stage_results.append(
                         StageResult(
                             entry.stage,
                             "ENG",
-                            str(year.spec.year),
+                            str(taken),
                             entry.subject,
                             entry.method,
                             entry.component,

@@ -3,7 +3,8 @@ assessment framework (keystage.core.reference.frameworks), then shares and means
 group (keystage.core.measures.group_figures).
 
 ``KEY_STAGES`` lists them: the year groups each assesses, its pupil figures, the measures of its
-school figures, and its headline."""
+school figures, its headline, and any figures added to group figures from the pupils (KS2 progress
+confidence intervals)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from keystage.core.measures.group_figures import Measure
-from keystage.core.measures.primary import eyfsp, ks1, ks2, phonics
+from keystage.core.measures.primary import eyfsp, ks1, ks2, phonics, progress
 from keystage.core.reference.frameworks import Framework
 
 
@@ -25,6 +26,9 @@ class KeyStage:
     measures: Callable[[Framework], dict[str, Measure]]
     headline: str  # the measure a summary shows first
     headline_words: str
+    # Figures that need the pupil table as well as a table of group figures (school, trust, LA or
+    # national rows from group_figures): with_extras(figures, pupils) adds them, e.g. KS2 progress CIs.
+    with_extras: Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame] | None = None
 
 
 KEY_STAGES: dict[str, KeyStage] = {
@@ -54,6 +58,7 @@ KEY_STAGES: dict[str, KeyStage] = {
             lambda _f: ks2.MEASURES,
             "ks2_rwm_expected",
             "reading, writing and maths expected",
+            with_extras=progress.progress_confidence,
         ),
     )
 }

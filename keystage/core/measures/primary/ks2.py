@@ -13,7 +13,9 @@ have no such codes), a subject not assessed, or with a result the framework does
 not met (DfE's eligible pupils include those "not assessed in at least 1 subject"). [check] Leaving out
 writing's L, F and P from the combined measure is our reading of the rules.
 
-Progress from KS1 is not computed yet.
+Progress from KS1 in reading, writing and maths (``progress.py``, where its rules are stated) is worked
+out when the results table also carries the pupils' KS1 teacher assessments (``ks1_reading_ta``,
+``ks1_writing_ta``, ``ks1_maths_ta``); without them its columns are empty.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import polars as pl
 
 from keystage.core.measures.group_figures import Mean, Measure, Share
+from keystage.core.measures.primary import progress
 from keystage.core.measures.primary.results import flagged, judged, score, with_results
 from keystage.core.reference.frameworks import Framework
 
@@ -39,6 +42,7 @@ MEASURES: dict[str, Measure] = {
     "ks2_rwm_expected": Share("ks2_rwm_expected"),
     "ks2_rwm_higher": Share("ks2_rwm_higher"),
     "ks2_mtc_score": Mean("ks2_mtc_score"),
+    **{f"ks2_{s}_progress": Mean(f"ks2_{s}_progress") for s in progress.SUBJECTS},
 }
 
 
@@ -52,8 +56,10 @@ def _threshold(framework: Framework, name: str, fallback: int | None) -> float:
 
 def ks2_pupils(results: pl.DataFrame, pupils: pl.DataFrame, framework: Framework) -> pl.DataFrame:
     """One row per pupil of ``pupils`` (carried through) with a column per measure of ``MEASURES``:
-    yes, no or a score, or null when the pupil does not count. ``results``: upn, assessment, result."""
-    codes = [a.code for a in framework.assessments]
+    yes, no or a score, or null when the pupil does not count, and the progress columns
+    (``progress.COLUMNS``: KS1 APS, prior attainment group, progress adjusted and unadjusted). The
+    pupils given are the nation progress is measured against. ``results``: upn, assessment, result."""
+    codes = [a.code for a in framework.assessments] + list(progress.KS1_ASSESSMENTS)
     table = with_results(pupils, results, codes)
     figures = {}
     for test in TESTS:
@@ -87,5 +93,7 @@ def ks2_pupils(results: pl.DataFrame, pupils: pl.DataFrame, framework: Framework
     mtc = framework.assessment("ks2_mtc")
     figures["ks2_mtc_score"] = score(mtc, mtc.code)
     table = table.with_columns(expr.alias(name) for name, expr in figures.items())
-    others = [c for c in pupils.columns if c != "upn" and c not in figures]
-    return table.select("upn", *figures, *others)
+    table = progress.with_progress(table, framework)
+    added = [c for c in progress.COLUMNS if c not in figures]
+    others = [c for c in pupils.columns if c != "upn" and c not in figures and c not in added]
+    return table.select("upn", *figures, *added, *others)

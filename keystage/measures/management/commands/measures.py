@@ -7,9 +7,12 @@ From files (nothing is stored):
 From the database (the figures are stored for the reports):
     keystage measures ks4 --year 2026 [--school 8004001] [--estimates platform]
 EYFSP, phonics, KS1 and KS2, from files (results: upn,assessment,result; pupils: upn,nc_year, then
-characteristics):
+characteristics, and trust and la to aggregate) or from the database (stored):
     keystage measures eyfsp --results results.csv --pupils pupils.csv [--framework-year 2026] \\
-        [--pupil-out p.csv] [--school-out s.csv]
+        [--pupil-out p.csv] [--school-out s.csv] [--aggregate-out a.csv]
+    keystage measures ks2 --year 2026 [--school 8004001]
+Trends, every measure year by year from the stored runs:
+    keystage measures ks2 --trends [--school 8004001] [--trend-out trends.csv]
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 import polars as pl
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from keystage.core.measures.group_figures import SUPPRESS_BELOW, suppressed
 from keystage.core.measures.ks4 import io
 from keystage.core.measures.primary import KEY_STAGES
 from keystage.core.results.kinds import academic_year_name
@@ -69,11 +73,30 @@ def _check_outputs(options: dict[str, Any], names: tuple[str, ...]) -> None:
                 raise CommandError(f"--{option.replace('_', '-')}: {error}") from None
 
 
+def _from_files(options: dict[str, Any]) -> bool:
+    """Whether the figures are asked for from files (else from the database), refusing mixed options."""
+    from_files = options["results"] is not None or options["pupils"] is not None
+    if options["school"] and options["year"] is None:
+        raise CommandError("--school needs --year: it chooses a school's figures in the database.")
+    if options["school"] and options["aggregate_out"] is not None:
+        raise CommandError(
+            "--aggregate-out writes every trust's and LA's figures; it cannot be given with --school."
+        )
+    if from_files and options["year"] is not None:
+        raise CommandError(
+            "Give either --results and --pupils (from files) or --year (from the database), not both."
+        )
+    if not from_files and options["year"] is None:
+        raise CommandError(
+            "Give --results and --pupils to compute from files, or --year to compute from the database."
+        )
+    return from_files
+
+
 class Command(BaseCommand):
     help = (
-        "Compute KS4 measures (A8, P8, EBacc, English and maths, subjects) from results and pupils files, "
-        "or from the database for a year (stored for the reports); EYFSP, phonics, KS1 and KS2 measures "
-        "from files."
+        "Compute KS4 measures (A8, P8, EBacc, English and maths, subjects) or EYFSP, phonics, KS1 and KS2 "
+        "measures from results and pupils files, or from the database for a year (stored for the reports)."
     )
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
@@ -86,7 +109,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "key_stage",
             choices=["ks4", *KEY_STAGES],
-            help="the key stage: ks4, or eyfsp, phonics, ks1 or ks2 (from files for now)",
+            help="the key stage: ks4, eyfsp, phonics, ks1 or ks2",
         )
         parser.add_argument(
             "--framework-year",
@@ -116,7 +139,7 @@ class Command(BaseCommand):
         )
         database = parser.add_argument_group("from the database")
         database.add_argument(
-            "--year", type=int, help="academic year by its end, e.g. 2026: the KS4 uploads in use that year"
+            "--year", type=int, help="academic year by its end, e.g. 2026: the uploads in use that year"
         )
         database.add_argument("--school", help="DfE number: store only this school's (and national) figures")
         parser.add_argument(
@@ -148,6 +171,22 @@ class Command(BaseCommand):
             "(from files: the pupils file's trust and la columns name them)",
         )
         parser.add_argument(
+            "--suppress-below",
+            type=int,
+            default=SUPPRESS_BELOW,
+            metavar="N",
+            help=f"eyfsp, phonics, ks1, ks2: figures counting fewer than N pupils are shown as SUPP and "
+            f"left empty in the files (default {SUPPRESS_BELOW}; 0 shows every figure)",
+        )
+        trends = parser.add_argument_group("trends, from the stored runs")
+        trends.add_argument(
+            "--trends",
+            action="store_true",
+            help="print every measure year by year (of --school, else the nation) from each year's latest "
+            "stored run, with the national figure beside it",
+        )
+        trends.add_argument("--trend-out", type=Path, help="write the trends table (.csv, .json or .parquet)")
+        parser.add_argument(
             "--subject-out",
             type=Path,
             help="write one row per school, trust, LA and nation, pupil group and subject: entries, "
@@ -155,26 +194,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["trends"] or options["trend_out"] is not None:
+            self._trends(options)
+            return
         if options["key_stage"] != "ks4":
             self._primary(options)
             return
         if options["framework_year"] is not None:
             raise CommandError("--framework-year is for the primary key stages; KS4 uses --points-year.")
-        from_files = options["results"] is not None or options["pupils"] is not None
-        if options["school"] and options["year"] is None:
-            raise CommandError("--school needs --year: it chooses a school's figures in the database.")
-        if options["school"] and options["aggregate_out"] is not None:
-            raise CommandError(
-                "--aggregate-out writes every trust's and LA's figures; it cannot be given with --school."
-            )
-        if from_files and options["year"] is not None:
-            raise CommandError(
-                "Give either --results and --pupils (from files) or --year (from the database), not both."
-            )
-        if not from_files and options["year"] is None:
-            raise CommandError(
-                "Give --results and --pupils to compute from files, or --year to compute from the database."
-            )
+        from_files = _from_files(options)
         _check_outputs(options, OUTPUTS)
         try:
             figures = self._from_files(options) if from_files else self._from_database(options)
@@ -182,57 +210,123 @@ class Command(BaseCommand):
         except (services.MeasuresError, io.TableFileError) as error:
             raise CommandError(str(error)) from None
 
+    def _trends(self, options: dict[str, Any]) -> None:
+        key_stage = options["key_stage"]
+        others = [name for name in ("results", "pupils", "year", "pupil_out", "school_out") if options[name]]
+        if others:
+            given = ", ".join(f"--{name.replace('_', '-')}" for name in others)
+            raise CommandError(
+                f"--trends reads the stored runs of every year; {given} cannot be given with it."
+            )
+        _check_outputs(options, ("trend_out",))
+        school = school_from_option(options["school"]) if options["school"] else None
+        table = services.trend_table(key_stage, school=school)
+        years = [c.split()[0] for c in table.columns if c.endswith(" figure")]
+        whose = school.name if school is not None else "The nation"
+        if not years:
+            raise CommandError(
+                f"No {key_stage} figures are stored yet: they are stored when results are confirmed, or "
+                f"with keystage measures {key_stage} --year."
+            )
+        self.stdout.write(f"{whose}, {key_stage}, {' '.join(academic_year_name(int(y)) for y in years)}:")
+        for row in table.iter_rows(named=True):
+            cells = [
+                f"{_number(row[f'{y} figure'])} (national {_number(row[f'{y} national'])})" for y in years
+            ]
+            self.stdout.write(f"  {row['measure']}: {'; '.join(cells)}")
+        if options["trend_out"] is not None:
+            try:
+                io.write_table(table, options["trend_out"])
+            except io.TableFileError as error:
+                raise CommandError(str(error)) from None
+            self.stdout.write(f"Wrote {table.height} measures to {options['trend_out']}.")
+
     def _primary(self, options: dict[str, Any]) -> None:
         key_stage = options["key_stage"]
-        ks4_only = ("year", "school", "estimates", "points_year", "catalogue", "aggregate_out", "subject_out")
+        ks4_only = ("estimates", "points_year", "catalogue", "subject_out")
         given = [f"--{name.replace('_', '-')}" for name in ks4_only if options[name] is not None]
         if options["no_floors"]:
             given.append("--no-floors")
         if given:
+            raise CommandError(f"{', '.join(given)}: not for {key_stage}, only for ks4.")
+        from_files = _from_files(options)
+        if from_files and (options["results"] is None or options["pupils"] is None):
+            missing = "--pupils" if options["results"] is not None else "--results"
+            raise CommandError(f"From files, give both --results and --pupils ({missing} is missing).")
+        if options["year"] is not None and options["framework_year"] is not None:
             raise CommandError(
-                f"{', '.join(given)}: not for {key_stage}. {key_stage} measures are computed from files for "
-                "now (--results and --pupils); from the database they come later."
+                "--framework-year is for files; from the database the year's framework is used."
             )
-        if options["results"] is None or options["pupils"] is None:
-            raise CommandError(f"Give --results and --pupils to compute {key_stage} measures from files.")
-        _check_outputs(options, ("pupil_out", "school_out"))
+        _check_outputs(options, ("pupil_out", "school_out", "aggregate_out"))
         if options["framework_year"] is not None and not 2000 <= options["framework_year"] <= 2100:
             raise CommandError("--framework-year: give the academic year by its end, e.g. 2026 for 2025/26.")
         try:
-            results = io.read_primary_results(options["results"])
-            pupils = io.read_primary_pupils(options["pupils"])
-            figures = services.compute_primary(key_stage, results, pupils, year=options["framework_year"])
+            if from_files:
+                figures = self._primary_from_files(key_stage, options)
+                # From files the comparator is every pupil given, not the nation: say so.
+                compared = "all pupils given"
+            else:
+                figures = self._primary_from_database(key_stage, options)
+                compared = "national"
+            self._write_primary(key_stage, figures, compared, options)
         except (services.MeasuresError, io.TableFileError) as error:
             raise CommandError(str(error)) from None
+
+    def _primary_from_files(self, key_stage: str, options: dict[str, Any]) -> services.PrimaryFigures:
+        results = io.read_primary_results(options["results"])
+        pupils = io.read_primary_pupils(options["pupils"])
+        figures = services.compute_primary(key_stage, results, pupils, year=options["framework_year"])
         framework = figures.framework
         self.stdout.write(
             f"{framework.title} from {options['results'].name} and {options['pupils'].name}: "
             f"{_count(figures.pupils.height, 'pupil')}; the {framework.collection} framework from "
             f"{academic_year_name(framework.from_year)}."
         )
+        return figures
+
+    def _primary_from_database(self, key_stage: str, options: dict[str, Any]) -> services.PrimaryFigures:
+        school = school_from_option(options["school"]) if options["school"] else None
+        run, figures = services.compute_and_store_primary(key_stage, options["year"], school=school)
+        scope = f" for {run.school.name}" if run.school is not None else ""
+        self.stdout.write(
+            f"Stored {run.get_key_stage_display()} {academic_year_name(run.year)} run {run.pk}{scope}: "
+            f"{_count(run.pupils, 'pupil')} in {_count(run.schools, 'school')}; {run.estimates}."
+        )
+        # Trust and LA ids mean nothing outside the database: the files name them as people know them.
+        labels = services.organisation_labels(figures.aggregates.get_column("organisation").to_list())
+        if figures.aggregates.height:
+            figures.aggregates = figures.aggregates.with_columns(pl.col("organisation").replace(labels))
+        figures.pupils = figures.pupils.drop("trust", "la", "school_id", strict=False)
+        if school is not None:
+            figures.schools = figures.schools.filter(pl.col("school") == school.dfe_number)
+            figures.pupils = figures.pupils.filter(pl.col("school") == school.dfe_number)
+        return figures
+
+    def _write_primary(
+        self, key_stage: str, figures: services.PrimaryFigures, compared: str, options: dict[str, Any]
+    ) -> None:
         for note in figures.notes:
             self.stdout.write(f"Note: {note}")
+        below = options["suppress_below"]
+        if below < 0:
+            raise CommandError("--suppress-below: give a number of pupils, 0 or more.")
+        figures.schools = suppressed(figures.schools, figures.measures, below)
+        if figures.aggregates.height:
+            figures.aggregates = suppressed(figures.aggregates, figures.measures, below)
         name, words = KEY_STAGES[key_stage].headline, KEY_STAGES[key_stage].headline_words
         everyone = figures.schools.filter((pl.col("group") == "all") & (pl.col("value") == "all"))
         for row in everyone.head(SHOWN_SCHOOLS).iter_rows(named=True):
+            shown = "SUPP" if row[f"{name}_suppressed"] else _percent(row[name])
             self.stdout.write(
-                f"School {row['school']}: {_count(row['cohort'], 'pupil')}, {words} {_percent(row[name])} of "
-                # From files the comparator is every pupil given, not the nation: say so.
-                f"{row[f'{name}_pupils']} (all pupils given {_percent(row[f'national_{name}'])})."
+                f"School {row['school']}: {_count(row['cohort'], 'pupil')}, {words} {shown} of "
+                f"{row[f'{name}_pupils']} ({compared} {_percent(row[f'national_{name}'])})."
             )
+        flags = [f"{m}_suppressed" for m in figures.measures]
+        if below and figures.schools.select(pl.any_horizontal(flags).any()).item():
+            self.stdout.write(f"SUPP: fewer than {below} pupils; such figures are empty in the files.")
         if everyone.height > SHOWN_SCHOOLS:
             self.stdout.write(f"... and {everyone.height - SHOWN_SCHOOLS} more schools.")
-        try:
-            if options["pupil_out"] is not None:
-                io.write_table(figures.pupils, options["pupil_out"])
-                self.stdout.write(f"Wrote {figures.pupils.height} pupils to {options['pupil_out']}.")
-            if options["school_out"] is not None:
-                io.write_table(figures.schools, options["school_out"])
-                self.stdout.write(
-                    f"Wrote {figures.schools.height} school and group rows to {options['school_out']}."
-                )
-        except io.TableFileError as error:
-            raise CommandError(str(error)) from None
+        self._write_tables(options, figures.pupils, figures.schools, figures.aggregates)
 
     def _from_files(self, options: dict[str, Any]) -> services.Ks4Figures:
         if options["results"] is None or options["pupils"] is None:
@@ -353,21 +447,25 @@ class Command(BaseCommand):
             f"Subjects: {_count(nation.height, 'subject')}, {int(nation['entries'].sum()):,} entries"
             f" in all. {figures.subjects_basis}."
         )
-        if options["pupil_out"] is not None:
-            table = figures.pupil_table.drop("school_id", strict=False)
-            io.write_table(table, options["pupil_out"])
-            self.stdout.write(f"Wrote {table.height} pupils to {options['pupil_out']}.")
-        if options["school_out"] is not None:
-            io.write_table(figures.schools, options["school_out"])
-            self.stdout.write(
-                f"Wrote {figures.schools.height} school and group rows to {options['school_out']}."
-            )
-        if options["aggregate_out"] is not None:
-            io.write_table(figures.aggregates, options["aggregate_out"])
-            self.stdout.write(
-                f"Wrote {figures.aggregates.height} trust and LA rows to {options['aggregate_out']}."
-                + ("" if figures.aggregates.height else " (No pupil has a trust or LA.)")
-            )
+        pupils = figures.pupil_table.drop("school_id", strict=False)
+        self._write_tables(options, pupils, figures.schools, figures.aggregates)
         if options["subject_out"] is not None:
             io.write_table(figures.subjects, options["subject_out"])
             self.stdout.write(f"Wrote {figures.subjects.height} subject rows to {options['subject_out']}.")
+
+    def _write_tables(
+        self, options: dict[str, Any], pupils: pl.DataFrame, schools: pl.DataFrame, aggregates: pl.DataFrame
+    ) -> None:
+        """--pupil-out, --school-out and --aggregate-out, as asked."""
+        if options["pupil_out"] is not None:
+            io.write_table(pupils, options["pupil_out"])
+            self.stdout.write(f"Wrote {pupils.height} pupils to {options['pupil_out']}.")
+        if options["school_out"] is not None:
+            io.write_table(schools, options["school_out"])
+            self.stdout.write(f"Wrote {schools.height} school and group rows to {options['school_out']}.")
+        if options["aggregate_out"] is not None:
+            io.write_table(aggregates, options["aggregate_out"])
+            self.stdout.write(
+                f"Wrote {aggregates.height} trust and LA rows to {options['aggregate_out']}."
+                + ("" if aggregates.height else " (No pupil has a trust or LA.)")
+            )
