@@ -52,7 +52,7 @@ from keystage.core.measures.ks4.schools import (
     with_comparators,
 )
 from keystage.core.measures.ks4.subjects import SUBJECT_COLUMNS, SubjectMeasures
-from keystage.core.measures.primary import KEY_STAGES, phonics
+from keystage.core.measures.primary import KEY_STAGES, phonics, progress
 from keystage.core.reference.frameworks import Framework, FrameworkLibrary
 from keystage.core.reference.ks4_catalogue import Catalogue, CatalogueFileError, import_dfe_2019_folder
 from keystage.core.results.kinds import KINDS, academic_year_name
@@ -621,7 +621,8 @@ KS1_TO_KS2_YEARS = 4  # KS1 is assessed in Year 2, KS2 in Year 6
 
 
 def _confirmed_results(uploads: Any, subjects: Iterable[str] | None = None) -> pl.DataFrame:
-    rows = Result.objects.filter(upload__in=uploads)
+    # In upload order, so that where two uploads give a pupil a result the same one counts every time.
+    rows = Result.objects.filter(upload__in=uploads).order_by("upload_id", "pk")
     if subjects is not None:
         rows = rows.filter(subject__in=list(subjects))
     return _frame(
@@ -635,25 +636,35 @@ def primary_database_tables(key_stage: str, year: int) -> tuple[pl.DataFrame, pl
 
     The results also carry what the figures need from earlier years: for phonics, a Year 2 pupil's
     Year 1 mark (``phonics_mark_year1``) from the year before's confirmed check, and last year's Year 1
-    pupils who are not checked again are Year 2 pupils of their school then; for KS2, the pupils'
+    pupils who met the standard and are not checked again are Year 2 pupils of their school then (if it
+    has confirmed this year's check); for KS2 in the years DfE measures progress
+    (``progress.PROGRESS_YEARS``), the pupils'
     KS1 teacher assessments from the KS1 collection four years before, else from the roster (CTFs carry
     them). Where both have one, the KS1 collection's counts (the first given is used)."""
     uploads = uploads_in_use(year, PRIMARY_KINDS[key_stage])
     pupils = _uploaded_pupils(uploads, year)
     results = _confirmed_results(uploads)
     upns = pupils.get_column("upn")
-    if key_stage == "phonics":
+    if key_stage == "phonics" and pupils.height:
         last_year = uploads_in_use(year - 1, ("phonics",))
+        earlier = _confirmed_results(last_year, [phonics.MARK])
         # Year 2's "met by the end of Year 2" counts every Year 2 pupil, and those who met the standard
-        # in Year 1 are not checked again: they are last year's Year 1 pupils, at last year's school.
+        # in Year 1 are not checked again: last year's Year 1 pupils who met it, not in this year's
+        # uploads, count as Year 2 pupils of last year's school, if that school has confirmed this
+        # year's check (else its Year 2 would be last year's pupils alone).
+        pass_mark = phonics.threshold(primary_framework("phonics", year))
+        met = earlier.filter(pl.col("result").cast(pl.Float64, strict=False) >= pass_mark).get_column("upn")
+        this_year = pupils.get_column("school_id").unique().implode()
         passed = _uploaded_pupils(last_year, year - 1).filter(
-            (pl.col("nc_year") == 1) & ~pl.col("upn").is_in(upns.implode())
+            (pl.col("nc_year") == 1)
+            & pl.col("upn").is_in(met.implode())
+            & ~pl.col("upn").is_in(upns.implode())
+            & pl.col("school_id").is_in(this_year)
         )
         pupils = pl.concat(
             [pupils, passed.with_columns(pl.lit(2, pl.Int64).alias("nc_year"))], how="vertical"
         )
         upns = pupils.get_column("upn")
-        earlier = _confirmed_results(last_year, [phonics.MARK])
         results = pl.concat(
             [
                 results,
@@ -662,7 +673,7 @@ def primary_database_tables(key_stage: str, year: int) -> tuple[pl.DataFrame, pl
                 ),
             ]
         )
-    if key_stage == "ks2":
+    if key_stage == "ks2" and year in progress.PROGRESS_YEARS:
         ks1 = _confirmed_results(uploads_in_use(year - KS1_TO_KS2_YEARS, ("ks1",)), KS1_TA.values())
         on_roster = pupils.unpivot(
             index="upn", on=list(KS1_TA), variable_name="assessment", value_name="result"
@@ -995,6 +1006,8 @@ def compute_and_store_primary(
         if school is not None and school.pk not in set(pupils.get_column("school_id").to_list()):
             raise MeasuresError(f"{school.name} has no confirmed {title} results for {name}.")
         figures = compute_primary(key_stage, results, pupils, year=year)
+        if key_stage == "ks2" and year not in progress.PROGRESS_YEARS:
+            figures.notes.append(f"DfE measures no KS2 progress from KS1 for {name}, so none is computed.")
         return _store_primary(run, figures, results, school, started), figures
     except Exception as error:
         _failed(run, error, started)

@@ -81,16 +81,17 @@ def figure(run, measure: str, *, school=None, organisation=None, group="all", va
 
 @pytest.mark.django_db(transaction=True)
 def test_confirmed_phonics_is_stored_for_schools_trusts_las_and_the_nation_by_the_worker(world):
-    s1_pupils = year_group(world.s1, 1, 4)
-    year_group(world.s3, 1, 2)
-    # 35 and 32 meet the standard (32 is the threshold); 20 does not; absent counts as not met.
+    s1_pupils = year_group(world.s1, 1, 6)
+    year_group(world.s3, 1, 6)
+    # 35, 32 and 40 meet the standard (32 is the threshold); 20 and 10 do not; absent counts as not met.
+    s1_marks = (35, 20, "A", 32, 40, 10)
     upload_confirmed(
-        "phonics",
-        world.s1,
-        world.person("manage_data"),
-        {(1, MARK): 35, (2, MARK): 20, (3, MARK): "A", (4, MARK): 32},
+        "phonics", world.s1, world.person("manage_data"), {(n, MARK): m for n, m in enumerate(s1_marks, 1)}
     )
-    upload_confirmed("phonics", world.s3, data_manager(world.s3), {(1, MARK): 40, (2, MARK): 33})
+    s3_marks = (40, 33, 32, 38, 36, 39)
+    upload_confirmed(
+        "phonics", world.s3, data_manager(world.s3), {(n, MARK): m for n, m in enumerate(s3_marks, 1)}
+    )
     queued = MeasureRun.objects.get(key_stage="phonics", year=YEAR)
     assert queued.status == RunStatus.QUEUED  # debounced: two confirmations, one refresh
     assert DBTaskResult.objects.filter(task_path__endswith="refresh_measures").count() >= 1
@@ -99,24 +100,23 @@ def test_confirmed_phonics_is_stored_for_schools_trusts_las_and_the_nation_by_th
 
     run = services.latest_run("phonics", YEAR)
     assert run is not None and run.pk == queued.pk and run.status == RunStatus.COMPLETE
-    assert (run.pupils, run.schools) == (6, 2)
+    assert (run.pupils, run.schools) == (12, 2)
     assert "Phonics" in run.estimates  # the framework the results were read with
     s1 = figure(run, "phonics_y1_met", school=world.s1)
-    assert (s1["figure"], s1["pupils"], s1["national"]) == (0.5, 4, pytest.approx(4 / 6))
+    assert (s1["figure"], s1["pupils"], s1["national"]) == (0.5, 6, 0.75)
     assert figure(run, "phonics_y1_met", school=world.s3)["figure"] == 1.0
-    assert figure(run, "phonics_y1_average_mark", school=world.s3)["figure"] == pytest.approx(36.5)
-    # Places among schools: s3 is first, s1 second of two.
-    assert (
-        figure(run, "phonics_y1_met", school=world.s3)["percentile"],
-        figure(run, "phonics_y1_met", school=world.s1)["quintile"],
-    ) == (50, 5)
-    # The trust (s1 only) and the LA (s1 and s3), and the nation.
+    assert figure(run, "phonics_y1_average_mark", school=world.s3)["figure"] == pytest.approx(218 / 6)
+    # Places among schools: S3 is first (the top half), S1 second of two (the bottom fifth).
+    assert figure(run, "phonics_y1_met", school=world.s3)["percentile"] == 50
+    assert figure(run, "phonics_y1_met", school=world.s1)["quintile"] == 5
+    # The trust (S1 only) and the LA (S1 and S3), and the nation.
     assert figure(run, "phonics_y1_met", organisation=world.trust)["figure"] == 0.5
-    assert figure(run, "phonics_y1_met", organisation=world.la)["figure"] == pytest.approx(4 / 6)
-    assert figure(run, "phonics_y1_met")["pupils"] == 6
-    # Pupil groups: s1's girls are pupils 2 and 4 (marks 20 and 32).
+    assert figure(run, "phonics_y1_met", organisation=world.la)["figure"] == 0.75
+    assert figure(run, "phonics_y1_met")["pupils"] == 12
+    # Pupil groups: S1's girls are pupils 2, 4 and 6 (marks 20, 32 and 10).
     girls = figure(run, "phonics_y1_met", school=world.s1, group="sex", value="female")
-    assert (girls["figure"], girls["pupils"]) == (0.5, 2)
+    assert (girls["figure"], girls["pupils"]) == (pytest.approx(1 / 3), 3)
+    assert "percentile" not in girls  # places are among schools' whole cohorts
     # Each pupil's results and figures, as confirmed.
     first = PrimaryPupilFigure.objects.get(run=run, upn=s1_pupils[0].upn)
     assert first.results == {"phonics_mark": "35"} and first.figures["phonics_y1_met"] is True
@@ -129,6 +129,9 @@ def test_met_by_the_end_of_year_2_counts_last_years_year_1_checks(world, capsys)
     user = world.person("manage_data")
     year_group(world.s1, 1, 3, year=YEAR - 1)  # last year's Year 1: 36 meets, 20 and 31 do not
     upload_confirmed("phonics", world.s1, user, {(1, MARK): 36, (2, MARK): 20, (3, MARK): 31}, year=YEAR - 1)
+    # S3 confirmed last year's check but not this year's: its pupils are not this year's Year 2.
+    year_group(world.s3, 1, 1, year=YEAR - 1)
+    upload_confirmed("phonics", world.s3, data_manager(world.s3), {(1, MARK): 40}, year=YEAR - 1)
     retakers = year_group(world.s1, 2, 2, first=2)  # this year the two who did not meet are checked again
     upload_confirmed("phonics", world.s1, user, {(1, MARK): 33, (2, MARK): 10})
 
@@ -223,7 +226,19 @@ def test_trends_put_three_years_side_by_side_from_the_stored_runs(world, tmp_pat
     services.compute_and_store_primary("phonics", YEAR, school=world.s1)  # a one-school run is not a year's
 
     out = tmp_path / "trends.csv"
-    call_command("measures", "phonics", "--trends", "--school", world.s1.dfe_number, "--trend-out", str(out))
+    call_command("measures", "phonics", "--trends", "--school", world.s1.dfe_number)
+    assert "phonics_y1_met: SUPP (national 0.50); SUPP (national 1.00); SUPP" in capsys.readouterr().out
+    call_command(
+        "measures",
+        "phonics",
+        "--trends",
+        "--school",
+        world.s1.dfe_number,
+        "--trend-out",
+        str(out),
+        "--suppress-below",
+        "0",
+    )
 
     printed = capsys.readouterr().out
     assert f"School One, phonics, {YEAR - 3}/{(YEAR - 2) % 100}" in printed
@@ -305,3 +320,23 @@ def test_ks2_reads_ks1_from_the_ks1_collection_four_years_before_over_the_roster
     assert stored[pupils[0].upn].results["ks1_reading_ta"] == "GDS"
     # The two with EXS at KS1 share a group (mean reading 101); the first is alone in hers.
     assert [stored[p.upn].figures["ks2_reading_progress"] for p in pupils] == [0, -1, 1]
+
+
+def test_no_ks2_progress_in_a_year_dfe_measures_none(world):
+    expected = {"ks1_reading": "EXS", "ks1_writing": "EXS", "ks1_maths": "EXS"}
+    pupils = year_group(world.s1, 6, 2, year=YEAR - 1, **expected)  # 2024/25: KS1 was not assessed in 2021
+    upload_confirmed(
+        "ks2-ta",
+        world.s1,
+        world.person("manage_data"),
+        ks2_values([100, 104], [110] * 2, ["EXS"] * 2),
+        year=YEAR - 1,
+    )
+
+    run, _figures = services.compute_and_store_primary("ks2", YEAR - 1)
+
+    assert f"DfE measures no KS2 progress from KS1 for {YEAR - 2}/{(YEAR - 1) % 100}" in run.message
+    reading = figure(run, "ks2_reading_progress", school=world.s1)
+    assert (reading["figure"], reading["pupils"], reading["ci_low"]) == (None, 0, None)
+    stored = PrimaryPupilFigure.objects.get(run=run, upn=pupils[0].upn)
+    assert "ks1_reading_ta" not in stored.results and stored.figures["ks2_reading_expected"] is True

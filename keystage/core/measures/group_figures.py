@@ -126,13 +126,23 @@ def national_figures(
 def suppressed(
     table: pl.DataFrame, measures: Mapping[str, Measure], below: int = SUPPRESS_BELOW
 ) -> pl.DataFrame:
-    """``table`` with each figure counting fewer than ``below`` pupils (but some) emptied, and a
-    column ``<name>_suppressed`` saying so: what pages and downloads show as "SUPP"."""
+    """``table`` with each figure counting fewer than ``below`` pupils (but some) emptied, with
+    whatever would give it away (its national comparator stays; its CI and significance, where the table
+    has them, go), and a column ``<name>_suppressed`` saying so: what pages and downloads show as
+    "SUPP"."""
+    hidden = ("", "_ci_low", "_ci_high", "_significance")
     return table.with_columns(
         column
         for name in measures
         for column in (
-            pl.when(pl.col(f"{name}_pupils") < below).then(None).otherwise(pl.col(name)).alias(name),
+            *(
+                pl.when(pl.col(f"{name}_pupils") < below)
+                .then(None)
+                .otherwise(pl.col(f"{name}{part}"))
+                .alias(f"{name}{part}")
+                for part in hidden
+                if f"{name}{part}" in table.columns
+            ),
             ((pl.col(f"{name}_pupils") > 0) & (pl.col(f"{name}_pupils") < below)).alias(f"{name}_suppressed"),
         )
     )
@@ -178,19 +188,22 @@ def with_national(
     return keyed.join(figures, on=["comparator_group", "comparator_value"], how="left", maintain_order="left")
 
 
-def places(figures: pl.DataFrame, measures: Mapping[str, Measure], *, by: str = "school") -> pl.DataFrame:
+def places(
+    figures: pl.DataFrame, measures: Mapping[str, Measure], *, by: str = "school", below: int = SUPPRESS_BELOW
+) -> pl.DataFrame:
     """Each ``by``'s place among all of them in each measure, from the ("all", "all") rows of
     ``group_figures``: ``by``, measure, rank, out_of, percentile, quintile. Higher is better in every
     primary measure, so rank 1 is the highest figure; ties share the best rank of their tie (compared
     to 9 decimal places, so row order and floating-point noise never split one). percentile =
     ceil(100 * rank / out_of): 1 is the top 1%; quintile = ceil(5 * rank / out_of): 1 the top fifth.
-    A ``by`` without a figure in a measure has no place in it."""
+    A ``by`` without a figure in a measure, or whose figure counts fewer than ``below`` pupils (it
+    would be suppressed, and its place would give it away), has no place in it."""
     everyone = figures.filter((pl.col("group") == "all") & (pl.col("value") == "all"))
     if everyone.get_column(by).n_unique() != everyone.height:
         raise ValueError(f"a {by} appears twice among the ('all', 'all') rows")
     parts = []
     for name in measures:
-        ranked = everyone.filter(pl.col(name).is_not_null()).select(
+        ranked = everyone.filter(pl.col(name).is_not_null() & (pl.col(f"{name}_pupils") >= below)).select(
             pl.col(by),
             pl.lit(name).alias("measure"),
             pl.col(name).round(9).rank(method="min", descending=True).cast(pl.Int64).alias("rank"),

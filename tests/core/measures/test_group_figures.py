@@ -11,6 +11,7 @@ from keystage.core.measures.group_figures import (
     Share,
     group_figures,
     national_figures,
+    places,
     suppressed,
     with_national,
 )
@@ -88,3 +89,38 @@ def test_suppression_by_default_below_six_pupils_and_never_of_a_figure_with_none
     empty = pupils().with_columns(pl.lit(None, dtype=pl.Boolean).alias("met"))
     nobody = one(suppressed(group_figures(empty, MEASURES, group_columns=["all"]), MEASURES), "S1")
     assert nobody["met"] is None and nobody["met_pupils"] == 0 and not nobody["met_suppressed"]
+
+
+def test_places_rank_schools_by_each_measure_with_ties_sharing_and_small_schools_left_out():
+    table = pl.DataFrame(
+        {
+            "school": ["A", "B", "C", "D", "A"],
+            "group": ["all", "all", "all", "all", "sex"],
+            "value": ["all", "all", "all", "all", "female"],
+            "gld": [0.8, 0.6, 0.8, 0.9, 0.1],
+            "gld_pupils": [10, 10, 10, 3, 5],
+        }
+    )
+    ranked = places(table, {"gld": Share("gld")})
+    # D counts 3 pupils: its figure would be suppressed, so it has no place that would give it away.
+    assert ranked.select("school", "rank", "out_of", "percentile", "quintile").rows() == [
+        ("A", 1, 3, 34, 2),
+        ("B", 3, 3, 100, 5),
+        ("C", 1, 3, 34, 2),
+    ]
+    assert places(table, {"gld": Share("gld")}, below=0).filter(pl.col("school") == "D").item(0, "rank") == 1
+
+
+def test_a_suppressed_figure_takes_its_confidence_interval_and_significance_with_it():
+    table = pl.DataFrame(
+        {
+            "progress": [1.5, 0.2],
+            "progress_pupils": [2, 30],
+            "progress_ci_low": [-1.07, -0.5],
+            "progress_ci_high": [4.07, 0.9],
+            "progress_significance": ["not significant", "not significant"],
+        }
+    )
+    hidden = suppressed(table, {"progress": Mean("progress")})
+    assert hidden.row(0) == (None, 2, None, None, None, True)
+    assert hidden.row(1) == (0.2, 30, -0.5, 0.9, "not significant", False)

@@ -76,6 +76,11 @@ from keystage.core.reference.toml_files import read_toml
 
 DATA_FILE = Path(__file__).parents[2] / "reference" / "data" / "ks2_progress.toml"
 
+# The KS2 years (by their end) whose progress DfE measures from KS1 under the KS1 framework of 2016 on,
+# which these points are for: KS1 in 2018, 2019, 2022 and 2023. None in 2024 and 2025 (KS1 was not
+# assessed in 2020 and 2021) and none from 2028 (the Reception Baseline Assessment) [DfE: "Primary
+# school accountability in 2025: technical guide"].
+PROGRESS_YEARS = (2022, 2023, 2026, 2027)
 SUBJECTS = ("reading", "writing", "maths")
 KS1_ASSESSMENTS = tuple(f"ks1_{s}_ta" for s in SUBJECTS)
 FLOOR_SHARE = 0.01  # about 1% of pupils nationally below their PAG's floor

@@ -194,6 +194,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["suppress_below"] < 0:
+            raise CommandError("--suppress-below: give a number of pupils, 0 or more.")
         if options["trends"] or options["trend_out"] is not None:
             self._trends(options)
             return
@@ -222,6 +224,16 @@ class Command(BaseCommand):
         school = school_from_option(options["school"]) if options["school"] else None
         table = services.trend_table(key_stage, school=school)
         years = [c.split()[0] for c in table.columns if c.endswith(" figure")]
+        below = options["suppress_below"]
+        small = {y: (pl.col(f"{y} pupils") > 0) & (pl.col(f"{y} pupils") < below) for y in years}
+        table = table.with_columns(
+            column
+            for y in years
+            for column in (
+                pl.when(small[y]).then(None).otherwise(pl.col(f"{y} figure")).alias(f"{y} figure"),
+                small[y].fill_null(False).alias(f"{y} suppressed"),
+            )
+        )
         whose = school.name if school is not None else "The nation"
         if not years:
             raise CommandError(
@@ -231,7 +243,9 @@ class Command(BaseCommand):
         self.stdout.write(f"{whose}, {key_stage}, {' '.join(academic_year_name(int(y)) for y in years)}:")
         for row in table.iter_rows(named=True):
             cells = [
-                f"{_number(row[f'{y} figure'])} (national {_number(row[f'{y} national'])})" for y in years
+                f"{'SUPP' if row[f'{y} suppressed'] else _number(row[f'{y} figure'])} "
+                f"(national {_number(row[f'{y} national'])})"
+                for y in years
             ]
             self.stdout.write(f"  {row['measure']}: {'; '.join(cells)}")
         if options["trend_out"] is not None:
@@ -308,8 +322,6 @@ class Command(BaseCommand):
         for note in figures.notes:
             self.stdout.write(f"Note: {note}")
         below = options["suppress_below"]
-        if below < 0:
-            raise CommandError("--suppress-below: give a number of pupils, 0 or more.")
         figures.schools = suppressed(figures.schools, figures.measures, below)
         if figures.aggregates.height:
             figures.aggregates = suppressed(figures.aggregates, figures.measures, below)
