@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from keystage.core.measures import characteristics
 from keystage.core.measures.group_figures import (
+    FIGURE_EXTRAS,
     Measure,
     group_figures,
     national_figures,
@@ -652,8 +653,7 @@ def primary_database_tables(key_stage: str, year: int) -> tuple[pl.DataFrame, pl
         # in Year 1 are not checked again: last year's Year 1 pupils who met it, not in this year's
         # uploads, count as Year 2 pupils of last year's school, if that school has confirmed this
         # year's check (else its Year 2 would be last year's pupils alone).
-        pass_mark = phonics.threshold(primary_framework("phonics", year))
-        met = earlier.filter(pl.col("result").cast(pl.Float64, strict=False) >= pass_mark).get_column("upn")
+        met = phonics.met_the_standard(earlier, primary_framework("phonics", year - 1))
         this_year = pupils.get_column("school_id").unique().implode()
         passed = _uploaded_pupils(last_year, year - 1).filter(
             (pl.col("nc_year") == 1)
@@ -783,26 +783,36 @@ def _pupil_rows(run: MeasureRun, figures: Ks4Figures, only: int | None) -> Itera
 
 
 def _store(run: MeasureRun, figures: Ks4Figures, school: School | None, started: float) -> MeasureRun:
-    table = figures.measures.pupils
-    school_pk = dict(table.select("school", "school_id").unique().iter_rows())
-    only = school.pk if school is not None else None
-    stored = table if only is None else table.filter(pl.col("school_id") == only)
+    school_pk, only, stored = _scope(figures.measures.pupils, school)
     with transaction.atomic():
         SchoolFigure.objects.bulk_create(_school_rows(run, figures, school_pk, only), batch_size=1000)
         SubjectFigure.objects.bulk_create(_subject_rows(run, figures, school_pk, only), batch_size=1000)
         PupilFigure.objects.bulk_create(_pupil_rows(run, figures, only), batch_size=1000)
-        run.status = RunStatus.COMPLETE
         run.estimates = figures.estimates.label[:120]
         run.subjects_basis = figures.subjects_basis[:200]
         run.points_year = figures.points_year
-        run.pupils = stored.height
-        run.schools = stored.get_column("school_id").n_unique()
         run.pupils_adjusted = int(stored.get_column("p8_was_adjusted").fill_null(False).sum())
-        run.computed_at = timezone.now()
-        run.duration = timedelta(seconds=time.perf_counter() - started)
-        run.message = " ".join(figures.notes)
-        run.save()
+        _complete(run, stored, figures.notes, started)
     return run
+
+
+def _scope(table: pl.DataFrame, school: School | None) -> tuple[dict[str, int], int | None, pl.DataFrame]:
+    """What a run stores: each school's DfE number -> pk, the one school's pk (None: every school) and
+    the pupils stored."""
+    school_pk = dict(table.select("school", "school_id").unique().iter_rows())
+    only = school.pk if school is not None else None
+    return school_pk, only, table if only is None else table.filter(pl.col("school_id") == only)
+
+
+def _complete(run: MeasureRun, stored: pl.DataFrame, notes: list[str], started: float) -> None:
+    """Mark the run complete (inside the transaction that stored its figures)."""
+    run.status = RunStatus.COMPLETE
+    run.pupils = stored.height
+    run.schools = stored.get_column("school_id").n_unique()
+    run.computed_at = timezone.now()
+    run.duration = timedelta(seconds=time.perf_counter() - started)
+    run.message = " ".join(notes)
+    run.save()
 
 
 def compute_and_store_ks4(
@@ -874,16 +884,13 @@ def _json_number(value: Any) -> Any:
     return value
 
 
-_PROGRESS_EXTRAS = ("ci_low", "ci_high", "significance")
-
-
 def _primary_entries(row: dict[str, Any], measures: Iterable[str]) -> dict[str, dict[str, Any]]:
     entries = {}
     for name in measures:
         entry = {"figure": _json_number(row[name]), "pupils": row[f"{name}_pupils"]}
         if f"national_{name}" in row:
             entry["national"] = _json_number(row[f"national_{name}"])
-        for extra in _PROGRESS_EXTRAS:
+        for extra in FIGURE_EXTRAS:
             if f"{name}_{extra}" in row:
                 entry[extra] = _json_number(row[f"{name}_{extra}"])
         entries[name] = entry
@@ -961,24 +968,15 @@ def _primary_pupil_rows(
 def _store_primary(
     run: MeasureRun, figures: PrimaryFigures, results: pl.DataFrame, school: School | None, started: float
 ) -> MeasureRun:
-    table = figures.pupils
-    school_pk = dict(table.select("school", "school_id").unique().iter_rows())
-    only = school.pk if school is not None else None
-    stored = table if only is None else table.filter(pl.col("school_id") == only)
+    school_pk, only, stored = _scope(figures.pupils, school)
     framework = figures.framework
     with transaction.atomic():
         PrimaryFigure.objects.bulk_create(_primary_rows(run, figures, school_pk, only), batch_size=1000)
         PrimaryPupilFigure.objects.bulk_create(
             _primary_pupil_rows(run, figures, results, only), batch_size=1000
         )
-        run.status = RunStatus.COMPLETE
         run.estimates = f"{framework.title} ({academic_year_name(framework.from_year)} framework)"[:120]
-        run.pupils = stored.height
-        run.schools = stored.get_column("school_id").n_unique()
-        run.computed_at = timezone.now()
-        run.duration = timedelta(seconds=time.perf_counter() - started)
-        run.message = " ".join(figures.notes)
-        run.save()
+        _complete(run, stored, figures.notes, started)
     return run
 
 

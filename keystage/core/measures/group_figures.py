@@ -22,6 +22,8 @@ import polars as pl
 from keystage.core.measures.ks4.schools import GroupSpec, chosen_groups, comparator_for, group_codes
 
 SUPPRESS_BELOW = 6  # DfE's usual threshold: figures of fewer pupils are not shown
+# Columns a key stage may add beside a figure (``<name>_<extra>``, e.g. KS2 progress's CI).
+FIGURE_EXTRAS = ("ci_low", "ci_high", "significance")
 _SCALE = 1_000_000_000
 
 
@@ -130,7 +132,7 @@ def suppressed(
     whatever would give it away (its national comparator stays; its CI and significance, where the table
     has them, go), and a column ``<name>_suppressed`` saying so: what pages and downloads show as
     "SUPP"."""
-    hidden = ("", "_ci_low", "_ci_high", "_significance")
+    hidden = ("", *(f"_{extra}" for extra in FIGURE_EXTRAS))
     return table.with_columns(
         column
         for name in measures

@@ -19,7 +19,7 @@ from __future__ import annotations
 import polars as pl
 
 from keystage.core.measures.group_figures import Mean, Measure, Share
-from keystage.core.measures.primary.results import flagged, score, with_results
+from keystage.core.measures.primary.results import flagged, score, wide_results, with_results
 from keystage.core.reference.frameworks import Assessment, Framework
 
 MARK = "phonics_mark"
@@ -53,6 +53,14 @@ def _met(check: Assessment, column: str, pass_mark: float) -> pl.Expr:
         .then(False)
         .otherwise(None)
     )
+
+
+def met_the_standard(results: pl.DataFrame, framework: Framework) -> pl.Series:
+    """The UPNs whose check in ``results`` (upn, assessment, result) met the standard: pupils who are
+    not checked again in Year 2."""
+    check = framework.assessment(MARK)
+    marks = wide_results(results, [MARK])
+    return marks.filter(_met(check, MARK, threshold(framework)).fill_null(False)).get_column("upn")
 
 
 def phonics_pupils(results: pl.DataFrame, pupils: pl.DataFrame, framework: Framework) -> pl.DataFrame:
