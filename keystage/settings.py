@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "keystage.returns",
     "keystage.api",
     "keystage.measures",
+    "keystage.reports",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

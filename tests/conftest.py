@@ -21,6 +21,7 @@ from keystage.core.roles import Role
 from keystage.organisations.models import LocalAuthority, School, Trust
 from tests.factories import PASSWORD, LocalAuthorityFactory, SchoolFactory, TrustFactory, member
 
+os.environ.setdefault("KEYSTAGE_DEMO_BACKGROUND", "small")  # the demo in tests: quick to work out
 # Playwright's sync API runs an event loop in the test thread; Django's DB calls there are safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

@@ -33,6 +33,8 @@ class AuditAction(models.TextChoices):
     REPORT_PUBLISHED = "report_published", "Published a report to a school"
     API_TOKEN_CREATED = "api_token_created", "Created an API token"
     API_TOKEN_REVOKED = "api_token_revoked", "Revoked an API token"
+    PUPILS_VIEWED = "pupils_viewed", "Viewed pupil-level results"
+    REPORT_DOWNLOADED = "report_downloaded", "Downloaded pupil-level results"
 
 
 class AuditEvent(models.Model):

@@ -69,6 +69,13 @@ class MeasureRun(models.Model):
     )
     task_id = models.CharField(max_length=64, blank=True)
     message = models.TextField(blank=True, help_text="Why a run failed.")
+    national_pupils = models.PositiveIntegerField(
+        default=0, help_text="Pupils the national figures count (the platform's and any background)."
+    )
+    national_schools = models.PositiveIntegerField(default=0)
+    background = models.CharField(
+        max_length=200, blank=True, help_text="The synthetic background counted nationally, if any."
+    )
 
     class Meta:
         constraints = [
@@ -350,3 +357,35 @@ class PrimaryPupilFigure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.upn}: {len(self.figures)} figures"
+
+
+class SyntheticBackground(models.Model):
+    """Synthetic schools and pupils counted in a year's national figures beside the platform's own
+    confirmed results: for a demonstration or a trial, where a handful of schools would otherwise be
+    "the nation". Every run that counts one names it (``MeasureRun.background``), and so does every
+    page that shows its figures.
+
+    The pupils are not stored: they are generated again from (year, scale, seed), which always gives
+    the same ones (keystage.core.synth). Platform schools in ``schools`` get synthetic pupils too, the
+    same as their synthetic roster for the year, until they confirm results of their own."""
+
+    year = models.PositiveSmallIntegerField(unique=True, help_text="The academic year by its end.")
+    scale = models.CharField(max_length=10, help_text="The synthetic year's scale: national, mid or small.")
+    seed = models.PositiveIntegerField()
+    schools = models.ManyToManyField(
+        School,
+        blank=True,
+        related_name="+",
+        help_text="Platform schools given synthetic results until they confirm their own.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["year"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        return f"Synthetic {self.scale}-scale background (seed {self.seed})"

@@ -57,6 +57,7 @@ from keystage.core.measures.primary import KEY_STAGES, phonics, progress
 from keystage.core.reference.frameworks import Framework, FrameworkLibrary
 from keystage.core.reference.ks4_catalogue import Catalogue, CatalogueFileError, import_dfe_2019_folder
 from keystage.core.results.kinds import KINDS, academic_year_name
+from keystage.measures.background import background_for, background_tables
 from keystage.measures.models import (
     KeyStage,
     MeasureRun,
@@ -596,7 +597,7 @@ def database_tables(year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     characteristics from the roster)."""
     uploads = uploads_in_use(year)
     summer = date(year, 6, 1)  # the template has no exam dates: the collection's summer series
-    pupils = _uploaded_pupils(uploads, year).select(
+    columns = [
         "school",
         "school_id",
         "trust",
@@ -605,14 +606,43 @@ def database_tables(year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
         "ks2_reading",
         "ks2_maths",
         *_characteristics(year, mobility=True),
-    )
+    ]
+    pupils = _uploaded_pupils(uploads, year).select(columns)
     results = _frame(
         Result.objects.filter(upload__in=uploads)
         .values_list("pupil__upn", "qan", "value")
         .iterator(chunk_size=20000),
         {"upn": pl.String, "qan": pl.String, "grade": pl.String},
     ).with_columns(pl.lit(summer).alias("exam_date"))
-    return results, pupils
+    return _with_background(results, pupils, year, (11,), "ks4", columns)
+
+
+def _with_background(
+    results: pl.DataFrame,
+    pupils: pl.DataFrame,
+    year: int,
+    year_groups: tuple[int, ...],
+    kind: str,
+    columns: list[Any],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The year's synthetic background (if it has one) added to the platform's pupils and results:
+    its pupils of schools with no results of their own in use (``background``)."""
+    chosen = background_for(year)
+    if chosen is None:
+        return results, pupils
+    extra_results, extra = background_tables(chosen, year_groups, kind=kind)
+    extra = extra.filter(
+        ~pl.col("school").is_in(pupils.get_column("school").unique().implode())
+        & ~pl.col("upn").is_in(pupils.get_column("upn").implode())
+    ).select(columns)
+    extra = extra.select(
+        pl.col(name).cast(dtype) if dtype != pl.Null else pl.col(name)
+        for name, dtype in pupils.schema.items()
+    )
+    extra_results = extra_results.join(extra.select("upn"), on="upn", how="semi").select(
+        pl.col(name).cast(dtype) for name, dtype in results.schema.items()
+    )
+    return pl.concat([results, extra_results]), pl.concat([pupils, extra], how="vertical_relaxed")
 
 
 # The collections each primary key stage's figures read.
@@ -691,10 +721,18 @@ def primary_database_tables(key_stage: str, year: int) -> tuple[pl.DataFrame, pl
     years = {y for kind in PRIMARY_KINDS[key_stage] for y in KINDS[kind].nc_years}
     if len(years) == 1:  # a template without an NC year column (KS1's): the collection's year group
         pupils = pupils.with_columns(pl.col("nc_year").fill_null(years.pop()))
-    table = pupils.select(
-        "school", "school_id", "trust", "la", "upn", "nc_year", *_characteristics(year, mobility=False)
+    columns = [
+        "school",
+        "school_id",
+        "trust",
+        "la",
+        "upn",
+        "nc_year",
+        *_characteristics(year, mobility=False),
+    ]
+    return _with_background(
+        results, pupils.select(columns), year, KEY_STAGES[key_stage].year_groups, "primary", columns
     )
-    return results, table
 
 
 # Storing ------------------------------------------------------------------------------------------
@@ -717,9 +755,9 @@ def _school_rows(
 ) -> Iterator[SchoolFigure]:
     text = {"banding", "significance", "group", "value"}
     for row in figures.schools.iter_rows(named=True):
-        pk = school_pk[row["school"]]
-        if only is not None and pk != only:
-            continue
+        pk = school_pk.get(row["school"])
+        if pk is None or (only is not None and pk != only):
+            continue  # a background school counts nationally but is not the platform's
         values = {name: _blank(row[name]) if name in text else row[name] for name in _SCHOOL_FIELDS}
         yield SchoolFigure(
             run=run,
@@ -752,7 +790,9 @@ def _subject_rows(
     for row in subjects.iter_rows(named=True):
         level, school_id, organisation_id = row["level"], None, None
         if level == "school":
-            school_id = school_pk[row["organisation"]]
+            school_id = school_pk.get(row["organisation"])
+            if school_id is None:
+                continue
         elif level in AGGREGATED_BY:
             organisation_id = int(row["organisation"])
         yield SubjectFigure(
@@ -766,10 +806,8 @@ def _subject_rows(
 
 
 def _pupil_rows(run: MeasureRun, figures: Ks4Figures, only: int | None) -> Iterator[PupilFigure]:
-    table = figures.measures.pupils
-    if only is not None:
-        table = table.filter(pl.col("school_id") == only)
-    lines = explanations(figures.measures if only is None else figures.measures.only(table.get_column("upn")))
+    table = _platform_pupils(figures.measures.pupils, only)
+    lines = explanations(figures.measures.only(table.get_column("upn")))
     present = [c for c in CHARACTERISTICS if c in table.columns]
     for row in table.iter_rows(named=True):
         yield PupilFigure(
@@ -792,20 +830,36 @@ def _store(run: MeasureRun, figures: Ks4Figures, school: School | None, started:
         run.subjects_basis = figures.subjects_basis[:200]
         run.points_year = figures.points_year
         run.pupils_adjusted = int(stored.get_column("p8_was_adjusted").fill_null(False).sum())
-        _complete(run, stored, figures.notes, started)
+        _complete(run, figures.measures.pupils, stored, figures.notes, started)
     return run
 
 
+def _platform_pupils(table: pl.DataFrame, only: int | None) -> pl.DataFrame:
+    """The pupils a run stores: those of the platform's schools (not a synthetic background's), or of
+    the one school ``only``."""
+    school = pl.col("school_id")
+    return table.filter(school.is_not_null() if only is None else school == only)
+
+
 def _scope(table: pl.DataFrame, school: School | None) -> tuple[dict[str, int], int | None, pl.DataFrame]:
-    """What a run stores: each school's DfE number -> pk, the one school's pk (None: every school) and
-    the pupils stored."""
-    school_pk = dict(table.select("school", "school_id").unique().iter_rows())
+    """What a run stores: each platform school's DfE number -> pk, the one school's pk (None: every
+    school) and the pupils stored."""
+    school_pk = {
+        dfe: pk for dfe, pk in table.select("school", "school_id").unique().iter_rows() if pk is not None
+    }
     only = school.pk if school is not None else None
-    return school_pk, only, table if only is None else table.filter(pl.col("school_id") == only)
+    return school_pk, only, _platform_pupils(table, only)
 
 
-def _complete(run: MeasureRun, stored: pl.DataFrame, notes: list[str], started: float) -> None:
-    """Mark the run complete (inside the transaction that stored its figures)."""
+def _complete(
+    run: MeasureRun, everyone: pl.DataFrame, stored: pl.DataFrame, notes: list[str], started: float
+) -> None:
+    """Mark the run complete (inside the transaction that stored its figures). ``everyone``: the
+    pupils the national figures count."""
+    chosen = background_for(run.year)
+    run.background = chosen.label if chosen is not None else ""
+    run.national_pupils = everyone.height
+    run.national_schools = everyone.get_column("school").n_unique()
     run.status = RunStatus.COMPLETE
     run.pupils = stored.height
     run.schools = stored.get_column("school_id").n_unique()
@@ -908,8 +962,8 @@ def _primary_rows(
     ).iter_rows():
         place.setdefault(school, {})[measure] = {"percentile": percentile, "quintile": quintile}
     for row in figures.schools.iter_rows(named=True):
-        pk = school_pk[row["school"]]
-        if only is not None and pk != only:
+        pk = school_pk.get(row["school"])
+        if pk is None or (only is not None and pk != only):
             continue
         entries = _primary_entries(row, figures.measures)
         if row["group"] == "all" and row["value"] == "all":
@@ -945,9 +999,7 @@ def _primary_rows(
 def _primary_pupil_rows(
     run: MeasureRun, figures: PrimaryFigures, results: pl.DataFrame, only: int | None
 ) -> Iterator[PrimaryPupilFigure]:
-    table = figures.pupils
-    if only is not None:
-        table = table.filter(pl.col("school_id") == only)
+    table = _platform_pupils(figures.pupils, only)
     given: dict[str, dict[str, str]] = {}
     mine = results.filter(pl.col("upn").is_in(table.get_column("upn").implode()))
     for upn, assessment, result in mine.iter_rows():
@@ -976,7 +1028,7 @@ def _store_primary(
             _primary_pupil_rows(run, figures, results, only), batch_size=1000
         )
         run.estimates = f"{framework.title} ({academic_year_name(framework.from_year)} framework)"[:120]
-        _complete(run, stored, figures.notes, started)
+        _complete(run, figures.pupils, stored, figures.notes, started)
     return run
 
 

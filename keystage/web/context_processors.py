@@ -30,6 +30,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
                 "active": path.startswith(results) or path.startswith(uploads),
             }
         )
+        reports = reverse("reports:index")
+        items.append({"label": "Reports", "href": reports, "active": path.startswith(reports)})
     returns = _la_returns_link(user, organisations)
     if returns:
         items.append({"label": "LA returns", "href": returns, "active": path.startswith(returns)})

@@ -107,7 +107,7 @@ def current_academic_year(today: date | None = None) -> int:
     return today.year + (1 if today.month >= 9 else 0)
 
 
-def load_demo_rosters(year: int | None = None) -> int:
+def load_demo_rosters(year: int | None = None, seed: int = 990) -> int:
     """A realistic synthetic year of pupils for every demo school (the same each time: seeded)."""
     import polars as pl
 
@@ -125,7 +125,7 @@ def load_demo_rosters(year: int | None = None) -> int:
             "phase": [s.phase for s in schools],
         }
     )
-    rosters = rosters_by_school(generate(SynthSpec(year=year, seed=990), schools=frame))
+    rosters = rosters_by_school(generate(SynthSpec(year=year, seed=seed), schools=frame))
     loaded = 0
     for school in schools:
         read = rosters[school.dfe_number]

@@ -15,6 +15,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from keystage.measures.demo import load_demo_reports
 from keystage.returns.demo import load_demo_returns
 from keystage.web.demo import (
     DEMO_PASSWORD,
@@ -59,6 +60,8 @@ class Command(BaseCommand):
         pupils = load_demo_rosters()
         collections = load_demo_collections()
         returns = load_demo_returns()
+        self.stdout.write("Working out three years of figures against a synthetic national background…")
+        reports = load_demo_reports()
         width = max(len(login.email) for login in logins)
         self.stdout.write(
             self.style.SUCCESS("\nkeystage demo is ready. Sign in as any of these, all with the password:")
@@ -72,6 +75,8 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"    Open for uploads: {', '.join(collections) or 'none'}.")
         self.stdout.write(f"    LA returns open: {', '.join(returns) or 'none'}.")
+        if reports:
+            self.stdout.write(f"    Reports worked out: {', '.join(reports)}.")
         if options["no_serve"]:
             return
         self._serve(port)

@@ -1,0 +1,164 @@
+"""Each report as an Excel workbook: the same figures as the page, with the filters applied and the
+source of the national figures stated on the cover sheet."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from keystage.core.reports.catalogue import KEY_STAGE_LABELS, MeasureInfo, value_label
+from keystage.core.reports.workbook import Table, report_workbook
+from keystage.core.results.kinds import academic_year_name
+from keystage.organisations.models import Organisation
+from keystage.reports.services import Breakdown, Dashboard, SchoolRow, Source
+
+
+def file_name(organisation: Organisation, key_stage: str, year: int, what: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9]+", "-", organisation.name).strip("-").lower()
+    return f"{name}-{key_stage}-{year}-{what}"
+
+
+def _about(
+    organisation: Organisation, key_stage: str, year: int, source: Source, **more: str
+) -> list[tuple[str, str]]:
+    lines = [
+        ("Organisation", organisation.name),
+        ("Key stage", KEY_STAGE_LABELS[key_stage]),
+        ("Academic year", academic_year_name(year)),
+        *more.items(),
+        ("National figures", source.words),
+        ("Small groups", "SUPP: figures of fewer than 6 pupils are suppressed."),
+    ]
+    return [
+        (label.replace("_", " ").capitalize() if label.islower() else label, text) for label, text in lines
+    ]
+
+
+def dashboard_workbook(report: Dashboard) -> bytes:
+    headlines = Table(
+        "Headline measures",
+        [
+            "Measure",
+            "Figure",
+            "National",
+            "Pupils",
+            "Confidence interval",
+            "Banding",
+            "Percentile",
+            "Quintile",
+        ],
+        [
+            [h.info.label, h.text, h.national_text, h.pupils, h.ci_text, h.banding, h.percentile, h.quintile]
+            for h in report.headlines
+        ],
+    )
+    years = report.trend_years
+    trends = Table(
+        "Trends",
+        ["Measure", *[academic_year_name(y) for y in years]],
+        [[h.info.label, *[dict(h.trend).get(y, "") for y in years]] for h in report.headlines],
+    )
+    about = _about(
+        report.organisation, report.key_stage, report.year, report.source, filters_applied="None: all pupils."
+    )
+    title = f"{report.organisation.name}: {report.label} {report.year_name} summary"
+    return report_workbook(title, about, [headlines, trends])
+
+
+def explore_workbook(
+    organisation: Organisation, key_stage: str, year: int, report: Breakdown, source: Source
+) -> bytes:
+    table = Table(
+        f"{report.measure.label} by pupil group",
+        [
+            "Group",
+            "Cohort",
+            "Pupils counted",
+            "School" if _is_school(organisation) else "Figure",
+            "National",
+            "Compared with",
+        ],
+        [
+            [
+                value_label(r.group, r.value),
+                r.cohort,
+                r.pupils,
+                r.figure,
+                r.national or "N/A",
+                r.comparator or "same group",
+            ]
+            for r in report.rows
+        ],
+    )
+    about = _about(
+        organisation,
+        key_stage,
+        year,
+        source,
+        filters_applied=report.filters.describe(),
+        comparator=report.national_note,
+    )
+    return report_workbook(f"{organisation.name}: {report.measure.label}", about, [table])
+
+
+def _is_school(organisation: Organisation) -> bool:
+    return organisation.org_kind.value == "school"
+
+
+def schools_workbook(
+    organisation: Organisation,
+    key_stage: str,
+    year: int,
+    rows: list[SchoolRow],
+    shown: list[MeasureInfo],
+    source: Source,
+) -> bytes:
+    columns = ["School", "DfE number", "Cohort"]
+    for info in shown:
+        columns.append(info.label)
+        if info.key == "p8":
+            columns += ["P8 confidence interval", "P8 banding"]
+    body: list[list[Any]] = []
+    for row in rows:
+        line: list[Any] = [row.school.name, row.school.dfe_number, row.cohort]
+        for info in shown:
+            figure = row.figures[info.key]
+            line.append(figure.text)
+            if info.key == "p8":
+                line += [figure.ci_text, figure.banding]
+        body.append(line)
+    about = _about(organisation, key_stage, year, source, filters_applied="None: all pupils.")
+    return report_workbook(
+        f"{organisation.name}: schools side by side", about, [Table("Schools", columns, body)]
+    )
+
+
+def pupils_workbook(
+    school: Organisation,
+    key_stage: str,
+    year: int,
+    rows: list[dict[str, Any]],
+    columns: list[tuple[str, str]],
+    search: str,
+) -> bytes:
+    def shown(value: Any) -> Any:
+        if isinstance(value, bool):
+            return "Yes" if value else "No"
+        return round(value, 2) if isinstance(value, float) else value
+
+    table = Table(
+        "Pupils",
+        ["Name", "UPN", *[label for _, label in columns]],
+        [[r["name"], r["upn"], *[shown(r.get(key)) for key, _ in columns]] for r in rows],
+    )
+    about = [
+        ("Organisation", school.name),
+        ("Key stage", KEY_STAGE_LABELS[key_stage]),
+        ("Academic year", academic_year_name(year)),
+        ("Filters applied", f"Search: {search}" if search else "None: every pupil."),
+        (
+            "Personal data",
+            "Pupil-level data about children: keep it within the school's data protection rules.",
+        ),
+    ]
+    return report_workbook(f"{school.name}: pupil list", about, [table])

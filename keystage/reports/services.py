@@ -1,0 +1,699 @@
+"""The reports: what each page shows, read from the stored measures (keystage.measures). Nothing here
+recomputes a national cohort; a filtered breakdown works from one school's (or trust's, LA's) stored
+pupil figures.
+
+Access is the views' job (keystage.reports.views checks the role and organisation before calling);
+these functions take the organisation they are given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from keystage.core.measures.group_figures import SUPPRESS_BELOW, Measure
+from keystage.core.measures.ks4.schools import comparator_for
+from keystage.core.measures.primary import KEY_STAGES
+from keystage.core.reports.breakdown import Filters, breakdown
+from keystage.core.reports.catalogue import (
+    KEY_STAGE_LABELS,
+    KS4_HEADLINES,
+    KS4_MEASURES,
+    KS4_PUPIL_MEASURES,
+    PRIMARY_HEADLINES,
+    MeasureInfo,
+    groups_for,
+    ordered,
+    primary_measures,
+    value_label,
+)
+from keystage.core.results.kinds import academic_year_name
+from keystage.measures import services as measures
+from keystage.measures.models import (
+    KeyStage,
+    MeasureRun,
+    PrimaryFigure,
+    PrimaryPupilFigure,
+    PupilFigure,
+    RunStatus,
+    SchoolFigure,
+)
+from keystage.organisations.models import Organisation, School
+from keystage.pupils.models import Pupil
+from keystage.results.models import Collection, SubmittedPupil
+
+KEY_STAGES_SHOWN = ("ks4", "ks2", "ks1", "phonics", "eyfsp")
+TREND_YEARS = 3
+
+
+class NoFigures(Exception):
+    """There is nothing to show yet, and why (shown to the reader)."""
+
+
+# Which figures ---------------------------------------------------------------------------------
+
+
+def years_with_figures(key_stage: str) -> list[int]:
+    """Years with a complete run of the key stage covering every school, newest first."""
+    return sorted(
+        set(
+            MeasureRun.objects.filter(
+                key_stage=key_stage, status=RunStatus.COMPLETE, school__isnull=True
+            ).values_list("year", flat=True)
+        ),
+        reverse=True,
+    )
+
+
+def key_stages_of(organisation: Organisation) -> list[tuple[str, str, list[tuple[int, str]]]]:
+    """(key stage, its label, years with figures) that an organisation's reports cover: a school's
+    phase decides (a primary school has no KS4); trusts and LAs have them all."""
+    school = organisation if isinstance(organisation, School) else None
+    shown = []
+    for key_stage in KEY_STAGES_SHOWN:
+        if school is not None and not _school_has(school, key_stage):
+            continue
+        years = years_with_figures(key_stage)
+        if years:
+            named = [(y, academic_year_name(y)) for y in years]
+            shown.append((key_stage, KEY_STAGE_LABELS[key_stage], named))
+    return shown
+
+
+def _school_has(school: School, key_stage: str) -> bool:
+    phase = school.phase
+    if key_stage == "ks4":
+        return phase in {"secondary", "all_through", "special"}
+    return phase in {"primary", "all_through", "special", "middle"} or phase == ""
+
+
+def run_for(key_stage: str, year: int) -> MeasureRun:
+    if key_stage not in KEY_STAGE_LABELS:
+        raise NoFigures("There is no such key stage.")
+    run = measures.latest_run(key_stage, year)
+    if run is None:
+        raise NoFigures(
+            f"There are no {KEY_STAGE_LABELS[key_stage]} figures for {academic_year_name(year)} yet: they "
+            "appear once schools have confirmed their results."
+        )
+    return run
+
+
+# Where the national figures come from ---------------------------------------------------------
+
+
+@dataclass
+class Source:
+    run: MeasureRun
+    provisional: bool
+    deadline: Any  # the final deadline, if a collection has one
+
+    @property
+    def words(self) -> str:
+        run = self.run
+        platform = (
+            f"National figures are worked out by keystage from {run.national_pupils:,} pupils at "
+            f"{run.national_schools:,} schools"
+        )
+        if run.background:
+            platform += (
+                f", including a {run.background.lower()}: synthetic schools counted for the demonstration "
+                f"beside {run.schools:,} of this platform's schools"
+            )
+        when = timezone.localtime(run.computed_at).strftime("%-d %B %Y at %H:%M") if run.computed_at else ""
+        status = (
+            "Provisional: they change as schools confirm results"
+            + (f", until the final deadline of {self.deadline:%-d %B %Y}" if self.deadline else "")
+            if self.provisional
+            else "Final: the collection's final deadline has passed"
+        )
+        return f"{platform}. {status}. Last worked out {when}."
+
+
+_KINDS = {"ks4": ("ks4-gcse", "ks4-non-gcse"), **measures.PRIMARY_KINDS}
+
+
+def source_of(run: MeasureRun) -> Source:
+    collections = Collection.objects.filter(year=run.year, kind__in=_KINDS[run.key_stage])
+    deadlines = [c.final_deadline for c in collections if c.final_deadline is not None]
+    deadline = max(deadlines) if deadlines else None
+    provisional = deadline is None or deadline > timezone.now()
+    return Source(run, provisional, deadline)
+
+
+# The dashboard ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Headline:
+    info: MeasureInfo
+    figure: float | None
+    national: float | None
+    pupils: int
+    suppressed: bool = False
+    percentile: int | None = None
+    quintile: int | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    banding: str = ""
+    significance: str = ""
+    trend: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "SUPP" if self.suppressed else self.info.format(self.figure)
+
+    @property
+    def national_text(self) -> str:
+        return self.info.format(self.national)
+
+    @property
+    def ci_text(self) -> str:
+        if self.suppressed or self.ci_low is None or self.ci_high is None:
+            return ""
+        return f"{self.ci_low:.2f} to {self.ci_high:.2f}"
+
+
+@dataclass
+class Dashboard:
+    organisation: Organisation
+    key_stage: str
+    year: int
+    run: MeasureRun
+    source: Source
+    cohort: int
+    headlines: list[Headline]
+    trend_years: list[int]
+    pupils_adjusted: int | None = None
+
+    @property
+    def label(self) -> str:
+        return KEY_STAGE_LABELS[self.key_stage]
+
+    @property
+    def year_name(self) -> str:
+        return academic_year_name(self.year)
+
+
+def _figure_rows(run: MeasureRun, organisation: Organisation) -> QuerySet[Any]:
+    model = SchoolFigure if run.key_stage == "ks4" else PrimaryFigure
+    if isinstance(organisation, School):
+        return model.objects.filter(run=run, school=organisation)
+    return model.objects.filter(run=run, organisation=organisation)
+
+
+def measure_infos(run: MeasureRun) -> dict[str, MeasureInfo]:
+    if run.key_stage == "ks4":
+        return dict(KS4_MEASURES)
+    framework = measures.primary_framework(run.key_stage, run.year)
+    return primary_measures(KEY_STAGES[run.key_stage].measures(framework), framework)
+
+
+def dashboard(organisation: Organisation, key_stage: str, year: int) -> Dashboard:
+    run = run_for(key_stage, year)
+    infos = measure_infos(run)
+    mine = _figure_rows(run, organisation).filter(group="all", value="all").first()
+    if mine is None:
+        stage, name = KEY_STAGE_LABELS[key_stage], academic_year_name(year)
+        raise NoFigures(f"{organisation.name} has no {stage} figures for {name}.")
+    trend = _trends(organisation, key_stage, year)
+    national = _national_rows(run)
+    headlines = []
+    names = KS4_HEADLINES if key_stage == "ks4" else PRIMARY_HEADLINES[key_stage]
+    for name in names:
+        if name not in infos:
+            continue
+        headline = _headline(infos[name], mine, national.get(("all", "all")))
+        if headline.pupils == 0 and headline.figure is None:
+            continue  # e.g. KS2 progress in a year DfE measures none
+        headline.trend = trend.get(name, [])
+        headlines.append(headline)
+    return Dashboard(
+        organisation,
+        key_stage,
+        year,
+        run,
+        source_of(run),
+        mine.cohort,
+        headlines,
+        sorted({y for series in trend.values() for y, _ in series}),
+        mine.pupils_adjusted if key_stage == "ks4" else None,
+    )
+
+
+def _national_rows(run: MeasureRun) -> dict[tuple[str, str], Any]:
+    model = SchoolFigure if run.key_stage == "ks4" else PrimaryFigure
+    return {(row.group, row.value): row for row in model.objects.national().filter(run=run)}
+
+
+def _headline(info: MeasureInfo, row: Any, national: Any, *, below: int = SUPPRESS_BELOW) -> Headline:
+    """One measure of a stored row (KS4 columns or a primary JSON entry) beside the national row's."""
+    if isinstance(row, SchoolFigure):
+        pupils = row.p8_pupils if info.key.startswith("p8") else row.cohort
+        figure = getattr(row, info.key)
+        extras: dict[str, Any] = {}
+        if info.key.startswith("p8"):
+            suffix = "" if info.key in {"p8", "p8_unadjusted"} else info.key[2:]
+            if info.key != "p8_unadjusted":
+                extras = {
+                    "ci_low": getattr(row, f"p8{suffix}_ci_low"),
+                    "ci_high": getattr(row, f"p8{suffix}_ci_high"),
+                }
+            if info.key == "p8":
+                extras |= {"banding": row.banding, "significance": row.significance}
+                extras |= {"percentile": row.percentile, "quintile": row.quintile}
+        comparator = None if national is None else getattr(national, info.key)
+    else:
+        entry = row.figures.get(info.key) or {}
+        pupils = entry.get("pupils") or 0
+        figure = entry.get("figure")
+        extras = {k: entry.get(k) for k in ("ci_low", "ci_high", "percentile", "quintile")}
+        extras["significance"] = entry.get("significance") or ""
+        comparator = None if national is None else (national.figures.get(info.key) or {}).get("figure")
+    suppressed = 0 < pupils < below
+    if suppressed:
+        figure, extras = None, {}
+    return Headline(info, figure, comparator, pupils, suppressed, **extras)
+
+
+def _trends(organisation: Organisation, key_stage: str, year: int) -> dict[str, list[tuple[int, str]]]:
+    """Each measure's figure in the last TREND_YEARS years up to ``year``, formatted."""
+    years = range(year - TREND_YEARS + 1, year + 1)
+    school = organisation if isinstance(organisation, School) else None
+    table = measures.trend_table(
+        key_stage, school=school, organisation_id=None if school else organisation.pk, years=years
+    )
+    run = measures.latest_run(key_stage, year)
+    infos = measure_infos(run) if run is not None else {}
+    trends: dict[str, list[tuple[int, str]]] = {}
+    for row in table.iter_rows(named=True):
+        info = infos.get(row["measure"])
+        if info is None:
+            continue
+        series = []
+        for each in years:
+            if f"{each} figure" not in row:
+                continue
+            pupils = row[f"{each} pupils"] or 0
+            text = "SUPP" if 0 < pupils < SUPPRESS_BELOW else info.format(row[f"{each} figure"])
+            series.append((each, text))
+        trends[row["measure"]] = series
+    return trends
+
+
+# Explore: every measure by pupil group -----------------------------------------------------------
+
+
+@dataclass
+class BreakdownRow:
+    group: str
+    value: str
+    cohort: int
+    figure: str
+    national: str  # "" when no national figure applies
+    pupils: int
+    comparator: str = ""  # which national group it is compared with, when not like for like
+
+    @property
+    def value_label(self) -> str:
+        return "" if self.group == "all" else value_label(self.group, self.value)
+
+
+@dataclass
+class Breakdown:
+    measure: MeasureInfo
+    rows: list[BreakdownRow]
+    filters: Filters
+    switched: bool
+    national_note: str
+
+
+def explore(
+    organisation: Organisation,
+    key_stage: str,
+    year: int,
+    measure: str,
+    filters: Filters,
+    *,
+    switch: bool = False,
+) -> Breakdown:
+    """One measure by every pupil group: from the stored group figures with their national comparators
+    (the disadvantaged switch chooses which), or with filters, worked from the pupils the filters keep,
+    without national figures."""
+    run = run_for(key_stage, year)
+    infos = measure_infos(run)
+    info = infos.get(measure) or next(iter(infos.values()))
+    if filters:
+        rows = _filtered_rows(run, organisation, info, filters)
+        note = (
+            "National figures are shown for unfiltered data only: with a filter applied there is no "
+            "like-for-like national figure, and the comparator cannot be switched."
+        )
+        return Breakdown(info, rows, filters, False, note)
+    national = _national_rows(run)
+    stored = {(r.group, r.value): r for r in _figure_rows(run, organisation)}
+    if not stored:
+        raise NoFigures(f"{organisation.name} has no figures for this key stage and year.")
+    rows = []
+    for group, value in ordered(stored):
+        compared = comparator_for(group, value, switch_like_for_like=switch)
+        headline = _headline(info, stored[(group, value)], national.get(compared))
+        differs = compared != (group, value)
+        rows.append(
+            BreakdownRow(
+                group,
+                value,
+                stored[(group, value)].cohort,
+                headline.text,
+                headline.national_text,
+                headline.pupils,
+                comparator=f"national {compared[1]} pupils" if differs else "",
+            )
+        )
+    note = (
+        "Each group is compared with the same group nationally, except disadvantaged pupils: compared by "
+        "default with other (non-disadvantaged) pupils nationally, to set an aspiration. Switch the "
+        "comparator to compare them with disadvantaged pupils nationally."
+        if not switch
+        else "Each group, disadvantaged pupils too, is compared with the same group nationally."
+    )
+    return Breakdown(info, rows, filters, switch, note)
+
+
+def _filtered_rows(
+    run: MeasureRun, organisation: Organisation, info: MeasureInfo, filters: Filters
+) -> list[BreakdownRow]:
+    pupils, pupil_measures = pupil_table(run, organisation)
+    kept = filters.apply(pupils)
+    chosen: dict[str, Measure] = {info.key: pupil_measures[info.key]}
+    figures = {
+        (row["group"], row["value"]): row for row in breakdown(kept, chosen, groups_for(run.key_stage))
+    }
+    rows = []
+    for row in (figures[pair] for pair in ordered(figures)):
+        rows.append(
+            BreakdownRow(
+                row["group"],
+                row["value"],
+                row["cohort"],
+                "SUPP" if row[f"{info.key}_suppressed"] else info.format(row[info.key]),
+                "",
+                row[f"{info.key}_pupils"],
+            )
+        )
+    return rows
+
+
+def _schools_of(organisation: Organisation) -> Any:
+    if isinstance(organisation, School):
+        return [organisation.pk]
+    return organisation.schools().values("pk")
+
+
+def pupil_table(run: MeasureRun, organisation: Organisation) -> tuple[pl.DataFrame, dict[str, Measure]]:
+    """The stored pupil figures of an organisation's pupils in a run, with their characteristics, and
+    which pupil column each measure averages."""
+    if run.key_stage == "ks4":
+        rows = list(
+            PupilFigure.objects.filter(run=run, school__in=_schools_of(organisation)).values(
+                "school_id",
+                "upn",
+                "characteristics",
+                *[m.column for m in KS4_PUPIL_MEASURES.values()],
+                "ks2_pa",
+            )
+        )
+        table = [
+            {**{k: v for k, v in r.items() if k != "characteristics"}, **r["characteristics"]} for r in rows
+        ]
+        return _frame(table), dict(KS4_PUPIL_MEASURES)
+    framework = measures.primary_framework(run.key_stage, run.year)
+    chosen = KEY_STAGES[run.key_stage].measures(framework)
+    primary_rows = PrimaryPupilFigure.objects.filter(run=run, school__in=_schools_of(organisation)).values(
+        "school_id", "upn", "nc_year", "figures", "characteristics"
+    )
+    table = [
+        {
+            "school_id": r["school_id"],
+            "upn": r["upn"],
+            "nc_year": r["nc_year"],
+            **{m.column: r["figures"].get(m.column) for m in chosen.values()},
+            **r["characteristics"],
+        }
+        for r in primary_rows
+    ]
+    return _frame(table), dict(chosen)
+
+
+_CHARACTERISTIC_TYPES = {
+    "sex": pl.String,
+    "disadvantaged": pl.Boolean,
+    "sen": pl.String,
+    "eal": pl.Boolean,
+    "non_mobile": pl.Boolean,
+    "ethnicity_group": pl.String,
+    "month_of_birth": pl.Int8,
+}
+
+
+def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    table = (
+        pl.DataFrame(rows, infer_schema_length=None)
+        if rows
+        else pl.DataFrame({"upn": []}, schema={"upn": pl.String})
+    )
+    missing = [
+        pl.lit(None, dtype).alias(name)
+        for name, dtype in _CHARACTERISTIC_TYPES.items()
+        if name not in table.columns
+    ]
+    return table.with_columns(missing).with_columns(
+        pl.col(name).cast(dtype) for name, dtype in _CHARACTERISTIC_TYPES.items()
+    )
+
+
+# Pupils (named roles only) -----------------------------------------------------------------------
+
+
+def pupil_names(school_ids: Iterable[int], year: int, upns: Iterable[str]) -> dict[str, str]:
+    """Each pupil's name: from the roster of that year, else a later or earlier one, else their
+    school's upload."""
+    wanted = set(upns)
+    names: dict[str, str] = {}
+    roster = (
+        Pupil.objects.filter(school__in=list(school_ids), upn__in=wanted)
+        .order_by("-academic_year")
+        .values_list("upn", "academic_year", "forename", "surname")
+    )
+    for upn, _year, forename, surname in sorted(roster, key=lambda r: (r[1] != year, -r[1])):
+        names.setdefault(upn, f"{surname}, {forename}")
+    missing = wanted - set(names)
+    if missing:
+        for upn, forename, surname in SubmittedPupil.objects.filter(
+            upload__school__in=list(school_ids), upn__in=missing
+        ).values_list("upn", "forename", "surname"):
+            names.setdefault(upn, f"{surname}, {forename}")
+    return names
+
+
+KS4_PUPIL_COLUMNS = ("a8", "p8_adjusted", "ks2_pa", "ebacc_entered", "em_4plus", "em_5plus")
+
+
+def pupil_list(
+    run: MeasureRun, school: School, *, search: str = "", sort: str = "name", descending: bool = False
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """The school's pupils in the run with their headline figures: (rows, columns as (key, label)).
+    ``search`` matches a name or UPN; ``sort`` is "name" or a column key."""
+    if run.key_stage == "ks4":
+        rows = list(PupilFigure.objects.filter(run=run, school=school).values("upn", *KS4_PUPIL_COLUMNS))
+        columns = [
+            ("ks2_pa", "KS2 prior attainment"),
+            ("a8", "Attainment 8"),
+            ("p8_adjusted", "Progress 8"),
+            ("ebacc_entered", "Entered EBacc"),
+            ("em_4plus", "English and maths 4+"),
+            ("em_5plus", "English and maths 5+"),
+        ]
+    else:
+        infos = measure_infos(run)
+        headline = PRIMARY_HEADLINES[run.key_stage][:4]
+        columns = [(name, infos[name].label) for name in headline if name in infos]
+        rows = [
+            {"upn": r["upn"], **{name: r["figures"].get(name) for name, _ in columns}}
+            for r in PrimaryPupilFigure.objects.filter(run=run, school=school).values("upn", "figures")
+        ]
+    names = pupil_names([school.pk], run.year, (r["upn"] for r in rows))
+    for row in rows:
+        row["name"] = names.get(row["upn"], "")
+    words = search.strip().lower()
+    if words:
+        rows = [r for r in rows if words in r["name"].lower() or words in r["upn"].lower()]
+    keys = {"name", "upn", *(key for key, _ in columns)}
+    by = sort if sort in keys else "name"
+    present = [r for r in rows if r.get(by) is not None]
+    absent = [r for r in rows if r.get(by) is None]
+    present.sort(key=lambda r: (r[by], r["name"]), reverse=descending)
+    return present + absent, columns
+
+
+def pupil_detail(run: MeasureRun, school: School, upn: str) -> dict[str, Any] | None:
+    """One pupil's figures and how they were worked out (A8 slots for KS4, results for primary)."""
+    name = pupil_names([school.pk], run.year, [upn]).get(upn, "")
+    if run.key_stage == "ks4":
+        figure = PupilFigure.objects.filter(run=run, school=school, upn=upn).first()
+        if figure is None:
+            return None
+        rows = [(KS4_MEASURES[k].label if k in KS4_MEASURES else k, v) for k, v in _ks4_pupil_figures(figure)]
+        return {"upn": upn, "name": name, "figures": rows, "explanation": figure.explanation, "results": []}
+    primary = PrimaryPupilFigure.objects.filter(run=run, school=school, upn=upn).first()
+    if primary is None:
+        return None
+    infos = measure_infos(run)
+    rows = [(infos[k].label, v) for k, v in primary.figures.items() if k in infos]
+    return {
+        "upn": upn,
+        "name": name,
+        "figures": rows,
+        "explanation": [],
+        "results": sorted(primary.results.items()),
+    }
+
+
+def _ks4_pupil_figures(figure: PupilFigure) -> list[tuple[str, Any]]:
+    return [
+        ("ks2_pa", figure.ks2_pa),
+        ("a8", figure.a8),
+        ("a8_english", figure.a8_english),
+        ("a8_maths", figure.a8_maths),
+        ("a8_ebacc", figure.a8_ebacc),
+        ("a8_open", figure.a8_open),
+        ("p8", figure.p8_adjusted),
+        ("p8_unadjusted", figure.p8),
+        ("p8_english", figure.p8_english),
+        ("p8_maths", figure.p8_maths),
+        ("p8_ebacc", figure.p8_ebacc),
+        ("p8_open", figure.p8_open),
+        ("ebacc_aps", figure.ebacc_aps),
+    ]
+
+
+# Trust and LA: every school side by side ------------------------------------------------------------
+
+
+@dataclass
+class SchoolRow:
+    school: School
+    cohort: int
+    figures: dict[str, Headline]
+
+
+def schools_side_by_side(
+    organisation: Organisation, key_stage: str, year: int, *, sort: str = "", descending: bool = True
+) -> tuple[list[SchoolRow], list[MeasureInfo], Headline | None]:
+    """Each of the organisation's schools with the key stage's headline measures (and P8's CI and
+    banding), sortable by any of them; and the organisation's own all-pupil figure of the first."""
+    run = run_for(key_stage, year)
+    infos = measure_infos(run)
+    names = KS4_HEADLINES if key_stage == "ks4" else PRIMARY_HEADLINES[key_stage][:4]
+    shown = [infos[n] for n in names if n in infos]
+    national = _national_rows(run).get(("all", "all"))
+    model = SchoolFigure if key_stage == "ks4" else PrimaryFigure
+    stored = model.objects.filter(
+        run=run, school__in=organisation.schools(), group="all", value="all"
+    ).select_related("school")
+    rows = [
+        SchoolRow(row.school, row.cohort, {info.key: _headline(info, row, national) for info in shown})
+        for row in stored
+        if row.school is not None
+    ]
+    key = sort if sort in {i.key for i in shown} else ""
+    if key:
+        present = [r for r in rows if r.figures[key].figure is not None]
+        absent = [r for r in rows if r.figures[key].figure is None]
+        present.sort(key=lambda r: r.figures[key].figure or 0.0, reverse=descending)
+        rows = present + absent
+    else:
+        rows.sort(key=lambda r: r.school.name)
+    own = _figure_rows(run, organisation).filter(group="all", value="all").first()
+    return rows, shown, _headline(shown[0], own, national) if own is not None and shown else None
+
+
+def measures_for_scatter(key_stage: str, run: MeasureRun) -> dict[str, MeasureInfo]:
+    infos = measure_infos(run)
+    if key_stage == "ks4":
+        return {k: infos[k] for k in ("p8", "a8", "p8_english", "p8_maths", "p8_ebacc", "p8_open")}
+    return {k: v for k, v in infos.items() if v.kind in {"mean", "progress"}}
+
+
+def key_stage_label(key_stage: str) -> str:
+    return KEY_STAGE_LABELS.get(key_stage, key_stage)
+
+
+def is_key_stage(value: str) -> bool:
+    return value in KeyStage.values
+
+
+def query_lists(query: Any) -> dict[str, list[str]]:
+    """A QueryDict as lists of values (what ``Filters.parse`` reads)."""
+    return {key: query.getlist(key) for key in query}
+
+
+# Scatter plots ------------------------------------------------------------------------------------
+
+SCATTER_X = {
+    "ks4": ("ks2_pa", "KS2 prior attainment (average of reading and maths scaled scores)"),
+    "ks2": ("ks1_aps", "KS1 average point score"),
+}
+
+
+@dataclass
+class Scatter:
+    y: MeasureInfo
+    x_label: str
+    group: str
+    value: str
+    points: list[tuple[str, float, float, bool]]  # upn, x, y, highlighted
+    left_out: int  # pupils without a prior attainment or a figure
+
+
+def scatter(run: MeasureRun, organisation: Organisation, y: str, group: str, value: str) -> Scatter:
+    """Pupils' ``y`` against their prior attainment, with the pupils whose ``group`` is ``value``
+    highlighted. KS4 (against KS2) and KS2 (against KS1) only: the other key stages have no prior
+    attainment to plot against."""
+    from keystage.core.measures.ks4.schools import GROUPS
+
+    if run.key_stage not in SCATTER_X:
+        raise NoFigures(f"{KEY_STAGE_LABELS[run.key_stage]} has no prior attainment to plot pupils against.")
+    options = measures_for_scatter(run.key_stage, run)
+    info = options.get(y) or next(iter(options.values()))
+    x_column, x_label = SCATTER_X[run.key_stage]
+    pupils, pupil_measures = pupil_table(run, organisation)
+    if run.key_stage == "ks2":
+        figures = {
+            r["upn"]: r["figures"].get("ks1_aps")
+            for r in PrimaryPupilFigure.objects.filter(run=run, school__in=_schools_of(organisation)).values(
+                "upn", "figures"
+            )
+        }
+        pupils = pupils.with_columns(
+            pl.col("upn").replace_strict(figures, default=None, return_dtype=pl.Float64).alias("ks1_aps")
+        )
+    column = pupil_measures[info.key].column
+    spec = GROUPS.get(group)
+    if spec is None or not all(c in pupils.columns for c in spec.columns):
+        group, spec = "disadvantaged", GROUPS["disadvantaged"]
+    highlighted = spec.value.fill_null("") == value
+    table = pupils.select(
+        "upn",
+        pl.col(x_column).cast(pl.Float64).alias("x"),
+        pl.col(column).cast(pl.Float64).alias("y"),
+        highlighted.alias("h"),
+    )
+    plotted = table.drop_nulls(["x", "y"])
+    points = [(upn, x, yv, bool(h)) for upn, x, yv, h in plotted.iter_rows()]
+    return Scatter(info, x_label, group, value, points, table.height - plotted.height)

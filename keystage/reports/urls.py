@@ -1,0 +1,17 @@
+from django.urls import path
+
+from keystage.reports import views
+
+app_name = "reports"
+
+_AT = "reports/<id:org_id>/<str:key_stage>/<int:year>/"
+urlpatterns = [
+    path("reports/", views.index, name="index"),
+    path("reports/glossary/", views.glossary, name="glossary"),
+    path(_AT, views.dashboard, name="dashboard"),
+    path(_AT + "explore/", views.explore, name="explore"),
+    path(_AT + "scatter/", views.scatter, name="scatter"),
+    path(_AT + "schools/", views.schools, name="schools"),
+    path(_AT + "pupils/", views.pupils, name="pupils"),
+    path(_AT + "pupils/<str:upn>/", views.pupil, name="pupil"),
+]

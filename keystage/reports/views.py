@@ -1,0 +1,374 @@
+"""Report pages: the index, each organisation's dashboard per key stage and year, Explore data in detail,
+the scatter plot, the pupil list and each pupil's figures (named roles), schools side by side (trusts
+and LAs), and the glossary. Each also downloads as Excel (``?format=xlsx``).
+
+Thin: each view checks the role for the organisation (``policy``), then calls one service. Governors see
+the dashboard's headline measures only; anonymised roles never see a pupil's identity; pupil pages need
+a named role, and every look at them is in the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from keystage.accounts import policy
+from keystage.audit.log import client_address, record
+from keystage.audit.models import AuditAction
+from keystage.core.reports.breakdown import Filters
+from keystage.core.reports.catalogue import (
+    GROUP_LABELS,
+    KEY_STAGE_LABELS,
+    group_values,
+    groups_for,
+    value_label,
+)
+from keystage.core.reports.charts import Point, scatter_svg
+from keystage.core.results.kinds import academic_year_name
+from keystage.core.roles import Action, OrgKind
+from keystage.organisations.models import Organisation, School
+from keystage.reports import downloads, services
+from keystage.reports.services import NoFigures
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _organisation(request: HttpRequest, org_id: int, *, governor: bool = False) -> Organisation:
+    organisation = get_object_or_404(Organisation, pk=org_id).specific()
+    if governor and policy.can(request.user, Action.VIEW_GOVERNOR_REPORTS, organisation):
+        return organisation
+    policy.require(request.user, Action.VIEW_REPORTS, organisation)
+    return organisation
+
+
+def _key_stage(key_stage: str, year: int) -> None:
+    if key_stage not in KEY_STAGE_LABELS or not 2000 <= year <= 2100:
+        raise Http404("No such report.")
+
+
+def _sees_pupils(request: HttpRequest, organisation: Organisation) -> bool:
+    return policy.can(request.user, Action.VIEW_REPORTS, organisation) and policy.can(
+        request.user, Action.VIEW_PUPIL_DATA, organisation
+    )
+
+
+def _context(request: HttpRequest, organisation: Organisation, key_stage: str, year: int) -> dict[str, Any]:
+    """What every report page's heading and navigation need."""
+    full = policy.can(request.user, Action.VIEW_REPORTS, organisation)
+    years = services.years_with_figures(key_stage)
+    return {
+        "organisation": organisation,
+        "is_school": isinstance(organisation, School),
+        "key_stage": key_stage,
+        "key_stage_label": KEY_STAGE_LABELS[key_stage],
+        "year": year,
+        "year_name": academic_year_name(year),
+        "years": [(y, academic_year_name(y)) for y in years],
+        "full_reports": full,
+        "sees_pupils": isinstance(organisation, School) and _sees_pupils(request, organisation),
+        "has_scatter": key_stage in services.SCATTER_X and full,
+    }
+
+
+def _no_figures(request: HttpRequest, context: dict[str, Any], error: NoFigures) -> HttpResponse:
+    return render(request, "reports/no_figures.html", {**context, "message": str(error)}, status=404)
+
+
+def _xlsx(data: bytes, name: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
+    return response
+
+
+@login_required
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    """Every organisation whose reports the person can read, with its key stages and years."""
+    entries = []
+    for organisation, _roles in policy.organisations_of(request.user):
+        specific = organisation.specific()
+        full = policy.can(request.user, Action.VIEW_REPORTS, specific)
+        if not full and not policy.can(request.user, Action.VIEW_GOVERNOR_REPORTS, specific):
+            continue
+        schools = []
+        if full and specific.org_kind is not OrgKind.SCHOOL:
+            schools = [
+                (school, services.key_stages_of(school)) for school in specific.schools().order_by("name")
+            ]
+        entries.append(
+            {"organisation": specific, "key_stages": services.key_stages_of(specific), "schools": schools}
+        )
+    return render(request, "reports/index.html", {"entries": entries})
+
+
+@login_required
+@require_GET
+def glossary(request: HttpRequest) -> HttpResponse:
+    return render(request, "reports/glossary.html")
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest, org_id: int, key_stage: str, year: int) -> HttpResponse:
+    _key_stage(key_stage, year)
+    organisation = _organisation(request, org_id, governor=True)
+    context = _context(request, organisation, key_stage, year)
+    try:
+        report = services.dashboard(organisation, key_stage, year)
+    except NoFigures as error:
+        return _no_figures(request, context, error)
+    if not context["full_reports"]:  # a governor: the headline figures, without places among schools
+        for headline in report.headlines:
+            headline.percentile = headline.quintile = None
+    if request.GET.get("format") == "xlsx":
+        return _xlsx(
+            downloads.dashboard_workbook(report),
+            downloads.file_name(report.organisation, key_stage, year, "summary"),
+        )
+    return render(request, "reports/dashboard.html", {**context, "report": report})
+
+
+@login_required
+@require_GET
+def explore(request: HttpRequest, org_id: int, key_stage: str, year: int) -> HttpResponse:
+    _key_stage(key_stage, year)
+    organisation = _organisation(request, org_id)
+    context = _context(request, organisation, key_stage, year)
+    groups = groups_for(key_stage)
+    filters = Filters.parse(services.query_lists(request.GET), groups)
+    switch = request.GET.get("comparator") == "like"
+    try:
+        run = services.run_for(key_stage, year)
+        report = services.explore(
+            organisation, key_stage, year, request.GET.get("measure", ""), filters, switch=switch
+        )
+    except NoFigures as error:
+        return _no_figures(request, context, error)
+    if request.GET.get("format") == "xlsx":
+        data = downloads.explore_workbook(organisation, key_stage, year, report, services.source_of(run))
+        return _xlsx(data, downloads.file_name(organisation, key_stage, year, report.measure.key))
+    filter_groups = [
+        {
+            "group": group,
+            "label": GROUP_LABELS[group],
+            "options": [
+                (v, value_label(group, v), v in report.filters.chosen.get(group, ()))
+                for v in group_values(group)
+            ],
+        }
+        for group in groups
+    ]
+    return render(
+        request,
+        "reports/explore.html",
+        {
+            **context,
+            "report": report,
+            "measures": services.measure_infos(run).values(),
+            "filter_groups": filter_groups,
+            "source": services.source_of(run),
+            "group_labels": GROUP_LABELS,
+            "download_query": request.GET.urlencode(),
+        },
+    )
+
+
+@login_required
+@require_GET
+def scatter(request: HttpRequest, org_id: int, key_stage: str, year: int) -> HttpResponse:
+    _key_stage(key_stage, year)
+    organisation = _organisation(request, org_id)
+    context = _context(request, organisation, key_stage, year)
+    named = _sees_pupils(request, organisation)
+    group = request.GET.get("highlight", "disadvantaged")
+    group = group if group in groups_for(key_stage) else "disadvantaged"
+    values = group_values(group)
+    value = request.GET.get("value", "")
+    value = value if value in values else values[0]
+    try:
+        run = services.run_for(key_stage, year)
+        plot = services.scatter(run, organisation, request.GET.get("y", ""), group, value)
+    except NoFigures as error:
+        return _no_figures(request, context, error)
+    names = (
+        services.pupil_names(_school_ids(organisation), year, (p[0] for p in plot.points)) if named else {}
+    )
+    base = (
+        reverse("reports:pupil", args=[organisation.pk, key_stage, year, "UPN"])
+        if isinstance(organisation, School)
+        else ""
+    )
+    points = [
+        Point(
+            x,
+            y,
+            highlighted,
+            ref=upn if named else "",
+            label=f"{names.get(upn, upn)}: {plot.y.format(y)}" if named else "",
+        )
+        for upn, x, y, highlighted in plot.points
+    ]
+    chosen_label = value_label(group, value)
+    svg = scatter_svg(
+        points,
+        title=f"{plot.y.label} against prior attainment: {organisation.name}, {academic_year_name(year)}",
+        x_label=plot.x_label,
+        y_label=plot.y.label,
+        highlight=chosen_label.lower(),
+        others="other pupils",
+        link=(lambda p: base.replace("UPN", p.ref)) if named and base else None,
+        zero_line=plot.y.kind == "progress",
+    )
+    rows = [
+        {
+            "name": names.get(upn, "") if named else "",
+            "upn": upn if named else "",
+            "x": x,
+            "y": plot.y.format(y),
+            "highlighted": h,
+        }
+        for upn, x, y, h in sorted(plot.points, key=lambda p: (p[1], p[2]))
+    ]
+    if named:
+        record(
+            AuditAction.PUPILS_VIEWED,
+            actor=request.user,
+            organisation=organisation,
+            subject=f"{KEY_STAGE_LABELS[key_stage]} {academic_year_name(year)} scatter plot",
+            ip_address=client_address(request),
+        )
+    return render(
+        request,
+        "reports/scatter.html",
+        {
+            **context,
+            "plot": plot,
+            "svg": svg,
+            "rows": rows,
+            "named": named,
+            "chosen_label": chosen_label,
+            "y_options": services.measures_for_scatter(key_stage, run).values(),
+            "highlight_options": [(g, GROUP_LABELS[g]) for g in groups_for(key_stage)],
+            "value_options": [(v, value_label(group, v)) for v in values],
+        },
+    )
+
+
+def _school_ids(organisation: Organisation) -> list[int]:
+    if isinstance(organisation, School):
+        return [organisation.pk]
+    return list(organisation.schools().values_list("pk", flat=True))
+
+
+@login_required
+@require_GET
+def schools(request: HttpRequest, org_id: int, key_stage: str, year: int) -> HttpResponse:
+    _key_stage(key_stage, year)
+    organisation = _organisation(request, org_id)
+    if isinstance(organisation, School):
+        raise Http404("A school's own figures are on its dashboard.")
+    context = _context(request, organisation, key_stage, year)
+    sort = request.GET.get("sort", "")
+    descending = request.GET.get("order", "desc") != "asc"
+    try:
+        rows, shown, own = services.schools_side_by_side(
+            organisation, key_stage, year, sort=sort, descending=descending
+        )
+        run = services.run_for(key_stage, year)
+    except NoFigures as error:
+        return _no_figures(request, context, error)
+    if request.GET.get("format") == "xlsx":
+        data = downloads.schools_workbook(organisation, key_stage, year, rows, shown, services.source_of(run))
+        return _xlsx(data, downloads.file_name(organisation, key_stage, year, "schools"))
+    return render(
+        request,
+        "reports/schools.html",
+        {
+            **context,
+            "rows": rows,
+            "shown": shown,
+            "own": own,
+            "sort": sort,
+            "descending": descending,
+            "source": services.source_of(run),
+        },
+    )
+
+
+def _pupil_school(request: HttpRequest, org_id: int) -> School:
+    organisation = _organisation(request, org_id)
+    if not isinstance(organisation, School):
+        raise Http404("Pupil lists are per school.")
+    if not _sees_pupils(request, organisation):
+        raise PermissionDenied("Pupil-level reports need a named role.")
+    return organisation
+
+
+@login_required
+@require_GET
+def pupils(request: HttpRequest, org_id: int, key_stage: str, year: int) -> HttpResponse:
+    _key_stage(key_stage, year)
+    school = _pupil_school(request, org_id)
+    context = _context(request, school, key_stage, year)
+    search = request.GET.get("q", "")[:100]
+    sort = request.GET.get("sort", "name")
+    descending = request.GET.get("order") == "desc"
+    try:
+        run = services.run_for(key_stage, year)
+    except NoFigures as error:
+        return _no_figures(request, context, error)
+    rows, columns = services.pupil_list(run, school, search=search, sort=sort, descending=descending)
+    download = request.GET.get("format") == "xlsx"
+    record(
+        AuditAction.REPORT_DOWNLOADED if download else AuditAction.PUPILS_VIEWED,
+        actor=request.user,
+        organisation=school,
+        subject=f"{KEY_STAGE_LABELS[key_stage]} {academic_year_name(year)} pupil list",
+        ip_address=client_address(request),
+    )
+    if download:
+        return _xlsx(
+            downloads.pupils_workbook(school, key_stage, year, rows, columns, search),
+            downloads.file_name(school, key_stage, year, "pupils"),
+        )
+    return render(
+        request,
+        "reports/pupils.html",
+        {
+            **context,
+            "rows": rows,
+            "columns": columns,
+            "search": search,
+            "sort": sort,
+            "descending": descending,
+        },
+    )
+
+
+@login_required
+@require_GET
+def pupil(request: HttpRequest, org_id: int, key_stage: str, year: int, upn: str) -> HttpResponse:
+    _key_stage(key_stage, year)
+    school = _pupil_school(request, org_id)
+    context = _context(request, school, key_stage, year)
+    try:
+        run = services.run_for(key_stage, year)
+    except NoFigures as error:
+        return _no_figures(request, context, error)
+    detail = services.pupil_detail(run, school, upn[:13])
+    if detail is None:
+        raise Http404("No such pupil in this school's figures.")
+    record(
+        AuditAction.PUPILS_VIEWED,
+        actor=request.user,
+        organisation=school,
+        subject=f"{KEY_STAGE_LABELS[key_stage]} {academic_year_name(year)} pupil {detail['upn']}",
+        ip_address=client_address(request),
+    )
+    return render(request, "reports/pupil.html", {**context, "pupil": detail})
