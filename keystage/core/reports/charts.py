@@ -73,8 +73,10 @@ def scatter_svg(
         f"{len(points)} pupils: {y_label} against {x_label}. {counted} {highlight} shown as filled circles, "
         f"{len(points) - counted} {others} as hollow squares. The table below gives the same figures."
     )
+    # A chart whose points are links is a group of links, not one image (axe: no nested controls).
+    role = "group" if link is not None else "img"
     out = [
-        f'<svg class="ks-chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
+        f'<svg class="ks-chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="{role}" '
         f'aria-labelledby="chart-title chart-desc" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="chart-title">{escape(title)}</title><desc id="chart-desc">{escape(desc)}</desc>',
         f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#ffffff" stroke="#b1b4b6"/>',

@@ -1,0 +1,119 @@
+"""The reports in a real browser, per role: a named head reads the KS4 summary, filters Explore data in
+detail, switches the comparator, clicks a scatter point to see that pupil and downloads the breakdown; an
+anonymised teacher's points lead nowhere; a trust reads its schools side by side. Every page passes
+axe-core, and screenshots of the main pages are kept for the README's tour."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from python_calamine import CalamineWorkbook
+
+from keystage.measures.models import SchoolFigure
+from tests.browser.conftest import assert_accessible
+from tests.browser.test_journey import _sign_in
+from tests.measures.conftest import ks4_catalogue  # noqa: F401  (fixtures used here)
+from tests.reports.conftest import YEARS, reports_world  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+YEAR = YEARS[-1]
+
+
+def _shot(page, name: str) -> None:
+    """Kept for the README's tour when KEYSTAGE_SCREENSHOTS=1 (so a test run leaves the tree clean)."""
+    if os.environ.get("KEYSTAGE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _all_pupils(page) -> str:
+    return page.locator('#breakdown tr[data-group="all"] [data-figure]').inner_text().strip()
+
+
+def _disadvantaged_national(page) -> str:
+    return page.locator('#breakdown tr[data-value="disadvantaged"] [data-national]').inner_text().strip()
+
+
+def test_a_named_head_reads_filters_switches_and_finds_a_pupil(
+    reports_world,  # noqa: F811
+    password,
+    live_server,
+    new_page,
+):
+    world, base, checked = reports_world, live_server.url, []
+    page = new_page()
+    _sign_in(page, base, world.person("school_named").email, password, checked)
+    page.get_by_role("link", name="Reports").first.click()
+    assert_accessible(page, checked)
+    page.get_by_role("link", name=f"{YEAR - 1}/{str(YEAR)[-2:]} for School One").click()
+    mine = SchoolFigure.objects.get(
+        run__year=YEAR, run__key_stage="ks4", school=world.s1, group="all", value="all"
+    )
+    assert page.locator('#progress-8 [data-figure="p8"]').inner_text() == f"{mine.p8:+.2f}"
+    assert "synthetic small-scale background" in page.locator("#national-source").inner_text()
+    assert_accessible(page, checked)
+    _shot(page, "school-dashboard")
+
+    page.get_by_role("link", name="Attainment 8", exact=True).click()
+    before = _all_pupils(page)
+    assert before == f"{mine.a8:.2f}"
+    default_national = _disadvantaged_national(page)
+    page.get_by_role("link", name="Switch comparator").click()
+    assert _disadvantaged_national(page) != default_national
+    page.get_by_role("link", name="Switch comparator").click()
+    page.locator("summary", has_text="Filters").click()
+    page.get_by_label("Male", exact=True).check()
+    page.get_by_role("button", name="Show figures").click()
+    assert _all_pupils(page) != before
+    assert "Gender: Male." in page.locator("#filters-applied").inner_text()
+    assert "N/A" in page.locator('#breakdown tr[data-group="all"] [data-national]').inner_text()
+    assert_accessible(page, checked)
+    _shot(page, "explore-filtered")
+    shown = _all_pupils(page)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download as Excel").click()
+    book = CalamineWorkbook.from_filelike(io.BytesIO(Path(download.value.path()).read_bytes()))
+    table = book.get_sheet_by_name(book.sheet_names[1]).to_python()
+    assert next(row for row in table if row and row[0] == "All pupils")[3] == shown
+
+    page.get_by_role("link", name="Scatter plot").click()
+    assert_accessible(page, checked)
+    _shot(page, "scatter")
+    point = page.locator("a.ks-chart__point").last  # drawn last: on top of any it overlaps
+    name = point.get_attribute("aria-label").split(":")[0]
+    point.click()
+    assert page.locator("#pupil-name").inner_text() == name
+    assert page.locator("#explanation li").count() > 0  # the A8 slots, line by line
+    assert_accessible(page, checked)
+    _shot(page, "pupil")
+
+
+def test_an_anonymised_teachers_scatter_points_lead_nowhere(reports_world, password, live_server, new_page):  # noqa: F811
+    world, base, checked = reports_world, live_server.url, []
+    page = new_page()
+    _sign_in(page, base, world.person("school_anon").email, password, checked)
+    page.goto(f"{base}/reports/{world.s1.pk}/ks4/{YEAR}/scatter/")
+    assert_accessible(page, checked)
+    assert page.locator("a.ks-chart__point").count() == 0
+    address = page.url
+    page.locator("svg.ks-chart circle").first.click()
+    assert page.url == address
+    assert page.get_by_role("link", name="Pupil list").count() == 0
+
+
+def test_a_trust_reads_its_schools_side_by_side(reports_world, password, live_server, new_page):  # noqa: F811
+    world, base, checked = reports_world, live_server.url, []
+    page = new_page()
+    _sign_in(page, base, world.person("trust_named").email, password, checked)
+    page.goto(f"{base}/reports/{world.trust.pk}/ks2/{YEAR}/schools/")
+    assert page.locator('tr[data-school="8002001"]').count() == 1
+    assert_accessible(page, checked)
+    _shot(page, "trust-schools")
+    page.get_by_role("link", name="School Two").click()
+    assert_accessible(page, checked)
+    _shot(page, "primary-dashboard")
