@@ -9,7 +9,7 @@ from typing import Any
 from keystage.core.reports.catalogue import KEY_STAGE_LABELS, MeasureInfo, value_label
 from keystage.core.reports.workbook import Table, report_workbook
 from keystage.core.results.kinds import academic_year_name
-from keystage.organisations.models import Organisation
+from keystage.organisations.models import Organisation, School
 from keystage.reports.services import Breakdown, Dashboard, SchoolRow, Source
 
 
@@ -19,18 +19,17 @@ def file_name(organisation: Organisation, key_stage: str, year: int, what: str) 
 
 
 def _about(
-    organisation: Organisation, key_stage: str, year: int, source: Source, **more: str
+    organisation: Organisation, key_stage: str, year: int, source: Source, *lines: tuple[str, str]
 ) -> list[tuple[str, str]]:
-    lines = [
+    """The cover sheet: what the report is, ``lines`` (e.g. the filters applied), where the national
+    figures come from, and what SUPP means."""
+    return [
         ("Organisation", organisation.name),
         ("Key stage", KEY_STAGE_LABELS[key_stage]),
         ("Academic year", academic_year_name(year)),
-        *more.items(),
+        *lines,
         ("National figures", source.words),
         ("Small groups", "SUPP: figures of fewer than 6 pupils are suppressed."),
-    ]
-    return [
-        (label.replace("_", " ").capitalize() if label.islower() else label, text) for label, text in lines
     ]
 
 
@@ -59,22 +58,24 @@ def dashboard_workbook(report: Dashboard) -> bytes:
         [[h.info.label, *[dict(h.trend).get(y, "") for y in years]] for h in report.headlines],
     )
     about = _about(
-        report.organisation, report.key_stage, report.year, report.source, filters_applied="None: all pupils."
+        report.organisation,
+        report.key_stage,
+        report.year,
+        report.source,
+        ("Filters applied", "None: all pupils."),
     )
     title = f"{report.organisation.name}: {report.label} {report.year_name} summary"
     return report_workbook(title, about, [headlines, trends])
 
 
-def explore_workbook(
-    organisation: Organisation, key_stage: str, year: int, report: Breakdown, source: Source
-) -> bytes:
+def explore_workbook(organisation: Organisation, key_stage: str, year: int, report: Breakdown) -> bytes:
     table = Table(
         f"{report.measure.label} by pupil group",
         [
             "Group",
             "Cohort",
             "Pupils counted",
-            "School" if _is_school(organisation) else "Figure",
+            "School" if isinstance(organisation, School) else "Figure",
             "National",
             "Compared with",
         ],
@@ -94,15 +95,11 @@ def explore_workbook(
         organisation,
         key_stage,
         year,
-        source,
-        filters_applied=report.filters.describe(),
-        comparator=report.national_note,
+        report.source,
+        ("Filters applied", report.filters.describe()),
+        ("Comparator", report.national_note),
     )
     return report_workbook(f"{organisation.name}: {report.measure.label}", about, [table])
-
-
-def _is_school(organisation: Organisation) -> bool:
-    return organisation.org_kind.value == "school"
 
 
 def schools_workbook(
@@ -127,7 +124,7 @@ def schools_workbook(
             if info.key == "p8":
                 line += [figure.ci_text, figure.banding]
         body.append(line)
-    about = _about(organisation, key_stage, year, source, filters_applied="None: all pupils.")
+    about = _about(organisation, key_stage, year, source, ("Filters applied", "None: all pupils."))
     return report_workbook(
         f"{organisation.name}: schools side by side", about, [Table("Schools", columns, body)]
     )

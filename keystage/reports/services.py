@@ -8,7 +8,7 @@ these functions take the organisation they are given.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from keystage.core.measures.group_figures import SUPPRESS_BELOW, Measure
-from keystage.core.measures.ks4.schools import comparator_for
+from keystage.core.measures.ks4.schools import GROUPS, comparator_for
 from keystage.core.measures.primary import KEY_STAGES
 from keystage.core.reports.breakdown import Filters, breakdown
 from keystage.core.reports.catalogue import (
@@ -35,7 +35,6 @@ from keystage.core.reports.catalogue import (
 from keystage.core.results.kinds import academic_year_name
 from keystage.measures import services as measures
 from keystage.measures.models import (
-    KeyStage,
     MeasureRun,
     PrimaryFigure,
     PrimaryPupilFigure,
@@ -46,8 +45,10 @@ from keystage.measures.models import (
 from keystage.organisations.models import Organisation, School
 from keystage.pupils.models import Pupil
 from keystage.results.models import Collection, SubmittedPupil
+from keystage.results.services import kinds_for
 
 KEY_STAGES_SHOWN = ("ks4", "ks2", "ks1", "phonics", "eyfsp")
+_KINDS = {"ks4": measures.KS4_KINDS, **measures.PRIMARY_KINDS}  # the collections each key stage reads
 TREND_YEARS = 3
 
 
@@ -86,10 +87,8 @@ def key_stages_of(organisation: Organisation) -> list[tuple[str, str, list[tuple
 
 
 def _school_has(school: School, key_stage: str) -> bool:
-    phase = school.phase
-    if key_stage == "ks4":
-        return phase in {"secondary", "all_through", "special"}
-    return phase in {"primary", "all_through", "special", "middle"} or phase == ""
+    """Whether the school takes part in the key stage's collections (by its phase)."""
+    return bool(set(_KINDS[key_stage]) & set(kinds_for(school)))
 
 
 def run_for(key_stage: str, year: int) -> MeasureRun:
@@ -133,9 +132,6 @@ class Source:
             else "Final: the collection's final deadline has passed"
         )
         return f"{platform}. {status}. Last worked out {when}."
-
-
-_KINDS = {"ks4": ("ks4-gcse", "ks4-non-gcse"), **measures.PRIMARY_KINDS}
 
 
 def source_of(run: MeasureRun) -> Source:
@@ -221,7 +217,7 @@ def dashboard(organisation: Organisation, key_stage: str, year: int) -> Dashboar
     if mine is None:
         stage, name = KEY_STAGE_LABELS[key_stage], academic_year_name(year)
         raise NoFigures(f"{organisation.name} has no {stage} figures for {name}.")
-    trend = _trends(organisation, key_stage, year)
+    trend = _trends(organisation, key_stage, year, infos)
     national = _national_rows(run)
     headlines = []
     names = KS4_HEADLINES if key_stage == "ks4" else PRIMARY_HEADLINES[key_stage]
@@ -281,15 +277,15 @@ def _headline(info: MeasureInfo, row: Any, national: Any, *, below: int = SUPPRE
     return Headline(info, figure, comparator, pupils, suppressed, **extras)
 
 
-def _trends(organisation: Organisation, key_stage: str, year: int) -> dict[str, list[tuple[int, str]]]:
+def _trends(
+    organisation: Organisation, key_stage: str, year: int, infos: Mapping[str, MeasureInfo]
+) -> dict[str, list[tuple[int, str]]]:
     """Each measure's figure in the last TREND_YEARS years up to ``year``, formatted."""
     years = range(year - TREND_YEARS + 1, year + 1)
     school = organisation if isinstance(organisation, School) else None
     table = measures.trend_table(
         key_stage, school=school, organisation_id=None if school else organisation.pk, years=years
     )
-    run = measures.latest_run(key_stage, year)
-    infos = measure_infos(run) if run is not None else {}
     trends: dict[str, list[tuple[int, str]]] = {}
     for row in table.iter_rows(named=True):
         info = infos.get(row["measure"])
@@ -331,6 +327,8 @@ class Breakdown:
     filters: Filters
     switched: bool
     national_note: str
+    source: Source
+    measures: list[MeasureInfo]  # every measure the key stage can be explored by
 
 
 def explore(
@@ -354,7 +352,7 @@ def explore(
             "National figures are shown for unfiltered data only: with a filter applied there is no "
             "like-for-like national figure, and the comparator cannot be switched."
         )
-        return Breakdown(info, rows, filters, False, note)
+        return Breakdown(info, rows, filters, False, note, source_of(run), list(infos.values()))
     national = _national_rows(run)
     stored = {(r.group, r.value): r for r in _figure_rows(run, organisation)}
     if not stored:
@@ -382,7 +380,7 @@ def explore(
         if not switch
         else "Each group, disadvantaged pupils too, is compared with the same group nationally."
     )
-    return Breakdown(info, rows, filters, switch, note)
+    return Breakdown(info, rows, filters, switch, note, source_of(run), list(infos.values()))
 
 
 def _filtered_rows(
@@ -409,10 +407,11 @@ def _filtered_rows(
     return rows
 
 
-def _schools_of(organisation: Organisation) -> Any:
+def school_ids(organisation: Organisation) -> list[int]:
+    """The schools whose pupils an organisation's reports cover: itself, or its trust's or LA's."""
     if isinstance(organisation, School):
         return [organisation.pk]
-    return organisation.schools().values("pk")
+    return list(organisation.schools().values_list("pk", flat=True))
 
 
 def pupil_table(run: MeasureRun, organisation: Organisation) -> tuple[pl.DataFrame, dict[str, Measure]]:
@@ -420,7 +419,7 @@ def pupil_table(run: MeasureRun, organisation: Organisation) -> tuple[pl.DataFra
     which pupil column each measure averages."""
     if run.key_stage == "ks4":
         rows = list(
-            PupilFigure.objects.filter(run=run, school__in=_schools_of(organisation)).values(
+            PupilFigure.objects.filter(run=run, school__in=school_ids(organisation)).values(
                 "school_id",
                 "upn",
                 "characteristics",
@@ -434,7 +433,7 @@ def pupil_table(run: MeasureRun, organisation: Organisation) -> tuple[pl.DataFra
         return _frame(table), dict(KS4_PUPIL_MEASURES)
     framework = measures.primary_framework(run.key_stage, run.year)
     chosen = KEY_STAGES[run.key_stage].measures(framework)
-    primary_rows = PrimaryPupilFigure.objects.filter(run=run, school__in=_schools_of(organisation)).values(
+    primary_rows = PrimaryPupilFigure.objects.filter(run=run, school__in=school_ids(organisation)).values(
         "school_id", "upn", "nc_year", "figures", "characteristics"
     )
     table = [
@@ -443,6 +442,7 @@ def pupil_table(run: MeasureRun, organisation: Organisation) -> tuple[pl.DataFra
             "upn": r["upn"],
             "nc_year": r["nc_year"],
             **{m.column: r["figures"].get(m.column) for m in chosen.values()},
+            **({"ks1_aps": r["figures"].get("ks1_aps")} if run.key_stage == "ks2" else {}),
             **r["characteristics"],
         }
         for r in primary_rows
@@ -594,9 +594,10 @@ class SchoolRow:
 
 def schools_side_by_side(
     organisation: Organisation, key_stage: str, year: int, *, sort: str = "", descending: bool = True
-) -> tuple[list[SchoolRow], list[MeasureInfo], Headline | None]:
+) -> tuple[list[SchoolRow], list[MeasureInfo], Headline | None, Source]:
     """Each of the organisation's schools with the key stage's headline measures (and P8's CI and
-    banding), sortable by any of them; and the organisation's own all-pupil figure of the first."""
+    banding), sortable by any of them; and the organisation's own all-pupil figure of the first; and
+    where the national figures come from."""
     run = run_for(key_stage, year)
     infos = measure_infos(run)
     names = KS4_HEADLINES if key_stage == "ks4" else PRIMARY_HEADLINES[key_stage][:4]
@@ -620,7 +621,8 @@ def schools_side_by_side(
     else:
         rows.sort(key=lambda r: r.school.name)
     own = _figure_rows(run, organisation).filter(group="all", value="all").first()
-    return rows, shown, _headline(shown[0], own, national) if own is not None and shown else None
+    own_figure = _headline(shown[0], own, national) if own is not None and shown else None
+    return rows, shown, own_figure, source_of(run)
 
 
 def measures_for_scatter(key_stage: str, run: MeasureRun) -> dict[str, MeasureInfo]:
@@ -628,19 +630,6 @@ def measures_for_scatter(key_stage: str, run: MeasureRun) -> dict[str, MeasureIn
     if key_stage == "ks4":
         return {k: infos[k] for k in ("p8", "a8", "p8_english", "p8_maths", "p8_ebacc", "p8_open")}
     return {k: v for k, v in infos.items() if v.kind in {"mean", "progress"}}
-
-
-def key_stage_label(key_stage: str) -> str:
-    return KEY_STAGE_LABELS.get(key_stage, key_stage)
-
-
-def is_key_stage(value: str) -> bool:
-    return value in KeyStage.values
-
-
-def query_lists(query: Any) -> dict[str, list[str]]:
-    """A QueryDict as lists of values (what ``Filters.parse`` reads)."""
-    return {key: query.getlist(key) for key in query}
 
 
 # Scatter plots ------------------------------------------------------------------------------------
@@ -665,24 +654,12 @@ def scatter(run: MeasureRun, organisation: Organisation, y: str, group: str, val
     """Pupils' ``y`` against their prior attainment, with the pupils whose ``group`` is ``value``
     highlighted. KS4 (against KS2) and KS2 (against KS1) only: the other key stages have no prior
     attainment to plot against."""
-    from keystage.core.measures.ks4.schools import GROUPS
-
     if run.key_stage not in SCATTER_X:
         raise NoFigures(f"{KEY_STAGE_LABELS[run.key_stage]} has no prior attainment to plot pupils against.")
     options = measures_for_scatter(run.key_stage, run)
     info = options.get(y) or next(iter(options.values()))
     x_column, x_label = SCATTER_X[run.key_stage]
     pupils, pupil_measures = pupil_table(run, organisation)
-    if run.key_stage == "ks2":
-        figures = {
-            r["upn"]: r["figures"].get("ks1_aps")
-            for r in PrimaryPupilFigure.objects.filter(run=run, school__in=_schools_of(organisation)).values(
-                "upn", "figures"
-            )
-        }
-        pupils = pupils.with_columns(
-            pl.col("upn").replace_strict(figures, default=None, return_dtype=pl.Float64).alias("ks1_aps")
-        )
     column = pupil_measures[info.key].column
     spec = GROUPS.get(group)
     if spec is None or not all(c in pupils.columns for c in spec.columns):

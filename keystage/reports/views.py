@@ -141,17 +141,16 @@ def explore(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
     organisation = _organisation(request, org_id)
     context = _context(request, organisation, key_stage, year)
     groups = groups_for(key_stage)
-    filters = Filters.parse(services.query_lists(request.GET), groups)
+    filters = Filters.parse({key: request.GET.getlist(key) for key in request.GET}, groups)
     switch = request.GET.get("comparator") == "like"
     try:
-        run = services.run_for(key_stage, year)
         report = services.explore(
             organisation, key_stage, year, request.GET.get("measure", ""), filters, switch=switch
         )
     except NoFigures as error:
         return _no_figures(request, context, error)
     if request.GET.get("format") == "xlsx":
-        data = downloads.explore_workbook(organisation, key_stage, year, report, services.source_of(run))
+        data = downloads.explore_workbook(organisation, key_stage, year, report)
         return _xlsx(data, downloads.file_name(organisation, key_stage, year, report.measure.key))
     filter_groups = [
         {
@@ -170,9 +169,8 @@ def explore(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
         {
             **context,
             "report": report,
-            "measures": services.measure_infos(run).values(),
             "filter_groups": filter_groups,
-            "source": services.source_of(run),
+            "source": report.source,
             "group_labels": GROUP_LABELS,
             "download_query": request.GET.urlencode(),
         },
@@ -197,7 +195,9 @@ def scatter(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
     except NoFigures as error:
         return _no_figures(request, context, error)
     names = (
-        services.pupil_names(_school_ids(organisation), year, (p[0] for p in plot.points)) if named else {}
+        services.pupil_names(services.school_ids(organisation), year, (p[0] for p in plot.points))
+        if named
+        else {}
     )
     base = (
         reverse("reports:pupil", args=[organisation.pk, key_stage, year, "UPN"])
@@ -260,12 +260,6 @@ def scatter(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
     )
 
 
-def _school_ids(organisation: Organisation) -> list[int]:
-    if isinstance(organisation, School):
-        return [organisation.pk]
-    return list(organisation.schools().values_list("pk", flat=True))
-
-
 @login_required
 @require_GET
 def schools(request: HttpRequest, org_id: int, key_stage: str, year: int) -> HttpResponse:
@@ -277,14 +271,13 @@ def schools(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
     sort = request.GET.get("sort", "")
     descending = request.GET.get("order", "desc") != "asc"
     try:
-        rows, shown, own = services.schools_side_by_side(
+        rows, shown, own, source = services.schools_side_by_side(
             organisation, key_stage, year, sort=sort, descending=descending
         )
-        run = services.run_for(key_stage, year)
     except NoFigures as error:
         return _no_figures(request, context, error)
     if request.GET.get("format") == "xlsx":
-        data = downloads.schools_workbook(organisation, key_stage, year, rows, shown, services.source_of(run))
+        data = downloads.schools_workbook(organisation, key_stage, year, rows, shown, source)
         return _xlsx(data, downloads.file_name(organisation, key_stage, year, "schools"))
     return render(
         request,
@@ -296,7 +289,7 @@ def schools(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
             "own": own,
             "sort": sort,
             "descending": descending,
-            "source": services.source_of(run),
+            "source": source,
         },
     )
 
