@@ -10,7 +10,7 @@ from keystage.core.reports.catalogue import KEY_STAGE_LABELS, MeasureInfo, value
 from keystage.core.reports.workbook import Table, report_workbook
 from keystage.core.results.kinds import academic_year_name
 from keystage.organisations.models import Organisation, School
-from keystage.reports.services import Breakdown, Dashboard, SchoolRow, Source
+from keystage.reports.services import Breakdown, Dashboard, Scatter, SchoolRow, Source
 
 
 def file_name(organisation: Organisation, key_stage: str, year: int, what: str) -> str:
@@ -159,3 +159,37 @@ def pupils_workbook(
         ),
     ]
     return report_workbook(f"{school.name}: pupil list", about, [table])
+
+
+def scatter_workbook(
+    organisation: Organisation,
+    key_stage: str,
+    year: int,
+    plot: Scatter,
+    highlighted: str,
+    rows: list[dict[str, Any]],
+    named: bool,
+) -> bytes:
+    """The scatter plot's figures, one row per pupil; names and UPNs only for a named role."""
+    columns = [*(["Name", "UPN"] if named else []), plot.x_label, plot.y.label, highlighted]
+    body = [
+        [
+            *([r["name"], r["upn"]] if named else []),
+            round(r["x"], 2),
+            r["y"],
+            "Yes" if r["highlighted"] else "No",
+        ]
+        for r in rows
+    ]
+    about = [
+        ("Organisation", organisation.name),
+        ("Key stage", KEY_STAGE_LABELS[key_stage]),
+        ("Academic year", academic_year_name(year)),
+        ("Plotted", f"{plot.y.label} against {plot.x_label}"),
+        ("Highlighted", highlighted),
+    ]
+    if named:
+        about.append(
+            ("Personal data", "Pupil-level data about children: keep it within the data protection rules.")
+        )
+    return report_workbook(f"{organisation.name}: scatter plot", about, [Table("Pupils", columns, body)])

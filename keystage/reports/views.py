@@ -10,11 +10,13 @@ a named role, and every look at them is in the audit log.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
@@ -33,7 +35,8 @@ from keystage.core.reports.charts import Point, scatter_svg
 from keystage.core.results.kinds import academic_year_name
 from keystage.core.roles import Action, OrgKind
 from keystage.organisations.models import Organisation, School
-from keystage.reports import downloads, services
+from keystage.reports import downloads, exports, pdf, services
+from keystage.reports.models import ExportStatus
 from keystage.reports.services import NoFigures
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -76,6 +79,12 @@ def _context(request: HttpRequest, organisation: Organisation, key_stage: str, y
     }
 
 
+def _query_without_format(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("format", None)
+    return query.urlencode()
+
+
 def _no_figures(request: HttpRequest, context: dict[str, Any], error: NoFigures) -> HttpResponse:
     return render(request, "reports/no_figures.html", {**context, "message": str(error)}, status=404)
 
@@ -83,6 +92,46 @@ def _no_figures(request: HttpRequest, context: dict[str, Any], error: NoFigures)
 def _xlsx(data: bytes, name: str) -> HttpResponse:
     response = HttpResponse(data, content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
+    return response
+
+
+def _wants(request: HttpRequest, kind: str) -> bool:
+    return request.GET.get("format") == kind
+
+
+def _queues(request: HttpRequest, rows: int) -> bool:
+    """Whether this PDF is drawn by the worker rather than within the request."""
+    return exports.heavy(rows) and not getattr(request, exports.DRAWING_EXPORT, False)
+
+
+def _pdf(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    what: str,
+    rows: int,
+    personal: bool = False,
+) -> HttpResponse:
+    """The page as a PDF: drawn now, or, past ``PDF_ROWS_IN_REQUEST`` rows, queued for the worker with
+    the person sent to the export's page (which updates itself when the PDF is ready)."""
+    organisation, key_stage, year = context["organisation"], context["key_stage"], context["year"]
+    name = downloads.file_name(organisation, key_stage, year, what)
+    if _queues(request, rows):
+        title = f"{organisation.name}: {KEY_STAGE_LABELS[key_stage]} {academic_year_name(year)} {what}"
+        export = exports.request_export(
+            request.user,
+            organisation,
+            request.get_full_path(),
+            title=title,
+            filename=f"{name}.pdf",
+            personal=personal,
+            ip=client_address(request),
+        )
+        return redirect("reports:export", export.pk)
+    data = pdf.render_pdf(request, template, {**context, "personal": personal})
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
     return response
 
 
@@ -126,12 +175,15 @@ def dashboard(request: HttpRequest, org_id: int, key_stage: str, year: int) -> H
     if not context["full_reports"]:  # a governor: the headline figures, without places among schools
         for headline in report.headlines:
             headline.percentile = headline.quintile = None
-    if request.GET.get("format") == "xlsx":
+    if _wants(request, "xlsx"):
         return _xlsx(
             downloads.dashboard_workbook(report),
             downloads.file_name(report.organisation, key_stage, year, "summary"),
         )
-    return render(request, "reports/dashboard.html", {**context, "report": report})
+    context["report"] = report
+    if _wants(request, "pdf"):
+        return _pdf(request, "reports/dashboard.html", context, what="summary", rows=len(report.headlines))
+    return render(request, "reports/dashboard.html", context)
 
 
 @login_required
@@ -149,7 +201,7 @@ def explore(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
         )
     except NoFigures as error:
         return _no_figures(request, context, error)
-    if request.GET.get("format") == "xlsx":
+    if _wants(request, "xlsx"):
         data = downloads.explore_workbook(organisation, key_stage, year, report)
         return _xlsx(data, downloads.file_name(organisation, key_stage, year, report.measure.key))
     filter_groups = [
@@ -163,18 +215,16 @@ def explore(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
         }
         for group in groups
     ]
-    return render(
-        request,
-        "reports/explore.html",
-        {
-            **context,
-            "report": report,
-            "filter_groups": filter_groups,
-            "source": report.source,
-            "group_labels": GROUP_LABELS,
-            "download_query": request.GET.urlencode(),
-        },
+    context.update(
+        report=report,
+        filter_groups=filter_groups,
+        source=report.source,
+        group_labels=GROUP_LABELS,
+        download_query=_query_without_format(request),
     )
+    if _wants(request, "pdf"):
+        return _pdf(request, "reports/explore.html", context, what=report.measure.key, rows=len(report.rows))
+    return render(request, "reports/explore.html", context)
 
 
 @login_required
@@ -235,29 +285,42 @@ def scatter(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
         }
         for upn, x, y, h in sorted(plot.points, key=lambda p: (p[1], p[2]))
     ]
-    if named:
+    file = "xlsx" if _wants(request, "xlsx") else "pdf" if _wants(request, "pdf") else ""
+    if file == "xlsx" and not named:
+        raise PermissionDenied("Your role downloads no pupil-level figures.")
+    if named and not (file == "pdf" and _queues(request, len(rows))):
         record(
-            AuditAction.PUPILS_VIEWED,
+            AuditAction.REPORT_DOWNLOADED if file else AuditAction.PUPILS_VIEWED,
             actor=request.user,
             organisation=organisation,
-            subject=f"{KEY_STAGE_LABELS[key_stage]} {academic_year_name(year)} scatter plot",
+            subject=f"{KEY_STAGE_LABELS[key_stage]} {academic_year_name(year)} scatter plot"
+            + (f" ({file})" if file else ""),
             ip_address=client_address(request),
         )
-    return render(
-        request,
-        "reports/scatter.html",
-        {
-            **context,
-            "plot": plot,
-            "svg": svg,
-            "rows": rows,
-            "named": named,
-            "chosen_label": chosen_label,
-            "y_options": services.measures_for_scatter(key_stage, run).values(),
-            "highlight_options": [(g, GROUP_LABELS[g]) for g in groups_for(key_stage)],
-            "value_options": [(v, value_label(group, v)) for v in values],
-        },
+    if file == "xlsx":
+        data = downloads.scatter_workbook(organisation, key_stage, year, plot, chosen_label, rows, named)
+        return _xlsx(data, downloads.file_name(organisation, key_stage, year, f"scatter-{plot.y.key}"))
+    context.update(
+        plot=plot,
+        svg=svg,
+        rows=rows,
+        named=named,
+        chosen_label=chosen_label,
+        y_options=services.measures_for_scatter(key_stage, run).values(),
+        highlight_options=[(g, GROUP_LABELS[g]) for g in groups_for(key_stage)],
+        value_options=[(v, value_label(group, v)) for v in values],
+        download_query=_query_without_format(request),
     )
+    if file == "pdf":
+        return _pdf(
+            request,
+            "reports/scatter.html",
+            context,
+            what=f"scatter-{plot.y.key}",
+            rows=len(rows) if named else 0,  # an anonymised role's PDF is the chart alone
+            personal=named,
+        )
+    return render(request, "reports/scatter.html", context)
 
 
 @login_required
@@ -276,22 +339,21 @@ def schools(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
         )
     except NoFigures as error:
         return _no_figures(request, context, error)
-    if request.GET.get("format") == "xlsx":
+    if _wants(request, "xlsx"):
         data = downloads.schools_workbook(organisation, key_stage, year, rows, shown, source)
         return _xlsx(data, downloads.file_name(organisation, key_stage, year, "schools"))
-    return render(
-        request,
-        "reports/schools.html",
-        {
-            **context,
-            "rows": rows,
-            "shown": shown,
-            "own": own,
-            "sort": sort,
-            "descending": descending,
-            "source": source,
-        },
+    context.update(
+        rows=rows,
+        shown=shown,
+        own=own,
+        sort=sort,
+        descending=descending,
+        source=source,
+        download_query=_query_without_format(request),
     )
+    if _wants(request, "pdf"):
+        return _pdf(request, "reports/schools.html", context, what="schools", rows=len(rows))
+    return render(request, "reports/schools.html", context)
 
 
 def _pupil_school(request: HttpRequest, org_id: int) -> School:
@@ -317,31 +379,25 @@ def pupils(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Http
     except NoFigures as error:
         return _no_figures(request, context, error)
     rows, columns = services.pupil_list(run, school, search=search, sort=sort, descending=descending)
-    download = request.GET.get("format") == "xlsx"
-    record(
-        AuditAction.REPORT_DOWNLOADED if download else AuditAction.PUPILS_VIEWED,
-        actor=request.user,
-        organisation=school,
-        subject=f"{KEY_STAGE_LABELS[key_stage]} {academic_year_name(year)} pupil list",
-        ip_address=client_address(request),
-    )
-    if download:
+    file = "xlsx" if _wants(request, "xlsx") else "pdf" if _wants(request, "pdf") else ""
+    if not (file == "pdf" and _queues(request, len(rows))):  # a queued PDF is audited when it is drawn
+        record(
+            AuditAction.REPORT_DOWNLOADED if file else AuditAction.PUPILS_VIEWED,
+            actor=request.user,
+            organisation=school,
+            subject=f"{KEY_STAGE_LABELS[key_stage]} {academic_year_name(year)} pupil list"
+            + (f" ({file})" if file else ""),
+            ip_address=client_address(request),
+        )
+    if file == "xlsx":
         return _xlsx(
             downloads.pupils_workbook(school, key_stage, year, rows, columns, search),
             downloads.file_name(school, key_stage, year, "pupils"),
         )
-    return render(
-        request,
-        "reports/pupils.html",
-        {
-            **context,
-            "rows": rows,
-            "columns": columns,
-            "search": search,
-            "sort": sort,
-            "descending": descending,
-        },
-    )
+    context.update(rows=rows, columns=columns, search=search, sort=sort, descending=descending)
+    if file == "pdf":
+        return _pdf(request, "reports/pupils.html", context, what="pupils", rows=len(rows), personal=True)
+    return render(request, "reports/pupils.html", context)
 
 
 @login_required
@@ -357,11 +413,52 @@ def pupil(request: HttpRequest, org_id: int, key_stage: str, year: int, upn: str
     detail = services.pupil_detail(run, school, upn[:13])
     if detail is None:
         raise Http404("No such pupil in this school's figures.")
+    file = _wants(request, "pdf")
     record(
-        AuditAction.PUPILS_VIEWED,
+        AuditAction.REPORT_DOWNLOADED if file else AuditAction.PUPILS_VIEWED,
         actor=request.user,
         organisation=school,
-        subject=f"{KEY_STAGE_LABELS[key_stage]} {academic_year_name(year)} pupil {detail['upn']}",
+        subject=f"{KEY_STAGE_LABELS[key_stage]} {academic_year_name(year)} pupil {detail['upn']}"
+        + (" (pdf)" if file else ""),
         ip_address=client_address(request),
     )
-    return render(request, "reports/pupil.html", {**context, "pupil": detail})
+    context["pupil"] = detail
+    if file:
+        return _pdf(
+            request, "reports/pupil.html", context, what=f"pupil-{detail['upn']}", rows=0, personal=True
+        )
+    return render(request, "reports/pupil.html", context)
+
+
+@login_required
+@require_GET
+def export(request: HttpRequest, export_id: int) -> HttpResponse:
+    """A queued PDF's own page: being prepared (it updates itself), ready to download, or why not."""
+    item = exports.export_of(request.user, export_id)
+    if _wants(request, "json"):
+        return JsonResponse({"done": item.status != ExportStatus.QUEUED, "reload": True})
+    address = urlsplit(item.path)
+    query = [(k, v) for k, v in parse_qsl(address.query) if k != "format"]
+    back = address.path + (f"?{urlencode(query)}" if query else "")
+    return render(request, "reports/export.html", {"export": item, "statuses": ExportStatus, "back": back})
+
+
+@login_required
+@require_GET
+def export_download(request: HttpRequest, export_id: int) -> HttpResponseBase:
+    item = exports.export_of(request.user, export_id)
+    if item.status != ExportStatus.READY or not item.file:
+        return redirect("reports:export", item.pk)
+    # Read again as the person now: a role taken away since the PDF was drawn takes the PDF away too.
+    organisation = item.organisation.specific()
+    policy.require(request.user, Action.VIEW_REPORTS, organisation)
+    if item.personal:
+        policy.require(request.user, Action.VIEW_PUPIL_DATA, organisation)
+        record(
+            AuditAction.REPORT_DOWNLOADED,
+            actor=request.user,
+            organisation=item.organisation,
+            subject=f"{item.title} (pdf)",
+            ip_address=client_address(request),
+        )
+    return FileResponse(item.file.open("rb"), as_attachment=True, filename=item.filename)

@@ -10,9 +10,11 @@ import os
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
+from pypdf import PdfReader
 from python_calamine import CalamineWorkbook
 
-from keystage.measures.models import SchoolFigure
+from keystage.measures.models import PupilFigure, SchoolFigure
 from tests.browser.conftest import assert_accessible
 from tests.browser.test_journey import _sign_in
 from tests.measures.conftest import ks4_catalogue  # noqa: F401  (fixtures used here)
@@ -29,6 +31,10 @@ def _shot(page, name: str) -> None:
     if os.environ.get("KEYSTAGE_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _pdf_text(data: bytes) -> str:
+    return " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages).split())
 
 
 def _all_pupils(page) -> str:
@@ -58,6 +64,10 @@ def test_a_named_head_reads_filters_switches_and_finds_a_pupil(
     assert "synthetic small-scale background" in page.locator("#national-source").inner_text()
     assert_accessible(page, checked)
     _shot(page, "school-dashboard")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="PDF (summary)").click()
+    printed = _pdf_text(Path(download.value.path()).read_bytes())
+    assert f"{mine.p8:+.2f}" in printed and f"{mine.a8:.2f}" in printed
 
     page.get_by_role("link", name="Attainment 8", exact=True).click()
     before = _all_pupils(page)
@@ -76,10 +86,14 @@ def test_a_named_head_reads_filters_switches_and_finds_a_pupil(
     _shot(page, "explore-filtered")
     shown = _all_pupils(page)
     with page.expect_download() as download:
-        page.get_by_role("link", name="Download as Excel").click()
+        page.get_by_role("link", name="Excel (this breakdown)").click()
     book = CalamineWorkbook.from_filelike(io.BytesIO(Path(download.value.path()).read_bytes()))
     table = book.get_sheet_by_name(book.sheet_names[1]).to_python()
     assert next(row for row in table if row and row[0] == "All pupils")[3] == shown
+    with page.expect_download() as download:
+        page.get_by_role("link", name="PDF (this breakdown)").click()
+    printed = _pdf_text(Path(download.value.path()).read_bytes())
+    assert "Filters applied: Gender: Male." in printed and f" {shown} N/A" in printed
 
     page.get_by_role("link", name="Scatter plot").click()
     assert_accessible(page, checked)
@@ -117,3 +131,35 @@ def test_a_trust_reads_its_schools_side_by_side(reports_world, password, live_se
     page.get_by_role("link", name="School Two").click()
     assert_accessible(page, checked)
     _shot(page, "primary-dashboard")
+
+
+def test_a_long_pupil_list_pdf_is_prepared_in_the_background(
+    reports_world,  # noqa: F811
+    password,
+    live_server,
+    new_page,
+    settings,
+):
+    settings.KEYSTAGE_PDF_ROWS_IN_REQUEST = 5  # the test school's year group counts as a long list
+    world, base, checked = reports_world, live_server.url, []
+    page = new_page()
+    _sign_in(page, base, world.person("school_named").email, password, checked)
+    page.goto(f"{base}/reports/glossary/")
+    assert_accessible(page, checked)
+    page.goto(f"{base}/reports/{world.s1.pk}/ks4/{YEAR}/pupils/?sort=a8&order=desc")
+    assert_accessible(page, checked)
+    first = page.locator("tbody tr").first.locator("th").inner_text().strip()
+    page.get_by_role("link", name="PDF (pupil list)").click()
+    assert "being prepared" in page.locator("#export-status").inner_text()
+    assert_accessible(page, checked)
+    call_command("worker", "--batch", "--interval", "0", verbosity=0)
+    # The page notices by itself that the PDF is ready.
+    page.get_by_role("heading", name="Your PDF is ready").wait_for(timeout=15_000)
+    assert_accessible(page, checked)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the PDF").click()
+    printed = _pdf_text(Path(download.value.path()).read_bytes())
+    best = max(
+        PupilFigure.objects.filter(run__year=YEAR, run__key_stage="ks4", school=world.s1), key=lambda p: p.a8
+    )
+    assert first in printed and f"{best.a8:.2f}" in printed

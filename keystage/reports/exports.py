@@ -1,0 +1,136 @@
+"""PDFs too big to draw within a request (a trust's or LA's schools side by side, a year group's pupil
+list, a scatter plot's table of every pupil): the request queues an export, the worker draws it, and
+the requester downloads it from the export's own page, which updates itself when it is ready.
+
+The worker draws the report through its own view, as the requester: the role and organisation are
+checked again at that moment, and the PDF is the very page the person asked for.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.http import Http404
+from django.test import RequestFactory
+from django.urls import resolve
+from django.utils import timezone
+
+from keystage.organisations.models import Organisation
+from keystage.reports.models import ExportStatus, ReportExport
+
+# Beyond this many table rows a PDF is drawn by the worker: WeasyPrint lays out about 200 rows a second
+# on one core, so a page waits at most about half a second for the PDFs drawn within a request.
+# (Settings may lower it: KEYSTAGE_PDF_ROWS_IN_REQUEST.)
+PDF_ROWS_IN_REQUEST = 100
+# Exports are copies of reports the person can draw again at any time; kept a week, then deleted.
+KEEP_EXPORTS = timedelta(days=7)
+# A second click on the same download while the first is still fresh gets the first one.
+REUSE_WITHIN = timedelta(minutes=10)
+# Marked on the request the worker builds, so the view draws the PDF instead of queueing it again.
+DRAWING_EXPORT = "keystage_drawing_export"
+
+
+def heavy(rows: int) -> bool:
+    return rows > getattr(settings, "KEYSTAGE_PDF_ROWS_IN_REQUEST", PDF_ROWS_IN_REQUEST)
+
+
+def request_export(
+    user: Any,
+    organisation: Organisation,
+    path: str,
+    *,
+    title: str,
+    filename: str,
+    personal: bool,
+    ip: str | None,
+) -> ReportExport:
+    """Queue the PDF of the report at ``path`` for ``user`` (or hand back the same one asked for moments
+    ago: a double click queues nothing twice)."""
+    from keystage.reports.tasks import draw_report_export
+
+    _prune()
+    with transaction.atomic():
+        earlier = (
+            ReportExport.objects.select_for_update()
+            .filter(
+                requested_by=user,
+                path=path,
+                status__in=[ExportStatus.QUEUED, ExportStatus.READY],
+                created_at__gte=timezone.now() - REUSE_WITHIN,
+            )
+            .first()
+        )
+        if earlier is not None:
+            return earlier
+        export = ReportExport.objects.create(
+            requested_by=user,
+            organisation=organisation,
+            path=path[:2000],
+            title=title[:300],
+            filename=filename[:255],
+            personal=personal,
+            ip_address=ip,
+        )
+        transaction.on_commit(lambda: draw_report_export.enqueue(export.pk))
+    return export
+
+
+def draw_export(export_id: int) -> str:
+    """The worker's part: draw the report as its requester and keep the PDF."""
+    export = ReportExport.objects.select_related("requested_by").filter(pk=export_id).first()
+    if export is None or export.status != ExportStatus.QUEUED:
+        return "nothing to draw"
+    address = urlsplit(export.path)
+    request = RequestFactory().get(
+        export.path, REMOTE_ADDR=export.ip_address or "127.0.0.1", SERVER_NAME=_server_name()
+    )
+    request.user = export.requested_by
+    setattr(request, DRAWING_EXPORT, True)
+    match = resolve(address.path)
+    try:
+        response = match.func(request, *match.args, **match.kwargs)
+    except (PermissionDenied, Http404):
+        return _failed(export, "You can no longer read this report, so its PDF was not prepared.")
+    if response.status_code != 200 or response.get("Content-Type") != "application/pdf":
+        return _failed(export, "This report has no figures now, so its PDF was not prepared.")
+    content = response.content
+    export.file.save(f"{export.filename}", ContentFile(content), save=False)
+    export.size = len(content)
+    export.status = ExportStatus.READY
+    export.finished_at = timezone.now()
+    export.save(update_fields=["file", "size", "status", "finished_at"])
+    return f"export {export.pk}: {len(content):,} bytes"
+
+
+def _failed(export: ReportExport, message: str) -> str:
+    export.status = ExportStatus.FAILED
+    export.message = message
+    export.finished_at = timezone.now()
+    export.save(update_fields=["status", "message", "finished_at"])
+    return f"export {export.pk} failed: {message}"
+
+
+def _server_name() -> str:
+    base = getattr(settings, "KEYSTAGE_BASE_URL", "") or "http://localhost"
+    return urlsplit(base).hostname or "localhost"
+
+
+def export_of(user: Any, export_id: int) -> ReportExport:
+    """One of the person's own exports; anyone else's is not there for them."""
+    export = ReportExport.objects.filter(pk=export_id, requested_by=user).first()
+    if export is None:
+        raise Http404("No such download.")
+    return export
+
+
+def _prune() -> None:
+    for old in ReportExport.objects.filter(created_at__lt=timezone.now() - KEEP_EXPORTS):
+        if old.file:
+            old.file.delete(save=False)
+        old.delete()

@@ -1,0 +1,41 @@
+"""A report PDF too big to draw within a request: queued, drawn by the worker, kept for its requester."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from keystage.organisations.models import Organisation
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Being prepared"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Could not be prepared"
+
+
+class ReportExport(models.Model):
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    # The report's own address and query: the worker draws it as the requester, so every check of role
+    # and organisation runs again when it is drawn.
+    path = models.CharField(max_length=2000)
+    title = models.CharField(max_length=300)
+    status = models.CharField(max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    file = models.FileField(upload_to="report-exports/%Y/%m/", max_length=300, blank=True)
+    filename = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField(default=0)
+    message = models.TextField(blank=True)
+    # Pupil-level (names or UPNs): each download of it goes in the audit log.
+    personal = models.BooleanField(default=False)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["requested_by", "path"])]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.get_status_display()})"

@@ -1,0 +1,150 @@
+"""Reports as PDF: each page prints with the figures shown on screen; long ones are drawn by the worker
+for the person who asked, who alone can download them; pupil-level PDFs are audited and never drawn
+for a role that may not see pupils."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from django.core.management import call_command
+from pypdf import PdfReader
+
+from keystage.accounts.models import Membership
+from keystage.audit.models import AuditAction, AuditEvent
+from keystage.measures.models import PupilFigure, SchoolFigure
+from keystage.reports.models import ExportStatus, ReportExport
+from tests.conftest import signed_in
+from tests.reports.conftest import YEARS
+
+YEAR = YEARS[-1]
+
+
+def _url(org, page: str = "", key_stage: str = "ks4", year: int = YEAR) -> str:
+    return f"/reports/{org.pk}/{key_stage}/{year}/{page}"
+
+
+def _pdf_text(data: bytes) -> str:
+    reader = PdfReader(io.BytesIO(data))
+    return re.sub(r"\s+", " ", " ".join(page.extract_text() for page in reader.pages))
+
+
+def _run_worker() -> None:
+    call_command("worker", "--batch", "--interval", "0", verbosity=0)
+
+
+def _pupils(school) -> list[PupilFigure]:
+    return list(PupilFigure.objects.filter(run__year=YEAR, run__key_stage="ks4", school=school))
+
+
+def test_the_summary_prints_its_figures_national_source_and_trends(reports_world):
+    head = signed_in(reports_world.person("school_named"))
+    response = head.get(_url(reports_world.s1) + "?format=pdf")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"].endswith('-ks4-2026-summary.pdf"')
+    text = _pdf_text(response.content)
+    mine = SchoolFigure.objects.get(
+        run__year=YEAR, run__key_stage="ks4", school=reports_world.s1, group="all", value="all"
+    )
+    assert f"{mine.p8:+.2f}" in text and f"{mine.p8_ci_low:.2f} to {mine.p8_ci_high:.2f}" in text
+    assert f"{mine.a8:.2f}" in text and "synthetic small" in text
+    assert all(f"{y - 1}/{str(y)[-2:]}" in text for y in YEARS)  # the trends table
+    assert "Download" not in text and "Explore data in detail" not in text  # no screen-only parts
+    assert "Page 1 of" in text
+
+
+def test_a_governors_summary_pdf_has_no_places_among_schools(reports_world):
+    governor = signed_in(reports_world.person("governor"))
+    text = _pdf_text(governor.get(_url(reports_world.s1) + "?format=pdf").content)
+    assert "Attainment 8" in text and "Percentile" not in text
+
+
+def test_a_filtered_breakdown_prints_the_filters_and_the_figure_shown(reports_world):
+    head = signed_in(reports_world.person("school_named"))
+    query = "?measure=a8&sex=male"
+    page = head.get(_url(reports_world.s1, "explore/") + query).content.decode()
+    shown = re.search(r'data-group="all".*?data-figure>([^<]+)<', page, re.S).group(1)
+    text = _pdf_text(head.get(_url(reports_world.s1, "explore/") + query + "&format=pdf").content)
+    assert "Filters applied: Gender: Male." in text
+    assert re.search(rf"All pupils \d+ \d+ {shown} N/A", text), text
+
+
+def test_an_anonymised_readers_scatter_pdf_is_the_chart_alone(reports_world, settings):
+    settings.KEYSTAGE_PDF_ROWS_IN_REQUEST = 5  # a named reader's table of pupils would be queued
+    anon = signed_in(reports_world.person("school_anon"))
+    response = anon.get(_url(reports_world.s1, "scatter/") + "?format=pdf")
+    assert response.status_code == 200  # drawn at once: no table of pupils to lay out
+    text = _pdf_text(response.content)
+    assert "Progress 8" in text and "The same figures as a table" not in text
+    assert not any(p.upn in text for p in _pupils(reports_world.s1))
+    assert anon.get(_url(reports_world.s1, "scatter/") + "?format=xlsx").status_code == 403
+    assert anon.get(_url(reports_world.s1, "pupils/") + "?format=pdf").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)  # the worker closes its connection when done
+def test_a_long_pdf_is_drawn_by_the_worker_for_its_requester_alone(reports_world, settings):
+    settings.KEYSTAGE_PDF_ROWS_IN_REQUEST = 5
+    world = reports_world
+    head = signed_in(world.person("school_named"))
+    address = _url(world.s1, "pupils/") + "?sort=a8&order=desc&format=pdf"
+    queued = head.get(address)
+    assert queued.status_code == 302 and queued["Location"].startswith("/reports/downloads/")
+    again = head.get(address)  # a double click queues nothing twice
+    assert again["Location"] == queued["Location"] and ReportExport.objects.count() == 1
+    waiting = head.get(queued["Location"])
+    assert "being prepared" in waiting.content.decode()
+    assert head.get(queued["Location"] + "?format=json").json() == {"done": False, "reload": True}
+    downloads_before = AuditEvent.objects.filter(action=AuditAction.REPORT_DOWNLOADED).count()
+    assert downloads_before == 0  # nothing recorded until the PDF is drawn
+
+    _run_worker()
+
+    ready = head.get(queued["Location"])
+    assert "Your PDF is ready" in ready.content.decode()
+    export = ReportExport.objects.get()
+    assert export.status == ExportStatus.READY and export.personal
+    download = head.get(f"/reports/downloads/{export.pk}/file/")
+    assert download.status_code == 200 and download["Content-Type"] == "application/pdf"
+    text = _pdf_text(b"".join(download.streaming_content))
+    pupils = _pupils(world.s1)
+    assert all(p.upn in text for p in pupils)
+    first = min(pupils, key=lambda p: text.index(p.upn))
+    assert first.a8 == max(p.a8 for p in pupils)  # sorted as asked: the highest A8 first
+    events = AuditEvent.objects.filter(
+        action=AuditAction.REPORT_DOWNLOADED, actor=world.person("school_named")
+    )
+    assert events.count() == 2  # drawn for them, then downloaded
+    for name in ("school_anon", "trust_named", "other_school_named"):
+        other = signed_in(world.person(name))
+        assert other.get(queued["Location"]).status_code == 404, name
+        assert other.get(f"/reports/downloads/{export.pk}/file/").status_code == 404, name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pdf_queued_before_a_role_was_taken_away_is_not_drawn(reports_world, settings):
+    settings.KEYSTAGE_PDF_ROWS_IN_REQUEST = 5
+    world = reports_world
+    person = world.person("school_named")
+    queued = signed_in(person).get(_url(world.s1, "pupils/") + "?format=pdf")
+    Membership.objects.filter(user=person).delete()
+    _run_worker()
+    export = ReportExport.objects.get()
+    assert export.status == ExportStatus.FAILED and not export.file
+    assert "no longer read this report" in signed_in(person).get(queued["Location"]).content.decode()
+
+
+def test_a_trusts_schools_side_by_side_prints_each_school(reports_world):
+    trust = signed_in(reports_world.person("trust_anon"))
+    text = _pdf_text(trust.get(_url(reports_world.trust, "schools/", "ks2") + "?format=pdf").content)
+    assert reports_world.s2.name in text and "8002001" in text
+
+
+@pytest.mark.parametrize("page", ["", "explore/?measure=p8", "scatter/", "pupils/"])
+def test_every_pdf_download_is_a_pdf(reports_world, page, settings):
+    settings.KEYSTAGE_PDF_ROWS_IN_REQUEST = 10_000  # all drawn within the request
+    head = signed_in(reports_world.person("school_named"))
+    joiner = "&" if "?" in page else "?"
+    response = head.get(_url(reports_world.s1, page) + joiner + "format=pdf")
+    assert response.status_code == 200 and response.content.startswith(b"%PDF-")
+    assert len(PdfReader(io.BytesIO(response.content)).pages) >= 1
