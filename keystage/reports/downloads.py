@@ -10,7 +10,7 @@ from keystage.core.reports.catalogue import KEY_STAGE_LABELS, MeasureInfo, value
 from keystage.core.reports.workbook import Table, report_workbook
 from keystage.core.results.kinds import academic_year_name
 from keystage.organisations.models import Organisation, School
-from keystage.reports.services import Breakdown, Dashboard, Scatter, SchoolRow, Source
+from keystage.reports.services import Breakdown, Dashboard, Scatter, SchoolRow, Source, Subjects
 
 
 def file_name(organisation: Organisation, key_stage: str, year: int, what: str) -> str:
@@ -193,3 +193,45 @@ def scatter_workbook(
             ("Personal data", "Pupil-level data about children: keep it within the data protection rules.")
         )
     return report_workbook(f"{organisation.name}: scatter plot", about, [Table("Pupils", columns, body)])
+
+
+def subjects_workbook(organisation: Organisation, year: int, report: Subjects) -> bytes:
+    """Every subject's figures beside national, and the chosen subject's grades."""
+    group = "All pupils" if report.group == "all" else value_label(report.group, report.value)
+    tables = [
+        Table(
+            "Subjects",
+            [
+                "Subject",
+                "Entries",
+                "Cohort entered",
+                "National entered",
+                "Average points",
+                "National average points",
+                "Subject value added",
+                "Confidence interval",
+                "Compared with national",
+            ],
+            [
+                [
+                    *(r.name, r.entries, r.entered, r.national_entered),
+                    *(r.points, r.national_points, r.va, r.va_ci, r.significance),
+                ]
+                for r in report.rows
+            ],
+        )
+    ]
+    if report.chosen is not None:
+        tables.append(
+            Table(
+                f"{report.chosen.name} grades",
+                ["Grade", "Entries", "Share of entries", "National share"],
+                [[g.grade, g.entries, _percent(g.share), _percent(g.national_share)] for g in report.grades],
+            )
+        )
+    about = _about(organisation, "ks4", year, report.source, ("Pupils", group))
+    return report_workbook(f"{organisation.name}: KS4 subjects", about, tables)
+
+
+def _percent(share: float | None) -> str:
+    return "" if share is None else f"{round(share * 100)}%"

@@ -25,8 +25,10 @@ from keystage.core.reports.catalogue import (
     KS4_HEADLINES,
     KS4_MEASURES,
     KS4_PUPIL_MEASURES,
+    NO_FIGURE,
     PRIMARY_HEADLINES,
     MeasureInfo,
+    group_values,
     groups_for,
     ordered,
     primary_measures,
@@ -41,6 +43,7 @@ from keystage.measures.models import (
     PupilFigure,
     RunStatus,
     SchoolFigure,
+    SubjectFigure,
 )
 from keystage.organisations.models import Organisation, School
 from keystage.pupils.models import Pupil
@@ -405,6 +408,118 @@ def _filtered_rows(
             )
         )
     return rows
+
+
+# Subjects (KS4) ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SubjectRow:
+    code: str
+    name: str
+    entries: int
+    entered: str  # the share of the cohort entered
+    national_entered: str
+    points: str  # average points per entry
+    national_points: str
+    va: str  # subject value added, in points
+    va_ci: str
+    significance: str
+    suppressed: bool
+
+
+@dataclass
+class SubjectGrade:
+    grade: str
+    entries: int
+    share: float  # of the organisation's entries
+    national_share: float | None
+
+
+@dataclass
+class Subjects:
+    rows: list[SubjectRow]
+    group: str
+    value: str
+    cohort: int
+    source: Source
+    chosen: SubjectRow | None = None  # the subject whose grades are shown
+    grades: list[SubjectGrade] = field(default_factory=list)
+
+
+def subjects(
+    organisation: Organisation, year: int, *, group: str = "all", value: str = "all", subject: str = ""
+) -> Subjects:
+    """Every subject the organisation's pupils (of one pupil group) entered at KS4: entries, the share
+    of the cohort entered, average points and subject value added, each beside the same group
+    nationally; and, for a ``subject`` chosen, its grades against the national distribution."""
+    run = run_for("ks4", year)
+    if group not in groups_for("ks4") or value not in group_values(group):
+        group, value = "all", "all"
+    where: dict[str, Organisation] = (
+        {"school": organisation} if isinstance(organisation, School) else {"organisation": organisation}
+    )
+    mine = list(
+        SubjectFigure.objects.filter(run=run, group=group, value=value, **where).order_by(
+            "-entries", "subject_name"
+        )
+    )
+    if not mine:
+        if (group, value) == ("all", "all"):
+            raise NoFigures(f"{organisation.name} has no KS4 subject figures for {academic_year_name(year)}.")
+        return Subjects([], group, value, 0, source_of(run))
+    national = {
+        f.subject: f for f in SubjectFigure.objects.national().filter(run=run, group=group, value=value)
+    }
+    rows = [_subject_row(f, national.get(f.subject)) for f in mine]
+    report = Subjects(rows, group, value, mine[0].cohort, source_of(run))
+    chosen = next((r for r in rows if r.code == subject), None)
+    if chosen is not None and not chosen.suppressed:
+        report.chosen = chosen
+        everyone = SubjectFigure.objects.filter(run=run, group="all", value="all", subject=subject)
+        own = everyone.filter(**where).first()
+        nation = everyone.national().first()
+        report.grades = _grades(own.grades if own else None, nation.grades if nation else None)
+    return report
+
+
+def _subject_row(mine: SubjectFigure, national: SubjectFigure | None) -> SubjectRow:
+    suppressed = mine.entries < SUPPRESS_BELOW
+    va_shown = not suppressed and mine.va is not None and mine.va_pupils >= SUPPRESS_BELOW
+    return SubjectRow(
+        mine.subject,
+        mine.subject_name,
+        mine.entries,
+        f"{round(mine.entry_share * 100)}%",
+        f"{round(national.entry_share * 100)}%" if national else NO_FIGURE,
+        "SUPP" if suppressed else f"{mine.average_points:.2f}",
+        f"{national.average_points:.2f}" if national else NO_FIGURE,
+        (f"{mine.va:+.2f}" if va_shown and mine.va is not None else "SUPP" if suppressed else NO_FIGURE),
+        (
+            f"{mine.va_ci_low:+.2f} to {mine.va_ci_high:+.2f}"
+            if va_shown and mine.va_ci_low is not None and mine.va_ci_high is not None
+            else ""
+        ),
+        mine.significance if va_shown else "",
+        suppressed,
+    )
+
+
+def _grades(mine: list[list[Any]] | None, national: list[list[Any]] | None) -> list[SubjectGrade]:
+    """Each grade's share of entries, in the order grades are stored (highest points first)."""
+    own = {str(g): int(n) for g, n in mine or []}
+    nation = {str(g): int(n) for g, n in national or []}
+    order = [str(g) for g, _ in mine or []] + [str(g) for g, _ in national or [] if str(g) not in own]
+    own_total, nation_total = sum(own.values()), sum(nation.values())
+    return [
+        SubjectGrade(
+            grade,
+            own.get(grade, 0),
+            own.get(grade, 0) / own_total if own_total else 0.0,
+            nation.get(grade, 0) / nation_total if nation_total else None,
+        )
+        for grade in order
+    ]
 
 
 def school_ids(organisation: Organisation) -> list[int]:

@@ -14,6 +14,7 @@ urlpatterns = [
     path(_AT + "explore/", views.explore, name="explore"),
     path(_AT + "scatter/", views.scatter, name="scatter"),
     path(_AT + "schools/", views.schools, name="schools"),
+    path(_AT + "subjects/", views.subjects, name="subjects"),
     path(_AT + "pupils/", views.pupils, name="pupils"),
     path(_AT + "pupils/<str:upn>/", views.pupil, name="pupil"),
 ]

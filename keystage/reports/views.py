@@ -31,7 +31,7 @@ from keystage.core.reports.catalogue import (
     groups_for,
     value_label,
 )
-from keystage.core.reports.charts import Point, scatter_svg
+from keystage.core.reports.charts import Point, bars_svg, scatter_svg
 from keystage.core.results.kinds import academic_year_name
 from keystage.core.roles import Action, OrgKind
 from keystage.organisations.models import Organisation, School
@@ -354,6 +354,59 @@ def schools(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
     if _wants(request, "pdf"):
         return _pdf(request, "reports/schools.html", context, what="schools", rows=len(rows))
     return render(request, "reports/schools.html", context)
+
+
+@login_required
+@require_GET
+def subjects(request: HttpRequest, org_id: int, key_stage: str, year: int) -> HttpResponse:
+    """KS4 subjects: entries, average points and subject value added against national, for all pupils
+    or one pupil group; and one subject's grades against the national distribution."""
+    _key_stage(key_stage, year)
+    if key_stage != "ks4":
+        raise Http404("Subject reports are for KS4.")
+    organisation = _organisation(request, org_id)
+    context = _context(request, organisation, key_stage, year)
+    group, _, value = request.GET.get("pupils", "all:all").partition(":")
+    try:
+        report = services.subjects(
+            organisation, year, group=group, value=value, subject=request.GET.get("subject", "")
+        )
+    except NoFigures as error:
+        return _no_figures(request, context, error)
+    chart = ""
+    if report.chosen is not None:
+        chart = bars_svg(
+            [g.grade for g in report.grades],
+            [
+                (organisation.name, [g.share for g in report.grades]),
+                ("National", [g.national_share for g in report.grades]),
+            ],
+            title=f"{report.chosen.name}: grades at {organisation.name} and nationally, "
+            f"{academic_year_name(year)}",
+            x_label="Grade",
+        )
+    if _wants(request, "xlsx"):
+        data = downloads.subjects_workbook(organisation, year, report)
+        return _xlsx(data, downloads.file_name(organisation, key_stage, year, "subjects"))
+    context.update(
+        report=report,
+        chart=chart,
+        source=report.source,
+        pupil_groups=[("all:all", "All pupils")]
+        + [
+            (f"{g}:{v}", f"{GROUP_LABELS[g]}: {value_label(g, v)}")
+            for g in groups_for(key_stage)
+            for v in group_values(g)
+        ],
+        chosen_group=f"{report.group}:{report.value}",
+        group_name="All pupils"
+        if report.group == "all"
+        else f"{GROUP_LABELS[report.group]}: {value_label(report.group, report.value)}",
+        download_query=_query_without_format(request),
+    )
+    if _wants(request, "pdf"):
+        return _pdf(request, "reports/subjects.html", context, what="subjects", rows=len(report.rows))
+    return render(request, "reports/subjects.html", context)
 
 
 def _pupil_school(request: HttpRequest, org_id: int) -> School:

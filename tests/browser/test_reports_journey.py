@@ -119,6 +119,13 @@ def test_an_anonymised_teachers_scatter_points_lead_nowhere(reports_world, passw
     assert page.url == address
     assert page.get_by_role("link", name="Pupil list").count() == 0
 
+    page.get_by_role("link", name="Subjects").click()
+    assert_accessible(page, checked)
+    page.locator("#subjects tbody a").first.click()
+    assert page.locator("#grades-chart svg").count() == 1 and page.locator("#grades tbody tr").count() > 1
+    assert_accessible(page, checked)
+    _shot(page, "subjects")
+
 
 def test_a_trust_reads_its_schools_side_by_side(reports_world, password, live_server, new_page):  # noqa: F811
     world, base, checked = reports_world, live_server.url, []

@@ -238,3 +238,57 @@ def test_nonsense_addresses_are_not_found(reports_world, address):
 def test_a_year_without_figures_says_so(reports_world):
     page = signed_in(reports_world.person("school_named")).get(_url(reports_world.s1, year=2021))
     assert page.status_code == 404 and "There are no KS4 figures for 2020/21 yet" in _text(page)
+
+
+def test_subject_reports_show_entries_points_and_value_added_against_national(reports_world):
+    from keystage.measures.models import SubjectFigure
+
+    world = reports_world
+    teacher = signed_in(world.person("school_anon"))
+    page = teacher.get(_url(world.s1, "subjects/"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    stored = SubjectFigure.objects.filter(
+        run__year=YEAR, run__key_stage="ks4", school=world.s1, group="all", value="all"
+    ).order_by("-entries")
+    busiest = stored.first()
+    national = SubjectFigure.objects.national().get(
+        run__year=YEAR, run__key_stage="ks4", group="all", value="all", subject=busiest.subject
+    )
+    row = re.search(rf'data-subject="{busiest.subject}"[^>]*>(.*?)</tr>', html, re.S).group(1)
+    assert f"{busiest.average_points:.2f}" in row and f"({national.average_points:.2f})" in row
+    assert f"{busiest.va:+.2f}" in row and str(busiest.entries) in row
+    assert html.count("data-subject=") == stored.count()
+
+    grades = teacher.get(_url(world.s1, "subjects/") + f"?subject={busiest.subject}")
+    grades_html = grades.content.decode()
+    assert "<svg" in grades_html and 'role="img"' in grades_html  # the chart, with its table below
+    top_grade, top_entries = busiest.grades[0]
+    share = round(top_entries / sum(n for _, n in busiest.grades) * 100)
+    grade_row = re.search(rf'data-grade="{top_grade}"[^>]*>(.*?)</tr>', grades_html, re.S).group(1)
+    assert f"{share}%" in grade_row
+
+    girls = teacher.get(_url(world.s1, "subjects/") + "?pupils=sex:female")
+    female = SubjectFigure.objects.get(
+        run__year=YEAR,
+        run__key_stage="ks4",
+        school=world.s1,
+        group="sex",
+        value="female",
+        subject=busiest.subject,
+    )
+    girls_row = re.search(rf'data-subject="{busiest.subject}"[^>]*>(.*?)</tr>', girls.content.decode(), re.S)
+    assert str(female.entries) in girls_row.group(1) and "Gender: Female" in _text(girls)
+
+    download = teacher.get(_url(world.s1, "subjects/") + f"?subject={busiest.subject}&format=xlsx")
+    book = CalamineWorkbook.from_filelike(io.BytesIO(download.content))
+    table = book.get_sheet_by_name(book.sheet_names[1]).to_python()
+    assert any(r and r[0] == busiest.subject_name and r[1] == busiest.entries for r in table)
+    assert len(book.sheet_names) == 3  # About, subjects, the chosen subject's grades
+
+    assert teacher.get(_url(world.s1, "subjects/", "ks2")).status_code == 404
+    assert teacher.get(_url(world.s1, "subjects/") + "?pupils=nonsense:x&subject=<b>").status_code == 200
+    for name in ("other_school_named", "other_la_named", "governor"):
+        assert signed_in(world.person(name)).get(_url(world.s1, "subjects/")).status_code == 403, name
+    la = signed_in(world.person("la_anon")).get(_url(world.la, "subjects/"))
+    assert la.status_code == 200 and "data-subject=" in la.content.decode()

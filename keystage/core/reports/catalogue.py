@@ -18,6 +18,7 @@ from keystage.core.pupils.model import ethnic_groups
 from keystage.core.reference.frameworks import Framework
 
 Kind = Literal["share", "mean", "progress"]
+NO_FIGURE = "\u2013"  # an en dash: no figure
 KEY_STAGE_LABELS = {"eyfsp": "EYFSP", "phonics": "Phonics", "ks1": "KS1", "ks2": "KS2", "ks4": "KS4"}
 
 
@@ -36,7 +37,7 @@ class MeasureInfo:
 def format_figure(value: float | None, kind: Kind) -> str:
     """How a figure reads: 67% for a share, 46.21 for a mean, +0.77 for progress; an em dash for none."""
     if value is None:
-        return "\u2013"  # an en dash: no figure
+        return NO_FIGURE
     if kind == "share":
         return f"{round(value * 100)}%"
     if kind == "progress":

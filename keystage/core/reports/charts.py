@@ -127,5 +127,78 @@ def scatter_svg(
     return "".join(out)
 
 
+# Series of a bar chart: dark and light, so they read apart in greyscale too.
+BAR_FILLS = (("#1d70b8", "#0b0c0c"), ("#ffffff", "#505a5f"))
+
+
+def bars_svg(
+    categories: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float | None]]],
+    *,
+    title: str,
+    x_label: str,
+    y_label: str = "Share of entries",
+) -> str:
+    """Grouped bars of shares (0 to 1) per category, e.g. each grade's share of a subject's entries at a
+    school beside the nation's; at most two series. A missing value draws no bar."""
+    count = max(len(categories), 1)
+    tallest = max([v for _, values in series for v in values if v is not None] or [0.0])
+    y_ticks = nice_ticks(0.0, max(tallest, 0.05))
+    top = y_ticks[-1] or 1.0
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM - 24  # room for the legend
+
+    def sy(y: float) -> float:
+        return TOP + 24 + plot_h - y / top * plot_h
+
+    slot = plot_w / count
+    bar = min(28.0, slot * 0.8 / max(len(series), 1))
+    names = " and ".join(name for name, _ in series)
+    about = f"{y_label} by {x_label.lower()}: {names}. The table below gives the same figures."
+    out = [
+        f'<svg class="ks-chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
+        f'aria-labelledby="bars-title bars-desc" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="bars-title">{escape(title)}</title><desc id="bars-desc">{escape(about)}</desc>',
+    ]
+    for index, (name, _) in enumerate(series[:2]):
+        fill, stroke = BAR_FILLS[index]
+        x = LEFT + index * 180
+        out.append(f'<rect x="{x}" y="4" width="14" height="14" fill="{fill}" stroke="{stroke}"/>')
+        out.append(f'<text x="{x + 20}" y="16" font-size="12">{escape(name)}</text>')
+    for tick in y_ticks:
+        y = sy(tick)
+        out.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{LEFT + plot_w}" y2="{y:.1f}" stroke="#f3f2f1"/>')
+        out.append(
+            f'<text x="{LEFT - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="12">{tick * 100:g}%</text>'
+        )
+    for position, category in enumerate(categories):
+        middle = LEFT + slot * (position + 0.5)
+        start = middle - bar * len(series[:2]) / 2
+        for index, (_, values) in enumerate(series[:2]):
+            value = values[position] if position < len(values) else None
+            if value is None:
+                continue
+            fill, stroke = BAR_FILLS[index]
+            y = sy(value)
+            out.append(
+                f'<rect x="{start + index * bar:.1f}" y="{y:.1f}" width="{bar:.1f}" '
+                f'height="{sy(0) - y:.1f}" fill="{fill}" stroke="{stroke}"/>'
+            )
+        out.append(
+            f'<text x="{middle:.1f}" y="{sy(0) + 18:.1f}" text-anchor="middle" font-size="12">'
+            f"{escape(category)}</text>"
+        )
+    out.append(f'<line x1="{LEFT}" y1="{sy(0):.1f}" x2="{LEFT + plot_w}" y2="{sy(0):.1f}" stroke="#0b0c0c"/>')
+    out.append(
+        f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 12}" text-anchor="middle" font-size="13">'
+        f"{escape(x_label)}</text>"
+    )
+    out.append(
+        f'<text transform="translate(16 {TOP + 24 + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle" '
+        f'font-size="13">{escape(y_label)}</text>'
+    )
+    out.append("</svg>")
+    return "".join(out)
+
+
 def _tick(value: float) -> str:
     return f"{value:g}"

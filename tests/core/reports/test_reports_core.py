@@ -68,3 +68,17 @@ def test_a_scatter_without_links_carries_no_identity():
     assert "<a " not in anonymous and "Smith" not in anonymous and "A123" not in anonymous
     assert 'href="/pupil/A123"' in linked and "Smith, Ann" in linked
     assert "<title" in anonymous and "1 disadvantaged shown as filled circles" in anonymous
+
+
+def test_a_bar_chart_of_shares_draws_each_bar_and_says_what_it_shows():
+    from keystage.core.reports.charts import bars_svg
+
+    svg = bars_svg(
+        ["9", "8", "U"],
+        [("School", [0.5, 0.25, 0.25]), ("National", [0.1, None, 0.3])],
+        title="Maths <grades>",
+        x_label="Grade",
+    )
+    assert svg.startswith("<svg") and 'role="img"' in svg and "Maths &lt;grades&gt;" in svg
+    assert svg.count("<rect") == 2 + 5  # two legend swatches, five bars (one value missing)
+    assert bars_svg([], [], title="Nothing", x_label="Grade").endswith("</svg>")
