@@ -10,7 +10,15 @@ from keystage.core.reports.catalogue import KEY_STAGE_LABELS, MeasureInfo, value
 from keystage.core.reports.workbook import Table, report_workbook
 from keystage.core.results.kinds import academic_year_name
 from keystage.organisations.models import Organisation, School
-from keystage.reports.services import Breakdown, Dashboard, Scatter, SchoolRow, Source, Subjects
+from keystage.reports.services import (
+    Breakdown,
+    Dashboard,
+    InspectionSummary,
+    Scatter,
+    SchoolRow,
+    Source,
+    Subjects,
+)
 
 
 def file_name(organisation: Organisation, key_stage: str, year: int, what: str) -> str:
@@ -235,3 +243,42 @@ def subjects_workbook(organisation: Organisation, year: int, report: Subjects) -
 
 def _percent(share: float | None) -> str:
     return "" if share is None else f"{round(share * 100)}%"
+
+
+def inspection_workbook(report: InspectionSummary) -> bytes:
+    """The headline measures year by year with their quintiles, and every statement with its rule."""
+    years = report.years
+    headlines = Table(
+        "Headline measures",
+        [
+            "Measure",
+            *[f"{academic_year_name(y)}" for y in years],
+            f"National {academic_year_name(report.year)}",
+            "Quintile",
+        ],
+        [
+            [
+                e.info.label,
+                *e.row(years),
+                e.national_shown,
+                f"Q{e.latest.quintile}" if e.latest.quintile else "",
+            ]
+            for e in report.headlines
+        ],
+    )
+    statements = Table(
+        "Statements",
+        ["Kind", "Statement", "Rule"],
+        [
+            ["Strength" if s.kind == "strength" else "Area to investigate", s.text, s.rule]
+            for s in [*report.strengths, *report.to_investigate]
+        ],
+    )
+    about = _about(
+        report.school,
+        report.key_stage,
+        report.year,
+        report.source,
+        ("How the statements are made", "Fixed rules from significance, place among schools and trend."),
+    )
+    return report_workbook(f"{report.school.name}: inspection summary", about, [headlines, statements])

@@ -15,6 +15,7 @@ urlpatterns = [
     path(_AT + "scatter/", views.scatter, name="scatter"),
     path(_AT + "schools/", views.schools, name="schools"),
     path(_AT + "subjects/", views.subjects, name="subjects"),
+    path(_AT + "inspection/", views.inspection, name="inspection"),
     path(_AT + "pupils/", views.pupils, name="pupils"),
     path(_AT + "pupils/<str:upn>/", views.pupil, name="pupil"),
 ]

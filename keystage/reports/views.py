@@ -409,6 +409,31 @@ def subjects(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Ht
     return render(request, "reports/subjects.html", context)
 
 
+@login_required
+@require_GET
+def inspection(request: HttpRequest, org_id: int, key_stage: str, year: int) -> HttpResponse:
+    """A school's inspection-style summary: headline measures with their place among schools and
+    three years' trend, and the strengths and areas to investigate that fixed rules draw from them."""
+    _key_stage(key_stage, year)
+    organisation = _organisation(request, org_id)
+    if not isinstance(organisation, School):
+        raise Http404("The inspection summary is per school.")
+    context = _context(request, organisation, key_stage, year)
+    try:
+        report = services.inspection_summary(organisation, key_stage, year)
+    except NoFigures as error:
+        return _no_figures(request, context, error)
+    if _wants(request, "xlsx"):
+        data = downloads.inspection_workbook(report)
+        return _xlsx(data, downloads.file_name(organisation, key_stage, year, "inspection-summary"))
+    context.update(
+        report=report, source=report.source, year_names=[academic_year_name(y) for y in report.years]
+    )
+    if _wants(request, "pdf"):
+        return _pdf(request, "reports/inspection.html", context, what="inspection-summary", rows=0)
+    return render(request, "reports/inspection.html", context)
+
+
 def _pupil_school(request: HttpRequest, org_id: int) -> School:
     organisation = _organisation(request, org_id)
     if not isinstance(organisation, School):

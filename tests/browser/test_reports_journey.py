@@ -69,6 +69,15 @@ def test_a_named_head_reads_filters_switches_and_finds_a_pupil(
     printed = _pdf_text(Path(download.value.path()).read_bytes())
     assert f"{mine.p8:+.2f}" in printed and f"{mine.a8:.2f}" in printed
 
+    page.get_by_role("link", name="Inspection summary").click()
+    strengths = page.locator('[data-statements="strength"] li')
+    assert "Progress 8 (adjusted) was significantly above national" in strengths.first.inner_text()
+    assert_accessible(page, checked)
+    _shot(page, "inspection-summary")
+    strengths.first.get_by_role("link", name="See the figures").click()
+    assert page.locator("#breakdown caption").inner_text().startswith("Progress 8 (adjusted) by pupil group")
+    page.get_by_role("link", name="Summary", exact=True).click()
+
     page.get_by_role("link", name="Attainment 8", exact=True).click()
     before = _all_pupils(page)
     assert before == f"{mine.a8:.2f}"

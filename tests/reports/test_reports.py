@@ -292,3 +292,49 @@ def test_subject_reports_show_entries_points_and_value_added_against_national(re
         assert signed_in(world.person(name)).get(_url(world.s1, "subjects/")).status_code == 403, name
     la = signed_in(world.person("la_anon")).get(_url(world.la, "subjects/"))
     assert la.status_code == 200 and "data-subject=" in la.content.decode()
+
+
+def test_the_inspection_summary_states_what_the_figures_show_and_links_to_them(reports_world):
+    world = reports_world
+    head = signed_in(world.person("school_named"))
+    page = head.get(_url(world.s1, "inspection/"))
+    assert page.status_code == 200
+    text = _text(page)
+    mine = _stored(world.s1)
+    national = SchoolFigure.objects.national().get(
+        run__year=YEAR, run__key_stage="ks4", group="all", value="all"
+    )
+    side = "above" if mine.p8_ci_low > national.p8 else "below" if mine.p8_ci_high < national.p8 else ""
+    said = f"Progress 8 (adjusted) was significantly {side} national"
+    if side:
+        assert said in text
+        section = "Strengths" if side == "above" else "Areas to investigate"
+        assert text.index(said) > text.index(section)
+        assert f"/reports/{world.s1.pk}/ks4/{YEAR}/explore/?measure=p8" in page.content.decode()
+    else:
+        assert "Progress 8 (adjusted) was significantly" not in text
+    row = re.search(r'data-measure="a8"[^>]*>(.*?)</tr>', page.content.decode(), re.S).group(1)
+    assert all(f"{_stored_in(world.s1, y).a8:.2f}" in row for y in YEARS)  # three years side by side
+
+    download = head.get(_url(world.s1, "inspection/") + "?format=xlsx")
+    book = CalamineWorkbook.from_filelike(io.BytesIO(download.content))
+    assert book.sheet_names == ["About", "Headline measures", "Statements"]
+    printed = head.get(_url(world.s1, "inspection/") + "?format=pdf")
+    assert printed.status_code == 200 and printed.content.startswith(b"%PDF-")
+
+    assert head.get(_url(world.trust, "inspection/")).status_code == 403  # a school's person, not the trust's
+    assert signed_in(world.person("trust_anon")).get(_url(world.trust, "inspection/")).status_code == 404
+    assert signed_in(world.person("trust_anon")).get(_url(world.s1, "inspection/")).status_code == 200
+    for name in ("governor", "other_school_named", "other_la_named"):
+        assert signed_in(world.person(name)).get(_url(world.s1, "inspection/")).status_code == 403, name
+
+
+def _stored_in(school, year: int) -> SchoolFigure:
+    return SchoolFigure.objects.get(
+        run__year=year,
+        run__key_stage="ks4",
+        run__school__isnull=True,
+        school=school,
+        group="all",
+        value="all",
+    )
