@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from keystage.organisations.models import Organisation
+from keystage.returns.models import ReturnRound
 
 
 class ExportStatus(models.TextChoices):
@@ -39,3 +40,26 @@ class ReportExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.get_status_display()})"
+
+
+class SummaryPublication(models.Model):
+    """An LA publishing each school's summary report of a return round's key stage back to the school
+    (seed 002): queued by the LA, drawn and published by the worker, one PDF per school with figures."""
+
+    round = models.ForeignKey(ReturnRound, on_delete=models.CASCADE, related_name="+")
+    key_stage = models.CharField(max_length=10)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    published = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Summary reports of {self.round} ({self.get_status_display()})"

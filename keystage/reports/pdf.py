@@ -33,13 +33,16 @@ def _stylesheet() -> weasyprint.CSS:
     return weasyprint.CSS(string=PRINT_CSS.read_text(encoding="utf-8"), url_fetcher=_refuse_fetch)
 
 
-def render_pdf(request: HttpRequest, template: str, context: dict[str, Any]) -> bytes:
-    """The report page ``template`` as a PDF: the same context, the print frame."""
-    html = render_to_string(
-        template,
-        {**context, "base_template": "reports/print.html", "printing": True, "printed_at": timezone.now()},
-        request=request,
-    )
+def render_pdf(
+    template: str, context: dict[str, Any], *, request: HttpRequest | None = None, printed_for: str = ""
+) -> bytes:
+    """The report page ``template`` as a PDF: the same context, the print frame. Drawn for the person
+    of the ``request``, or, by the worker, for ``printed_for``."""
+    if request is not None and not printed_for:
+        user: Any = request.user
+        printed_for = user.full_name or user.email
+    frame = {"base_template": "reports/print.html", "printing": True, "printed_at": timezone.now()}
+    html = render_to_string(template, {**context, **frame, "printed_for": printed_for}, request=request)
     document = weasyprint.HTML(string=html, url_fetcher=_refuse_fetch, base_url=settings.KEYSTAGE_BASE_URL)
     data: bytes = document.write_pdf(stylesheets=[_stylesheet()])
     return data

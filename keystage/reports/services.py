@@ -207,6 +207,12 @@ def _figure_rows(run: MeasureRun, organisation: Organisation) -> QuerySet[Any]:
     return model.objects.filter(run=run, organisation=organisation)
 
 
+def figure_rows_of_schools(run: MeasureRun, schools: QuerySet[School]) -> QuerySet[Any]:
+    """The all-pupil figure rows of ``schools`` in the run (one per school with figures)."""
+    model = SchoolFigure if run.key_stage == "ks4" else PrimaryFigure
+    return model.objects.filter(run=run, school__in=schools, group="all", value="all")
+
+
 def measure_infos(run: MeasureRun) -> dict[str, MeasureInfo]:
     if run.key_stage == "ks4":
         return dict(KS4_MEASURES)

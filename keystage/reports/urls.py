@@ -16,6 +16,8 @@ urlpatterns = [
     path(_AT + "schools/", views.schools, name="schools"),
     path(_AT + "subjects/", views.subjects, name="subjects"),
     path(_AT + "inspection/", views.inspection, name="inspection"),
+    path(_AT + "summaries/", views.summaries, name="summaries"),
+    path(_AT + "summaries/publish/", views.publish_summaries, name="publish_summaries"),
     path(_AT + "pupils/", views.pupils, name="pupils"),
     path(_AT + "pupils/<str:upn>/", views.pupil, name="pupil"),
 ]

@@ -12,13 +12,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from keystage.accounts import policy
 from keystage.audit.log import client_address, record
@@ -34,10 +35,12 @@ from keystage.core.reports.catalogue import (
 from keystage.core.reports.charts import Point, bars_svg, scatter_svg
 from keystage.core.results.kinds import academic_year_name
 from keystage.core.roles import Action, OrgKind
-from keystage.organisations.models import Organisation, School
+from keystage.organisations.models import LocalAuthority, Organisation, School
 from keystage.reports import downloads, exports, pdf, services
-from keystage.reports.models import ExportStatus
+from keystage.reports import summaries as la_summaries
+from keystage.reports.models import ExportStatus, SummaryPublication
 from keystage.reports.services import NoFigures
+from keystage.returns.models import ReturnRound
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -76,6 +79,9 @@ def _context(request: HttpRequest, organisation: Organisation, key_stage: str, y
         "full_reports": full,
         "sees_pupils": isinstance(organisation, School) and _sees_pupils(request, organisation),
         "has_scatter": key_stage in services.SCATTER_X and full,
+        "runs_returns": isinstance(organisation, LocalAuthority)
+        and key_stage in la_summaries.KEY_STAGES
+        and policy.can(request.user, Action.RUN_LA_COLLECTIONS, organisation),
     }
 
 
@@ -129,7 +135,7 @@ def _pdf(
             ip=client_address(request),
         )
         return redirect("reports:export", export.pk)
-    data = pdf.render_pdf(request, template, {**context, "personal": personal})
+    data = pdf.render_pdf(template, {**context, "personal": personal}, request=request)
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
     return response
@@ -432,6 +438,75 @@ def inspection(request: HttpRequest, org_id: int, key_stage: str, year: int) -> 
     if _wants(request, "pdf"):
         return _pdf(request, "reports/inspection.html", context, what="inspection-summary", rows=0)
     return render(request, "reports/inspection.html", context)
+
+
+def _la_running_returns(request: HttpRequest, org_id: int, key_stage: str, year: int) -> LocalAuthority:
+    _key_stage(key_stage, year)
+    organisation = get_object_or_404(Organisation, pk=org_id).specific()
+    if not isinstance(organisation, LocalAuthority):
+        raise Http404("Summary reports are published by a local authority.")
+    policy.require(request.user, Action.RUN_LA_COLLECTIONS, organisation)
+    return organisation
+
+
+@login_required
+@require_GET
+def summaries(request: HttpRequest, org_id: int, key_stage: str, year: int) -> HttpResponse:
+    """The LA's summary reports for its schools: preview any school's, publish them all through a
+    return round of the key stage, and see what was published."""
+    la = _la_running_returns(request, org_id, key_stage, year)
+    context = _context(request, la, key_stage, year)
+    try:
+        schools = la_summaries.schools_with_figures(la, key_stage, year)
+    except NoFigures as error:
+        return _no_figures(request, context, error)
+    if _wants(request, "pdf"):
+        school = next((s for s in schools if str(s.pk) == request.GET.get("school")), None)
+        if school is None:
+            raise Http404("That school has no summary report for this key stage and year.")
+        user: Any = request.user
+        record(
+            AuditAction.REPORT_DOWNLOADED,
+            actor=request.user,
+            organisation=school,
+            subject=f"{KEY_STAGE_LABELS[key_stage]} {academic_year_name(year)} summary report (preview)",
+            ip_address=client_address(request),
+        )
+        data = la_summaries.summary_pdf(school, la, key_stage, year, user.full_name or user.email)
+        response = HttpResponse(data, content_type="application/pdf")
+        name = downloads.file_name(school, key_stage, year, "summary-report")
+        response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+        return response
+    rounds = [r for r in ReturnRound.objects.filter(la=la, year=year) if r.tag_info.key_stage == key_stage]
+    context.update(
+        schools=schools,
+        rounds=rounds,
+        publications=SummaryPublication.objects.filter(round__in=rounds).select_related(
+            "round", "requested_by"
+        )[:10],
+        statuses=ExportStatus,
+    )
+    return render(request, "reports/summaries.html", context)
+
+
+@login_required
+@require_POST
+def publish_summaries(request: HttpRequest, org_id: int, key_stage: str, year: int) -> HttpResponse:
+    la = _la_running_returns(request, org_id, key_stage, year)
+    round_ = get_object_or_404(ReturnRound, pk=request.POST.get("round", "0") or 0, la=la, year=year)
+    try:
+        _publication, queued = la_summaries.request_publication(
+            round_, actor=request.user, ip=client_address(request)
+        )
+    except la_summaries.SummaryError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            f"Publishing each school's summary report through {round_}"
+            + ("." if queued else ": already under way."),
+        )
+    return redirect("reports:summaries", la.pk, key_stage, year)
 
 
 def _pupil_school(request: HttpRequest, org_id: int) -> School:

@@ -27,6 +27,12 @@ class ReturnTag(StrEnum):
         return _KINDS.get(self)
 
     @property
+    def key_stage(self) -> str | None:
+        """The key stage of the reports whose summaries the LA publishes back for this return (the
+        annual summary reports of seed 002); None for a tag with no results (Census, KS3 TA, Other)."""
+        return _KEY_STAGES.get(self)
+
+    @property
     def takes_ctf(self) -> bool:
         return self in _KINDS
 
@@ -54,6 +60,12 @@ _KINDS = {
     ReturnTag.PHONICS: "phonics",
     ReturnTag.KS1: "ks1",
     ReturnTag.KS2_TA: "ks2-ta",
+}
+_KEY_STAGES = {
+    ReturnTag.EYFSP: "eyfsp",
+    ReturnTag.PHONICS: "phonics",
+    ReturnTag.KS1: "ks1",
+    ReturnTag.KS2_TA: "ks2",
 }
 _PERIODS = {
     ReturnTag.PHONICS: "phonics check period",
