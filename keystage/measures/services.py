@@ -71,7 +71,7 @@ from keystage.measures.models import (
 from keystage.organisations.models import LocalAuthority, School, Trust
 from keystage.pupils.models import Pupil
 from keystage.reference_data.services import loaded_ks4_catalogue
-from keystage.results.models import Result, SubmittedPupil, Upload
+from keystage.results.models import Result, SubmittedPupil, Upload, UploadStatus
 
 logger = logging.getLogger(__name__)
 
@@ -867,6 +867,17 @@ def _complete(
     run.duration = timedelta(seconds=time.perf_counter() - started)
     run.message = " ".join(notes)
     run.save()
+    if run.school_id is None:
+        _mark_reports_available(run, stored.get_column("school_id").unique().to_list())
+
+
+def _mark_reports_available(run: MeasureRun, school_ids: list[int]) -> None:
+    """Confirmed uploads of schools whose figures a full run stored now read "Reports available" in the
+    upload history (seed 000), with a link to the school's reports."""
+    kinds = KS4_KINDS if run.key_stage == KS4 else PRIMARY_KINDS[run.key_stage]
+    uploads_in_use(run.year, kinds).filter(school_id__in=school_ids, status=UploadStatus.SUCCESSFUL).update(
+        status=UploadStatus.REPORTS
+    )
 
 
 def compute_and_store_ks4(

@@ -550,7 +550,8 @@ def confirm_upload(upload: Upload, *, actor: Any, agreed: bool, ip: str | None =
                 Q(in_use=True) | Q(uploaded_at__lte=current.uploaded_at, confirmed_at__isnull=True),
                 collection=collection,
                 school=upload.school,
-                status=UploadStatus.SUCCESSFUL,
+                # The one in use may read "Reports available" once its figures are worked out.
+                status__in=[UploadStatus.SUCCESSFUL, UploadStatus.REPORTS],
             )
             .exclude(pk=current.pk)
         )

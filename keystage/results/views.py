@@ -316,6 +316,8 @@ def history(request: HttpRequest) -> HttpResponse:
             "services": [(k.key, k.title) for k in KINDS.values()],
             "query": query.urlencode(),
             "now": timezone.now(),
+            # "Reports available" links to the reports only for those who may read them.
+            "report_schools": {s.pk for s in services.schools_of(request.user, Action.VIEW_REPORTS)},
         },
     )
 

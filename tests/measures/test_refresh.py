@@ -372,3 +372,30 @@ def test_a_run_stores_trust_la_and_subject_figures(world, tmp_path):
         SubjectFigure.objects.filter(run=scoped, school__isnull=False).values_list("school", flat=True)
     ) == {world.s3.pk}
     assert SubjectFigure.objects.national().filter(run=scoped, subject=maths_code).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_once_figures_are_worked_out_the_upload_reads_reports_available_and_a_new_one_still_replaces_it(
+    world,
+):
+    from keystage.accounts.models import Membership
+    from tests.conftest import signed_in
+
+    collection = gcse_collection()
+    ks4_roster(world.s1, 8)
+    user = world.person("manage_data")
+    first = upload_ks4(collection, world.s1, user, seed=4)
+    confirm(first, user)
+    call_command("worker", "--batch", "--interval", "0")
+    first.refresh_from_db()
+    assert first.status == "reports" and first.in_use
+    link = f"/reports/{world.s1.pk}/ks4/{YEAR}/"
+    data_manager = signed_in(user).get("/uploads/").content.decode()
+    assert "Reports available" in data_manager and link not in data_manager  # they cannot read reports
+    Membership.objects.create(user=user, organisation=world.s1, role=Role.SCHOOL_NAMED)
+    assert link in signed_in(user).get("/uploads/").content.decode()
+    second = upload_ks4(collection, world.s1, user, seed=5)
+    confirm(second, user)  # the one reading "Reports available" is overwritten, not kept in use beside it
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.in_use) == ("overwritten", False) and second.in_use

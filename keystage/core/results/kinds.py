@@ -24,6 +24,11 @@ class CollectionKind:
     takes_ctf: bool  # a CTF is accepted as an upload
     la_tag: str | None  # the LA return tag its CTFs travel under
 
+    @property
+    def report_key_stage(self) -> str:
+        """The key stage of the reports its results feed: ks4 for both KS4 collections, ks2 for KS2 TA."""
+        return "ks4" if self.key.startswith("ks4") else "ks2" if self.key == "ks2-ta" else self.key
+
     def birth_span(self, year: int, nc_year: int) -> tuple[date, date]:
         """The first and last birthdays of the pupils in ``nc_year`` in the academic year ending
         ``year`` (Year 11 in 2020/21: born 1 September 2004 to 31 August 2005)."""
