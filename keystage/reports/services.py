@@ -115,6 +115,7 @@ class Source:
     run: MeasureRun
     provisional: bool
     deadline: Any  # the final deadline, if a collection has one
+    collected: bool = True  # False: no collection of the year on this platform (results loaded otherwise)
 
     @property
     def words(self) -> str:
@@ -129,12 +130,17 @@ class Source:
                 f"beside {run.schools:,} of this platform's schools"
             )
         when = timezone.localtime(run.computed_at).strftime("%-d %B %Y at %H:%M") if run.computed_at else ""
-        status = (
-            "Provisional: they change as schools confirm results"
-            + (f", until the final deadline of {self.deadline:%-d %B %Y}" if self.deadline else "")
-            if self.provisional
-            else "Final: the collection's final deadline has passed"
-        )
+        if not self.collected:
+            status = (
+                "This year was not collected on this platform: the figures come from results loaded "
+                "another way (from files, or the demo's), and change only when they are worked out again"
+            )
+        elif self.provisional:
+            status = "Provisional: they change as schools confirm results" + (
+                f", until the final deadline of {self.deadline:%-d %B %Y}" if self.deadline else ""
+            )
+        else:
+            status = "Final: the collection's final deadline has passed"
         return f"{platform}. {status}. Last worked out {when}."
 
 
@@ -143,7 +149,7 @@ def source_of(run: MeasureRun) -> Source:
     deadlines = [c.final_deadline for c in collections if c.final_deadline is not None]
     deadline = max(deadlines) if deadlines else None
     provisional = deadline is None or deadline > timezone.now()
-    return Source(run, provisional, deadline)
+    return Source(run, provisional, deadline, collected=bool(collections))
 
 
 # The dashboard ----------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def test_a_named_head_sees_progress_8_with_its_ci_banding_national_source_and_th
     assert f"{mine.p8:+.2f}" in text and f"{mine.p8_ci_low:.2f} to {mine.p8_ci_high:.2f}" in text
     assert mine.banding.capitalize() in text
     assert f"{national.a8:.2f}" in text  # the national A8 beside the school's
-    assert "synthetic small-scale background" in text and "Provisional" in text
+    assert "synthetic small-scale background" in text and "Not collected here" in text  # no collection yet
     trends = page.content.decode().split('id="trends"')[1]
     assert all(f"{y - 1}/{str(y)[-2:]}" in trends for y in YEARS)
 
@@ -338,3 +338,23 @@ def _stored_in(school, year: int) -> SchoolFigure:
         group="all",
         value="all",
     )
+
+
+def test_the_national_source_says_provisional_until_the_final_deadline_then_final(reports_world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.results.conftest import open_collection
+
+    collection = open_collection("ks4-gcse", year=YEAR)
+    head = signed_in(reports_world.person("school_named"))
+    provisional = _text(head.get(_url(reports_world.s1)))
+    deadline = f"{timezone.localtime(collection.final_deadline):%-d %B %Y}"
+    assert "Provisional" in provisional and f"until the final deadline of {deadline}" in provisional
+    now = timezone.now()
+    collection.opens_at, collection.provisional_deadline = now - timedelta(days=30), now - timedelta(days=20)
+    collection.final_deadline = now - timedelta(days=1)
+    collection.save()
+    final = _text(head.get(_url(reports_world.s1)))
+    assert "Final: the collection&#x27;s final deadline has passed" in final and "Provisional" not in final
