@@ -221,6 +221,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "keystage <no-reply@ke
 KEYSTAGE_REFERENCE_DIR = Path(
     os.environ.get("KEYSTAGE_REFERENCE_DIR", BASE_DIR.parent / "shared" / "reference")
 )
+# Report PDFs with more table rows than this are drawn by a worker rather than within the request.
+KEYSTAGE_PDF_ROWS_IN_REQUEST = int(os.environ.get("KEYSTAGE_PDF_ROWS_IN_REQUEST", "100"))
 KEYSTAGE_BASE_URL = os.environ.get("KEYSTAGE_BASE_URL", "" if HTTPS else "http://127.0.0.1:8000")
 if not KEYSTAGE_BASE_URL:
     raise ImproperlyConfigured("KEYSTAGE_BASE_URL must be set in production: emailed links use it.")

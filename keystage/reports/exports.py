@@ -24,10 +24,6 @@ from django.utils import timezone
 from keystage.organisations.models import Organisation
 from keystage.reports.models import ExportStatus, ReportExport
 
-# Beyond this many table rows a PDF is drawn by the worker: WeasyPrint lays out about 200 rows a second
-# on one core, so a page waits at most about half a second for the PDFs drawn within a request.
-# (Settings may lower it: KEYSTAGE_PDF_ROWS_IN_REQUEST.)
-PDF_ROWS_IN_REQUEST = 100
 # Exports are copies of reports the person can draw again at any time; kept a week, then deleted.
 KEEP_EXPORTS = timedelta(days=7)
 # A second click on the same download while the first is still fresh gets the first one.
@@ -37,7 +33,11 @@ DRAWING_EXPORT = "keystage_drawing_export"
 
 
 def heavy(rows: int) -> bool:
-    return rows > getattr(settings, "KEYSTAGE_PDF_ROWS_IN_REQUEST", PDF_ROWS_IN_REQUEST)
+    """Beyond settings.KEYSTAGE_PDF_ROWS_IN_REQUEST table rows (100 by default) a PDF is drawn by the
+    worker: WeasyPrint lays out about 200 rows a second on one core, so a page waits at most about
+    half a second for the PDFs drawn within a request."""
+    rows_in_request: int = settings.KEYSTAGE_PDF_ROWS_IN_REQUEST
+    return rows > rows_in_request
 
 
 def request_export(

@@ -119,7 +119,7 @@ def _pdf(
     rows: int,
     personal: bool = False,
 ) -> HttpResponse:
-    """The page as a PDF: drawn now, or, past ``PDF_ROWS_IN_REQUEST`` rows, queued for the worker with
+    """The page as a PDF: drawn now, or, past KEYSTAGE_PDF_ROWS_IN_REQUEST rows, queued for the worker with
     the person sent to the export's page (which updates itself when the PDF is ready)."""
     organisation, key_stage, year = context["organisation"], context["key_stage"], context["year"]
     name = downloads.file_name(organisation, key_stage, year, what)

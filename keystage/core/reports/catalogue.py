@@ -41,7 +41,7 @@ def format_figure(value: float | None, kind: Kind) -> str:
     if kind == "share":
         return f"{round(value * 100)}%"
     if kind == "progress":
-        return f"{value:+.2f}"
+        return f"{round(value, 2) + 0.0:+.2f}"  # + 0.0: no "-0.00" for a figure that rounds to zero
     return f"{value:.2f}"
 
 

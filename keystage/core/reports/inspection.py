@@ -107,7 +107,7 @@ def _statement(evidence: Evidence, year_name: Callable[[int], str]) -> Statement
         return None
     info = evidence.info
     subject = f"{info.label} of {evidence.who}" if evidence.who else info.label
-    figures = f"{info.format(latest.figure)}; {evidence.compared_with} {info.format(latest.national)}"
+    figures = f"{info.format(latest.figure)} against {info.format(latest.national)}"
     when = year_name(latest.year)
 
     significance = latest.significance

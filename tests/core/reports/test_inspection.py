@@ -32,7 +32,7 @@ def test_significantly_above_for_three_years_running_is_a_strength_that_says_so(
     assert made.kind == "strength" and made.rule == "significance"
     assert (
         made.text == "Progress 8 (adjusted) was significantly above national in each of the last three years "
-        "(+0.40; national +0.00)."
+        "(+0.40 against +0.00)."
     )
 
 
@@ -56,7 +56,7 @@ def test_three_years_rising_to_above_national_is_a_strength_and_falling_below_an
     assert rising.kind == "strength" and rising.rule == "trend"
     assert (
         rising.text == "Attainment 8 rose in each of the last three years and is now above national "
-        "(47.00; national 46.00)."
+        "(47.00 against 46.00)."
     )
     assert (
         falling.kind == "investigate"
@@ -92,5 +92,5 @@ def test_a_group_is_compared_with_its_national_comparator_and_named():
     assert strength.kind == "strength" and investigate.evidence is group  # strengths first
     assert investigate.text.startswith(
         "Progress 8 (adjusted) of disadvantaged pupils was significantly below other pupils nationally "
-        "in 2025/26 (-0.50; other pupils nationally +0.10)"
+        "in 2025/26 (-0.50 against +0.10)"
     )

@@ -82,3 +82,9 @@ def test_a_bar_chart_of_shares_draws_each_bar_and_says_what_it_shows():
     assert svg.startswith("<svg") and 'role="img"' in svg and "Maths &lt;grades&gt;" in svg
     assert svg.count("<rect") == 2 + 5  # two legend swatches, five bars (one value missing)
     assert bars_svg([], [], title="Nothing", x_label="Grade").endswith("</svg>")
+
+
+def test_a_progress_figure_that_rounds_to_zero_reads_plus_zero():
+    from keystage.core.reports.catalogue import format_figure
+
+    assert format_figure(-0.001, "progress") == "+0.00" and format_figure(-0.006, "progress") == "-0.01"
