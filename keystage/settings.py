@@ -118,8 +118,13 @@ TEMPLATES = [
 
 # Database: SQLite in WAL mode by default, so the web server and the worker can share it.
 _default_sqlite = f"sqlite:///{VAR_DIR / 'keystage.sqlite3'}"
+# Connections are kept between requests (KEYSTAGE_DB_CONN_MAX_AGE seconds; 0 opens one per request):
+# a new PostgreSQL connection costs more server time than a report page's queries (bench/reports_load).
+_conn_max_age = int(os.environ.get("KEYSTAGE_DB_CONN_MAX_AGE", "60"))
 DATABASES = {
-    "default": dj_database_url.parse(os.environ.get("DATABASE_URL") or _default_sqlite, conn_max_age=0)
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or _default_sqlite, conn_max_age=_conn_max_age
+    )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
@@ -132,7 +137,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # run, so two runs at once (two terminals, a reviewer) never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 else:
+    # A kept connection is checked before a request uses it, so a restarted server costs no request.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# Per process: what is kept (report dashboards) is keyed by the measure runs it was read from, so no
+# process ever needs another's to be cleared.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    }
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -125,6 +125,16 @@ def _fast_password_hashing(settings):
     ]
 
 
+@pytest.fixture(autouse=True)
+def _nothing_kept_between_tests():
+    """What the cache keeps is keyed by primary keys, which a test database hands out again."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 def pytest_report_header(config):
     """Say which database the suite runs on, so CI's log shows SQLite and PostgreSQL runs apart."""
     from django.conf import settings

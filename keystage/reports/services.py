@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -226,8 +227,30 @@ def measure_infos(run: MeasureRun) -> dict[str, MeasureInfo]:
     return primary_measures(KEY_STAGES[run.key_stage].measures(framework), framework)
 
 
+# A dashboard is kept (per process) under the newest complete run of its key stage: any new run, of
+# any year its trends read, makes a new key, so a kept one is never stale; the clock-dependent source
+# (provisional or final) is read afresh each time.
+DASHBOARD_KEPT_SECONDS = 600
+
+
 def dashboard(organisation: Organisation, key_stage: str, year: int) -> Dashboard:
     run = run_for(key_stage, year)
+    newest = (
+        MeasureRun.objects.filter(key_stage=key_stage, status=RunStatus.COMPLETE)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    key = f"reports:dashboard:{organisation.pk}:{key_stage}:{year}:{run.pk}:{newest}"
+    report: Dashboard | None = cache.get(key)
+    if report is None:
+        report = _dashboard(organisation, key_stage, year, run)
+        cache.set(key, report, DASHBOARD_KEPT_SECONDS)
+    report.source = source_of(run)
+    return report
+
+
+def _dashboard(organisation: Organisation, key_stage: str, year: int, run: MeasureRun) -> Dashboard:
     infos = measure_infos(run)
     mine = _figure_rows(run, organisation).filter(group="all", value="all").first()
     if mine is None:

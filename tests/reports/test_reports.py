@@ -358,3 +358,19 @@ def test_the_national_source_says_provisional_until_the_final_deadline_then_fina
     collection.save()
     final = _text(head.get(_url(reports_world.s1)))
     assert "Final: the collection&#x27;s final deadline has passed" in final and "Provisional" not in final
+
+
+def test_a_kept_dashboard_gives_way_to_a_new_run(reports_world):
+    from keystage.measures import services as measures
+
+    head = signed_in(reports_world.person("school_named"))
+    before = _text(head.get(_url(reports_world.s1)))
+    assert f"{_stored(reports_world.s1).a8:.2f}" in before
+    SchoolFigure.objects.filter(run__year=YEAR, run__key_stage="ks4", school=reports_world.s1).update(
+        a8=12.34
+    )
+    assert "12.34" not in _text(head.get(_url(reports_world.s1)))  # kept: the run has not changed
+    run, _figures = measures.compute_and_store_ks4(YEAR)  # a new run of the year
+    after = _text(head.get(_url(reports_world.s1)))
+    fresh = SchoolFigure.objects.get(run=run, school=reports_world.s1, group="all", value="all")
+    assert f"{fresh.a8:.2f}" in after and "12.34" not in after
