@@ -875,9 +875,10 @@ def _mark_reports_available(run: MeasureRun, school_ids: list[int]) -> None:
     """Confirmed uploads of schools whose figures a full run stored now read "Reports available" in the
     upload history (seed 000), with a link to the school's reports."""
     kinds = KS4_KINDS if run.key_stage == KS4 else PRIMARY_KINDS[run.key_stage]
-    uploads_in_use(run.year, kinds).filter(school_id__in=school_ids, status=UploadStatus.SUCCESSFUL).update(
-        status=UploadStatus.REPORTS
-    )
+    read = uploads_in_use(run.year, kinds).filter(school_id__in=school_ids, status=UploadStatus.SUCCESSFUL)
+    if run.started_at is not None:  # one confirmed while the run was working is not in its figures yet
+        read = read.filter(confirmed_at__lte=run.started_at)
+    read.update(status=UploadStatus.REPORTS)
 
 
 def compute_and_store_ks4(

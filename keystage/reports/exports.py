@@ -8,11 +8,13 @@ checked again at that moment, and the PDF is the very page the person asked for.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -26,8 +28,11 @@ from keystage.reports.models import ExportStatus, ReportExport
 
 # Exports are copies of reports the person can draw again at any time; kept a week, then deleted.
 KEEP_EXPORTS = timedelta(days=7)
+# The longest report address kept for the worker (the column's size): longer ones are refused.
+LONGEST_ADDRESS = 2000
 # A second click on the same download while the first is still fresh gets the first one.
 REUSE_WITHIN = timedelta(minutes=10)
+logger = logging.getLogger(__name__)
 # Marked on the request the worker builds, so the view draws the PDF instead of queueing it again.
 DRAWING_EXPORT = "keystage_drawing_export"
 
@@ -56,22 +61,20 @@ def request_export(
 
     _prune()
     with transaction.atomic():
-        earlier = (
-            ReportExport.objects.select_for_update()
-            .filter(
-                requested_by=user,
-                path=path,
-                status__in=[ExportStatus.QUEUED, ExportStatus.READY],
-                created_at__gte=timezone.now() - REUSE_WITHIN,
-            )
-            .first()
-        )
+        # The person's row is the lock: two clicks at once wait for each other, so one export is made.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        earlier = ReportExport.objects.filter(
+            requested_by=user,
+            path=path,
+            status__in=[ExportStatus.QUEUED, ExportStatus.READY],
+            created_at__gte=timezone.now() - REUSE_WITHIN,
+        ).first()
         if earlier is not None:
             return earlier
         export = ReportExport.objects.create(
             requested_by=user,
             organisation=organisation,
-            path=path[:2000],
+            path=path,
             title=title[:300],
             filename=filename[:255],
             personal=personal,
@@ -83,24 +86,27 @@ def request_export(
 
 def draw_export(export_id: int) -> str:
     """The worker's part: draw the report as its requester and keep the PDF."""
+    _prune()
     export = ReportExport.objects.select_related("requested_by").filter(pk=export_id).first()
     if export is None or export.status != ExportStatus.QUEUED:
         return "nothing to draw"
-    address = urlsplit(export.path)
     request = RequestFactory().get(
         export.path, REMOTE_ADDR=export.ip_address or "127.0.0.1", SERVER_NAME=_server_name()
     )
     request.user = export.requested_by
     setattr(request, DRAWING_EXPORT, True)
-    match = resolve(address.path)
     try:
+        match = resolve(request.path_info)
         response = match.func(request, *match.args, **match.kwargs)
     except (PermissionDenied, Http404):
         return _failed(export, "You can no longer read this report, so its PDF was not prepared.")
+    except Exception:  # never left "being prepared" for ever: the person is told, and the log has why
+        logger.exception("Drawing report export %s failed", export.pk)
+        return _failed(export, "Something went wrong preparing this PDF. Download the report again.")
     if response.status_code != 200 or response.get("Content-Type") != "application/pdf":
         return _failed(export, "This report has no figures now, so its PDF was not prepared.")
     content = response.content
-    export.file.save(f"{export.filename}", ContentFile(content), save=False)
+    export.file.save(export.filename, ContentFile(content), save=False)
     export.size = len(content)
     export.status = ExportStatus.READY
     export.finished_at = timezone.now()
@@ -122,15 +128,16 @@ def _server_name() -> str:
 
 
 def export_of(user: Any, export_id: int) -> ReportExport:
-    """One of the person's own exports; anyone else's is not there for them."""
-    export = ReportExport.objects.filter(pk=export_id, requested_by=user).first()
+    """One of the person's own exports, less than a week old; anyone else's is not there for them."""
+    export = ReportExport.objects.filter(
+        pk=export_id, requested_by=user, created_at__gte=timezone.now() - KEEP_EXPORTS
+    ).first()
     if export is None:
         raise Http404("No such download.")
     return export
 
 
 def _prune() -> None:
+    """Exports older than a week go, files and all (run whenever an export is asked for or drawn)."""
     for old in ReportExport.objects.filter(created_at__lt=timezone.now() - KEEP_EXPORTS):
-        if old.file:
-            old.file.delete(save=False)
-        old.delete()
+        old.delete()  # its file goes with it: models.ReportExport's post_delete

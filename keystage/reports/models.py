@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 
 from keystage.organisations.models import Organisation
@@ -40,6 +42,13 @@ class ReportExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.get_status_display()})"
+
+
+@receiver(post_delete, sender=ReportExport)
+def _export_file_goes_too(sender: type[ReportExport], instance: ReportExport, **kwargs: object) -> None:
+    """A PDF of pupils' data is not left on disk when its record goes (pruned, or its person deleted)."""
+    if instance.file:
+        instance.file.delete(save=False)
 
 
 class SummaryPublication(models.Model):

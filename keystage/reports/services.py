@@ -134,7 +134,7 @@ class Source:
         if not self.collected:
             status = (
                 "This year was not collected on this platform: the figures come from results loaded "
-                "another way (from files, or the demo's), and change only when they are worked out again"
+                "another way (from files, or a demonstration's), and change only when worked out again"
             )
         elif self.provisional:
             status = "Provisional: they change as schools confirm results" + (
@@ -228,8 +228,9 @@ def measure_infos(run: MeasureRun) -> dict[str, MeasureInfo]:
 
 
 # A dashboard is kept (per process) under the newest complete run of its key stage: any new run, of
-# any year its trends read, makes a new key, so a kept one is never stale; the clock-dependent source
-# (provisional or final) is read afresh each time.
+# any year its trends read, makes a new key, so its figures are never stale; the clock-dependent source
+# (provisional or final) is read afresh each time. A renamed organisation or reloaded framework shows
+# within DASHBOARD_KEPT_SECONDS.
 DASHBOARD_KEPT_SECONDS = 600
 
 
@@ -432,6 +433,7 @@ def inspection_summary(school: School, key_stage: str, year: int) -> InspectionS
         for key in keys
         if key in infos
     ]
+    groups = [e for e in groups if e.years and e.latest.year == year]  # nothing said of an older year
     made = inspection.statements([*headlines, *groups], academic_year_name)
     return InspectionSummary(
         school,
@@ -613,19 +615,21 @@ def subjects(
     }
     rows = [_subject_row(f, national.get(f.subject)) for f in mine]
     report = Subjects(rows, group, value, mine[0].cohort, source_of(run))
-    chosen = next((r for r in rows if r.code == subject), None)
-    if chosen is not None and not chosen.suppressed:
-        report.chosen = chosen
+    if subject:
+        # A subject's grades are of all its entrants, whichever pupils the table shows.
         everyone = SubjectFigure.objects.filter(run=run, group="all", value="all", subject=subject)
         own = everyone.filter(**where).first()
         nation = everyone.national().first()
-        report.grades = _grades(own.grades if own else None, nation.grades if nation else None)
+        if own is not None and own.entries >= SUPPRESS_BELOW:
+            report.chosen = _subject_row(own, nation)
+            report.grades = _grades(own.grades, nation.grades if nation else None)
     return report
 
 
 def _subject_row(mine: SubjectFigure, national: SubjectFigure | None) -> SubjectRow:
     suppressed = mine.entries < SUPPRESS_BELOW
-    va_shown = not suppressed and mine.va is not None and mine.va_pupils >= SUPPRESS_BELOW
+    va_suppressed = suppressed or mine.va_pupils < SUPPRESS_BELOW
+    va_shown = not va_suppressed and mine.va is not None
     return SubjectRow(
         mine.subject,
         mine.subject_name,
@@ -634,7 +638,7 @@ def _subject_row(mine: SubjectFigure, national: SubjectFigure | None) -> Subject
         f"{round(national.entry_share * 100)}%" if national else NO_FIGURE,
         "SUPP" if suppressed else f"{mine.average_points:.2f}",
         f"{national.average_points:.2f}" if national else NO_FIGURE,
-        (f"{mine.va:+.2f}" if va_shown and mine.va is not None else "SUPP" if suppressed else NO_FIGURE),
+        f"{mine.va:+.2f}" if va_shown and mine.va is not None else "SUPP" if va_suppressed else NO_FIGURE,
         (
             f"{mine.va_ci_low:+.2f} to {mine.va_ci_high:+.2f}"
             if va_shown and mine.va_ci_low is not None and mine.va_ci_high is not None

@@ -7,6 +7,8 @@ them through the returns' own publishing, so each is audited and reaches the sch
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -23,8 +25,13 @@ from keystage.reports.models import ExportStatus, SummaryPublication
 from keystage.returns import services as returns
 from keystage.returns.models import ReturnRound
 
+logger = logging.getLogger(__name__)
 # The key stages whose returns have summaries (ReturnTag.key_stage).
-KEY_STAGES = frozenset(k for k in (t.key_stage for t in ReturnTag) if k is not None)
+SUMMARY_KEY_STAGES = frozenset(k for k in (t.key_stage for t in ReturnTag) if k is not None)
+
+
+# A publication still queued after this long was lost (its worker died): another may be asked for.
+LOST_AFTER = timedelta(minutes=30)
 
 
 class SummaryError(Exception):
@@ -88,11 +95,11 @@ def request_publication(
     except services.NoFigures as error:
         raise SummaryError(str(error)) from None
     with transaction.atomic():
-        pending = (
-            SummaryPublication.objects.select_for_update()
-            .filter(round=round_, status=ExportStatus.QUEUED)
-            .first()
-        )
+        # The round's row is the lock: two clicks at once wait for each other, so one publication is made.
+        ReturnRound.objects.select_for_update().filter(pk=round_.pk).first()
+        pending = SummaryPublication.objects.filter(
+            round=round_, status=ExportStatus.QUEUED, created_at__gte=timezone.now() - LOST_AFTER
+        ).first()
         if pending is not None:
             return pending, False
         publication = SummaryPublication.objects.create(
@@ -123,17 +130,26 @@ def publish(publication_id: int) -> str:
     except services.NoFigures as error:
         return _finish(publication, ExportStatus.FAILED, str(error))
     printed_for = f"{la.name} (published by {actor.full_name or actor.email})"
+    stem = label.replace(" ", "-").replace("/", "-").lower()
     for school in schools:
-        data = summary_pdf(school, la, publication.key_stage, round_.year, printed_for)
-        returns.publish_report(
-            round_,
-            school,
-            source=ContentFile(data, name="summary.pdf"),
-            filename=f"{label.replace(' ', '-').replace('/', '-').lower()}-summary-{school.dfe_number}.pdf",
-            title=f"{label} summary report",
-            actor=actor,
-            ip=publication.ip_address,
-        )
+        try:
+            data = summary_pdf(school, la, publication.key_stage, round_.year, printed_for)
+            returns.publish_report(
+                round_,
+                school,
+                source=ContentFile(data, name="summary.pdf"),
+                filename=f"{stem}-summary-{school.dfe_number}.pdf",
+                title=f"{label} summary report",
+                actor=actor,
+                ip=publication.ip_address,
+            )
+        except Exception:  # the LA is told where it stopped; those published stay published
+            logger.exception("Publishing %s's summary report (publication %s) failed", school, publication.pk)
+            message = (
+                f"Stopped at {school.name}: its report could not be prepared. Published to "
+                f"{publication.published} of {len(schools)} schools. Publishing again sends every school's."
+            )
+            return _finish(publication, ExportStatus.FAILED, message)
         publication.published += 1
         publication.save(update_fields=["published"])
     return _finish(publication, ExportStatus.READY, f"Published to {len(schools)} schools.")

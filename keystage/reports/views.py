@@ -1,6 +1,7 @@
 """Report pages: the index, each organisation's dashboard per key stage and year, Explore data in detail,
 the scatter plot, the pupil list and each pupil's figures (named roles), schools side by side (trusts
-and LAs), and the glossary. Each also downloads as Excel (``?format=xlsx``).
+and LAs), KS4 subjects, the inspection summary, the LA's summary reports for its schools, and the
+glossary. Each report also downloads as Excel (``?format=xlsx``) and PDF (``?format=pdf``).
 
 Thin: each view checks the role for the organisation (``policy``), then calls one service. Governors see
 the dashboard's headline measures only; anonymised roles never see a pupil's identity; pupil pages need
@@ -9,13 +10,21 @@ a named role, and every look at them is in the audit log.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+)
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -80,7 +89,7 @@ def _context(request: HttpRequest, organisation: Organisation, key_stage: str, y
         "sees_pupils": isinstance(organisation, School) and _sees_pupils(request, organisation),
         "has_scatter": key_stage in services.SCATTER_X and full,
         "runs_returns": isinstance(organisation, LocalAuthority)
-        and key_stage in la_summaries.KEY_STAGES
+        and key_stage in la_summaries.SUMMARY_KEY_STAGES
         and policy.can(request.user, Action.RUN_LA_COLLECTIONS, organisation),
     }
 
@@ -125,17 +134,25 @@ def _pdf(
     name = downloads.file_name(organisation, key_stage, year, what)
     if _queues(request, rows):
         title = f"{organisation.name}: {KEY_STAGE_LABELS[key_stage]} {academic_year_name(year)} {what}"
+        address = request.get_full_path_info()
+        if len(address) > exports.LONGEST_ADDRESS:
+            return HttpResponseBadRequest(
+                "This address is too long to prepare a PDF of. Choose fewer filters."
+            )
         export = exports.request_export(
             request.user,
             organisation,
-            request.get_full_path(),
+            address,
             title=title,
             filename=f"{name}.pdf",
             personal=personal,
             ip=client_address(request),
         )
         return redirect("reports:export", export.pk)
-    data = pdf.render_pdf(template, {**context, "personal": personal}, request=request)
+    return _pdf_response(pdf.render_pdf(template, {**context, "personal": personal}, request=request), name)
+
+
+def _pdf_response(data: bytes, name: str) -> HttpResponse:
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
     return response
@@ -179,8 +196,9 @@ def dashboard(request: HttpRequest, org_id: int, key_stage: str, year: int) -> H
     except NoFigures as error:
         return _no_figures(request, context, error)
     if not context["full_reports"]:  # a governor: the headline figures, without places among schools
-        for headline in report.headlines:
-            headline.percentile = headline.quintile = None
+        report = replace(
+            report, headlines=[replace(h, percentile=None, quintile=None) for h in report.headlines]
+        )
     if _wants(request, "xlsx"):
         return _xlsx(
             downloads.dashboard_workbook(report),
@@ -323,7 +341,7 @@ def scatter(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
             "reports/scatter.html",
             context,
             what=f"scatter-{plot.y.key}",
-            rows=len(rows) if named else 0,  # an anonymised role's PDF is the chart alone
+            rows=len(rows),  # an anonymised role's PDF is the chart alone, but its points cost as much
             personal=named,
         )
     return render(request, "reports/scatter.html", context)
@@ -442,6 +460,8 @@ def inspection(request: HttpRequest, org_id: int, key_stage: str, year: int) -> 
 
 def _la_running_returns(request: HttpRequest, org_id: int, key_stage: str, year: int) -> LocalAuthority:
     _key_stage(key_stage, year)
+    if key_stage not in la_summaries.SUMMARY_KEY_STAGES:
+        raise Http404("Summary reports are for the key stages LAs collect returns of.")
     organisation = get_object_or_404(Organisation, pk=org_id).specific()
     if not isinstance(organisation, LocalAuthority):
         raise Http404("Summary reports are published by a local authority.")
@@ -473,10 +493,7 @@ def summaries(request: HttpRequest, org_id: int, key_stage: str, year: int) -> H
             ip_address=client_address(request),
         )
         data = la_summaries.summary_pdf(school, la, key_stage, year, user.full_name or user.email)
-        response = HttpResponse(data, content_type="application/pdf")
-        name = downloads.file_name(school, key_stage, year, "summary-report")
-        response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
-        return response
+        return _pdf_response(data, downloads.file_name(school, key_stage, year, "summary-report"))
     rounds = [r for r in ReturnRound.objects.filter(la=la, year=year) if r.tag_info.key_stage == key_stage]
     context.update(
         schools=schools,
@@ -493,7 +510,12 @@ def summaries(request: HttpRequest, org_id: int, key_stage: str, year: int) -> H
 @require_POST
 def publish_summaries(request: HttpRequest, org_id: int, key_stage: str, year: int) -> HttpResponse:
     la = _la_running_returns(request, org_id, key_stage, year)
-    round_ = get_object_or_404(ReturnRound, pk=request.POST.get("round", "0") or 0, la=la, year=year)
+    chosen = request.POST.get("round", "")
+    round_ = (
+        ReturnRound.objects.filter(pk=int(chosen), la=la, year=year).first() if chosen.isdigit() else None
+    )
+    if round_ is None or round_.tag_info.key_stage != key_stage:
+        raise Http404("No such return round.")
     try:
         _publication, queued = la_summaries.request_publication(
             round_, actor=request.user, ip=client_address(request)

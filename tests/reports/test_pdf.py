@@ -71,10 +71,10 @@ def test_a_filtered_breakdown_prints_the_filters_and_the_figure_shown(reports_wo
 
 
 def test_an_anonymised_readers_scatter_pdf_is_the_chart_alone(reports_world, settings):
-    settings.KEYSTAGE_PDF_ROWS_IN_REQUEST = 5  # a named reader's table of pupils would be queued
+    settings.KEYSTAGE_PDF_ROWS_IN_REQUEST = 10_000  # drawn within the request
     anon = signed_in(reports_world.person("school_anon"))
     response = anon.get(_url(reports_world.s1, "scatter/") + "?format=pdf")
-    assert response.status_code == 200  # drawn at once: no table of pupils to lay out
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     text = _pdf_text(response.content)
     assert "Progress 8" in text and "The same figures as a table" not in text
     assert not any(p.upn in text for p in _pupils(reports_world.s1))
@@ -148,3 +148,49 @@ def test_every_pdf_download_is_a_pdf(reports_world, page, settings):
     response = head.get(_url(reports_world.s1, page) + joiner + "format=pdf")
     assert response.status_code == 200 and response.content.startswith(b"%PDF-")
     assert len(PdfReader(io.BytesIO(response.content)).pages) >= 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pdf_that_cannot_be_drawn_says_so_and_a_week_old_one_is_gone(reports_world, settings, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from keystage.reports import pdf
+
+    settings.KEYSTAGE_PDF_ROWS_IN_REQUEST = 5
+    head = signed_in(reports_world.person("school_named"))
+    queued = head.get(_url(reports_world.s1, "pupils/") + "?format=pdf")
+
+    def broken(*args, **kwargs):
+        raise OSError("no fonts")
+
+    monkeypatch.setattr(pdf, "render_pdf", broken)
+    _run_worker()
+    export = ReportExport.objects.get()
+    assert export.status == ExportStatus.FAILED
+    assert "Something went wrong preparing this PDF" in head.get(queued["Location"]).content.decode()
+
+    monkeypatch.undo()
+    again = head.get(_url(reports_world.s1, "pupils/") + "?format=pdf")  # a failed one is not handed back
+    assert again["Location"] != queued["Location"]
+    _run_worker()
+    ready = ReportExport.objects.get(status=ExportStatus.READY)
+    stored = ready.file.name
+    assert ready.file.storage.exists(stored)
+    ReportExport.objects.filter(pk=ready.pk).update(created_at=timezone.now() - timedelta(days=8))
+    assert head.get(f"/reports/downloads/{ready.pk}/file/").status_code == 404  # past its week
+    head.get(_url(reports_world.s1, "pupils/") + "?sort=a8&format=pdf")  # the next request prunes
+    assert not ReportExport.objects.filter(pk=ready.pk).exists() and not ready.file.storage.exists(stored)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_drawn_pdf_of_pupils_is_not_downloaded_after_the_role_is_taken_away(reports_world, settings):
+    settings.KEYSTAGE_PDF_ROWS_IN_REQUEST = 5
+    person = reports_world.person("school_named")
+    head = signed_in(person)
+    head.get(_url(reports_world.s1, "pupils/") + "?format=pdf")
+    _run_worker()
+    export = ReportExport.objects.get(status=ExportStatus.READY)
+    Membership.objects.filter(user=person).update(role="school_anon")  # aggregates only, now
+    assert head.get(f"/reports/downloads/{export.pk}/file/").status_code == 403

@@ -13,7 +13,8 @@ from django.core.management import call_command
 from pypdf import PdfReader
 
 from keystage.audit.models import AuditAction, AuditEvent
-from keystage.measures.models import PrimaryFigure
+from keystage.measures import services as measures
+from keystage.measures.models import PrimaryFigure, PrimaryPupilFigure
 from keystage.reports.models import ExportStatus, SummaryPublication
 from keystage.returns.models import PublishedReport, ReturnRound
 from tests.conftest import signed_in
@@ -42,6 +43,11 @@ def test_an_la_publishes_each_schools_summary_report_and_the_school_downloads_it
 
     preview = officer.get(_summaries(world) + f"?school={world.s2.pk}&format=pdf")
     assert preview.status_code == 200 and preview["Content-Type"] == "application/pdf"
+    assert AuditEvent.objects.filter(
+        action=AuditAction.REPORT_DOWNLOADED,
+        organisation=world.s2,
+        subject__endswith="summary report (preview)",
+    ).exists()
     mine = PrimaryFigure.objects.get(
         run__year=YEAR,
         run__key_stage="ks2",
@@ -61,7 +67,10 @@ def test_an_la_publishes_each_schools_summary_report_and_the_school_downloads_it
     call_command("worker", "--batch", "--interval", "0", verbosity=0)
 
     publication = SummaryPublication.objects.get()
-    assert publication.status == ExportStatus.READY and publication.published >= 1
+    with_figures = PrimaryFigure.objects.filter(
+        run=measures.latest_run("ks2", YEAR), school__la=world.la, group="all", value="all"
+    ).count()
+    assert publication.status == ExportStatus.READY and publication.published == with_figures
     report = PublishedReport.objects.get(round=round_, school=world.s2)
     assert report.title == f"KS2 {YEAR - 1}/{str(YEAR)[-2:]} summary report"
     assert AuditEvent.objects.filter(action=AuditAction.REPORT_PUBLISHED, organisation=world.s2).exists()
@@ -74,9 +83,13 @@ def test_an_la_publishes_each_schools_summary_report_and_the_school_downloads_it
     assert download.status_code == 200
     text = _pdf_text(b"".join(download.streaming_content))
     assert "KS2 reading, writing and maths" in text and world.la.name in text
-    la_row = re.search(r"KS2 reading, writing and maths: expected standard (\S+) (\S+) (\S+)", text)
-    assert la_row and la_row.group(1) == f"{round(rwm * 100)}%"
-    assert "Pupils" in text  # the pupil-level part
+    la_figure = PrimaryFigure.objects.get(
+        run=measures.latest_run("ks2", YEAR), organisation=world.la, group="all", value="all"
+    ).figures["ks2_rwm_expected"]["figure"]
+    row = re.search(r"KS2 reading, writing and maths: expected standard (\S+) (\S+) (\S+)", text)
+    assert row and row.group(1) == f"{round(rwm * 100)}%" and row.group(2) == f"{round(la_figure * 100)}%"
+    pupils = PrimaryPupilFigure.objects.filter(run=measures.latest_run("ks2", YEAR), school=world.s2)
+    assert pupils.exists() and all(p.upn in text for p in pupils)  # the pupil-level part
 
 
 def test_only_the_las_data_officers_publish_summaries(reports_world):
@@ -91,5 +104,7 @@ def test_only_the_las_data_officers_publish_summaries(reports_world):
     assert officer.get(f"/reports/{world.s1.pk}/ks2/{YEAR}/summaries/").status_code == 404  # a school
     assert officer.get(_summaries(world) + "?school=999999&format=pdf").status_code == 404
     census = ReturnRound.objects.create(la=world.la, tag="census", year=YEAR, deadline=date(YEAR, 6, 28))
-    assert officer.post(_summaries(world) + "publish/", {"round": census.pk}, follow=True).status_code == 200
-    assert SummaryPublication.objects.count() == 0  # a Census return has no results to summarise
+    for nonsense in (census.pk, "abc", "", "99999999999999999999"):
+        assert officer.post(_summaries(world) + "publish/", {"round": nonsense}).status_code == 404, nonsense
+    assert officer.get(f"/reports/{world.la.pk}/ks4/{YEAR}/summaries/").status_code == 404  # no KS4 return
+    assert SummaryPublication.objects.count() == 0

@@ -9,7 +9,8 @@ The rules, in the order they are tried for each measure (a measure gives at most
    statement says for how many years in a row it has been so.
 2. Place among schools: in the top (bottom) fifth of schools nationally, quintile 1 (5), in the latest
    year.
-3. Trend: a figure that rose (fell) in each of the last three years and is now above (below) national.
+3. Trend: a figure that rose (fell) each year across the last three years and is now above (below)
+   national.
 
 Nothing is said of a figure counting fewer than ``SUPPRESS_BELOW`` pupils, and a measure that meets no
 rule is not mentioned: the statements are a starting point for questions, never a judgement.
@@ -132,8 +133,9 @@ def _statement(evidence: Evidence, year_name: Callable[[int], str]) -> Statement
         )
         if now == ("above" if rising else "below"):
             kind = "strength" if _good(info, rising) else "investigate"
+            first = year_name(evidence.years[-TREND_YEARS].year)
             text = (
-                f"{subject} {trend} in each of the last {_NUMBERS[TREND_YEARS]} years and is now {now} "
+                f"{subject} {trend} each year from {first} to {when} and is now {now} "
                 f"{evidence.compared_with} ({figures})."
             )
             return Statement(kind, text, "trend", evidence)
@@ -145,12 +147,14 @@ def _good(info: MeasureInfo, higher: bool) -> bool:
 
 
 def _run_length(years: Sequence[YearFigure], significance: str) -> int:
-    """How many years in a row, up to the latest, were significantly ``significance``."""
-    run = 0
+    """How many consecutive years, up to the latest, were significantly ``significance`` (a year
+    without figures, e.g. KS2 in 2020 and 2021, ends the run)."""
+    run, expected = 0, years[-1].year
     for year in reversed(years):
-        if year.significance != significance:
+        if year.year != expected or year.significance != significance:
             break
         run += 1
+        expected -= 1
     return run
 
 

@@ -55,12 +55,12 @@ def test_three_years_rising_to_above_national_is_a_strength_and_falling_below_an
     [falling] = statements([_a8(48.0, 46.5, 45.0)], _name)
     assert rising.kind == "strength" and rising.rule == "trend"
     assert (
-        rising.text == "Attainment 8 rose in each of the last three years and is now above national "
+        rising.text == "Attainment 8 rose each year from 2023/24 to 2025/26 and is now above national "
         "(47.00 against 46.00)."
     )
     assert (
         falling.kind == "investigate"
-        and "fell in each of the last three years and is now below" in falling.text
+        and "fell each year from 2023/24 to 2025/26 and is now below" in falling.text
     )
 
 
@@ -94,3 +94,13 @@ def test_a_group_is_compared_with_its_national_comparator_and_named():
         "Progress 8 (adjusted) of disadvantaged pupils was significantly below other pupils nationally "
         "in 2025/26 (-0.50 against +0.10)"
     )
+
+
+def test_a_year_without_figures_ends_a_run_of_significant_years():
+    years = (
+        YearFigure(2019, 0.4, 0.0, 150, 0.1, 0.7),
+        YearFigure(2022, 0.4, 0.0, 150, 0.1, 0.7),
+        YearFigure(2023, 0.4, 0.0, 150, 0.1, 0.7),
+    )
+    [made] = statements([Evidence(P8, years)], _name)
+    assert "in each of the last two years" in made.text
