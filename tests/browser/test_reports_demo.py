@@ -82,3 +82,20 @@ def test_each_demo_role_reads_the_reports_its_role_allows(demo, live_server, new
     shown = la.locator('[data-figure="ks2_rwm_expected"]').inner_text()
     assert shown == f"{round(aggregate.figures['ks2_rwm_expected']['figure'] * 100)}%"
     assert_accessible(la, checked)
+    la.goto(f"{base}/reports/{oakfield.pk}/ks4/2001/")  # a year with no figures: said plainly
+    assert "There are no KS4 figures for 2000/01 yet" in la.locator("main").inner_text()
+    assert_accessible(la, checked)
+
+    officer = new_page()
+    _open(officer, base, "la-officer@riverside-la.example", checked)
+    officer.goto(f"{base}/reports/{authority.pk}/ks2/{year}/")
+    officer.get_by_role("link", name="Summary reports for schools").click()
+    schools = officer.locator("#summary-schools tbody tr").count()
+    assert (
+        schools
+        == PrimaryFigure.objects.filter(
+            run=measures.latest_run("ks2", year), school__la=authority, group="all", value="all"
+        ).count()
+    )
+    assert officer.get_by_role("button", name=f"Publish {schools} summary report").count() == 1
+    assert_accessible(officer, checked)

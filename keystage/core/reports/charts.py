@@ -77,7 +77,7 @@ def scatter_svg(
     role = "group" if link is not None else "img"
     out = [
         f'<svg class="ks-chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="{role}" '
-        f'aria-labelledby="chart-title chart-desc" xmlns="http://www.w3.org/2000/svg">',
+        f'aria-labelledby="chart-title chart-desc" font-family="Arial, Helvetica, sans-serif" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="chart-title">{escape(title)}</title><desc id="chart-desc">{escape(desc)}</desc>',
         f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#ffffff" stroke="#b1b4b6"/>',
     ]
@@ -156,7 +156,7 @@ def bars_svg(
     about = f"{y_label} by {x_label.lower()}: {names}. The table below gives the same figures."
     out = [
         f'<svg class="ks-chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
-        f'aria-labelledby="bars-title bars-desc" xmlns="http://www.w3.org/2000/svg">',
+        f'aria-labelledby="bars-title bars-desc" font-family="Arial, Helvetica, sans-serif" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="bars-title">{escape(title)}</title><desc id="bars-desc">{escape(about)}</desc>',
     ]
     for index, (name, _) in enumerate(series[:2]):
