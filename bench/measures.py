@@ -40,9 +40,9 @@ from keystage.core.measures.ks4.points import (
 from keystage.core.measures.ks4.pupils import PupilMeasures, pupil_measures
 from keystage.core.measures.ks4.schools import school_measures
 from keystage.core.measures.ks4.subjects import SubjectMeasures
-from keystage.core.pupils.model import ethnic_groups
 from keystage.core.reference.ks4_catalogue import import_dfe_2019_folder, normalise_grade
-from keystage.core.synth import SynthSpec, SynthYear, generate
+from keystage.core.synth import SynthSpec, generate
+from keystage.core.synth.output import ks4_measures_pupils, measures_pupils
 
 REFERENCE = Path(
     os.environ.get("KEYSTAGE_REFERENCE_DIR", Path(__file__).resolve().parents[2] / "shared" / "reference")
@@ -60,37 +60,8 @@ def best_of(repeat: int, work: Callable[[], T]) -> tuple[float, T]:
     return min(times), value
 
 
-def synth_pupils(year: SynthYear, year_groups: tuple[int, ...], *columns: str | pl.Expr) -> pl.DataFrame:
-    """The synthetic year's pupils in ``year_groups`` as the measures take them: school (DfE number),
-    upn, ``columns``, then the pupil groups' characteristics."""
-    groups = {code: group.code for group in ethnic_groups().values() for code in group.codes}
-    schools = year.schools.select("school_id", pl.col("dfe_number").alias("school"))
-    return (
-        year.pupils.filter(pl.col("nc_year").is_in(year_groups))
-        .join(schools, on="school_id", how="left")
-        .select(
-            "school",
-            "upn",
-            *columns,
-            "sex",
-            (pl.col("fsm6") | pl.col("looked_after") | pl.col("adopted_from_care")).alias("disadvantaged"),
-            "sen",
-            "eal",
-            pl.col("ethnicity")
-            .replace_strict(groups, default=None, return_dtype=pl.String)
-            .alias("ethnicity_group"),
-            pl.col("date_of_birth").dt.month().cast(pl.Int8).alias("month_of_birth"),
-        )
-    )
+synth_pupils, ks4_pupils = measures_pupils, ks4_measures_pupils  # bench/primary.py reads synth_pupils
 
-
-def ks4_pupils(year: SynthYear) -> pl.DataFrame:
-    """Year 11 of the synthetic year, with KS2 and whether each pupil joined before Year 10."""
-    joined_before_year_10 = pl.col("joined_on") < date(year.spec.year - 2, 10, 1)
-    return synth_pupils(year, (11,), "ks2_reading", "ks2_maths", joined_before_year_10.alias("non_mobile"))
-
-
-# The baseline: Attainment 8 pupil by pupil in plain Python ------------------------------------------
 
 Lookup = dict[tuple[str, str], tuple[float, str, str | None, bool]]
 

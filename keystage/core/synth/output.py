@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -19,6 +19,7 @@ from keystage.core.ctf.model import (
     mapping_for,
 )
 from keystage.core.ctf.writer import write_ctf
+from keystage.core.measures.characteristics import disadvantaged, ethnicity_group
 from keystage.core.pupils.roster_csv import RosterRead, read_roster_csv
 from keystage.core.synth.generator import SynthYear
 
@@ -153,3 +154,30 @@ def write_ctfs(year: SynthYear, directory: Path) -> list[Path]:
         path.write_bytes(write_ctf(CTFDocument(header, ctf_pupils)))
         written.append(path)
     return written
+
+
+def measures_pupils(year: SynthYear, year_groups: tuple[int, ...], *columns: str | pl.Expr) -> pl.DataFrame:
+    """The synthetic year's pupils in ``year_groups`` as the measures take them: school (DfE number),
+    upn, ``columns``, then the pupil groups' characteristics."""
+    schools = year.schools.select("school_id", pl.col("dfe_number").alias("school"))
+    return (
+        year.pupils.filter(pl.col("nc_year").is_in(year_groups))
+        .join(schools, on="school_id", how="left")
+        .select(
+            "school",
+            "upn",
+            *columns,
+            "sex",
+            disadvantaged(),
+            "sen",
+            "eal",
+            ethnicity_group(),
+            pl.col("date_of_birth").dt.month().cast(pl.Int8).alias("month_of_birth"),
+        )
+    )
+
+
+def ks4_measures_pupils(year: SynthYear) -> pl.DataFrame:
+    """Year 11 of the synthetic year, with KS2 and whether each pupil joined before Year 10."""
+    joined_before_year_10 = pl.col("joined_on") < date(year.spec.year - 2, 10, 1)
+    return measures_pupils(year, (11,), "ks2_reading", "ks2_maths", joined_before_year_10.alias("non_mobile"))

@@ -109,6 +109,19 @@ class SubjectMeasures:
             f"attainment ({with_pag:,} entries)"
         )
 
+    def entries(self) -> pl.DataFrame:
+        """Every entry: the pupil (upn), the subject (code and name), its points and its grade."""
+        grades = pl.Series([json.loads(text) for text in self._grade_names], dtype=pl.String)
+        return pl.DataFrame(
+            {
+                "upn": self.pupils.get_column("upn").gather(self._pupil),
+                "subject": self.subjects.get_column("subject").gather(self._subject),
+                "subject_name": self.subjects.get_column("subject_name").gather(self._subject),
+                "points": self._hundredths / 100,
+                "grade": grades.gather(self._grade),
+            }
+        )
+
     def _expected(self, pags: pl.Series) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
         """The national expected points per subject and PAG, each entry's value added (fixed point;
         _NO_VA without a PAG) and each subject's SD of value added."""

@@ -1,0 +1,148 @@
+"""The data a model is fitted on and scores: one row per pupil with prior attainment, the covariates and,
+for fitting, the outcome as a category and a value.
+
+Pupil columns (``pupil_frame``): school, upn, prior, female, months_younger, disadvantaged, sen, eal.
+An outcome's frame adds ``category`` (index into its labels) and ``value`` (the actual outcome: grade
+points, or Attainment 8 itself for a banded outcome).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from keystage.core.estimates.model import EstimatesError, Outcome, months_younger
+
+SMALLEST_BAND = 50  # pupils nationally: a thinner band or grade is joined to its neighbour
+FEWEST_ENTRANTS = 500  # pupils with prior attainment nationally, for a subject to get estimates
+MOST_GRADES = 20
+
+
+@dataclass(frozen=True)
+class OutcomeData:
+    key: str  # a stable name for storing and linking: "a8", or "subject:<code>"
+    outcome: Outcome
+    frame: pl.DataFrame
+
+
+def pupil_frame(pupils: pl.DataFrame, prior: str) -> pl.DataFrame:
+    """The model's columns from a measures pupil table (school, upn, ``prior``, sex, month_of_birth,
+    disadvantaged and, if there, sen and eal)."""
+    optional = [pl.col(c) for c in ("sen", "eal") if c in pupils.columns]
+    return pupils.select(
+        pl.col("school").cast(pl.String),
+        pl.col("upn"),
+        pl.col(prior).cast(pl.Float64).fill_nan(None).alias("prior"),
+        (pl.col("sex") == "F").fill_null(False).alias("female"),
+        months_younger(pl.col("month_of_birth")).alias("months_younger"),
+        pl.col("disadvantaged").fill_null(False),
+        *optional,
+    )
+
+
+def join_thin(sizes: list[int], least: int = SMALLEST_BAND) -> list[list[int]]:
+    """Consecutive categories joined until each run has ``least`` pupils (or two runs are left): a thin
+    run joins its neighbour on the side of the median pupil, so the rare extremes fold inwards."""
+    runs = [[k] for k in range(len(sizes))]
+    total = sum(sizes)
+    cumulative = np.cumsum(sizes)
+    middle = int(np.searchsorted(cumulative, total / 2)) if total else 0
+
+    def size(run: list[int]) -> int:
+        return sum(sizes[k] for k in run)
+
+    while len(runs) > 2:
+        thin = [i for i, run in enumerate(runs) if size(run) < least]
+        if not thin:
+            break
+        i = thin[0]
+        upwards = i == 0 or (i < len(runs) - 1 and runs[i][-1] < middle)
+        j = i + 1 if upwards else i - 1
+        low, high = min(i, j), max(i, j)
+        runs[low : high + 1] = [runs[low] + runs[high]]
+    return runs
+
+
+def banded_outcome(
+    name: str, frame: pl.DataFrame, column: str, *, width: float, top: float, unit: str = "points"
+) -> OutcomeData:
+    """A continuous outcome in bands of ``width`` from 0 to ``top``, thin bands (fewer than
+    ``SMALLEST_BAND`` pupils) joined to the neighbour towards the middle; each band's value is the mean
+    of its pupils' outcomes."""
+    present = frame.with_columns(pl.col(column).cast(pl.Float64).alias("value")).filter(
+        pl.col("value").is_not_null() & pl.col("value").is_not_nan()
+    )
+    count = math.ceil(top / width)
+    band = np.clip(np.floor(present.get_column("value").to_numpy() / width), 0, count - 1).astype(np.int64)
+    runs = join_thin(np.bincount(band, minlength=count).tolist())
+    edges = [run[0] for run in runs] + [count]  # category k is bands edges[k] to edges[k+1] - 1
+    category = np.searchsorted(np.asarray(edges[1:-1]), band, side="right")
+    with_category = present.with_columns(pl.Series("category", category.astype(np.int64)))
+    means = with_category.group_by("category").agg(pl.col("value").mean()).sort("category")
+    labels = []
+    for k in range(len(edges) - 1):
+        low, high = edges[k] * width, edges[k + 1] * width
+        labels.append(f"{low:g} or more" if k == len(edges) - 2 else f"{low:g} to under {high:g}")
+    return OutcomeData(
+        key=column,
+        outcome=Outcome(name, tuple(labels), tuple(means.get_column("value").to_list()), unit),
+        frame=with_category,
+    )
+
+
+def graded_outcome(key: str, name: str, frame: pl.DataFrame) -> OutcomeData:
+    """A graded outcome: ``frame`` has each pupil's ``points`` and ``grade`` (text); a category per
+    distinct points value, labelled by the grade most often given those points."""
+    grades = (
+        frame.group_by("points", "grade")
+        .len()
+        .sort(["points", "len", "grade"], descending=[False, True, False])
+        .group_by("points", maintain_order=True)
+        .agg(pl.col("grade").first(), pl.col("len").sum())
+        .sort("points")
+    )
+    if grades.height > MOST_GRADES:
+        raise EstimatesError(f"{name}: more than {MOST_GRADES} different points; not a graded outcome.")
+    runs = join_thin(grades.get_column("len").to_list())
+    points, labels = grades.get_column("points").to_list(), grades.get_column("grade").to_list()
+    number = {points[k]: i for i, run in enumerate(runs) for k in run}
+    labelled = frame.with_columns(
+        pl.col("points").replace_strict(number, return_dtype=pl.Int64).alias("category"),
+        pl.col("points").alias("value"),
+    )
+    means = labelled.group_by("category").agg(pl.col("value").mean()).sort("category")
+    return OutcomeData(
+        key=key,
+        outcome=Outcome(
+            name,
+            tuple(
+                labels[run[0]] if len(run) == 1 else f"{labels[run[0]]} to {labels[run[-1]]}" for run in runs
+            ),
+            tuple(means.get_column("value").to_list()),
+            "grade points",
+        ),
+        frame=labelled,
+    )
+
+
+def ks4_outcomes(pupils: pl.DataFrame, entries: pl.DataFrame | None = None) -> list[OutcomeData]:
+    """KS2 to KS4: Attainment 8 in bands of 5 points, then each subject's grade for pupils who entered
+    it (subjects with ``FEWEST_ENTRANTS`` or more entrants with prior attainment). ``pupils``: a KS4
+    measures pupil table (with ``ks2_pa`` and ``a8``); ``entries``: ``SubjectMeasures.entries()``."""
+    base = pupil_frame(pupils, "ks2_pa").with_columns(pupils.get_column("a8").cast(pl.Float64).alias("a8"))
+    found = [banded_outcome("Attainment 8", base, "a8", width=5, top=90)]
+    if entries is None:
+        return found
+    with_prior = entries.join(base.filter(pl.col("prior").is_not_null()).select("upn"), on="upn", how="semi")
+    counts = with_prior.group_by("subject", "subject_name").len().filter(pl.col("len") >= FEWEST_ENTRANTS)
+    for subject, name in counts.sort("subject_name").select("subject", "subject_name").iter_rows():
+        mine = entries.filter(pl.col("subject") == subject).select("upn", "points", "grade")
+        frame = base.join(mine, on="upn", how="inner")
+        try:
+            found.append(graded_outcome(f"subject:{subject}", name, frame))
+        except EstimatesError:
+            continue  # not graded like a GCSE: no estimate
+    return found

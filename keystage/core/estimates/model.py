@@ -1,0 +1,379 @@
+"""The estimates model: a cumulative logit (proportional odds) model of an ordered outcome given prior
+attainment, sex and month of birth (and, when asked, disadvantage), fitted by Fisher scoring.
+
+For a pupil with prior attainment x, the model reads a single number, the pupil's *index*:
+
+    index = s(x) + female * b_female + months_younger * b_month [+ disadvantaged * b_disadvantaged]
+
+where s is piecewise linear in prior attainment, rising (or flat) between knots at quantiles of the
+national prior attainment, and flat beyond the lowest and highest prior attainment seen. The chance of an
+outcome at or below category j is then logistic(threshold_j - index). So a higher index moves the whole
+distribution up, and because s never falls, a pupil with higher prior attainment (everything else the
+same) never gets a lower estimate: estimates are monotone in prior attainment by construction.
+
+The model is fitted on counts: pupils are grouped into cells of the same covariates, so a national cohort
+of 600,000 pupils is a few thousand cells and a fit takes a fraction of a second. Everything here is plain
+NumPy and deterministic: the same data always give the same model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+Array = NDArray[np.float64]
+
+# The covariates besides prior attainment, in the order of their coefficients.
+BASE_COVARIATES = ("female", "months_younger")
+CONTEXTUAL_COVARIATES = ("disadvantaged",)
+# Knots at these quantiles of the national prior attainment (deduplicated): ten pieces.
+KNOT_QUANTILES = (0.0, 0.02, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.98, 1.0)
+_MOST_STEPS = 100
+_TOLERANCE = 1e-9
+
+
+class EstimatesError(ValueError):
+    """Data that cannot give a model (no pupils, one outcome only, no spread of prior attainment)."""
+
+
+def months_younger(month_of_birth: pl.Expr) -> pl.Expr:
+    """Months after September the pupil was born (September 0 … August 11): the youngest in a
+    school year are born in August."""
+    return ((month_of_birth.cast(pl.Int16) - 9) % 12).cast(pl.Float64)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An ordered outcome: its categories' labels (lowest first) and the value each stands for (grade
+    points, or the mean of a band of a continuous outcome), which the expected value is made of."""
+
+    name: str
+    labels: tuple[str, ...]
+    values: tuple[float, ...]
+    unit: str = "points"
+
+    def __post_init__(self) -> None:
+        if len(self.labels) != len(self.values) or len(self.labels) < 2:
+            raise EstimatesError(f"{self.name}: an outcome needs two or more categories, each with a value.")
+
+
+@dataclass(frozen=True)
+class OrdinalModel:
+    """A fitted model (see the module's description). ``slopes[k]`` is the rise of the index per point
+    of prior attainment between ``knots[k]`` and ``knots[k + 1]``; ``coefficients`` are those of
+    ``covariates``; ``thresholds`` has one fewer entry than the outcome has categories."""
+
+    outcome: Outcome
+    knots: tuple[float, ...]
+    slopes: tuple[float, ...]
+    covariates: tuple[str, ...]
+    coefficients: tuple[float, ...]
+    thresholds: tuple[float, ...]
+    pupils: int
+    log_likelihood: float
+    standard_errors: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def contextual(self) -> bool:
+        return any(name in CONTEXTUAL_COVARIATES for name in self.covariates)
+
+    def index(self, frame: pl.DataFrame) -> Array:
+        """Each row's index (``prior``, and the model's covariates, as columns)."""
+        prior = frame.get_column("prior").to_numpy().astype(np.float64)
+        covariates = _covariate_matrix(frame, self.covariates) @ np.asarray(self.coefficients)
+        return np.asarray(_prior_part(prior, self.knots, self.slopes) + covariates, dtype=np.float64)
+
+    def probabilities(self, frame: pl.DataFrame, shift: float = 0.0) -> Array:
+        """Each row's chance of each category (rows x categories); ``shift`` raises every index, as a
+        school with that much value added would (see ``ambition``)."""
+        return _category_probabilities(self.index(frame) + shift, np.asarray(self.thresholds))
+
+    def expected(self, probabilities: Array) -> Array:
+        return np.asarray(probabilities @ np.asarray(self.outcome.values), dtype=np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": {
+                "name": self.outcome.name,
+                "labels": list(self.outcome.labels),
+                "values": list(self.outcome.values),
+                "unit": self.outcome.unit,
+            },
+            "knots": list(self.knots),
+            "slopes": list(self.slopes),
+            "covariates": list(self.covariates),
+            "coefficients": list(self.coefficients),
+            "thresholds": list(self.thresholds),
+            "pupils": self.pupils,
+            "log_likelihood": self.log_likelihood,
+            "standard_errors": dict(self.standard_errors),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OrdinalModel:
+        outcome = data["outcome"]
+        return cls(
+            outcome=Outcome(
+                name=outcome["name"],
+                labels=tuple(outcome["labels"]),
+                values=tuple(float(v) for v in outcome["values"]),
+                unit=outcome.get("unit", "points"),
+            ),
+            knots=tuple(float(k) for k in data["knots"]),
+            slopes=tuple(float(s) for s in data["slopes"]),
+            covariates=tuple(data["covariates"]),
+            coefficients=tuple(float(c) for c in data["coefficients"]),
+            thresholds=tuple(float(t) for t in data["thresholds"]),
+            pupils=int(data["pupils"]),
+            log_likelihood=float(data["log_likelihood"]),
+            standard_errors={k: float(v) for k, v in data.get("standard_errors", {}).items()},
+        )
+
+
+def _logistic(x: Array) -> Array:
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * x)), dtype=np.float64)  # no overflow warnings
+
+
+def _ramps(prior: Array, knots: tuple[float, ...] | Array) -> Array:
+    """The piecewise-linear basis: column k is how far x is into the piece from knot k to knot k+1."""
+    edges = np.asarray(knots, dtype=np.float64)
+    return np.clip(prior[:, None], edges[:-1], edges[1:]) - edges[:-1]
+
+
+def _prior_part(prior: Array, knots: tuple[float, ...], slopes: tuple[float, ...]) -> Array:
+    return np.asarray(_ramps(prior, knots) @ np.asarray(slopes), dtype=np.float64)
+
+
+def _covariate_matrix(frame: pl.DataFrame, covariates: tuple[str, ...]) -> Array:
+    if not covariates:
+        return np.zeros((frame.height, 0))
+    return np.column_stack(
+        [frame.get_column(name).cast(pl.Float64).fill_null(0.0).to_numpy() for name in covariates]
+    )
+
+
+def _category_probabilities(index: Array, thresholds: Array) -> Array:
+    below = _logistic(thresholds[None, :] - index[:, None])  # P(outcome <= j), j < last
+    cumulative = np.hstack([np.zeros((len(index), 1)), below, np.ones((len(index), 1))])
+    return np.asarray(np.diff(cumulative, axis=1), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Cells:
+    """Pupils grouped by identical covariates: each cell's design row and its count per category."""
+
+    prior: Array
+    covariates: Array  # cells x covariates
+    counts: Array  # cells x categories
+
+
+def cells(frame: pl.DataFrame, covariates: tuple[str, ...], categories: int) -> Cells:
+    """``frame``: one row per pupil with ``prior``, the covariates and ``category`` (0 … categories-1)."""
+    keys = ["prior", *covariates]
+    grouped = (
+        frame.select(*(pl.col(k).cast(pl.Float64) for k in keys), pl.col("category").cast(pl.Int64))
+        .group_by([*keys, "category"])
+        .len()
+        .pivot(on="category", index=keys, values="len", aggregate_function="sum")
+        .fill_null(0)
+        .sort(keys)
+    )
+    counts = np.zeros((grouped.height, categories))
+    for name in grouped.columns[len(keys) :]:
+        counts[:, int(name)] = grouped.get_column(name).to_numpy()
+    return Cells(
+        prior=grouped.get_column("prior").to_numpy().astype(np.float64),
+        covariates=_covariate_matrix(grouped, covariates),
+        counts=counts,
+    )
+
+
+def choose_knots(prior: Array, weights: Array | None = None) -> tuple[float, ...]:
+    """Knots at fixed quantiles of prior attainment (weighted by pupils), without repeats."""
+    order = np.argsort(prior)
+    values = prior[order]
+    w = np.ones_like(values) if weights is None else weights[order]
+    cumulative = np.cumsum(w) / w.sum()
+    knots = [float(values[min(int(np.searchsorted(cumulative, q)), len(values) - 1)]) for q in KNOT_QUANTILES]
+    knots[0], knots[-1] = float(values[0]), float(values[-1])
+    unique = sorted(set(knots))
+    if len(unique) < 2:
+        raise EstimatesError("Every pupil has the same prior attainment: there is nothing to fit.")
+    return tuple(unique)
+
+
+@dataclass
+class _Fit:
+    thresholds: Array
+    weights: Array  # the coefficients of the design's columns
+    log_likelihood: float
+    information: Array
+
+
+def _log_likelihood(counts: Array, probabilities: Array) -> float:
+    with np.errstate(divide="ignore"):
+        logs = np.where(counts > 0, np.log(np.maximum(probabilities, 1e-300)), 0.0)
+    return float((counts * logs).sum())
+
+
+def _fisher_scoring(data: Cells, design: Array, start: Array, categories: int) -> _Fit:
+    """Maximum likelihood for thresholds (the first categories-1 parameters) and the coefficients of
+    ``design`` (cells x p). Each step solves the expected information against the score, halved until
+    the likelihood rises and the thresholds stay in order."""
+    j = categories - 1
+    totals = data.counts.sum(axis=1)
+    params = start.copy()
+
+    def evaluate(params: Array) -> tuple[Array, Array, Array]:
+        index = design @ params[j:]
+        below = _logistic(params[:j][None, :] - index[:, None])
+        density = below * (1.0 - below)  # f_k = F_k (1 - F_k)
+        cumulative = np.hstack([np.zeros((len(index), 1)), below, np.ones((len(index), 1))])
+        return np.diff(cumulative, axis=1), density, index
+
+    def likelihood(params: Array) -> float:
+        if j > 1 and np.any(np.diff(params[:j]) <= 0):
+            return -math.inf
+        probabilities, _, _ = evaluate(params)
+        return _log_likelihood(data.counts, probabilities)
+
+    current = likelihood(params)
+    information = np.eye(len(params))
+    for _ in range(_MOST_STEPS):
+        probabilities, density, _ = evaluate(params)
+        p = np.maximum(probabilities, 1e-300)
+        padded = np.hstack([np.zeros((len(p), 1)), density, np.zeros((len(p), 1))])
+        # d p_c / d threshold_k: +f_k for c == k, -f_k for c == k + 1; d p_c / d index: -(f_c - f_{c-1}).
+        d_threshold = np.zeros((len(p), categories, j))
+        rows = np.arange(j)
+        d_threshold[:, rows, rows] = density
+        d_threshold[:, rows + 1, rows] = -density
+        d_index = -(padded[:, 1:] - padded[:, :-1])
+        jacobian = np.concatenate([d_threshold, d_index[:, :, None] * design[:, None, :]], axis=2)
+        ratio = data.counts / p
+        score = np.einsum("cj,cjk->k", ratio, jacobian)
+        weighted = jacobian * np.sqrt(totals[:, None] / p)[:, :, None]
+        flat = weighted.reshape(-1, weighted.shape[2])
+        information = flat.T @ flat  # sum over cells and categories of n / p * (dp)(dp)
+        try:
+            step = np.linalg.solve(information + 1e-10 * np.eye(len(params)), score)
+        except np.linalg.LinAlgError as error:
+            raise EstimatesError(
+                "The data do not determine the model (a singular information matrix)."
+            ) from error
+        size = 1.0
+        while True:
+            trial = params + size * step
+            value = likelihood(trial)
+            if value >= current - 1e-12 * abs(current) or size < 1e-6:
+                break
+            size /= 2
+        if value < current - 1e-12 * abs(current):
+            break
+        params, previous, current = trial, current, value
+        if (
+            abs(current - previous) <= _TOLERANCE * max(1.0, abs(current))
+            and np.max(np.abs(size * step)) < 1e-6
+        ):
+            break
+    return _Fit(
+        thresholds=params[:j],
+        weights=params[j:],
+        log_likelihood=current,
+        information=information,
+    )
+
+
+def fit(
+    frame: pl.DataFrame,
+    outcome: Outcome,
+    *,
+    contextual: bool = False,
+    knots: tuple[float, ...] | None = None,
+) -> OrdinalModel:
+    """Fit the model to one row per pupil: ``prior`` (float), ``female`` (bool), ``months_younger``
+    (0-11), ``disadvantaged`` (bool; used only when ``contextual``) and ``category`` (the index of the
+    pupil's outcome in ``outcome.labels``). Pupils without prior attainment or outcome are left out.
+
+    The prior attainment pieces must rise: a piece whose best fit falls is joined to its neighbour and
+    the model fitted again, until none falls (the usual pool-adjacent-violators step)."""
+    covariates = BASE_COVARIATES + (CONTEXTUAL_COVARIATES if contextual else ())
+    categories = len(outcome.labels)
+    used = frame.filter(
+        pl.col("prior").is_not_null()
+        & pl.col("prior").is_not_nan()
+        & pl.col("category").is_not_null()
+        & pl.all_horizontal(pl.col(c).is_not_null() for c in covariates)
+    )
+    if used.height == 0:
+        raise EstimatesError(f"{outcome.name}: no pupil has both prior attainment and an outcome.")
+    data = cells(used, covariates, categories)
+    seen = data.counts.sum(axis=0)
+    if np.count_nonzero(seen) < 2:
+        raise EstimatesError(
+            f"{outcome.name}: every pupil has the same outcome; there is nothing to estimate."
+        )
+    if np.any(seen == 0):
+        missing = ", ".join(label for label, n in zip(outcome.labels, seen, strict=True) if n == 0)
+        raise EstimatesError(f"{outcome.name}: no pupil has {missing}; leave the category out.")
+    edges = list(knots or choose_knots(data.prior, data.counts.sum(axis=1)))
+    # Start from the national distribution: thresholds at its cumulative logits, every slope flat.
+    shares = np.cumsum(seen)[:-1] / seen.sum()
+    start_thresholds = np.log(shares / (1 - shares))
+    slopes: Array | None = None
+    while True:
+        design = np.hstack([_ramps(data.prior, tuple(edges)), data.covariates])
+        start = np.concatenate([start_thresholds, np.zeros(design.shape[1])])
+        if slopes is not None and len(slopes) == len(edges) - 1:
+            start[len(start_thresholds) : len(start_thresholds) + len(slopes)] = slopes
+        result = _fisher_scoring(data, design, start, categories)
+        pieces = len(edges) - 1
+        slopes = result.weights[:pieces]
+        falling = np.flatnonzero(slopes < 0)
+        if len(falling) == 0 or pieces == 1:
+            break
+        # Join the piece that falls most to the neighbour beside it that rises more.
+        worst = int(falling[np.argmin(slopes[falling])])
+        if worst == 0:
+            del edges[1]
+        elif worst == pieces - 1:
+            del edges[-2]
+        else:
+            del edges[worst if slopes[worst - 1] >= slopes[worst + 1] else worst + 1]
+        slopes = None
+    pieces = len(edges) - 1
+    final_slopes = np.maximum(result.weights[:pieces], 0.0)  # one falling piece alone: flat
+    j = categories - 1
+    try:
+        covariance = np.linalg.inv(result.information)
+        errors = np.sqrt(np.maximum(np.diag(covariance), 0.0))
+    except np.linalg.LinAlgError:
+        errors = np.full(len(result.information), math.nan)
+    names = (
+        [f"threshold {k + 1}" for k in range(j)]
+        + [f"slope {k + 1}" for k in range(pieces)]
+        + list(covariates)
+    )
+    return OrdinalModel(
+        outcome=outcome,
+        knots=tuple(float(k) for k in edges),
+        slopes=tuple(float(s) for s in final_slopes),
+        covariates=covariates,
+        coefficients=tuple(float(c) for c in result.weights[pieces:]),
+        thresholds=tuple(float(t) for t in result.thresholds),
+        pupils=int(data.counts.sum()),
+        log_likelihood=result.log_likelihood,
+        standard_errors={name: float(e) for name, e in zip(names, errors, strict=True)},
+    )
+
+
+def with_outcome(model: OrdinalModel, outcome: Outcome) -> OrdinalModel:
+    """The same model with relabelled categories (same count)."""
+    if len(outcome.labels) != len(model.outcome.labels):
+        raise EstimatesError("A relabelled outcome must keep its number of categories.")
+    return replace(model, outcome=outcome)
