@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "keystage.api",
     "keystage.measures",
     "keystage.reports",
+    "keystage.estimates",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -17,6 +17,7 @@ pupils nationally land from the estimate for pupils with the same prior attainme
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,10 @@ class Grouping:
     label: str
     values: pl.Expr  # each pupil's value of the group (null: in none)
     in_model: bool
+
+
+def _natural(text: str) -> list[tuple[int, int | str]]:
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part]
 
 
 def held_out(frame: pl.DataFrame) -> pl.Series:
@@ -142,9 +147,9 @@ def calibration_table(model: OrdinalModel, frame: pl.DataFrame, national_sd: flo
                 pl.col("value").mean().alias("actual"),
                 pl.col("_gap").std().alias("_gap_sd"),
             )
-            .sort("_value")
         )
-        for row in table.iter_rows(named=True):
+        # "tenth 2" before "tenth 10": numbers in a value sort as numbers.
+        for row in sorted(table.iter_rows(named=True), key=lambda row: _natural(row["_value"])):
             gap_sd = row["_gap_sd"] if row["_gap_sd"] is not None and not math.isnan(row["_gap_sd"]) else 0.0
             error = gap_sd / math.sqrt(row["pupils"])
             difference = row["estimate"] - row["actual"]

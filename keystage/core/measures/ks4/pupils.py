@@ -579,6 +579,11 @@ def _headline_figures(parts: dict[str, np.ndarray]) -> dict[str, pl.Series]:
     }
 
 
+def ks2_prior_attainment() -> pl.Expr:
+    """KS2 prior attainment: the mean of reading and maths (one alone when only one was taken)."""
+    return pl.mean_horizontal(pl.col("ks2_reading").cast(pl.Float64), pl.col("ks2_maths").cast(pl.Float64))
+
+
 def pupil_measures(
     results: pl.DataFrame,
     pupils: pl.DataFrame,
@@ -603,10 +608,7 @@ def pupil_measures(
 
     table = base.with_columns(
         *(series.alias(name) for name, series in figures.items()),
-        # KS2 prior attainment: the mean of reading and maths (one alone when only one was taken).
-        pl.mean_horizontal(
-            pl.col("ks2_reading").cast(pl.Float64), pl.col("ks2_maths").cast(pl.Float64)
-        ).alias("ks2_pa"),
+        ks2_prior_attainment().alias("ks2_pa"),
     )
     table = table.with_columns(
         (pl.col("a8_english") + pl.col("a8_maths") + pl.col("a8_ebacc") + pl.col("a8_open")).alias("a8")

@@ -1,0 +1,221 @@
+"""Estimates in the platform: fitting a transition on the national data of its years (queued, then run by
+the worker), and scoring a school's pupils with the newest complete fit."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from keystage.core.estimates.datasets import ks4_outcomes, pupil_frame
+from keystage.core.estimates.engine import FittedOutcome, fit_outcomes, score
+from keystage.core.measures.ks4.points import points_table
+from keystage.core.measures.ks4.pupils import ks2_prior_attainment, pupil_measures
+from keystage.core.measures.ks4.subjects import SubjectMeasures
+from keystage.core.results.kinds import academic_year_name
+from keystage.estimates.models import EstimatesFit, FitStatus, Transition
+from keystage.measures import services as measures
+from keystage.measures.background import background_for
+from keystage.measures.services import MeasuresError
+from keystage.organisations.models import School
+from keystage.pupils.models import Pupil
+
+log = logging.getLogger(__name__)
+
+# The year groups whose pupils have KS4 ahead of them and KS2 behind them.
+KS4_YEAR_GROUPS = (7, 8, 9, 10, 11)
+
+
+class EstimatesServiceError(Exception):
+    """Something a person asked for that cannot be done, with the reason in words."""
+
+
+def request_fit(
+    *,
+    transition: str,
+    years: list[int],
+    contextual: bool = False,
+    requested_by: Any = None,
+    source: str = "command",
+) -> tuple[EstimatesFit, bool]:
+    """Queue a fit (and its task once the transaction commits). A fit of the same transition already
+    waiting is returned instead of a second one (``False``): a double click queues one."""
+    if transition not in Transition.values:
+        raise EstimatesServiceError(
+            f"There are no estimates “{transition}”; choose {', '.join(Transition.values)}."
+        )
+    chosen = sorted(set(years))
+    if not chosen:
+        raise EstimatesServiceError("Choose at least one year of national data to fit the estimates on.")
+    from keystage.estimates.tasks import fit_estimates
+
+    try:
+        with transaction.atomic():
+            fit = EstimatesFit.objects.create(
+                transition=transition,
+                years=chosen,
+                contextual=contextual,
+                requested_by=requested_by if getattr(requested_by, "pk", None) else None,
+                source=source,
+            )
+    except IntegrityError:
+        waiting = EstimatesFit.objects.filter(
+            transition=transition, contextual=contextual, status__in=[FitStatus.QUEUED, FitStatus.RUNNING]
+        ).first()
+        if waiting is None:  # it finished between the two statements: try once more
+            return request_fit(
+                transition=transition,
+                years=years,
+                contextual=contextual,
+                requested_by=requested_by,
+                source=source,
+            )
+        return waiting, False
+    transaction.on_commit(lambda: _enqueue(fit.pk, fit_estimates))
+    return fit, True
+
+
+def _enqueue(fit_id: int, fit_task: Any) -> None:
+    result = fit_task.enqueue(fit_id)
+    EstimatesFit.objects.filter(pk=fit_id).update(task_id=str(result.id))
+
+
+def run_fit(fit_id: int) -> EstimatesFit:
+    """Fit a queued set of estimates (the worker's task; ``keystage estimates fit --now`` too). A fit
+    another worker has taken, or already done, is left alone."""
+    claimed = EstimatesFit.objects.filter(pk=fit_id, status=FitStatus.QUEUED).update(
+        status=FitStatus.RUNNING, started_at=timezone.now()
+    )
+    fit = EstimatesFit.objects.get(pk=fit_id)
+    if not claimed:
+        return fit
+    try:
+        if fit.transition != Transition.KS2_KS4:
+            raise EstimatesServiceError(f"{fit.get_transition_display()} estimates cannot be fitted yet.")
+        pupils, entries, backgrounds = ks4_national_tables(list(fit.years))
+        fitted, skipped = fit_outcomes(ks4_outcomes(pupils, entries), contextual=fit.contextual)
+        if not fitted:
+            raise EstimatesServiceError("No outcome could be fitted: " + "; ".join(skipped))
+        with_prior = pupils.filter(pl.col("ks2_pa").is_not_null())
+        fit.outcomes = [outcome.to_dict() for outcome in fitted]
+        fit.skipped = skipped
+        fit.pupils = with_prior.height
+        fit.schools = with_prior.get_column("school").n_unique()
+        fit.background = "; ".join(backgrounds)
+        fit.status = FitStatus.COMPLETE
+    except Exception as error:  # the fit says why it failed rather than staying "running"
+        if isinstance(error, EstimatesServiceError | MeasuresError):
+            log.info("Estimates fit %s cannot be made: %s", fit_id, error)
+        else:
+            log.exception("Estimates fit %s failed", fit_id)
+        fit.status = FitStatus.FAILED
+        fit.message = str(error) or error.__class__.__name__
+    fit.finished_at = timezone.now()
+    fit.save()
+    return fit
+
+
+def ks4_national_tables(years: list[int]) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
+    """The KS4 pupils (the measures' pupil table) and subject entries of every school in ``years``
+    (platform uploads in use and any synthetic background), each school-year a school of its own."""
+    catalogue = measures.database_catalogue()
+    pupil_tables, entry_tables, backgrounds = [], [], []
+    for year in years:
+        results, pupils = measures.database_tables(year)
+        if pupils.height == 0:
+            raise EstimatesServiceError(f"There are no KS4 results for {academic_year_name(year)} to fit on.")
+        rules_year = catalogue.rules_year(year)
+        if rules_year is None:
+            raise EstimatesServiceError(
+                f"The KS4 catalogue has no points for {academic_year_name(year)} or before."
+            )
+        scored = pupil_measures(results, pupils, points_table(catalogue, rules_year))
+        subjects = SubjectMeasures(scored, catalogue.discount_descriptions)
+        own_school = pl.concat_str(pl.lit(f"{year}:"), pl.col("school").cast(pl.String)).alias("school")
+        pupil_tables.append(scored.pupils.with_columns(own_school))
+        entry_tables.append(subjects.entries())
+        background = background_for(year)
+        if background is not None:
+            backgrounds.append(f"{academic_year_name(year)}: a synthetic {background.scale} background")
+    return (
+        pl.concat(pupil_tables, how="diagonal_relaxed"),
+        pl.concat(entry_tables, how="vertical_relaxed"),
+        backgrounds,
+    )
+
+
+def latest_fit(transition: str = Transition.KS2_KS4, *, contextual: bool = False) -> EstimatesFit | None:
+    return (
+        EstimatesFit.objects.filter(transition=transition, contextual=contextual, status=FitStatus.COMPLETE)
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
+
+
+def fitted_outcomes(fit: EstimatesFit) -> list[FittedOutcome]:
+    return [FittedOutcome.from_dict(data) for data in fit.outcomes]
+
+
+@dataclass(frozen=True)
+class SchoolEstimates:
+    fit: EstimatesFit
+    academic_year: int
+    pupils: pl.DataFrame  # upn, surname, forename, nc_year, prior and the model's columns
+    outcomes: list[FittedOutcome]
+    estimates: dict[str, pl.DataFrame]  # outcome key -> score() rows of the school's pupils
+
+
+def school_pupils(school: School) -> tuple[int | None, pl.DataFrame]:
+    """The school's pupils on roll in its newest academic year, Years 7 to 11, as the model reads them."""
+    newest = (
+        Pupil.objects.filter(school=school).order_by("-academic_year").values_list("academic_year", flat=True)
+    )
+    year = newest.first()
+    if year is None:
+        return None, pl.DataFrame()
+    rows = list(
+        Pupil.objects.filter(school=school, academic_year=year, nc_year__in=KS4_YEAR_GROUPS, on_roll=True)
+        .order_by("surname", "forename", "upn")
+        .values(
+            "upn",
+            "surname",
+            "forename",
+            "nc_year",
+            "sex",
+            "date_of_birth",
+            "fsm6",
+            "looked_after",
+            "adopted_from_care",
+            "sen",
+            "eal",
+            "ks2_reading",
+            "ks2_maths",
+        )
+    )
+    if not rows:
+        return year, pl.DataFrame()
+    frame = pl.DataFrame(rows, infer_schema_length=None).with_columns(
+        pl.lit(school.dfe_number).alias("school"),
+        pl.col("date_of_birth").dt.month().alias("month_of_birth"),
+        (pl.col("fsm6") | pl.col("looked_after") | pl.col("adopted_from_care")).alias("disadvantaged"),
+        ks2_prior_attainment().alias("ks2_pa"),
+    )
+    model_columns = pupil_frame(frame, "ks2_pa").drop("upn")
+    return year, pl.concat(
+        [frame.select("upn", "surname", "forename", "nc_year"), model_columns], how="horizontal"
+    )
+
+
+def school_estimates(school: School, *, contextual: bool = False) -> SchoolEstimates | None:
+    """Each pupil's KS4 estimates at every ambition level from the newest complete fit (None: no fit)."""
+    fit = latest_fit(Transition.KS2_KS4, contextual=contextual)
+    if fit is None:
+        return None
+    year, pupils = school_pupils(school)
+    outcomes = fitted_outcomes(fit)
+    estimates = {outcome.key: score(outcome, pupils) for outcome in outcomes} if pupils.height else {}
+    return SchoolEstimates(fit, year or 0, pupils, outcomes, estimates)
