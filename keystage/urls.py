@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("keystage.results.urls")),
     path("", include("keystage.returns.urls")),
     path("", include("keystage.reports.urls")),
+    path("", include("keystage.estimates.urls")),
     path("api/v1/", include("keystage.api.urls")),
     path("account/", include("keystage.api.account_urls")),
     path("admin/", admin.site.urls),

@@ -11,6 +11,8 @@ import polars as pl
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from keystage.core.estimates import report
+from keystage.core.estimates.ambition import LEVELS
 from keystage.core.estimates.datasets import ks4_outcomes, pupil_frame
 from keystage.core.estimates.engine import FittedOutcome, fit_outcomes, score
 from keystage.core.measures.ks4.points import points_table
@@ -41,9 +43,11 @@ def request_fit(
     contextual: bool = False,
     requested_by: Any = None,
     source: str = "command",
+    enqueue: bool = True,
 ) -> tuple[EstimatesFit, bool]:
-    """Queue a fit (and its task once the transaction commits). A fit of the same transition already
-    waiting is returned instead of a second one (``False``): a double click queues one."""
+    """Queue a fit (and, with ``enqueue``, its task once the transaction commits; without, the caller
+    runs it with ``run_fit``). A fit of the same transition already waiting is returned instead of a
+    second one (``False``): a double click queues one."""
     if transition not in Transition.values:
         raise EstimatesServiceError(
             f"There are no estimates “{transition}”; choose {', '.join(Transition.values)}."
@@ -73,9 +77,11 @@ def request_fit(
                 contextual=contextual,
                 requested_by=requested_by,
                 source=source,
+                enqueue=enqueue,
             )
         return waiting, False
-    transaction.on_commit(lambda: _enqueue(fit.pk, fit_estimates))
+    if enqueue:
+        transaction.on_commit(lambda: _enqueue(fit.pk, fit_estimates))
     return fit, True
 
 
@@ -219,3 +225,75 @@ def school_estimates(school: School, *, contextual: bool = False) -> SchoolEstim
     outcomes = fitted_outcomes(fit)
     estimates = {outcome.key: score(outcome, pupils) for outcome in outcomes} if pupils.height else {}
     return SchoolEstimates(fit, year or 0, pupils, outcomes, estimates)
+
+
+@dataclass(frozen=True)
+class EstimatesPage:
+    """What the school's estimates page shows for one outcome at one ambition level."""
+
+    found: SchoolEstimates
+    outcome: FittedOutcome
+    level: int
+    cohort: list[report.CohortRow]
+    rows: list[dict[str, Any]]  # empty unless pupils are shown
+
+
+SORTS = ("name", "nc_year", "prior", "expected", "chance_4", "chance_5")
+
+
+def estimates_page(
+    school: School,
+    *,
+    outcome_key: str = "a8",
+    level: int = 50,
+    contextual: bool = False,
+    with_pupils: bool = False,
+    search: str = "",
+    sort: str = "name",
+    descending: bool = False,
+) -> EstimatesPage | None:
+    """The school's estimates of one outcome (the first if ``outcome_key`` is unknown) at one level."""
+    found = school_estimates(school, contextual=contextual)
+    if found is None or not found.outcomes:
+        return None
+    outcome = next((o for o in found.outcomes if o.key == outcome_key), found.outcomes[0])
+    level = level if level in LEVELS else 50
+    scored = found.estimates.get(outcome.key, pl.DataFrame())
+    cohort = report.cohort_rows(found.pupils, outcome, scored, level) if scored.height else []
+    rows: list[dict[str, Any]] = []
+    if with_pupils and found.pupils.height:
+        rows = report.pupil_rows(found.pupils, outcome, scored, level)
+        words = search.strip().lower()
+        if words:
+            rows = [
+                r
+                for r in rows
+                if words in f"{r['forename']} {r['surname']}".lower() or words in r["upn"].lower()
+            ]
+        by = sort if sort in SORTS else "name"
+        if by == "name":
+            rows.sort(key=lambda r: (r["surname"].lower(), r["forename"].lower()), reverse=descending)
+        else:
+            present = [r for r in rows if r.get(by) is not None]
+            absent = [r for r in rows if r.get(by) is None]
+            present.sort(key=lambda r: (r[by], r["surname"].lower()), reverse=descending)
+            rows = present + absent
+    return EstimatesPage(found, outcome, level, cohort, rows)
+
+
+def pupil_estimates(
+    school: School, upn: str, *, level: int = 50, contextual: bool = False
+) -> tuple[SchoolEstimates, dict[str, Any], list[report.PupilOutcome]] | None:
+    """One pupil's estimates of every outcome (None: no fit, or no such pupil on the school's roll)."""
+    found = school_estimates(school, contextual=contextual)
+    if found is None or found.pupils.height == 0:
+        return None
+    pupil = found.pupils.filter(pl.col("upn") == upn)
+    if pupil.height == 0:
+        return None
+    level = level if level in LEVELS else 50
+    return (
+        found,
+        pupil.row(0, named=True),
+        report.pupil_outcomes(pupil, found.outcomes, found.estimates, level),
+    )

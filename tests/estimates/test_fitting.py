@@ -9,41 +9,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from keystage.accounts.models import User
-from keystage.core.synth import SynthSpec, generate
-from keystage.core.synth.output import rosters_by_school
 from keystage.estimates import services
 from keystage.estimates.models import EstimatesFit, FitStatus
-from keystage.measures.background import set_background
-from keystage.pupils.services import import_roster
-from tests.measures.conftest import ks4_catalogue  # noqa: F401  (a fixture used here)
 from tests.results.conftest import YEAR
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the worker closes its connection when done
-
-
-@pytest.fixture
-def national(world, ks4_catalogue):  # noqa: F811
-    """YEAR's national data: a small synthetic background (12 secondary schools) around the world's
-    schools, and School One's roster (its Year 11 with KS2 scores)."""
-    schools = [world.s1, world.s2]
-    frame = pl.DataFrame(
-        {
-            "urn": [int(s.urn) for s in schools],
-            "dfe_number": [s.dfe_number for s in schools],
-            "name": [s.name for s in schools],
-            "phase": ["secondary", "secondary"],
-        }
-    )
-    rosters = rosters_by_school(generate(SynthSpec(year=YEAR, seed=77), schools=frame))
-    import_roster(
-        school=world.s1,
-        academic_year=YEAR,
-        pupils=rosters[world.s1.dfe_number].pupils,
-        full=True,
-        source="test",
-    )
-    set_background(YEAR, scale="small", seed=77, schools=schools)
-    return world
 
 
 def _run_worker() -> None:

@@ -138,9 +138,11 @@ def bars_svg(
     title: str,
     x_label: str,
     y_label: str = "Share of entries",
+    ident: str = "bars",
 ) -> str:
     """Grouped bars of shares (0 to 1) per category, e.g. each grade's share of a subject's entries at a
-    school beside the nation's; at most two series. A missing value draws no bar."""
+    school beside the nation's; at most two series. A missing value draws no bar. ``ident`` names the
+    chart's title and description, different for each chart on a page."""
     count = max(len(categories), 1)
     tallest = max([v for _, values in series for v in values if v is not None] or [0.0])
     y_ticks = nice_ticks(0.0, max(tallest, 0.05))
@@ -156,8 +158,8 @@ def bars_svg(
     about = f"{y_label} by {x_label.lower()}: {names}. The table below gives the same figures."
     out = [
         f'<svg class="ks-chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
-        f'aria-labelledby="bars-title bars-desc" font-family="Arial, Helvetica, sans-serif" xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="bars-title">{escape(title)}</title><desc id="bars-desc">{escape(about)}</desc>',
+        f'aria-labelledby="{ident}-title {ident}-desc" font-family="Arial, Helvetica, sans-serif" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="{ident}-title">{escape(title)}</title><desc id="{ident}-desc">{escape(about)}</desc>',
     ]
     for index, (name, _) in enumerate(series[:2]):
         fill, stroke = BAR_FILLS[index]

@@ -55,6 +55,7 @@ class Command(BaseCommand):
                 years=options["year"],
                 contextual=options["contextual"],
                 source="command",
+                enqueue=not options["now"],
             )
         except services.EstimatesServiceError as error:
             raise CommandError(str(error)) from None

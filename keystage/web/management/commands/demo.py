@@ -15,6 +15,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from keystage.estimates.demo import load_demo_estimates
 from keystage.measures.demo import load_demo_reports
 from keystage.returns.demo import load_demo_returns
 from keystage.web.demo import (
@@ -62,6 +63,8 @@ class Command(BaseCommand):
         returns = load_demo_returns()
         self.stdout.write("Working out three years of figures against a synthetic national background…")
         reports = load_demo_reports()
+        self.stdout.write("Fitting KS4 estimates on last year's national results…")
+        estimates = load_demo_estimates()
         width = max(len(login.email) for login in logins)
         self.stdout.write(
             self.style.SUCCESS("\nkeystage demo is ready. Sign in as any of these, all with the password:")
@@ -77,6 +80,8 @@ class Command(BaseCommand):
         self.stdout.write(f"    LA returns open: {', '.join(returns) or 'none'}.")
         if reports:
             self.stdout.write(f"    Reports worked out: {', '.join(reports)}.")
+        if estimates:
+            self.stdout.write(f"    Estimates fitted: {'; '.join(estimates)}.")
         if options["no_serve"]:
             return
         self._serve(port)

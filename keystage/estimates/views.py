@@ -1,0 +1,278 @@
+"""Estimates pages: a school's estimates (its year groups' expected outcomes for every reader of its
+reports; each pupil's for named roles), one pupil's distributions, and the national fit with its
+calibration report. Excel with ``?format=xlsx``.
+
+Thin: each view checks the role for the school, then calls one service. Looking at pupils' estimates,
+or downloading them, goes in the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from keystage.accounts import policy
+from keystage.audit.log import client_address, record
+from keystage.audit.models import AuditAction
+from keystage.core.estimates.ambition import LEVELS
+from keystage.core.estimates.report import is_graded
+from keystage.core.reports.charts import bars_svg
+from keystage.core.results.kinds import academic_year_name
+from keystage.core.roles import Action
+from keystage.estimates import downloads, services
+from keystage.estimates.models import EstimatesFit, FitStatus, Transition
+from keystage.organisations.models import Organisation, School
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _school(request: HttpRequest, org_id: int) -> School:
+    organisation = get_object_or_404(Organisation, pk=org_id).specific()
+    if not isinstance(organisation, School):
+        raise Http404("Estimates are per school.")
+    policy.require(request.user, Action.VIEW_REPORTS, organisation)
+    return organisation
+
+
+def _sees_pupils(request: HttpRequest, school: School) -> bool:
+    return policy.can(request.user, Action.VIEW_PUPIL_DATA, school)
+
+
+def _choices(request: HttpRequest) -> dict[str, Any]:
+    try:
+        level = int(request.GET.get("level", "50"))
+    except ValueError:
+        level = 50
+    return {
+        "level": level if level in LEVELS else 50,
+        "contextual": request.GET.get("contextual") == "1",
+        "outcome_key": request.GET.get("outcome", "a8")[:60],
+    }
+
+
+def chart_labels(labels: tuple[str, ...], *, graded: bool) -> list[str]:
+    """Bands named by where they start on the chart ("45" for "45 to under 50"); the table beside it
+    names them in full."""
+    if graded:
+        return list(labels)
+    return [label.split(" ")[0] + ("+" if label.endswith("or more") else "") for label in labels]
+
+
+def _levels() -> list[tuple[int, str]]:
+    return list(LEVELS.items())
+
+
+@login_required
+@require_GET
+def school_estimates(request: HttpRequest, org_id: int) -> HttpResponse:
+    school = _school(request, org_id)
+    named = _sees_pupils(request, school)
+    chosen = _choices(request)
+    search = request.GET.get("q", "")[:100]
+    sort = request.GET.get("sort", "name")
+    descending = request.GET.get("order") == "desc"
+    page = services.estimates_page(
+        school,
+        outcome_key=chosen["outcome_key"],
+        level=chosen["level"],
+        contextual=chosen["contextual"],
+        with_pupils=named,
+        search=search,
+        sort=sort,
+        descending=descending,
+    )
+    context: dict[str, Any] = {
+        "school": school,
+        "named": named,
+        "page": page,
+        "levels": _levels(),
+        "level": chosen["level"],
+        "level_label": LEVELS[chosen["level"]],
+        "contextual": chosen["contextual"],
+        "has_contextual": services.latest_fit(Transition.KS2_KS4, contextual=True) is not None,
+        "search": search,
+        "sort": sort,
+        "descending": descending,
+    }
+    if page is None:
+        return render(request, "estimates/none.html", context, status=404)
+    download = request.GET.get("format") == "xlsx"
+    if named and page.rows:
+        record(
+            AuditAction.REPORT_DOWNLOADED if download else AuditAction.PUPILS_VIEWED,
+            actor=request.user,
+            organisation=school,
+            subject="KS4 estimates" + (" (xlsx)" if download else f": {page.outcome.name}"),
+            ip_address=client_address(request),
+        )
+    if download:
+        response = HttpResponse(downloads.estimates_workbook(school, page, named=named), content_type=XLSX)
+        response["Content-Disposition"] = f'attachment; filename="{downloads.file_name(school)}.xlsx"'
+        return response
+    outcome = page.outcome
+    everyone = page.cohort[-1] if page.cohort else None
+    graded = is_graded(outcome)
+    columns = [
+        ("name", "Name", False),
+        ("nc_year", "Year", True),
+        ("prior", "KS2 prior attainment", True),
+        ("expected", f"Expected {outcome.name}", True),
+    ]
+    if graded:
+        columns += [
+            ("chance_4", "Chance of grade 4 or above", True),
+            ("chance_5", "Chance of grade 5 or above", True),
+        ]
+    context.update(
+        graded=graded,
+        columns=columns,
+        year_name=academic_year_name(page.found.academic_year),
+        fit_pupils=f"{page.found.fit.pupils:,}",
+        outcomes=[(o.key, o.name) for o in page.found.outcomes],
+        chart=bars_svg(
+            chart_labels(outcome.model.outcome.labels, graded=graded),
+            [("Expected share of pupils", list(everyone.distribution))],
+            title=f"{outcome.name}: the expected spread of outcomes of the school's pupils",
+            x_label="Grade" if graded else "Band (from)",
+            y_label="Expected share of pupils",
+        )
+        if everyone and everyone.with_prior
+        else "",
+        distribution=list(zip(outcome.model.outcome.labels, everyone.distribution, strict=True))
+        if everyone
+        else [],
+    )
+    return render(request, "estimates/school.html", context)
+
+
+@login_required
+@require_GET
+def pupil_estimates(request: HttpRequest, org_id: int, upn: str) -> HttpResponse:
+    school = _school(request, org_id)
+    if not _sees_pupils(request, school):
+        raise PermissionDenied("A pupil's estimates need a named role.")
+    chosen = _choices(request)
+    found = services.pupil_estimates(school, upn[:13], level=chosen["level"], contextual=chosen["contextual"])
+    if found is None:
+        raise Http404("No such pupil on this school's roll, or no estimates yet.")
+    estimates, pupil, outcomes = found
+    record(
+        AuditAction.PUPILS_VIEWED,
+        actor=request.user,
+        organisation=school,
+        subject=f"KS4 estimates of pupil {pupil['upn']}",
+        ip_address=client_address(request),
+    )
+    cards = [
+        {
+            "key": o.key,
+            "name": o.name,
+            "graded": o.graded,
+            "expected": [o.expected.get(level) for level in LEVELS],
+            "chance_4": o.chance_4,
+            "rows": list(zip(o.labels, o.distribution, strict=True)),
+            # Charts for the first few outcomes; each has its table.
+            "chart": bars_svg(
+                chart_labels(o.labels, graded=o.graded),
+                [(f"Chance ({LEVELS[chosen['level']].lower()})", list(o.distribution))],
+                title=f"{o.name}: the chance of each {'grade' if o.graded else 'band'}",
+                x_label="Grade" if o.graded else "Band (from)",
+                y_label="Chance",
+                ident=f"chart-{index}",
+            )
+            if index < 3
+            else "",
+        }
+        for index, o in enumerate(outcomes)
+    ]
+    return render(
+        request,
+        "estimates/pupil.html",
+        {
+            "school": school,
+            "pupil": pupil,
+            "cards": cards,
+            "fit": estimates.fit,
+            "levels": _levels(),
+            "level": chosen["level"],
+            "level_label": LEVELS[chosen["level"]],
+            "contextual": chosen["contextual"],
+        },
+    )
+
+
+@login_required
+@require_GET
+def national(request: HttpRequest) -> HttpResponse:
+    """The fits and, for one outcome, its model and calibration on held-out schools."""
+    fits = list(EstimatesFit.objects.all()[:10])
+    fit_id = request.GET.get("fit")
+    fit = (
+        next((f for f in fits if str(f.pk) == fit_id and f.status == FitStatus.COMPLETE), None)
+        if fit_id
+        else services.latest_fit(Transition.KS2_KS4)
+    )
+    outcomes = services.fitted_outcomes(fit) if fit else []
+    key = request.GET.get("outcome", "a8")
+    outcome = next((o for o in outcomes if o.key == key), outcomes[0] if outcomes else None)
+    return render(
+        request,
+        "estimates/national.html",
+        {
+            "fits": fits,
+            "fit": fit,
+            "outcomes": outcomes,
+            "outcome": outcome,
+            "calibration": outcome.calibration.to_dicts() if outcome else [],
+            "levels": [(label, outcome.spread.shifts[level]) for level, label in LEVELS.items()]
+            if outcome
+            else [],
+            "coefficients": list(zip(outcome.model.covariates, outcome.model.coefficients, strict=True))
+            if outcome
+            else [],
+            "pieces": list(
+                zip(outcome.model.knots, outcome.model.knots[1:], outcome.model.slopes, strict=False)
+            )
+            if outcome
+            else [],
+            "staff": request.user.is_staff,
+        },
+    )
+
+
+@login_required
+@require_POST
+def request_fit(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_staff:
+        raise PermissionDenied("Only platform administrators fit estimates.")
+    try:
+        years = [int(part) for part in request.POST.get("years", "").replace(",", " ").split()]
+    except ValueError:
+        years = []
+    if not years or any(not 2000 <= y <= 2100 for y in years):
+        messages.error(request, "Give the years to fit on as numbers, e.g. 2025 2026.")
+        return redirect("estimates:national")
+    try:
+        fit, new = services.request_fit(
+            transition=Transition.KS2_KS4,
+            years=years,
+            contextual=request.POST.get("contextual") == "1",
+            requested_by=request.user,
+            source="page",
+        )
+    except services.EstimatesServiceError as error:
+        messages.error(request, str(error))
+        return redirect("estimates:national")
+    if new:
+        messages.success(
+            request, f"Queued {fit}. The worker fits it; this page shows it when it is complete."
+        )
+    else:
+        messages.info(request, f"A fit is already waiting: {fit}.")
+    return redirect("estimates:national")

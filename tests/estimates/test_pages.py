@@ -1,0 +1,142 @@
+"""The estimates pages through the web: who sees what (named roles each pupil, anonymised roles the year
+groups only, governors and other organisations nothing), the figures on the page and in the Excel file
+are the service's, every look at pupils is audited, and only platform staff fit."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import openpyxl
+import polars as pl
+import pytest
+from django.urls import reverse
+
+from keystage.accounts.models import User
+from keystage.audit.models import AuditAction, AuditEvent
+from keystage.estimates import services
+from keystage.estimates.models import EstimatesFit, FitStatus
+from tests.conftest import signed_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NAMED = {"school_named", "trust_admin", "trust_named", "la_data_officer", "la_named"}
+ANONYMISED = {"school_anon", "trust_anon", "la_anon"}
+REFUSED = {
+    "school_admin", "manage_data", "governor", "other_school_admin", "other_school_named",
+    "other_trust_admin", "other_trust_named", "other_la_data_officer", "other_la_named",
+}  # fmt: skip
+
+
+def _school_url(world, **query: str) -> str:
+    address = reverse("estimates:school", args=[world.s1.pk])
+    return address + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
+
+
+def test_each_role_sees_what_it_may(fitted):
+    world = fitted
+    some_upn = services.school_pupils(world.s1)[1].get_column("upn")[0]
+    pupil_url = reverse("estimates:pupil", args=[world.s1.pk, some_upn])
+    for name in NAMED | ANONYMISED | REFUSED:
+        client = signed_in(world.person(name))
+        page = client.get(_school_url(world))
+        pupil = client.get(pupil_url)
+        if name in REFUSED:
+            assert page.status_code == 403, name
+            assert pupil.status_code == 403, name
+            continue
+        assert page.status_code == 200, name
+        text = page.content.decode()
+        assert "Expected outcome of each year group" in text
+        assert "It is not a target" in text
+        if name in NAMED:
+            assert some_upn in text and pupil.status_code == 200, name
+        else:
+            assert some_upn not in text and 'id="pupils"' not in text, name
+            assert pupil.status_code == 403, name
+
+
+def test_the_page_shows_the_services_figures_and_audits_the_look(fitted):
+    world = fitted
+    client = signed_in(world.person("school_named"))
+    page = services.estimates_page(world.s1, outcome_key="a8", level=80, with_pupils=True)
+    text = client.get(_school_url(world, outcome="a8", level="80")).content.decode()
+    first = next(r for r in page.rows if r["expected"] is not None)
+    row = re.search(rf'data-upn="{first["upn"]}">.*?data-expected>([^<]+)<', text, re.S)
+    assert row and row.group(1) == f"{first['expected']:.1f}"
+    everyone = page.cohort[-1]
+    assert f">{everyone.expected:.1f}<" in text
+    assert "Top 20% of schools" in text and "selected>Top 20% of schools" in text
+    looked = AuditEvent.objects.filter(action=AuditAction.PUPILS_VIEWED, actor=world.person("school_named"))
+    assert looked.filter(subject="KS4 estimates: Attainment 8", organisation=world.s1).exists()
+    # A subject: grades, with the chance of 4 and 5 or above.
+    english = next(o for o in page.found.outcomes if o.name == "English Language")
+    subject = client.get(_school_url(world, outcome=english.key)).content.decode()
+    assert "Chance of grade 4 or above" in subject and "Expected at grade 5 or above" in subject
+
+
+def test_one_pupils_distributions_add_up_and_rise_with_ambition(fitted):
+    world = fitted
+    client = signed_in(world.person("school_named"))
+    pupils = services.school_pupils(world.s1)[1].filter(pl.col("prior").is_not_null())
+    upn = pupils.get_column("upn")[0]
+    text = client.get(reverse("estimates:pupil", args=[world.s1.pk, upn]) + "?level=95").content.decode()
+    assert "These are all the estimate knows of the pupil" in text
+    table = re.search(r'data-distribution="a8">(.*?)</table>', text, re.S).group(1)
+    shares = [int(v) for v in re.findall(r"(\d+)%</td>", table)]
+    assert 97 <= sum(shares) <= 103  # each rounded to a whole per cent
+    found = services.pupil_estimates(world.s1, upn, level=95)
+    a8 = next(o for o in found[2] if o.key == "a8")
+    assert a8.expected[50] < a8.expected[80] < a8.expected[95]
+    assert client.get(reverse("estimates:pupil", args=[world.s1.pk, "X999999999999"])).status_code == 404
+    assert AuditEvent.objects.filter(
+        action=AuditAction.PUPILS_VIEWED, subject=f"KS4 estimates of pupil {upn}"
+    ).exists()
+
+
+def test_excel_holds_the_pages_figures_and_pupils_only_for_named_roles(fitted):
+    world = fitted
+    named = signed_in(world.person("school_named")).get(_school_url(world, format="xlsx"))
+    assert named.status_code == 200 and named["Content-Disposition"].endswith('.xlsx"')
+    book = openpyxl.load_workbook(io.BytesIO(named.content))
+    assert book.sheetnames[0] == "About" and book.sheetnames[1].startswith("Pupils")
+    sheet = book[book.sheetnames[1]]
+    header = [c.value for c in sheet[3]]
+    assert header[:5] == ["UPN", "Surname", "Forename", "Year", "KS2 prior attainment"]
+    page = services.estimates_page(world.s1, with_pupils=True)
+    by_upn = {r["upn"]: r for r in page.rows}
+    a8_column = header.index("Attainment 8 (expected)")
+    checked = 0
+    for row in sheet.iter_rows(min_row=4, values_only=True):
+        expected = by_upn[row[0]]["expected"]
+        assert (row[a8_column] in (None, "")) if expected is None else row[a8_column] == round(expected, 2)
+        checked += 1
+    assert checked == len(page.rows)
+    assert AuditEvent.objects.filter(
+        action=AuditAction.REPORT_DOWNLOADED, subject="KS4 estimates (xlsx)"
+    ).exists()
+    anonymised = signed_in(world.person("school_anon")).get(_school_url(world, format="xlsx"))
+    sheets = openpyxl.load_workbook(io.BytesIO(anonymised.content)).sheetnames
+    assert not any(name.startswith("Pupils") for name in sheets)
+    assert "Attainment 8 by year group" in sheets
+
+
+def test_without_a_fit_the_page_says_so(national):
+    response = signed_in(national.person("school_named")).get(_school_url(national))
+    assert response.status_code == 404
+    assert "There are no estimates yet" in response.content.decode()
+
+
+def test_only_platform_staff_fit_and_a_bad_year_is_explained(fitted):
+    world = fitted
+    url = reverse("estimates:request_fit")
+    assert signed_in(world.person("la_data_officer")).post(url, {"years": "2026"}).status_code == 403
+    staff = signed_in(User.objects.create_user(email="staff@example.org", password="x", is_staff=True))
+    response = staff.post(url, {"years": "twenty"}, follow=True)
+    assert "Give the years to fit on as numbers" in response.content.decode()
+    response = staff.post(url, {"years": "2026", "contextual": "1"}, follow=True)
+    assert "Queued" in response.content.decode()
+    assert EstimatesFit.objects.filter(status=FitStatus.QUEUED, contextual=True, source="page").count() == 1
+    national = staff.get(reverse("estimates:national")).content.decode()
+    assert "Estimates against actual outcomes of the held-out schools" in national
+    assert "within" in national and "Top 5% of schools" in national
