@@ -133,6 +133,91 @@ _COMPONENTS: dict[str, Any] = {
                 "terms": {"type": "string", "description": "What a school agrees to when it confirms."},
             },
         },
+        "YearGroupEstimate": {
+            "type": "object",
+            "description": "A year group's expected outcome: the sum of its pupils' estimates.",
+            "required": ["nc_year", "pupils", "with_prior_attainment", "expected", "distribution"],
+            "properties": {
+                "nc_year": {
+                    "type": ["integer", "null"],
+                    "description": "Null for every year group together.",
+                },
+                "pupils": {"type": "integer", "description": "On roll."},
+                "with_prior_attainment": {"type": "integer", "description": "With KS2: those estimated."},
+                "expected": {"type": ["number", "null"], "description": "The mean expected outcome."},
+                "expected_grade_4_or_above": {"type": ["number", "null"]},
+                "expected_grade_5_or_above": {"type": ["number", "null"]},
+                "distribution": {
+                    "type": "array",
+                    "items": {"type": "number"},
+                    "description": "The expected share of the pupils in each category.",
+                },
+            },
+        },
+        "OutcomeEstimates": {
+            "type": "object",
+            "required": ["key", "name", "categories", "values", "year_groups"],
+            "properties": {
+                "key": {"type": "string", "examples": ["a8", "subject:FK2B"]},
+                "name": {"type": "string", "examples": ["Attainment 8"]},
+                "categories": {"type": "array", "items": {"type": "string"}, "description": "Lowest first."},
+                "values": {
+                    "type": "array",
+                    "items": {"type": "number"},
+                    "description": "What each category is worth (grade points, or a band's mean).",
+                },
+                "year_groups": {"type": "array", "items": _ref("YearGroupEstimate")},
+            },
+        },
+        "PupilEstimates": {
+            "type": "object",
+            "required": ["upn", "nc_year", "prior_attainment", "estimates"],
+            "properties": {
+                "upn": {"type": "string"},
+                "nc_year": {"type": "integer"},
+                "prior_attainment": {"type": ["number", "null"], "description": "KS2 average scaled score."},
+                "estimates": {
+                    "type": "object",
+                    "description": "By outcome key: the expected value and the chance of each category. "
+                    "Empty without KS2 prior attainment.",
+                    "additionalProperties": {
+                        "type": "object",
+                        "required": ["expected", "probabilities"],
+                        "properties": {
+                            "expected": {"type": "number"},
+                            "probabilities": {"type": "array", "items": {"type": "number"}},
+                        },
+                    },
+                },
+            },
+        },
+        "SchoolEstimates": {
+            "type": "object",
+            "required": ["fit", "level", "level_label", "academic_year", "outcomes"],
+            "properties": {
+                "fit": {
+                    "type": "object",
+                    "required": ["id", "transition", "years", "contextual", "pupils"],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "transition": {"type": "string", "enum": ["ks2-ks4"]},
+                        "years": {"type": "array", "items": {"type": "integer"}},
+                        "contextual": {"type": "boolean"},
+                        "fitted_at": {"type": ["string", "null"], "format": "date-time"},
+                        "pupils": {"type": "integer", "description": "Pupils nationally it was fitted on."},
+                    },
+                },
+                "level": {"type": "integer", "enum": [50, 80, 95]},
+                "level_label": {"type": "string", "examples": ["Top 20% of schools"]},
+                "academic_year": {"type": "integer", "description": "The roll's year: 2026 for 2025/26."},
+                "outcomes": {"type": "array", "items": _ref("OutcomeEstimates")},
+                "pupils": {
+                    "type": "array",
+                    "items": _ref("PupilEstimates"),
+                    "description": "Only for roles that see pupils (named roles); each answer is audited.",
+                },
+            },
+        },
         "CollectionList": {
             "type": "object",
             "required": ["collections"],
@@ -348,6 +433,47 @@ def _paths() -> dict[str, Any]:
                 },
             },
         },
+        "/schools/{dfe}/estimates": {
+            "parameters": [
+                {
+                    "name": "dfe",
+                    "in": "path",
+                    "required": True,
+                    "description": "The school's DfE number (LA code and establishment number): 8004001.",
+                    "schema": {"type": "string"},
+                },
+                {
+                    "name": "level",
+                    "in": "query",
+                    "description": "The school progress the estimates assume: 50 (average), 80 (top 20% of "
+                    "schools) or 95 (top 5%).",
+                    "schema": {"type": "integer", "enum": [50, 80, 95], "default": 50},
+                },
+                {
+                    "name": "contextual",
+                    "in": "query",
+                    "description": "true: the estimates that also take disadvantage into account.",
+                    "schema": {"type": "boolean", "default": False},
+                },
+            ],
+            "get": {
+                "operationId": "getSchoolEstimates",
+                "summary": "A school's KS4 estimates from KS2: year groups, and each pupil for named roles",
+                "description": "An estimate is the spread of outcomes pupils with the same prior attainment, "
+                "sex and month of birth reached nationally at a school making the chosen progress. It is "
+                "not a target.",
+                "security": secured,
+                "responses": {
+                    "200": _ok("The estimates.", "SchoolEstimates"),
+                    "400": _error(
+                        "A bad school or level.", "invalid_school", "unknown_school", "invalid_level"
+                    ),
+                    "401": _UNAUTHORISED,
+                    "403": _error("You may not read this school's reports.", "forbidden"),
+                    "404": _error("No estimates have been fitted yet.", "no_estimates"),
+                },
+            },
+        },
         "/uploads/{upload_id}/error-workbook": {
             "parameters": [_UPLOAD_ID],
             "get": {
@@ -374,7 +500,8 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "keystage results API",
             "version": "1.0.0",
-            "description": "Check, upload and confirm results files, as the upload pages do. Every error "
+            "description": "Check, upload and confirm results files, as the upload pages do, and read a "
+            "school's estimates. Every error "
             'is JSON: {"error": {"code", "message"}}. Unexpected failures answer 500 with code '
             "internal_error; a method a path does not take answers 405 (method_not_allowed); an unknown "
             "path 404 (not_found).",

@@ -15,10 +15,13 @@ from django.urls import Resolver404, resolve, reverse
 from keystage.accounts import policy
 from keystage.api import openapi
 from keystage.api.endpoint import ApiError, endpoint, form_with_file
-from keystage.audit.log import client_address
+from keystage.audit.log import client_address, record
+from keystage.audit.models import AuditAction
+from keystage.core.estimates.ambition import LEVELS
 from keystage.core.identifiers import InvalidIdentifierError, dfe_number
 from keystage.core.results.kinds import KINDS, academic_year_name
 from keystage.core.roles import Action
+from keystage.estimates import services as estimates
 from keystage.organisations.models import School
 from keystage.results import services as results
 from keystage.results.models import Collection, Upload, UploadStatus
@@ -280,6 +283,40 @@ def error_workbook(request: HttpRequest, upload_id: int) -> FileResponse:
         filename=f"{stem}-errors.xlsx",
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
+
+
+@endpoint("GET")
+def school_estimates(request: HttpRequest, dfe: str) -> HttpResponse:
+    """A school's KS4 estimates: year groups for every reader of its reports, pupils for named roles."""
+    school = _school(dfe)
+    if not policy.can(request.user, Action.VIEW_REPORTS, school):
+        raise ApiError(403, "forbidden", f"You may not read the reports of {school.name}.")
+    raw_level = request.GET.get("level", "50").strip()
+    if raw_level not in {str(level) for level in LEVELS}:
+        raise ApiError(
+            400,
+            "invalid_level",
+            f"The level must be one of {', '.join(map(str, LEVELS))}, not “{raw_level[:10]}”.",
+        )
+    contextual = request.GET.get("contextual", "false").strip().lower() in {"1", "true", "yes"}
+    found = estimates.school_estimates(school, contextual=contextual)
+    if found is None:
+        raise ApiError(
+            404,
+            "no_estimates",
+            "No estimates have been fitted yet"
+            + (" that take disadvantage into account." if contextual else "."),
+        )
+    named = policy.can(request.user, Action.VIEW_PUPIL_DATA, school)
+    if named:
+        record(
+            AuditAction.REPORT_DOWNLOADED,
+            actor=request.user,
+            organisation=school,
+            subject="KS4 estimates (API)",
+            ip_address=client_address(request),
+        )
+    return JsonResponse(estimates.estimates_document(found, level=int(raw_level), named=named))
 
 
 @endpoint(*ALL_METHODS, auth=False)

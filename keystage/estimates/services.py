@@ -297,3 +297,69 @@ def pupil_estimates(
         pupil.row(0, named=True),
         report.pupil_outcomes(pupil, found.outcomes, found.estimates, level),
     )
+
+
+def estimates_document(found: SchoolEstimates, *, level: int, named: bool) -> dict[str, Any]:
+    """The school's estimates as the API gives them: the fit, each outcome's categories, each year
+    group's expected outcome and, for named roles, each pupil's distribution at ``level``."""
+    fit = found.fit
+    outcomes = []
+    for outcome in found.outcomes:
+        scored = found.estimates.get(outcome.key, pl.DataFrame())
+        cohort = report.cohort_rows(found.pupils, outcome, scored, level) if scored.height else []
+        outcomes.append(
+            {
+                "key": outcome.key,
+                "name": outcome.name,
+                "categories": list(outcome.model.outcome.labels),
+                "values": list(outcome.model.outcome.values),
+                "year_groups": [
+                    {
+                        "nc_year": row.nc_year,
+                        "pupils": row.pupils,
+                        "with_prior_attainment": row.with_prior,
+                        "expected": row.expected,
+                        "expected_grade_4_or_above": row.expected_4,
+                        "expected_grade_5_or_above": row.expected_5,
+                        "distribution": list(row.distribution),
+                    }
+                    for row in cohort
+                ],
+            }
+        )
+    document: dict[str, Any] = {
+        "fit": {
+            "id": fit.pk,
+            "transition": fit.transition,
+            "years": list(fit.years),
+            "contextual": fit.contextual,
+            "fitted_at": fit.finished_at.isoformat() if fit.finished_at else None,
+            "pupils": fit.pupils,
+        },
+        "level": level,
+        "level_label": LEVELS[level],
+        "academic_year": found.academic_year,
+        "outcomes": outcomes,
+    }
+    if named:
+        at_level = {
+            key: {
+                row["upn"]: (row["expected"], row["probabilities"])
+                for row in scored.filter(pl.col("level") == level).iter_rows(named=True)
+            }
+            for key, scored in found.estimates.items()
+        }
+        document["pupils"] = [
+            {
+                "upn": pupil["upn"],
+                "nc_year": pupil["nc_year"],
+                "prior_attainment": pupil["prior"],
+                "estimates": {
+                    key: {"expected": values[pupil["upn"]][0], "probabilities": list(values[pupil["upn"]][1])}
+                    for key, values in at_level.items()
+                    if pupil["upn"] in values
+                },
+            }
+            for pupil in found.pupils.iter_rows(named=True)
+        ]
+    return document
