@@ -145,8 +145,16 @@ _COMPONENTS: dict[str, Any] = {
                 "pupils": {"type": "integer", "description": "On roll."},
                 "with_prior_attainment": {"type": "integer", "description": "With KS2: those estimated."},
                 "expected": {"type": ["number", "null"], "description": "The mean expected outcome."},
-                "expected_grade_4_or_above": {"type": ["number", "null"]},
-                "expected_grade_5_or_above": {"type": ["number", "null"]},
+                "reaching": {
+                    "type": "array",
+                    "description": "How many are expected to reach each of the outcome's marks (e.g. grade 4 "
+                    "or above, or KS2's expected standard): the sum of the pupils' chances.",
+                    "items": {
+                        "type": "object",
+                        "required": ["mark", "expected_pupils"],
+                        "properties": {"mark": {"type": "string"}, "expected_pupils": {"type": "number"}},
+                    },
+                },
                 "distribution": {
                     "type": "array",
                     "items": {"type": "number"},
@@ -200,7 +208,7 @@ _COMPONENTS: dict[str, Any] = {
                     "required": ["id", "transition", "years", "contextual", "pupils"],
                     "properties": {
                         "id": {"type": "integer"},
-                        "transition": {"type": "string", "enum": ["ks2-ks4"]},
+                        "transition": {"type": "string", "enum": ["ks2-ks4", "ks1-ks2", "ks4-ks5"]},
                         "years": {"type": "array", "items": {"type": "integer"}},
                         "contextual": {"type": "boolean"},
                         "fitted_at": {"type": ["string", "null"], "format": "date-time"},
@@ -450,6 +458,14 @@ def _paths() -> dict[str, Any]:
                     "schema": {"type": "integer", "enum": [50, 80, 95], "default": 50},
                 },
                 {
+                    "name": "stage",
+                    "in": "query",
+                    "description": "ks4 (from KS2; secondary schools' default), ks5 (KS5 benchmark "
+                    "estimates from KS4, for last summer's Year 11) or ks2 (Year 3 estimates from KS1; "
+                    "primary schools' default).",
+                    "schema": {"type": "string", "enum": ["ks2", "ks4", "ks5"]},
+                },
+                {
                     "name": "contextual",
                     "in": "query",
                     "description": "true: the estimates that also take disadvantage into account.",
@@ -458,7 +474,8 @@ def _paths() -> dict[str, Any]:
             ],
             "get": {
                 "operationId": "getSchoolEstimates",
-                "summary": "A school's KS4 estimates from KS2: year groups, and each pupil for named roles",
+                "summary": "A school's estimates (KS4 from KS2, KS2 from KS1): year groups, and each "
+                "pupil for named roles",
                 "description": "An estimate is the spread of outcomes pupils with the same prior attainment, "
                 "sex and month of birth reached nationally at a school making the chosen progress. It is "
                 "not a target.",
@@ -466,7 +483,11 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "200": _ok("The estimates.", "SchoolEstimates"),
                     "400": _error(
-                        "A bad school or level.", "invalid_school", "unknown_school", "invalid_level"
+                        "A bad school, level or stage.",
+                        "invalid_school",
+                        "unknown_school",
+                        "invalid_level",
+                        "invalid_stage",
                     ),
                     "401": _UNAUTHORISED,
                     "403": _error("You may not read this school's reports.", "forbidden"),

@@ -287,7 +287,8 @@ def error_workbook(request: HttpRequest, upload_id: int) -> FileResponse:
 
 @endpoint("GET")
 def school_estimates(request: HttpRequest, dfe: str) -> HttpResponse:
-    """A school's KS4 estimates: year groups for every reader of its reports, pupils for named roles."""
+    """A school's estimates (KS4, or KS2 for a primary school; ``stage`` chooses): year groups for every
+    reader of its reports, pupils for named roles."""
     school = _school(dfe)
     if not policy.can(request.user, Action.VIEW_REPORTS, school):
         raise ApiError(403, "forbidden", f"You may not read the reports of {school.name}.")
@@ -299,7 +300,15 @@ def school_estimates(request: HttpRequest, dfe: str) -> HttpResponse:
             f"The level must be one of {', '.join(map(str, LEVELS))}, not “{raw_level[:10]}”.",
         )
     contextual = request.GET.get("contextual", "false").strip().lower() in {"1", "true", "yes"}
-    found = estimates.school_estimates(school, contextual=contextual)
+    stages = estimates.stages_for(school)
+    wanted = request.GET.get("stage", "").strip().lower()
+    stage = next((each for each in stages if each.target.lower() == wanted), None) if wanted else stages[0]
+    if stage is None:
+        offered = " or ".join(each.target.lower() for each in stages)
+        raise ApiError(
+            400, "invalid_stage", f"{school.name}'s estimates are for stage {offered}, not “{wanted[:10]}”."
+        )
+    found = estimates.school_estimates(school, contextual=contextual, transition=stage.transition)
     if found is None:
         raise ApiError(
             404,
@@ -313,7 +322,7 @@ def school_estimates(request: HttpRequest, dfe: str) -> HttpResponse:
             AuditAction.REPORT_DOWNLOADED,
             actor=request.user,
             organisation=school,
-            subject="KS4 estimates (API)",
+            subject=f"{stage.title} (API)",
             ip_address=client_address(request),
         )
     return JsonResponse(estimates.estimates_document(found, level=int(raw_level), named=named))

@@ -1,11 +1,19 @@
-"""The demo's estimates: KS2 to KS4, fitted on the last complete year's national results (the demo's
-synthetic background and its schools), with and without disadvantage."""
+"""The demo's estimates: KS2 to KS4 and KS1 to KS2, fitted on the last complete year's national results
+(the demo's synthetic background and its schools), and KS4 to KS5 on a synthetic national A level
+dataset of that year; each with and without disadvantage."""
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from pathlib import Path
+
+from keystage.core.synth import SynthSpec
+from keystage.core.synth.ks5 import synthetic_ks5_year
 from keystage.estimates import services
-from keystage.estimates.models import Transition
-from keystage.measures.services import MeasuresError
+from keystage.estimates.models import Ks5Dataset, Transition
+from keystage.measures.demo import DEMO_SEED, demo_background_scale
+from keystage.measures.services import MeasuresError, catalogue_from
 from keystage.web.demo import current_academic_year
 
 
@@ -13,11 +21,15 @@ def load_demo_estimates(year: int | None = None) -> list[str]:
     """Fit what is missing, here and now (the demo is set up before it serves); returns what was fitted."""
     fitted_on = (year or current_academic_year()) - 1
     done = []
-    for contextual in (False, True):
-        if services.latest_fit(Transition.KS2_KS4, contextual=contextual) is not None:
+    if not Ks5Dataset.objects.filter(year=fitted_on).exists():
+        # Without a KS4 catalogue there is no dataset, and the KS5 fit then says why.
+        with contextlib.suppress(MeasuresError, services.EstimatesServiceError):
+            load_demo_ks5(fitted_on)
+    for transition, contextual in [(t, c) for t in Transition for c in (False, True)]:
+        if services.latest_fit(transition, contextual=contextual) is not None:
             continue
         fit, new = services.request_fit(
-            transition=Transition.KS2_KS4,
+            transition=transition,
             years=[fitted_on],
             contextual=contextual,
             source="demo",
@@ -32,3 +44,14 @@ def load_demo_estimates(year: int | None = None) -> list[str]:
         if fit.status == "complete":
             done.append(str(fit))
     return done
+
+
+def load_demo_ks5(year: int) -> Ks5Dataset:
+    """A synthetic national A level dataset for ``year`` (the demo background's scale), imported as an
+    administrator would import the real one."""
+    catalogue, _ = catalogue_from(None)
+    spec = SynthSpec.at_scale(demo_background_scale(), year=year, seed=DEMO_SEED + year)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"synthetic-ks5-{year}.csv"
+        synthetic_ks5_year(spec, catalogue).write_csv(path)
+        return services.import_ks5(path, year)

@@ -19,12 +19,21 @@ WHAT_IT_IS = (
 )
 
 
-def file_name(school: School) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", f"{school.dfe_number} ks4 estimates").strip("-").lower()
+def file_name(school: School, target: str = "KS4") -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", f"{school.dfe_number} {target} estimates").strip("-").lower()
 
 
 def _number(value: float | None, places: int = 1) -> float | None:
     return None if value is None else round(value, places)
+
+
+def _who(page: EstimatesPage) -> str:
+    stage, year = page.found.stage, academic_year_name(page.found.academic_year)
+    if stage.target == "KS5":
+        return (
+            f"Pupils who finished Year 11 in {year} (from the school's KS4 figures), as they start Year 12."
+        )
+    return f"On roll in {year}, Years {stage.year_groups[0]} to {stage.year_groups[-1]}."
 
 
 def estimates_workbook(school: School, page: EstimatesPage, *, named: bool) -> bytes:
@@ -35,14 +44,14 @@ def estimates_workbook(school: School, page: EstimatesPage, *, named: bool) -> b
         ("What this is", WHAT_IT_IS),
         ("Ambition level", level),
         ("Model", f"{fit} ({'with' if fit.contextual else 'without'} disadvantage)"),
-        ("Pupils", f"On roll in {academic_year_name(page.found.academic_year)}, Years 7 to 11."),
+        ("Pupils", _who(page)),
     ]
     tables = []
     for outcome in page.found.outcomes:
         scored = page.found.estimates.get(outcome.key)
         if scored is None or scored.height == 0:
             continue
-        graded = report.is_graded(outcome)
+        marks = report.marks(outcome)
         rows = []
         for row in report.cohort_rows(page.found.pupils, outcome, scored, page.level):
             line: list[object] = [
@@ -51,12 +60,10 @@ def estimates_workbook(school: School, page: EstimatesPage, *, named: bool) -> b
                 row.with_prior,
                 _number(row.expected, 2),
             ]
-            if graded:
-                line += [_number(row.expected_4), _number(row.expected_5)]
+            line += [_number(count) for count in row.reaching]
             rows.append(line)
-        columns = ["Year group", "Pupils on roll", "With KS2", f"Expected {outcome.name} (mean)"]
-        if graded:
-            columns += ["Expected number at grade 4 or above", "Expected number at grade 5 or above"]
+        columns = ["Year group", "Pupils on roll", "With prior attainment", f"Expected {outcome.name} (mean)"]
+        columns += [f"Expected number reaching {label}" for label, _ in marks]
         tables.append(Table(f"{outcome.name} by year group", columns, rows))
         if len(tables) >= 30:
             break
@@ -69,7 +76,7 @@ def estimates_workbook(school: School, page: EstimatesPage, *, named: bool) -> b
             for o in page.found.outcomes
             if o.key in estimates
         }
-        columns = ["UPN", "Surname", "Forename", "Year", "KS2 prior attainment"]
+        columns = ["UPN", "Surname", "Forename", "Year", page.found.prior_name]
         columns += [f"{o.name} (expected)" for o in page.found.outcomes if o.key in per_pupil]
         rows = []
         for pupil in page.found.pupils.iter_rows(named=True):
@@ -87,4 +94,4 @@ def estimates_workbook(school: School, page: EstimatesPage, *, named: bool) -> b
             ]
             rows.append(line)
         tables.insert(0, Table(f"Pupils, {level}", columns, rows))
-    return report_workbook(f"{school.name}: KS4 estimates", about, tables)
+    return report_workbook(f"{school.name}: {page.found.stage.title}", about, tables)

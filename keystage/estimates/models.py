@@ -16,6 +16,8 @@ from keystage.core.results.kinds import academic_year_name
 
 class Transition(models.TextChoices):
     KS2_KS4 = "ks2-ks4", "KS2 to KS4"
+    KS1_KS2 = "ks1-ks2", "KS1 to KS2"
+    KS4_KS5 = "ks4-ks5", "KS4 to KS5"
 
 
 class FitStatus(models.TextChoices):
@@ -72,3 +74,28 @@ class EstimatesFit(models.Model):
         years = ", ".join(academic_year_name(y) for y in self.years)
         kind = " (contextual)" if self.contextual else ""
         return f"{self.get_transition_display()}{kind} on {years}: fit {self.pk} ({self.status})"
+
+
+class Ks5Dataset(models.Model):
+    """A year's national KS5 (A level) outcomes, imported from a file in the documented format
+    (``keystage.core.estimates.ks5``), checked, and kept as Parquet for fitting KS4 to KS5 estimates."""
+
+    year = models.PositiveSmallIntegerField(
+        unique=True, help_text="The academic year of the A levels, by its end."
+    )
+    file = models.FileField(upload_to="estimates/ks5/", max_length=300)
+    source = models.CharField(max_length=300, help_text="The file it was imported from.")
+    results = models.PositiveIntegerField()
+    students = models.PositiveIntegerField()
+    institutions = models.PositiveIntegerField()
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    imported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-year"]
+
+    def __str__(self) -> str:
+        counts = f"{self.students:,} students, {self.results:,} A levels"
+        return f"KS5 outcomes {academic_year_name(self.year)}: {counts}"

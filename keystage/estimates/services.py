@@ -3,33 +3,42 @@ the worker), and scoring a school's pupils with the newest complete fit."""
 
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from keystage.core.estimates import report
 from keystage.core.estimates.ambition import LEVELS
-from keystage.core.estimates.datasets import ks4_outcomes, pupil_frame
+from keystage.core.estimates.datasets import OutcomeData, ks2_outcomes, ks4_outcomes, pupil_frame
 from keystage.core.estimates.engine import FittedOutcome, fit_outcomes, score
+from keystage.core.estimates.ks5 import ks5_outcomes, read_ks5_outcomes
+from keystage.core.estimates.model import EstimatesError
 from keystage.core.measures.ks4.points import points_table
 from keystage.core.measures.ks4.pupils import ks2_prior_attainment, pupil_measures
 from keystage.core.measures.ks4.subjects import SubjectMeasures
+from keystage.core.measures.primary import progress
 from keystage.core.results.kinds import academic_year_name
-from keystage.estimates.models import EstimatesFit, FitStatus, Transition
+from keystage.estimates.models import EstimatesFit, FitStatus, Ks5Dataset, Transition
 from keystage.measures import services as measures
 from keystage.measures.background import background_for
+from keystage.measures.models import MeasureRun, PupilFigure
 from keystage.measures.services import MeasuresError
 from keystage.organisations.models import School
 from keystage.pupils.models import Pupil
+from keystage.reports.services import pupil_names
 
 log = logging.getLogger(__name__)
 
 # The year groups whose pupils have KS4 ahead of them and KS2 behind them.
 KS4_YEAR_GROUPS = (7, 8, 9, 10, 11)
+KS2_YEAR_GROUPS = (3, 4, 5, 6)  # KS1 behind them, KS2 ahead (Year 6: this summer)
 
 
 class EstimatesServiceError(Exception):
@@ -100,13 +109,11 @@ def run_fit(fit_id: int) -> EstimatesFit:
     if not claimed:
         return fit
     try:
-        if fit.transition != Transition.KS2_KS4:
-            raise EstimatesServiceError(f"{fit.get_transition_display()} estimates cannot be fitted yet.")
-        pupils, entries, backgrounds = ks4_national_tables(list(fit.years))
-        fitted, skipped = fit_outcomes(ks4_outcomes(pupils, entries), contextual=fit.contextual)
+        outcomes, backgrounds = national_outcomes(fit.transition, list(fit.years))
+        fitted, skipped = fit_outcomes(outcomes, contextual=fit.contextual)
         if not fitted:
             raise EstimatesServiceError("No outcome could be fitted: " + "; ".join(skipped))
-        with_prior = pupils.filter(pl.col("ks2_pa").is_not_null())
+        with_prior = outcomes[0].frame.filter(pl.col("prior").is_not_null())
         fit.outcomes = [outcome.to_dict() for outcome in fitted]
         fit.skipped = skipped
         fit.pupils = with_prior.height
@@ -123,6 +130,111 @@ def run_fit(fit_id: int) -> EstimatesFit:
     fit.finished_at = timezone.now()
     fit.save()
     return fit
+
+
+def national_outcomes(transition: str, years: list[int]) -> tuple[list[OutcomeData], list[str]]:
+    """The outcomes to fit for ``transition`` on the national data of ``years``, and the synthetic
+    backgrounds counted."""
+    if transition == Transition.KS2_KS4:
+        pupils, entries, backgrounds = ks4_national_tables(years)
+        return ks4_outcomes(pupils, entries), backgrounds
+    if transition == Transition.KS1_KS2:
+        frame, backgrounds = ks2_national_table(years)
+        return ks2_outcomes(
+            frame, measures.primary_framework("ks2", max(years)), progress.load_tables()
+        ), backgrounds
+    if transition == Transition.KS4_KS5:
+        table, sources = ks5_national_table(years)
+        return ks5_outcomes(table), sources
+    raise EstimatesServiceError(f"{Transition(transition).label} estimates cannot be fitted yet.")
+
+
+def import_ks5(path: Path, year: int, *, imported_by: Any = None) -> Ks5Dataset:
+    """Check a national KS5 outcomes file (format: keystage.core.estimates.ks5) and keep it as ``year``'s,
+    replacing any before. A file with problems is refused whole, with every kind of problem named."""
+    try:
+        rows = read_ks5_outcomes(path)
+    except EstimatesError as error:
+        raise EstimatesServiceError(str(error)) from None
+    buffer = io.BytesIO()
+    rows.write_parquet(buffer)
+    with transaction.atomic():
+        old = Ks5Dataset.objects.select_for_update().filter(year=year).first()
+        if old is not None:
+            old.file.delete(save=False)
+            old.delete()
+        dataset = Ks5Dataset(
+            year=year,
+            source=path.name[:300],
+            results=rows.height,
+            students=rows.get_column("upn").n_unique(),
+            institutions=rows.get_column("institution").n_unique(),
+            imported_by=imported_by if getattr(imported_by, "pk", None) else None,
+        )
+        dataset.file.save(f"ks5-{year}.parquet", ContentFile(buffer.getvalue()), save=False)
+        dataset.save()
+    return dataset
+
+
+def ks5_national_table(years: list[int]) -> tuple[pl.DataFrame, list[str]]:
+    """The imported KS5 outcomes of ``years``, each institution-year an institution of its own, and
+    where each year's came from."""
+    tables, sources = [], []
+    for year in years:
+        dataset = Ks5Dataset.objects.filter(year=year).first()
+        if dataset is None:
+            raise EstimatesServiceError(
+                f"There are no KS5 outcomes for {academic_year_name(year)}: import them with "
+                "keystage estimates import-ks5 FILE --year YEAR."
+            )
+        with dataset.file.open("rb") as handle:
+            table = pl.read_parquet(handle)
+        tables.append(
+            table.with_columns(pl.concat_str(pl.lit(f"{year}:"), pl.col("institution")).alias("institution"))
+        )
+        sources.append(f"{academic_year_name(year)}: KS5 outcomes imported from {dataset.source}")
+    return pl.concat(tables, how="vertical_relaxed"), sources
+
+
+def _background_label(year: int) -> str | None:
+    background = background_for(year)
+    return f"{academic_year_name(year)}: a synthetic {background.scale} background" if background else None
+
+
+def ks2_national_table(years: list[int]) -> tuple[pl.DataFrame, list[str]]:
+    """Every school's Year 6 pupils in ``years`` with their KS1 and KS2 results as columns (platform
+    uploads in use, with KS1 from the KS1 collection or the roster, and any synthetic background), each
+    school-year a school of its own."""
+    tables, backgrounds = [], []
+    for year in years:
+        results, pupils = measures.primary_database_tables("ks2", year)
+        if pupils.height == 0:
+            raise EstimatesServiceError(f"There are no KS2 results for {academic_year_name(year)} to fit on.")
+        wide = results.pivot(on="assessment", index="upn", values="result", aggregate_function="first")
+        table = pupils.filter(pl.col("nc_year") == 6).join(wide, on="upn", how="left")
+        tables.append(
+            table.with_columns(
+                pl.concat_str(pl.lit(f"{year}:"), pl.col("school").cast(pl.String)).alias("school")
+            )
+        )
+        label = _background_label(year)
+        if label:
+            backgrounds.append(label)
+    frame = pl.concat(tables, how="diagonal_relaxed")
+    needed = [
+        *progress.KS1_ASSESSMENTS,
+        "ks2_reading_test",
+        "ks2_maths_test",
+        "ks2_reading_ta",
+        "ks2_maths_ta",
+        "ks2_writing_ta",
+    ]
+    frame = frame.with_columns(
+        pl.lit(None, dtype=pl.String).alias(c) for c in needed if c not in frame.columns
+    )
+    if frame.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in progress.KS1_ASSESSMENTS)).height == 0:
+        raise EstimatesServiceError("No Year 6 pupil of those years has KS1 results to fit on.")
+    return frame, backgrounds
 
 
 def ks4_national_tables(years: list[int]) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
@@ -144,9 +256,9 @@ def ks4_national_tables(years: list[int]) -> tuple[pl.DataFrame, pl.DataFrame, l
         own_school = pl.concat_str(pl.lit(f"{year}:"), pl.col("school").cast(pl.String)).alias("school")
         pupil_tables.append(scored.pupils.with_columns(own_school))
         entry_tables.append(subjects.entries())
-        background = background_for(year)
-        if background is not None:
-            backgrounds.append(f"{academic_year_name(year)}: a synthetic {background.scale} background")
+        label = _background_label(year)
+        if label:
+            backgrounds.append(label)
     return (
         pl.concat(pupil_tables, how="diagonal_relaxed"),
         pl.concat(entry_tables, how="vertical_relaxed"),
@@ -167,16 +279,67 @@ def fitted_outcomes(fit: EstimatesFit) -> list[FittedOutcome]:
 
 
 @dataclass(frozen=True)
+class Stage:
+    """What a transition estimates, for whom, from what."""
+
+    transition: str
+    target: str  # the key stage estimated, e.g. "KS4"
+    title: str  # e.g. "KS4 estimates"
+    prior_name: str
+    year_groups: tuple[int, ...]
+
+
+KS5_YEAR_GROUPS = (12,)  # last summer's Year 11, this year's new Year 12
+
+STAGES = {
+    Transition.KS2_KS4.value: Stage(
+        Transition.KS2_KS4, "KS4", "KS4 estimates", "KS2 prior attainment", KS4_YEAR_GROUPS
+    ),
+    Transition.KS1_KS2.value: Stage(
+        Transition.KS1_KS2, "KS2", "KS2 estimates (Year 3 estimates)", "KS1 average points", KS2_YEAR_GROUPS
+    ),
+    Transition.KS4_KS5.value: Stage(
+        Transition.KS4_KS5, "KS5", "KS5 benchmark estimates", "KS4 average points", KS5_YEAR_GROUPS
+    ),
+}
+
+
+def stages_for(school: School) -> list[Stage]:
+    """The estimates a school's pupils have ahead of them, by its phase."""
+    if school.phase == "primary":
+        return [STAGES[Transition.KS1_KS2]]
+    if school.phase in ("all_through", "middle"):
+        return [STAGES[Transition.KS2_KS4], STAGES[Transition.KS4_KS5], STAGES[Transition.KS1_KS2]]
+    return [STAGES[Transition.KS2_KS4], STAGES[Transition.KS4_KS5]]
+
+
+@dataclass(frozen=True)
 class SchoolEstimates:
     fit: EstimatesFit
+    stage: Stage
     academic_year: int
     pupils: pl.DataFrame  # upn, surname, forename, nc_year, prior and the model's columns
     outcomes: list[FittedOutcome]
     estimates: dict[str, pl.DataFrame]  # outcome key -> score() rows of the school's pupils
 
+    @property
+    def prior_name(self) -> str:
+        return self.stage.prior_name
 
-def school_pupils(school: School) -> tuple[int | None, pl.DataFrame]:
-    """The school's pupils on roll in its newest academic year, Years 7 to 11, as the model reads them."""
+
+_ROSTER_FIELDS = (
+    "upn", "surname", "forename", "nc_year", "sex", "date_of_birth", "fsm6", "looked_after",
+    "adopted_from_care", "sen", "eal", "ks2_reading", "ks2_maths", "ks1_reading", "ks1_writing", "ks1_maths",
+)  # fmt: skip
+
+
+def school_pupils(school: School, stage: Stage | None = None) -> tuple[int | None, pl.DataFrame]:
+    """The school's pupils on roll in its newest academic year in the stage's year groups (KS4's by
+    default), as the model reads them: prior attainment is KS2's for KS4 estimates, KS1's average point
+    score for KS2 estimates."""
+    stage = stage or STAGES[Transition.KS2_KS4]
+    if stage.transition == Transition.KS4_KS5:
+        return ks4_leavers(school)
     newest = (
         Pupil.objects.filter(school=school).order_by("-academic_year").values_list("academic_year", flat=True)
     )
@@ -184,23 +347,9 @@ def school_pupils(school: School) -> tuple[int | None, pl.DataFrame]:
     if year is None:
         return None, pl.DataFrame()
     rows = list(
-        Pupil.objects.filter(school=school, academic_year=year, nc_year__in=KS4_YEAR_GROUPS, on_roll=True)
+        Pupil.objects.filter(school=school, academic_year=year, nc_year__in=stage.year_groups, on_roll=True)
         .order_by("surname", "forename", "upn")
-        .values(
-            "upn",
-            "surname",
-            "forename",
-            "nc_year",
-            "sex",
-            "date_of_birth",
-            "fsm6",
-            "looked_after",
-            "adopted_from_care",
-            "sen",
-            "eal",
-            "ks2_reading",
-            "ks2_maths",
-        )
+        .values(*_ROSTER_FIELDS)
     )
     if not rows:
         return year, pl.DataFrame()
@@ -209,22 +358,66 @@ def school_pupils(school: School) -> tuple[int | None, pl.DataFrame]:
         pl.col("date_of_birth").dt.month().alias("month_of_birth"),
         (pl.col("fsm6") | pl.col("looked_after") | pl.col("adopted_from_care")).alias("disadvantaged"),
         ks2_prior_attainment().alias("ks2_pa"),
+        *(pl.col(f"ks1_{s}").replace("", None).alias(f"ks1_{s}_ta") for s in ("reading", "writing", "maths")),
     )
-    model_columns = pupil_frame(frame, "ks2_pa").drop("upn")
+    if stage.transition == Transition.KS1_KS2:
+        frame = frame.with_columns(progress.ks1_aps(progress.load_tables()).alias("_prior"))
+    else:
+        frame = frame.with_columns(pl.col("ks2_pa").alias("_prior"))
+    model_columns = pupil_frame(frame, "_prior").drop("upn")
     return year, pl.concat(
         [frame.select("upn", "surname", "forename", "nc_year"), model_columns], how="horizontal"
     )
 
 
-def school_estimates(school: School, *, contextual: bool = False) -> SchoolEstimates | None:
-    """Each pupil's KS4 estimates at every ambition level from the newest complete fit (None: no fit)."""
-    fit = latest_fit(Transition.KS2_KS4, contextual=contextual)
+def ks4_leavers(school: School) -> tuple[int | None, pl.DataFrame]:
+    """The school's pupils of its newest complete KS4 figures (last summer's Year 11, new to Year 12),
+    with their KS4 average point score, as the KS5 model reads them; the year is the KS4 year's."""
+    run = (
+        MeasureRun.objects.filter(key_stage="ks4", status="complete", school__isnull=True)
+        .filter(pupil_figures__school=school)
+        .order_by("-year", "-computed_at")
+        .first()
+    )
+    if run is None:
+        return None, pl.DataFrame()
+    rows = list(
+        PupilFigure.objects.filter(run=run, school=school).values_list("upn", "ks4_aps", "characteristics")
+    )
+    names = pupil_names([school.pk], run.year, [upn for upn, _, _ in rows])  # "Surname, Forename"
+    split = {upn: names.get(upn, "").partition(", ") for upn, _, _ in rows}
+    frame = pl.DataFrame(
+        {
+            "upn": [upn for upn, _, _ in rows],
+            "surname": [split[upn][0] for upn, _, _ in rows],
+            "forename": [split[upn][2] for upn, _, _ in rows],
+            "nc_year": [12] * len(rows),
+            "school": [school.dfe_number] * len(rows),
+            "ks4_aps": [aps for _, aps, _ in rows],
+            "sex": [c.get("sex") for _, _, c in rows],
+            "month_of_birth": [c.get("month_of_birth") for _, _, c in rows],
+            "disadvantaged": [c.get("disadvantaged") for _, _, c in rows],
+        },
+        schema_overrides={"ks4_aps": pl.Float64, "month_of_birth": pl.Int64, "disadvantaged": pl.Boolean},
+    ).sort("surname", "forename", "upn")
+    model_columns = pupil_frame(frame, "ks4_aps").drop("upn")
+    return run.year, pl.concat(
+        [frame.select("upn", "surname", "forename", "nc_year"), model_columns], how="horizontal"
+    )
+
+
+def school_estimates(
+    school: School, *, contextual: bool = False, transition: str = Transition.KS2_KS4
+) -> SchoolEstimates | None:
+    """Each pupil's estimates at every ambition level from the newest complete fit (None: no fit)."""
+    stage = STAGES[transition]
+    fit = latest_fit(transition, contextual=contextual)
     if fit is None:
         return None
-    year, pupils = school_pupils(school)
+    year, pupils = school_pupils(school, stage)
     outcomes = fitted_outcomes(fit)
     estimates = {outcome.key: score(outcome, pupils) for outcome in outcomes} if pupils.height else {}
-    return SchoolEstimates(fit, year or 0, pupils, outcomes, estimates)
+    return SchoolEstimates(fit, stage, year or 0, pupils, outcomes, estimates)
 
 
 @dataclass(frozen=True)
@@ -238,7 +431,7 @@ class EstimatesPage:
     rows: list[dict[str, Any]]  # empty unless pupils are shown
 
 
-SORTS = ("name", "nc_year", "prior", "expected", "chance_4", "chance_5")
+SORTS = ("name", "nc_year", "prior", "expected", "chance_1", "chance_2", "chance_3")
 
 
 def estimates_page(
@@ -247,13 +440,14 @@ def estimates_page(
     outcome_key: str = "a8",
     level: int = 50,
     contextual: bool = False,
+    transition: str = Transition.KS2_KS4,
     with_pupils: bool = False,
     search: str = "",
     sort: str = "name",
     descending: bool = False,
 ) -> EstimatesPage | None:
     """The school's estimates of one outcome (the first if ``outcome_key`` is unknown) at one level."""
-    found = school_estimates(school, contextual=contextual)
+    found = school_estimates(school, contextual=contextual, transition=transition)
     if found is None or not found.outcomes:
         return None
     outcome = next((o for o in found.outcomes if o.key == outcome_key), found.outcomes[0])
@@ -282,10 +476,15 @@ def estimates_page(
 
 
 def pupil_estimates(
-    school: School, upn: str, *, level: int = 50, contextual: bool = False
+    school: School,
+    upn: str,
+    *,
+    level: int = 50,
+    contextual: bool = False,
+    transition: str = Transition.KS2_KS4,
 ) -> tuple[SchoolEstimates, dict[str, Any], list[report.PupilOutcome]] | None:
     """One pupil's estimates of every outcome (None: no fit, or no such pupil on the school's roll)."""
-    found = school_estimates(school, contextual=contextual)
+    found = school_estimates(school, contextual=contextual, transition=transition)
     if found is None or found.pupils.height == 0:
         return None
     pupil = found.pupils.filter(pl.col("upn") == upn)
@@ -319,8 +518,12 @@ def estimates_document(found: SchoolEstimates, *, level: int, named: bool) -> di
                         "pupils": row.pupils,
                         "with_prior_attainment": row.with_prior,
                         "expected": row.expected,
-                        "expected_grade_4_or_above": row.expected_4,
-                        "expected_grade_5_or_above": row.expected_5,
+                        "reaching": [
+                            {"mark": label, "expected_pupils": count}
+                            for (label, _), count in zip(
+                                outcome.model.outcome.marks, row.reaching, strict=True
+                            )
+                        ],
                         "distribution": list(row.distribution),
                     }
                     for row in cohort

@@ -21,7 +21,7 @@ from keystage.accounts import policy
 from keystage.audit.log import client_address, record
 from keystage.audit.models import AuditAction
 from keystage.core.estimates.ambition import LEVELS
-from keystage.core.estimates.report import is_graded
+from keystage.core.estimates.report import marks
 from keystage.core.reports.charts import bars_svg
 from keystage.core.results.kinds import academic_year_name
 from keystage.core.roles import Action
@@ -44,24 +44,38 @@ def _sees_pupils(request: HttpRequest, school: School) -> bool:
     return policy.can(request.user, Action.VIEW_PUPIL_DATA, school)
 
 
-def _choices(request: HttpRequest) -> dict[str, Any]:
+def _choices(request: HttpRequest, school: School) -> dict[str, Any]:
     try:
         level = int(request.GET.get("level", "50"))
     except ValueError:
         level = 50
+    stages = services.stages_for(school)
+    wanted = request.GET.get("stage", "")
+    stage = next((st for st in stages if st.target.lower() == wanted.lower()), stages[0])
     return {
         "level": level if level in LEVELS else 50,
         "contextual": request.GET.get("contextual") == "1",
-        "outcome_key": request.GET.get("outcome", "a8")[:60],
+        "outcome_key": request.GET.get("outcome", "")[:60],
+        "stage": stage,
+        "stages": stages,
     }
 
 
-def chart_labels(labels: tuple[str, ...], *, graded: bool) -> list[str]:
-    """Bands named by where they start on the chart ("45" for "45 to under 50"); the table beside it
-    names them in full."""
-    if graded:
+def chart_labels(labels: tuple[str, ...], *, kind: str) -> list[str]:
+    """Bands named by where they start on the chart ("45" for "45 to under 50", "<85" for "under 85");
+    the table beside it names them in full."""
+    if kind != "band":
         return list(labels)
-    return [label.split(" ")[0] + ("+" if label.endswith("or more") else "") for label in labels]
+    return [
+        ("<" + label.split(" ")[1])
+        if label.startswith("under ")
+        else label.split(" ")[0] + ("+" if label.endswith("or more") else "")
+        for label in labels
+    ]
+
+
+def _axis(kind: str) -> str:
+    return "Band (from)" if kind == "band" else "Grade"
 
 
 def _levels() -> list[tuple[int, str]]:
@@ -73,7 +87,7 @@ def _levels() -> list[tuple[int, str]]:
 def school_estimates(request: HttpRequest, org_id: int) -> HttpResponse:
     school = _school(request, org_id)
     named = _sees_pupils(request, school)
-    chosen = _choices(request)
+    chosen = _choices(request, school)
     search = request.GET.get("q", "")[:100]
     sort = request.GET.get("sort", "name")
     descending = request.GET.get("order") == "desc"
@@ -82,6 +96,7 @@ def school_estimates(request: HttpRequest, org_id: int) -> HttpResponse:
         outcome_key=chosen["outcome_key"],
         level=chosen["level"],
         contextual=chosen["contextual"],
+        transition=chosen["stage"].transition,
         with_pupils=named,
         search=search,
         sort=sort,
@@ -95,7 +110,9 @@ def school_estimates(request: HttpRequest, org_id: int) -> HttpResponse:
         "level": chosen["level"],
         "level_label": LEVELS[chosen["level"]],
         "contextual": chosen["contextual"],
-        "has_contextual": services.latest_fit(Transition.KS2_KS4, contextual=True) is not None,
+        "has_contextual": services.latest_fit(chosen["stage"].transition, contextual=True) is not None,
+        "stage": chosen["stage"],
+        "stages": chosen["stages"],
         "search": search,
         "sort": sort,
         "descending": descending,
@@ -108,38 +125,40 @@ def school_estimates(request: HttpRequest, org_id: int) -> HttpResponse:
             AuditAction.REPORT_DOWNLOADED if download else AuditAction.PUPILS_VIEWED,
             actor=request.user,
             organisation=school,
-            subject="KS4 estimates" + (" (xlsx)" if download else f": {page.outcome.name}"),
+            subject=page.found.stage.title + (" (xlsx)" if download else f": {page.outcome.name}"),
             ip_address=client_address(request),
         )
     if download:
         response = HttpResponse(downloads.estimates_workbook(school, page, named=named), content_type=XLSX)
-        response["Content-Disposition"] = f'attachment; filename="{downloads.file_name(school)}.xlsx"'
+        name = downloads.file_name(school, page.found.stage.target)
+        response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
         return response
     outcome = page.outcome
     everyone = page.cohort[-1] if page.cohort else None
-    graded = is_graded(outcome)
+    kind = outcome.model.outcome.kind
+    mark_columns = [
+        (f"chance_{i}", f"Chance of {label}") for i, (label, _) in enumerate(marks(outcome), start=1)
+    ]
     columns = [
         ("name", "Name", False),
         ("nc_year", "Year", True),
-        ("prior", "KS2 prior attainment", True),
+        ("prior", f"{page.found.prior_name}", True),
         ("expected", f"Expected {outcome.name}", True),
+        *((key, label, True) for key, label in mark_columns),
     ]
-    if graded:
-        columns += [
-            ("chance_4", "Chance of grade 4 or above", True),
-            ("chance_5", "Chance of grade 5 or above", True),
-        ]
     context.update(
-        graded=graded,
+        kind=kind,
+        mark_labels=[label for label, _ in marks(outcome)],
+        mark_columns=mark_columns,
         columns=columns,
         year_name=academic_year_name(page.found.academic_year),
         fit_pupils=f"{page.found.fit.pupils:,}",
         outcomes=[(o.key, o.name) for o in page.found.outcomes],
         chart=bars_svg(
-            chart_labels(outcome.model.outcome.labels, graded=graded),
+            chart_labels(outcome.model.outcome.labels, kind=kind),
             [("Expected share of pupils", list(everyone.distribution))],
             title=f"{outcome.name}: the expected spread of outcomes of the school's pupils",
-            x_label="Grade" if graded else "Band (from)",
+            x_label=_axis(kind),
             y_label="Expected share of pupils",
         )
         if everyone and everyone.with_prior
@@ -157,8 +176,14 @@ def pupil_estimates(request: HttpRequest, org_id: int, upn: str) -> HttpResponse
     school = _school(request, org_id)
     if not _sees_pupils(request, school):
         raise PermissionDenied("A pupil's estimates need a named role.")
-    chosen = _choices(request)
-    found = services.pupil_estimates(school, upn[:13], level=chosen["level"], contextual=chosen["contextual"])
+    chosen = _choices(request, school)
+    found = services.pupil_estimates(
+        school,
+        upn[:13],
+        level=chosen["level"],
+        contextual=chosen["contextual"],
+        transition=chosen["stage"].transition,
+    )
     if found is None:
         raise Http404("No such pupil on this school's roll, or no estimates yet.")
     estimates, pupil, outcomes = found
@@ -166,23 +191,23 @@ def pupil_estimates(request: HttpRequest, org_id: int, upn: str) -> HttpResponse
         AuditAction.PUPILS_VIEWED,
         actor=request.user,
         organisation=school,
-        subject=f"KS4 estimates of pupil {pupil['upn']}",
+        subject=f"{estimates.stage.title} of pupil {pupil['upn']}",
         ip_address=client_address(request),
     )
     cards = [
         {
             "key": o.key,
             "name": o.name,
-            "graded": o.graded,
+            "kind": o.kind,
             "expected": [o.expected.get(level) for level in LEVELS],
-            "chance_4": o.chance_4,
+            "chances": [(label, round(100 * chance)) for label, chance in o.chances],
             "rows": list(zip(o.labels, o.distribution, strict=True)),
             # Charts for the first few outcomes; each has its table.
             "chart": bars_svg(
-                chart_labels(o.labels, graded=o.graded),
+                chart_labels(o.labels, kind=o.kind),
                 [(f"Chance ({LEVELS[chosen['level']].lower()})", list(o.distribution))],
-                title=f"{o.name}: the chance of each {'grade' if o.graded else 'band'}",
-                x_label="Grade" if o.graded else "Band (from)",
+                title=f"{o.name}: the chance of each {o.kind}",
+                x_label=_axis(o.kind),
                 y_label="Chance",
                 ident=f"chart-{index}",
             )
@@ -203,6 +228,7 @@ def pupil_estimates(request: HttpRequest, org_id: int, upn: str) -> HttpResponse
             "level": chosen["level"],
             "level_label": LEVELS[chosen["level"]],
             "contextual": chosen["contextual"],
+            "stage": chosen["stage"],
         },
     )
 
@@ -212,11 +238,14 @@ def pupil_estimates(request: HttpRequest, org_id: int, upn: str) -> HttpResponse
 def national(request: HttpRequest) -> HttpResponse:
     """The fits and, for one outcome, its model and calibration on held-out schools."""
     fits = list(EstimatesFit.objects.all()[:10])
-    fit_id = request.GET.get("fit")
+    fit_id = request.GET.get("fit", "")
+    transition = request.GET.get("transition", Transition.KS2_KS4)
+    if transition not in Transition.values:
+        transition = Transition.KS2_KS4
     fit = (
-        next((f for f in fits if str(f.pk) == fit_id and f.status == FitStatus.COMPLETE), None)
-        if fit_id
-        else services.latest_fit(Transition.KS2_KS4)
+        EstimatesFit.objects.filter(pk=int(fit_id), status=FitStatus.COMPLETE).first()
+        if fit_id.isdigit()
+        else services.latest_fit(transition)
     )
     outcomes = services.fitted_outcomes(fit) if fit else []
     key = request.GET.get("outcome", "a8")
@@ -242,6 +271,8 @@ def national(request: HttpRequest) -> HttpResponse:
             if outcome
             else [],
             "staff": request.user.is_staff,
+            "transitions": [(t.value, t.label) for t in Transition],
+            "transition": fit.transition if fit else transition,
         },
     )
 
@@ -259,8 +290,9 @@ def request_fit(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Give the years to fit on as numbers, e.g. 2025 2026.")
         return redirect("estimates:national")
     try:
+        wanted = request.POST.get("transition", Transition.KS2_KS4)
         fit, new = services.request_fit(
-            transition=Transition.KS2_KS4,
+            transition=wanted if wanted in Transition.values else Transition.KS2_KS4,
             years=years,
             contextual=request.POST.get("contextual") == "1",
             requested_by=request.user,

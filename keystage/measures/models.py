@@ -273,6 +273,9 @@ class PupilFigure(models.Model):
     p8_open = models.FloatField(null=True)
     p8_adjusted = models.FloatField(null=True)
     p8_was_adjusted = models.BooleanField(null=True)
+    ks4_aps = models.FloatField(
+        null=True, help_text="KS4 average point score: the mean points of the pupil's subjects (KS5's prior)."
+    )
     characteristics = models.JSONField(
         default=dict, blank=True, help_text="The pupil groups the pupil was counted in, e.g. sex, sen."
     )

@@ -274,6 +274,11 @@ def compute_ks4(
     # From the database the pupils are every school's that year; from files, only those given.
     basis = "the national" if year is not None else "all the given pupils'"
     subjects = SubjectMeasures(measures, catalogue.discount_descriptions, basis=basis)
+    # Each pupil's KS4 average point score, stored with their figures: KS5 estimates' prior attainment.
+    measures = dataclasses.replace(
+        measures,
+        pupils=measures.pupils.join(subjects.average_points(), on="upn", how="left", maintain_order="left"),
+    )
     try:
         subject_table = _subject_table(subjects, table)
     except ValueError as error:
@@ -816,6 +821,7 @@ def _pupil_rows(run: MeasureRun, figures: Ks4Figures, only: int | None) -> Itera
             upn=row["upn"],
             characteristics={c: row[c] for c in present if row[c] is not None},
             explanation=lines.get(row["upn"], []),
+            ks4_aps=row.get("ks4_aps"),
             **{name: row[name] for name in _PUPIL_FIELDS},
         )
 

@@ -1,6 +1,7 @@
-"""KS4 estimates with the demo's own data, in a real browser: the head reaches them from the KS4 report,
+"""Estimates with the demo's own data, in a real browser: the head reaches KS4's from the KS4 report,
 changes the outcome and the school's progress and sees the figures change, opens a pupil and reads the
-distribution; the teacher (anonymised) sees the year groups only. Every page passes axe-core."""
+distribution, then the KS5 benchmark estimates; the trust reads a primary school's Year 3 estimates; the
+teacher (anonymised) sees the year groups only. Every page passes axe-core."""
 
 from __future__ import annotations
 
@@ -69,6 +70,26 @@ def test_the_head_and_the_teacher_read_the_demo_estimates(demo, live_server, new
     assert_accessible(head, checked)
     _shot(head, "estimates-pupil")
 
+    # KS5 benchmark estimates for last summer's Year 11, a click away.
+    head.goto(f"{base}/estimates/{oakfield.pk}/")
+    head.get_by_role("link", name="KS5 benchmark estimates").click()
+    assert head.locator("h1").inner_text() == "KS5 benchmark estimates"
+    ks5 = services.estimates_page(oakfield, transition="ks4-ks5", with_pupils=True)
+    assert ks5 is not None and head.locator("#pupils tbody tr").count() == len(ks5.rows) > 0
+    assert_accessible(head, checked)
+
+    # A primary school's Year 3 estimates, read by the trust.
+    primary = School.objects.get(name="Oakfield Primary Academy")
+    trust = new_page()
+    _open(trust, base, "trust-named@oakfield-trust.example", checked)
+    trust.goto(f"{base}/estimates/{primary.pk}/")
+    assert trust.locator("h1").inner_text() == "KS2 estimates (Year 3 estimates)"
+    year3 = services.estimates_page(primary, transition="ks1-ks2")
+    assert trust.locator("#cohort tbody tr").last.locator("[data-expected]").inner_text() == (
+        f"{year3.cohort[-1].expected:.1f}"
+    )
+    assert_accessible(trust, checked)
+
     teacher = new_page()
     _open(teacher, base, "teacher@oakfield-academy.example", checked)
     teacher.goto(f"{base}/estimates/{oakfield.pk}/")
@@ -80,4 +101,4 @@ def test_the_head_and_the_teacher_read_the_demo_estimates(demo, live_server, new
     teacher.goto(f"{base}/estimates/")
     assert teacher.locator("#calibration tbody tr").count() > 10
     assert_accessible(teacher, checked)
-    assert len(checked) >= 6
+    assert len(checked) >= 8

@@ -81,4 +81,5 @@ def test_a_schools_pupils_on_roll_are_scored_at_each_ambition_level(national):
     assert (wide.get_column("50") < wide.get_column("95")).all()
     # Another school's pupils are not among them.
     assert set(a8.get_column("upn")) <= set(found.pupils.get_column("upn"))
-    assert services.school_estimates(national.s2).pupils.height == 0  # no roster imported
+    assert services.school_estimates(national.s3).pupils.height == 0  # no roster imported
+    assert services.school_estimates(national.s2).pupils.height == 0  # primary: no Years 7 to 11

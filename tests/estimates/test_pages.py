@@ -72,7 +72,7 @@ def test_the_page_shows_the_services_figures_and_audits_the_look(fitted):
     # A subject: grades, with the chance of 4 and 5 or above.
     english = next(o for o in page.found.outcomes if o.name == "English Language")
     subject = client.get(_school_url(world, outcome=english.key)).content.decode()
-    assert "Chance of grade 4 or above" in subject and "Expected at grade 5 or above" in subject
+    assert "Chance of grade 4 or above" in subject and "Expected to reach grade 5 or above" in subject
 
 
 def test_one_pupils_distributions_add_up_and_rise_with_ambition(fitted):

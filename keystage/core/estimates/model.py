@@ -50,12 +50,17 @@ def months_younger(month_of_birth: pl.Expr) -> pl.Expr:
 @dataclass(frozen=True)
 class Outcome:
     """An ordered outcome: its categories' labels (lowest first) and the value each stands for (grade
-    points, or the mean of a band of a continuous outcome), which the expected value is made of."""
+    points, or the mean of a band of a continuous outcome), which the expected value is made of.
+    ``marks``: the standards whose chance people read, e.g. ("grade 4 or above", 4.0): a pupil's chance
+    is that of every category worth at least the value. ``kind`` says how categories are named on a
+    chart ("grade" or "band")."""
 
     name: str
     labels: tuple[str, ...]
     values: tuple[float, ...]
     unit: str = "points"
+    marks: tuple[tuple[str, float], ...] = ()
+    kind: str = "grade"
 
     def __post_init__(self) -> None:
         if len(self.labels) != len(self.values) or len(self.labels) < 2:
@@ -103,6 +108,8 @@ class OrdinalModel:
                 "labels": list(self.outcome.labels),
                 "values": list(self.outcome.values),
                 "unit": self.outcome.unit,
+                "marks": [[label, value] for label, value in self.outcome.marks],
+                "kind": self.outcome.kind,
             },
             "knots": list(self.knots),
             "slopes": list(self.slopes),
@@ -123,6 +130,8 @@ class OrdinalModel:
                 labels=tuple(outcome["labels"]),
                 values=tuple(float(v) for v in outcome["values"]),
                 unit=outcome.get("unit", "points"),
+                marks=tuple((str(label), float(value)) for label, value in outcome.get("marks", [])),
+                kind=outcome.get("kind", "grade"),
             ),
             knots=tuple(float(k) for k in data["knots"]),
             slopes=tuple(float(s) for s in data["slopes"]),
@@ -193,8 +202,16 @@ def cells(frame: pl.DataFrame, covariates: tuple[str, ...], categories: int) -> 
     )
 
 
+MOST_DISTINCT_PRIORS = 25  # fewer distinct prior attainments than this: a knot at each
+
+
 def choose_knots(prior: Array, weights: Array | None = None) -> tuple[float, ...]:
-    """Knots at fixed quantiles of prior attainment (weighted by pupils), without repeats."""
+    """Knots at fixed quantiles of prior attainment (weighted by pupils), without repeats; when prior
+    attainment takes only a few values (KS1's average point score), a knot at each, so every value has
+    its own level (still never falling)."""
+    distinct = np.unique(prior)
+    if 2 <= len(distinct) <= MOST_DISTINCT_PRIORS:
+        return tuple(float(v) for v in distinct)
     order = np.argsort(prior)
     values = prior[order]
     w = np.ones_like(values) if weights is None else weights[order]

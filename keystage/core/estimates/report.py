@@ -1,6 +1,7 @@
 """Estimates as people read them: each pupil's expected outcome, most likely grade or band and chance of
-grade 4 and 5 or above; a year group's expected outcome (the sum of its pupils' estimates); and one
-pupil's distribution over every outcome."""
+reaching each of the outcome's marks (e.g. grade 4 or above, or KS2's expected standard); a year
+group's expected outcome (the sum of its pupils' estimates); and one pupil's distribution over every
+outcome."""
 
 from __future__ import annotations
 
@@ -13,12 +14,9 @@ import polars as pl
 from keystage.core.estimates.ambition import LEVELS
 from keystage.core.estimates.engine import FittedOutcome
 
-PASSES = (4.0, 5.0)  # "standard" and "strong" passes: grade 4 and grade 5 or above
 
-
-def is_graded(outcome: FittedOutcome) -> bool:
-    """A GCSE-like grade (so "grade 4 or above" means something), not a band of a total."""
-    return outcome.model.outcome.unit == "grade points" and max(outcome.model.outcome.values) >= max(PASSES)
+def marks(outcome: FittedOutcome) -> tuple[tuple[str, float], ...]:
+    return outcome.model.outcome.marks
 
 
 def _chance(probabilities: np.ndarray, values: tuple[float, ...], at_least: float) -> np.ndarray:
@@ -30,7 +28,8 @@ def pupil_rows(
     pupils: pl.DataFrame, outcome: FittedOutcome, scored: pl.DataFrame, level: int
 ) -> list[dict[str, Any]]:
     """One row per pupil (pupils without prior attainment too, with no estimate), in ``pupils``'s order:
-    upn, surname, forename, nc_year, prior, expected, most_likely and, for grades, chance_4, chance_5."""
+    upn, surname, forename, nc_year, prior, expected, most_likely and ``chance_1``, ``chance_2``, ... of
+    reaching each of the outcome's marks in order."""
     at_level = scored.filter(pl.col("level") == level)
     by_upn = {row[0]: i for i, row in enumerate(at_level.select("upn").iter_rows())}
     probabilities = (
@@ -38,8 +37,7 @@ def pupil_rows(
     )
     expected = at_level.get_column("expected").to_list() if at_level.height else []
     labels, values = outcome.model.outcome.labels, outcome.model.outcome.values
-    graded = is_graded(outcome)
-    chances = {p: _chance(probabilities, values, p) for p in PASSES} if graded and at_level.height else {}
+    chances = [_chance(probabilities, values, mark) for _, mark in marks(outcome)] if at_level.height else []
     rows = []
     for pupil in pupils.iter_rows(named=True):
         row: dict[str, Any] = {
@@ -50,16 +48,14 @@ def pupil_rows(
             "prior": pupil["prior"],
             "expected": None,
             "most_likely": None,
-            "chance_4": None,
-            "chance_5": None,
+            **{f"chance_{i}": None for i in range(1, len(marks(outcome)) + 1)},
         }
         index = by_upn.get(pupil["upn"])
         if index is not None:
             row["expected"] = expected[index]
             row["most_likely"] = labels[int(np.argmax(probabilities[index]))]
-            if graded:
-                row["chance_4"] = float(chances[4.0][index])
-                row["chance_5"] = float(chances[5.0][index])
+            for i, chance in enumerate(chances, start=1):
+                row[f"chance_{i}"] = float(chance[index])
         rows.append(row)
     return rows
 
@@ -70,8 +66,7 @@ class CohortRow:
     pupils: int
     with_prior: int
     expected: float | None  # the mean estimate of pupils with prior attainment
-    expected_4: float | None  # how many are expected to reach grade 4 or above (the sum of chances)
-    expected_5: float | None
+    reaching: tuple[float, ...]  # how many are expected to reach each mark (the sum of their chances)
     distribution: tuple[float, ...]  # the expected share of the cohort in each category
 
 
@@ -83,7 +78,6 @@ def cohort_rows(
         pupils.select("upn", "nc_year"), on="upn", how="left"
     )
     values = outcome.model.outcome.values
-    graded = is_graded(outcome)
     years: list[int | None] = sorted(set(pupils.get_column("nc_year").to_list())) if pupils.height else []
     if len(years) > 1:
         years.append(None)
@@ -98,12 +92,10 @@ def cohort_rows(
                 pupils=on_roll,
                 with_prior=mine.height,
                 expected=float(mine.get_column("expected").mean()) if mine.height else None,  # type: ignore[arg-type]
-                expected_4=float(_chance(probabilities, values, 4.0).sum())
-                if graded and probabilities is not None
-                else None,
-                expected_5=float(_chance(probabilities, values, 5.0).sum())
-                if graded and probabilities is not None
-                else None,
+                reaching=tuple(
+                    float(_chance(probabilities, values, mark).sum()) if probabilities is not None else 0.0
+                    for _, mark in marks(outcome)
+                ),
                 distribution=tuple(float(v) for v in probabilities.mean(axis=0))
                 if probabilities is not None
                 else tuple(0.0 for _ in values),
@@ -116,12 +108,11 @@ def cohort_rows(
 class PupilOutcome:
     key: str
     name: str
-    graded: bool
+    kind: str  # "grade" or "band"
     labels: tuple[str, ...]
     expected: dict[int, float]  # at each ambition level
     distribution: tuple[float, ...]  # at the chosen level
-    chance_4: float | None
-    chance_5: float | None
+    chances: tuple[tuple[str, float], ...]  # of reaching each mark, at the chosen level
 
 
 def pupil_outcomes(
@@ -136,18 +127,18 @@ def pupil_outcomes(
             continue
         expected = {int(r["level"]): float(r["expected"]) for r in rows.iter_rows(named=True)}
         chosen = np.asarray(rows.filter(pl.col("level") == level).get_column("probabilities").to_list())
-        graded = is_graded(outcome)
         values = outcome.model.outcome.values
         found.append(
             PupilOutcome(
                 key=outcome.key,
                 name=outcome.name,
-                graded=graded,
+                kind=outcome.model.outcome.kind,
                 labels=outcome.model.outcome.labels,
                 expected={lvl: expected[lvl] for lvl in LEVELS if lvl in expected},
                 distribution=tuple(float(v) for v in chosen[0]),
-                chance_4=float(_chance(chosen, values, 4.0)[0]) if graded else None,
-                chance_5=float(_chance(chosen, values, 5.0)[0]) if graded else None,
+                chances=tuple(
+                    (label, float(_chance(chosen, values, mark)[0])) for label, mark in marks(outcome)
+                ),
             )
         )
     return found

@@ -401,6 +401,7 @@ def _primary(
     # check in Year 1 (for "met by the end of Year 2") and Year 6's KS1 assessments (for KS2 progress).
     add(year2, "phonics_mark_year1", _numbers(first_try.astype(int)))
     ks1_ta(year6)
+    ks1_ta(cohorts[4])  # Year 4's KS1, two years back: prior attainment for KS2 (Year 3) estimates
     return pl.concat(blocks)
 
 

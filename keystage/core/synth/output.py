@@ -26,15 +26,35 @@ from keystage.core.synth.generator import SynthYear
 ROSTER_COLUMNS = [
     "upn", "surname", "forename", "date_of_birth", "sex", "nc_year", "fsm6", "looked_after",
     "adopted_from_care", "sen", "eal", "ethnicity", "joined_on", "ks2_reading", "ks2_maths",
+    "ks1_reading", "ks1_writing", "ks1_maths",
 ]  # fmt: skip
 
 
+KS1_ON_ROSTER = {
+    "ks1_reading_ta": "ks1_reading",
+    "ks1_writing_ta": "ks1_writing",
+    "ks1_maths_ta": "ks1_maths",
+}
+
+
 def roster_frame(year: SynthYear) -> pl.DataFrame:
-    """Pupils in the roster CSV format (keystage/core/pupils/roster_csv.py), with each school's DfE number."""
+    """Pupils in the roster CSV format (keystage/core/pupils/roster_csv.py), with each school's DfE number.
+    Pupils past Year 2 carry their KS1 teacher assessments, as an MIS holds them (from the KS1 CTF)."""
     yes_no = {True: "Y", False: "N"}
     flags = ("fsm6", "looked_after", "adopted_from_care", "eal")
+    past_ks1 = year.pupils.filter(pl.col("nc_year") > 2).select("upn")
+    ks1 = (
+        year.primary_results.filter(pl.col("assessment").is_in(list(KS1_ON_ROSTER)))
+        .join(past_ks1, on="upn", how="semi")
+        .pivot(on="assessment", index="upn", values="result", aggregate_function="first")
+        .rename(lambda name: KS1_ON_ROSTER.get(name, name))
+    )
+    ks1 = ks1.with_columns(
+        pl.lit(None, dtype=pl.String).alias(c) for c in KS1_ON_ROSTER.values() if c not in ks1.columns
+    )
     return (
         year.pupils.join(year.schools.select("school_id", "dfe_number"), on="school_id")
+        .join(ks1, on="upn", how="left")
         .with_columns(
             *[pl.col(flag).replace_strict(yes_no, return_dtype=pl.String) for flag in flags],
             pl.when(pl.col("nc_year") == 0)
@@ -78,12 +98,12 @@ def write_files(year: SynthYear, directory: Path, *, per_school: bool = False) -
 
 
 def _year_taken(year: int, assessment: str, nc_year: str) -> int:
-    """The year a result was assessed: a Year 2 pupil's Year 1 check the year before, a Year 6
-    pupil's KS1 assessments four years before, anything else this year."""
+    """The year a result was assessed: a Year 2 pupil's Year 1 check the year before, a later year
+    group's KS1 assessments in its Year 2 (four years before for Year 6), anything else this year."""
     if assessment == "phonics_mark_year1":
         return year - 1
-    if assessment.startswith("ks1_") and nc_year == "6":
-        return year - 4
+    if assessment.startswith("ks1_") and nc_year.isdigit() and int(nc_year) > 2:
+        return year - (int(nc_year) - 2)
     return year
 
 

@@ -122,6 +122,22 @@ class SubjectMeasures:
             }
         )
 
+    def average_points(self) -> pl.DataFrame:
+        """Each pupil's KS4 average point score: the mean points of their entries (each subject once,
+        after discounting), the prior attainment KS5 estimates read; pupils without an entry are left
+        out. (upn, ks4_aps)"""
+        if len(self._pupil) == 0:
+            return pl.DataFrame(schema={"upn": pl.String, "ks4_aps": pl.Float64})
+        total = np.bincount(self._pupil, weights=self._hundredths, minlength=self.pupils.height)
+        count = np.bincount(self._pupil, minlength=self.pupils.height)
+        entered = count > 0
+        return pl.DataFrame(
+            {
+                "upn": self.pupils.get_column("upn").filter(pl.Series(entered)),
+                "ks4_aps": total[entered] / count[entered] / 100,
+            }
+        )
+
     def _expected(self, pags: pl.Series) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
         """The national expected points per subject and PAG, each entry's value added (fixed point;
         _NO_VA without a PAG) and each subject's SD of value added."""

@@ -9,6 +9,7 @@ keystage estimates show [--fit ID] [--contextual] [--outcome NAME]
 from __future__ import annotations
 
 from argparse import RawDescriptionHelpFormatter
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -41,12 +42,33 @@ class Command(BaseCommand):
         show.add_argument("--transition", default=Transition.KS2_KS4.value, choices=Transition.values)
         show.add_argument("--contextual", action="store_true", help="the newest contextual fit")
         show.add_argument("--outcome", help="one outcome, by name (e.g. 'Attainment 8'), in full")
+        ks5 = actions.add_parser("import-ks5", help="import a national KS5 outcomes file for a year")
+        ks5.add_argument("file", type=Path, help="CSV or Parquet in the KS5 import format")
+        ks5.add_argument(
+            "--year", type=int, required=True, help="the academic year of the A levels, by its end"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "fit":
             self._fit(options)
+        elif options["action"] == "import-ks5":
+            self._import_ks5(options)
         else:
             self._show(options)
+
+    def _import_ks5(self, options: dict[str, Any]) -> None:
+        path: Path = options["file"]
+        if not path.is_file():
+            raise CommandError(f"There is no file {path}.")
+        if not 2000 <= options["year"] <= 2100:
+            raise CommandError(
+                "--year is the academic year of the A levels by its end, e.g. 2026 for 2025/26."
+            )
+        try:
+            dataset = services.import_ks5(path, options["year"])
+        except services.EstimatesServiceError as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(f"Imported {dataset} at {dataset.institutions:,} institutions.")
 
     def _fit(self, options: dict[str, Any]) -> None:
         try:

@@ -3,6 +3,10 @@
 `keystage synth fill-template TEMPLATE.xlsx --collection KIND --year YYYY -o OUT.xlsx [--seed N]
 [--errors N]` fills a template downloaded from keystage with synthetic results for its pupils,
 optionally with N realistic mistakes, for demos and tests.
+
+`keystage synth ks5 --year YYYY [--scale S] [--seed N] -o FILE.csv` writes a national KS5 (A level)
+outcomes dataset in keystage's import format (keystage.core.estimates.ks5), for
+`keystage estimates import-ks5`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from keystage.organisations.models import LocalAuthority, School
 from keystage.pupils.services import import_roster
 
 FILL_TEMPLATE = "fill-template"
+KS5 = "ks5"
 DEFAULT_YEAR = 2026
 
 
@@ -38,8 +43,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "mode",
             nargs="?",
-            choices=[FILL_TEMPLATE],
-            help="fill-template: fill a downloaded template instead of generating a year",
+            choices=[FILL_TEMPLATE, KS5],
+            help="fill-template: fill a downloaded template instead of generating a year; ks5: write a "
+            "national A level outcomes dataset",
         )
         parser.add_argument(
             "template", nargs="?", type=Path, help="fill-template: the template .xlsx to fill"
@@ -68,6 +74,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["mode"] == FILL_TEMPLATE:
             self._fill_template(options)
+            return
+        if options["mode"] == KS5:
+            self._ks5(options)
             return
         if options["collection"] or options["errors"]:
             raise CommandError("--collection and --errors are for keystage synth fill-template.")
@@ -119,6 +128,38 @@ class Command(BaseCommand):
             )
             loaded += len(read.pupils)
         self.stdout.write(f"Loaded {year.schools.height} schools and {loaded} pupils for {spec.year}.")
+
+    def _ks5(self, options: dict[str, Any]) -> None:
+        from keystage.core.synth.ks5 import synthetic_ks5_year
+        from keystage.measures.services import MeasuresError, catalogue_from
+
+        output: Path | None = options["output"]
+        if output is None or output.suffix.lower() not in (".csv", ".parquet"):
+            raise CommandError("Say where the dataset goes: -o FILE.csv (or .parquet).")
+        if options["load"] or options["ctf"] or options["per_school"] or options["collection"]:
+            raise CommandError(
+                "keystage synth ks5 writes one file: --load, --ctf, --per-school and --collection "
+                "are for synthetic years."
+            )
+        spec = SynthSpec.at_scale(
+            options["scale"], year=options["year"] or DEFAULT_YEAR, seed=options["seed"]
+        )
+        try:
+            catalogue, _ = catalogue_from(None)
+        except MeasuresError as error:
+            raise CommandError(str(error)) from None
+        started = time.perf_counter()
+        rows = synthetic_ks5_year(spec, catalogue)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if output.suffix.lower() == ".parquet":
+            rows.write_parquet(output)
+        else:
+            rows.write_csv(output)
+        self.stdout.write(
+            f"Wrote {rows.height:,} A level results of {rows.get_column('upn').n_unique():,} students "
+            f"({spec.year}, from the {options['scale']} synthetic KS4 cohort of {spec.year - 2}) to {output} "
+            f"in {time.perf_counter() - started:.1f} s."
+        )
 
     def _fill_template(self, options: dict[str, Any]) -> None:
         from keystage.core.results.fill import FillError, fill_template

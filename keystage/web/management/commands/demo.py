@@ -63,7 +63,7 @@ class Command(BaseCommand):
         returns = load_demo_returns()
         self.stdout.write("Working out three years of figures against a synthetic national background…")
         reports = load_demo_reports()
-        self.stdout.write("Fitting KS4 estimates on last year's national results…")
+        self.stdout.write("Fitting estimates (KS4, KS2 from KS1, KS5) on last year's national results…")
         estimates = load_demo_estimates()
         width = max(len(login.email) for login in logins)
         self.stdout.write(
