@@ -143,7 +143,12 @@ _COMPONENTS: dict[str, Any] = {
                     "description": "Null for every year group together.",
                 },
                 "pupils": {"type": "integer", "description": "On roll."},
-                "with_prior_attainment": {"type": "integer", "description": "With KS2: those estimated."},
+                "with_prior_attainment": {"type": "integer", "description": "Those estimated."},
+                "suppressed": {
+                    "type": "boolean",
+                    "description": "For readers who may not see pupils, a group of fewer than 6 pupils has "
+                    "no figures (null and empty).",
+                },
                 "expected": {"type": ["number", "null"], "description": "The mean expected outcome."},
                 "reaching": {
                     "type": "array",
@@ -152,7 +157,10 @@ _COMPONENTS: dict[str, Any] = {
                     "items": {
                         "type": "object",
                         "required": ["mark", "expected_pupils"],
-                        "properties": {"mark": {"type": "string"}, "expected_pupils": {"type": "number"}},
+                        "properties": {
+                            "mark": {"type": "string"},
+                            "expected_pupils": {"type": ["number", "null"]},
+                        },
                     },
                 },
                 "distribution": {

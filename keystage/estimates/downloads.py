@@ -7,6 +7,7 @@ import re
 
 from keystage.core.estimates import report
 from keystage.core.estimates.ambition import LEVELS
+from keystage.core.measures.group_figures import SUPPRESS_BELOW
 from keystage.core.reports.workbook import Table, report_workbook
 from keystage.core.results.kinds import academic_year_name
 from keystage.estimates.services import EstimatesPage
@@ -28,7 +29,10 @@ def _number(value: float | None, places: int = 1) -> float | None:
 
 
 def _who(page: EstimatesPage) -> str:
-    stage, year = page.found.stage, academic_year_name(page.found.academic_year)
+    stage = page.found.stage
+    if page.found.academic_year is None:
+        return "None: the school has no pupils on record for these estimates."
+    year = academic_year_name(page.found.academic_year)
     if stage.target == "KS5":
         return (
             f"Pupils who finished Year 11 in {year} (from the school's KS4 figures), as they start Year 12."
@@ -45,6 +49,10 @@ def estimates_workbook(school: School, page: EstimatesPage, *, named: bool) -> b
         ("Ambition level", level),
         ("Model", f"{fit} ({'with' if fit.contextual else 'without'} disadvantage)"),
         ("Pupils", _who(page)),
+        (
+            "Small groups",
+            f"SUPP: a year group of fewer than {SUPPRESS_BELOW} pupils, not shown." if not named else "",
+        ),
     ]
     tables = []
     for outcome in page.found.outcomes:
@@ -54,13 +62,14 @@ def estimates_workbook(school: School, page: EstimatesPage, *, named: bool) -> b
         marks = report.marks(outcome)
         rows = []
         for row in report.cohort_rows(page.found.pupils, outcome, scored, page.level):
+            hidden = not named and 0 < row.with_prior < SUPPRESS_BELOW  # could point at a pupil
             line: list[object] = [
                 "All year groups" if row.nc_year is None else f"Year {row.nc_year}",
                 row.pupils,
                 row.with_prior,
-                _number(row.expected, 2),
+                "SUPP" if hidden else _number(row.expected, 2),
             ]
-            line += [_number(count) for count in row.reaching]
+            line += ["SUPP" if hidden else _number(count) for count in row.reaching]
             rows.append(line)
         columns = ["Year group", "Pupils on roll", "With prior attainment", f"Expected {outcome.name} (mean)"]
         columns += [f"Expected number reaching {label}" for label, _ in marks]

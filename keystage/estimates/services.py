@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from keystage.core.estimates.datasets import OutcomeData, ks2_outcomes, ks4_outc
 from keystage.core.estimates.engine import FittedOutcome, fit_outcomes, score
 from keystage.core.estimates.ks5 import ks5_outcomes, read_ks5_outcomes
 from keystage.core.estimates.model import EstimatesError
+from keystage.core.measures.group_figures import SUPPRESS_BELOW
 from keystage.core.measures.ks4.points import points_table
 from keystage.core.measures.ks4.pupils import ks2_prior_attainment, pupil_measures
 from keystage.core.measures.ks4.subjects import SubjectMeasures
@@ -38,7 +40,10 @@ log = logging.getLogger(__name__)
 
 # The year groups whose pupils have KS4 ahead of them and KS2 behind them.
 KS4_YEAR_GROUPS = (7, 8, 9, 10, 11)
-KS2_YEAR_GROUPS = (3, 4, 5, 6)  # KS1 behind them, KS2 ahead (Year 6: this summer)
+KS2_YEAR_GROUPS = (3, 4, 5, 6)
+LOST_AFTER = timedelta(
+    hours=2
+)  # a national fit takes about a minute  # KS1 behind them, KS2 ahead (Year 6: this summer)
 
 
 class EstimatesServiceError(Exception):
@@ -66,6 +71,7 @@ def request_fit(
         raise EstimatesServiceError("Choose at least one year of national data to fit the estimates on.")
     from keystage.estimates.tasks import fit_estimates
 
+    give_up_on_lost_fits(transition, contextual)
     try:
         with transaction.atomic():
             fit = EstimatesFit.objects.create(
@@ -94,6 +100,23 @@ def request_fit(
     return fit, True
 
 
+def give_up_on_lost_fits(transition: str, contextual: bool) -> int:
+    """A fit queued or running for longer than ``LOST_AFTER`` (its worker stopped, or it was never
+    handed to one) is marked failed, so that it no longer blocks a new fit of the same estimates."""
+    cutoff = timezone.now() - LOST_AFTER
+    return EstimatesFit.objects.filter(
+        transition=transition,
+        contextual=contextual,
+        status__in=[FitStatus.QUEUED, FitStatus.RUNNING],
+        queued_at__lt=cutoff,
+    ).update(
+        status=FitStatus.FAILED,
+        message=f"No worker finished this fit within {int(LOST_AFTER.total_seconds() // 3600)} hours; "
+        "it was given up so another could run.",
+        finished_at=timezone.now(),
+    )
+
+
 def _enqueue(fit_id: int, fit_task: Any) -> None:
     result = fit_task.enqueue(fit_id)
     EstimatesFit.objects.filter(pk=fit_id).update(task_id=str(result.id))
@@ -116,7 +139,7 @@ def run_fit(fit_id: int) -> EstimatesFit:
         with_prior = outcomes[0].frame.filter(pl.col("prior").is_not_null())
         fit.outcomes = [outcome.to_dict() for outcome in fitted]
         fit.skipped = skipped
-        fit.pupils = with_prior.height
+        fit.pupils = max(outcome.model.pupils for outcome in fitted)  # those the models counted
         fit.schools = with_prior.get_column("school").n_unique()
         fit.background = "; ".join(backgrounds)
         fit.status = FitStatus.COMPLETE
@@ -128,7 +151,12 @@ def run_fit(fit_id: int) -> EstimatesFit:
         fit.status = FitStatus.FAILED
         fit.message = str(error) or error.__class__.__name__
     fit.finished_at = timezone.now()
-    fit.save()
+    # Only what the fit wrote: the task id, set when it was queued, stays.
+    fit.save(
+        update_fields=[
+            "outcomes", "skipped", "pupils", "schools", "background", "status", "message", "finished_at",
+        ]
+    )  # fmt: skip
     return fit
 
 
@@ -158,21 +186,34 @@ def import_ks5(path: Path, year: int, *, imported_by: Any = None) -> Ks5Dataset:
         raise EstimatesServiceError(str(error)) from None
     buffer = io.BytesIO()
     rows.write_parquet(buffer)
-    with transaction.atomic():
-        old = Ks5Dataset.objects.select_for_update().filter(year=year).first()
-        if old is not None:
-            old.file.delete(save=False)
-            old.delete()
-        dataset = Ks5Dataset(
-            year=year,
-            source=path.name[:300],
-            results=rows.height,
-            students=rows.get_column("upn").n_unique(),
-            institutions=rows.get_column("institution").n_unique(),
-            imported_by=imported_by if getattr(imported_by, "pk", None) else None,
-        )
-        dataset.file.save(f"ks5-{year}.parquet", ContentFile(buffer.getvalue()), save=False)
-        dataset.save()
+    try:
+        with transaction.atomic():
+            dataset = _replace_ks5(rows, buffer.getvalue(), path, year, imported_by)
+    except IntegrityError:
+        raise EstimatesServiceError(
+            f"Another import of {academic_year_name(year)}'s KS5 outcomes happened at the same moment; "
+            "import again if this file should be the one kept."
+        ) from None
+    return dataset
+
+
+def _replace_ks5(rows: pl.DataFrame, parquet: bytes, path: Path, year: int, imported_by: Any) -> Ks5Dataset:
+    old = Ks5Dataset.objects.select_for_update().filter(year=year).first()
+    if old is not None:
+        # The old file goes only once the new row is committed: a rollback leaves the old one whole.
+        stale = old.file.name
+        transaction.on_commit(lambda: old.file.storage.delete(stale))
+        old.delete()
+    dataset = Ks5Dataset(
+        year=year,
+        source=path.name[:300],
+        results=rows.height,
+        students=rows.get_column("upn").n_unique(),
+        institutions=rows.get_column("institution").n_unique(),
+        imported_by=imported_by if getattr(imported_by, "pk", None) else None,
+    )
+    dataset.file.save(f"ks5-{year}.parquet", ContentFile(parquet), save=False)
+    dataset.save()
     return dataset
 
 
@@ -317,7 +358,7 @@ def stages_for(school: School) -> list[Stage]:
 class SchoolEstimates:
     fit: EstimatesFit
     stage: Stage
-    academic_year: int
+    academic_year: int | None  # the roll's (KS5: the KS4 figures'); None: no pupils on record
     pupils: pl.DataFrame  # upn, surname, forename, nc_year, prior and the model's columns
     outcomes: list[FittedOutcome]
     estimates: dict[str, pl.DataFrame]  # outcome key -> score() rows of the school's pupils
@@ -384,8 +425,19 @@ def ks4_leavers(school: School) -> tuple[int | None, pl.DataFrame]:
     rows = list(
         PupilFigure.objects.filter(run=run, school=school).values_list("upn", "ks4_aps", "characteristics")
     )
-    names = pupil_names([school.pk], run.year, [upn for upn, _, _ in rows])  # "Surname, Forename"
-    split = {upn: names.get(upn, "").partition(", ") for upn, _, _ in rows}
+    upns = [upn for upn, _, _ in rows]
+    split: dict[str, tuple[str, str, str]] = {}
+    for upn, surname, forename in (
+        Pupil.objects.filter(school=school, upn__in=upns)
+        .order_by("-academic_year")
+        .values_list("upn", "surname", "forename")
+    ):
+        split.setdefault(upn, (surname, ", ", forename))
+    missing = [upn for upn in upns if upn not in split]
+    if missing:  # not on any roster of the school: the name its upload gave ("Surname, Forename")
+        for upn, name in pupil_names([school.pk], run.year, missing).items():
+            split[upn] = name.partition(", ")
+    split.update({upn: ("", "", "") for upn in upns if upn not in split})
     frame = pl.DataFrame(
         {
             "upn": [upn for upn, _, _ in rows],
@@ -417,7 +469,7 @@ def school_estimates(
     year, pupils = school_pupils(school, stage)
     outcomes = fitted_outcomes(fit)
     estimates = {outcome.key: score(outcome, pupils) for outcome in outcomes} if pupils.height else {}
-    return SchoolEstimates(fit, stage, year or 0, pupils, outcomes, estimates)
+    return SchoolEstimates(fit, stage, year, pupils, outcomes, estimates)
 
 
 @dataclass(frozen=True)
@@ -498,6 +550,24 @@ def pupil_estimates(
     )
 
 
+def _year_group(outcome: FittedOutcome, row: report.CohortRow, *, hidden: bool) -> dict[str, Any]:
+    """A year group's expected outcome for the API; for readers who may not see pupils, a group of
+    fewer than SUPPRESS_BELOW pupils is suppressed (its figures could point at a pupil)."""
+    suppressed = hidden and 0 < row.with_prior < SUPPRESS_BELOW
+    return {
+        "nc_year": row.nc_year,
+        "pupils": row.pupils,
+        "with_prior_attainment": row.with_prior,
+        "suppressed": suppressed,
+        "expected": None if suppressed else row.expected,
+        "reaching": [
+            {"mark": label, "expected_pupils": None if suppressed else count}
+            for (label, _), count in zip(outcome.model.outcome.marks, row.reaching, strict=True)
+        ],
+        "distribution": [] if suppressed else list(row.distribution),
+    }
+
+
 def estimates_document(found: SchoolEstimates, *, level: int, named: bool) -> dict[str, Any]:
     """The school's estimates as the API gives them: the fit, each outcome's categories, each year
     group's expected outcome and, for named roles, each pupil's distribution at ``level``."""
@@ -512,22 +582,7 @@ def estimates_document(found: SchoolEstimates, *, level: int, named: bool) -> di
                 "name": outcome.name,
                 "categories": list(outcome.model.outcome.labels),
                 "values": list(outcome.model.outcome.values),
-                "year_groups": [
-                    {
-                        "nc_year": row.nc_year,
-                        "pupils": row.pupils,
-                        "with_prior_attainment": row.with_prior,
-                        "expected": row.expected,
-                        "reaching": [
-                            {"mark": label, "expected_pupils": count}
-                            for (label, _), count in zip(
-                                outcome.model.outcome.marks, row.reaching, strict=True
-                            )
-                        ],
-                        "distribution": list(row.distribution),
-                    }
-                    for row in cohort
-                ],
+                "year_groups": [_year_group(outcome, row, hidden=not named) for row in cohort],
             }
         )
     document: dict[str, Any] = {

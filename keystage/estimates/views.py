@@ -22,6 +22,7 @@ from keystage.audit.log import client_address, record
 from keystage.audit.models import AuditAction
 from keystage.core.estimates.ambition import LEVELS
 from keystage.core.estimates.report import marks
+from keystage.core.measures.group_figures import SUPPRESS_BELOW
 from keystage.core.reports.charts import bars_svg
 from keystage.core.results.kinds import academic_year_name
 from keystage.core.roles import Action
@@ -120,7 +121,8 @@ def school_estimates(request: HttpRequest, org_id: int) -> HttpResponse:
     if page is None:
         return render(request, "estimates/none.html", context, status=404)
     download = request.GET.get("format") == "xlsx"
-    if named and page.rows:
+    # The workbook holds every pupil whatever the search, so any download by a named reader is audited.
+    if named and (page.rows or (download and page.found.pupils.height)):
         record(
             AuditAction.REPORT_DOWNLOADED if download else AuditAction.PUPILS_VIEWED,
             actor=request.user,
@@ -147,11 +149,12 @@ def school_estimates(request: HttpRequest, org_id: int) -> HttpResponse:
         *((key, label, True) for key, label in mark_columns),
     ]
     context.update(
+        suppress_below=0 if named else SUPPRESS_BELOW,
         kind=kind,
         mark_labels=[label for label, _ in marks(outcome)],
         mark_columns=mark_columns,
         columns=columns,
-        year_name=academic_year_name(page.found.academic_year),
+        year_name=academic_year_name(page.found.academic_year) if page.found.academic_year else "",
         fit_pupils=f"{page.found.fit.pupils:,}",
         outcomes=[(o.key, o.name) for o in page.found.outcomes],
         chart=bars_svg(
@@ -244,7 +247,7 @@ def national(request: HttpRequest) -> HttpResponse:
         transition = Transition.KS2_KS4
     fit = (
         EstimatesFit.objects.filter(pk=int(fit_id), status=FitStatus.COMPLETE).first()
-        if fit_id.isdigit()
+        if fit_id.isascii() and fit_id.isdigit() and len(fit_id) < 12
         else services.latest_fit(transition)
     )
     outcomes = services.fitted_outcomes(fit) if fit else []
@@ -258,7 +261,10 @@ def national(request: HttpRequest) -> HttpResponse:
             "fit": fit,
             "outcomes": outcomes,
             "outcome": outcome,
-            "calibration": outcome.calibration.to_dicts() if outcome else [],
+            # A group of fewer than SUPPRESS_BELOW pupils is not shown (its figures could point at pupils).
+            "calibration": [row for row in outcome.calibration.to_dicts() if row["pupils"] >= SUPPRESS_BELOW]
+            if outcome
+            else [],
             "levels": [(label, outcome.spread.shifts[level]) for level, label in LEVELS.items()]
             if outcome
             else [],

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 
 import openpyxl
 import polars as pl
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from keystage.accounts.models import User
 from keystage.audit.models import AuditAction, AuditEvent
 from keystage.estimates import services
-from keystage.estimates.models import EstimatesFit, FitStatus
+from keystage.estimates.models import EstimatesFit, FitStatus, Transition
+from keystage.pupils.models import Pupil
+from tests.api.conftest import api
 from tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -140,3 +144,50 @@ def test_only_platform_staff_fit_and_a_bad_year_is_explained(fitted):
     national = staff.get(reverse("estimates:national")).content.decode()
     assert "Estimates against actual outcomes of the held-out schools" in national
     assert "within" in national and "Top 5% of schools" in national
+
+
+def test_a_download_is_audited_whatever_the_search(fitted):
+    world = fitted
+    response = signed_in(world.person("school_named")).get(_school_url(world, format="xlsx", q="zzzz"))
+    assert response.status_code == 200
+    assert AuditEvent.objects.filter(
+        action=AuditAction.REPORT_DOWNLOADED, subject="KS4 estimates (xlsx)"
+    ).exists()
+
+
+def test_small_year_groups_are_suppressed_for_anonymised_readers(fitted):
+    world = fitted
+    keep = list(Pupil.objects.filter(school=world.s1).order_by("upn").values_list("pk", flat=True)[:4])
+    Pupil.objects.filter(school=world.s1).exclude(pk__in=keep).update(on_roll=False)
+    anonymised = signed_in(world.person("school_anon")).get(_school_url(world)).content.decode()
+    assert re.search(r"data-expected>\s*SUPP<", anonymised)
+    assert "fewer than 6 pupils, not shown" in anonymised
+    body = api(world.person("school_anon")).get(f"/api/v1/schools/{world.s1.dfe_number}/estimates").json()
+    group = body["outcomes"][0]["year_groups"][0]
+    assert group["suppressed"] is True and group["expected"] is None and group["distribution"] == []
+    named = signed_in(world.person("school_named")).get(_school_url(world)).content.decode()
+    assert not re.search(r"data-expected>\s*SUPP<", named)  # named readers see the pupils anyway
+
+
+def test_a_school_with_no_pupils_on_record_and_odd_addresses_are_answered(fitted):
+    world = fitted
+    empty = signed_in(world.person("other_school_named")).get(reverse("estimates:school", args=[world.s3.pk]))
+    assert (
+        empty.status_code == 200 and "No pupils on record for these estimates yet" in empty.content.decode()
+    )
+    client = signed_in(world.person("school_named"))
+    for query in ("fit=%C2%B2", "fit=99999999999999999999", "transition=zzz", "outcome=" + "x" * 3000):
+        assert client.get(reverse("estimates:national") + "?" + query).status_code == 200, query
+    for query in ("level=abc", "stage=ks9", "sort=zzz", "q=%00", "outcome=%00"):
+        assert client.get(_school_url(world) + "?" + query).status_code == 200, query
+    # Estimates that take disadvantage into account are not fitted here: said, not a failure.
+    assert client.get(_school_url(world, contextual="1")).status_code == 404
+
+
+def test_a_lost_fit_no_longer_blocks_a_new_one(national):
+    stuck, _ = services.request_fit(transition=Transition.KS2_KS4, years=[2026], enqueue=False)
+    EstimatesFit.objects.filter(pk=stuck.pk).update(queued_at=timezone.now() - timedelta(hours=3))
+    again, new = services.request_fit(transition=Transition.KS2_KS4, years=[2026], enqueue=False)
+    assert new and again.pk != stuck.pk
+    stuck.refresh_from_db()
+    assert stuck.status == FitStatus.FAILED and "given up" in stuck.message

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +29,6 @@ from keystage.core.estimates.model import OrdinalModel
 HOLD_OUT_FOLDS = 5  # one school in five is held out
 SD_SHARE = 0.05
 STANDARD_ERRORS = 3.0
-_HASH_SEED = 20_26
 
 
 @dataclass(frozen=True)
@@ -44,15 +44,21 @@ def _natural(text: str) -> list[tuple[int, int | str]]:
 
 
 def held_out(frame: pl.DataFrame) -> pl.Series:
-    """True for pupils of the held-out schools."""
-    return frame.select(
-        (pl.col("school").cast(pl.String).hash(_HASH_SEED) % HOLD_OUT_FOLDS == 0).alias("held_out")
-    ).to_series()
+    """True for pupils of the held-out schools: those whose identifier's CRC-32 falls in the first
+    fold (CRC-32 is fixed by its standard, so the same schools are held out on every machine and in
+    every version)."""
+    schools = frame.get_column("school").cast(pl.String)
+    chosen = [
+        s for s in schools.unique().drop_nulls().to_list() if zlib.crc32(s.encode()) % HOLD_OUT_FOLDS == 0
+    ]
+    return schools.is_in(pl.Series(chosen, dtype=pl.String).implode()).fill_null(False).alias("held_out")
 
 
 def _term(month: pl.Expr) -> pl.Expr:
     return (
-        pl.when(month < 4)
+        pl.when(month.is_null())
+        .then(pl.lit(None, dtype=pl.String))
+        .when(month < 4)
         .then(pl.lit("autumn-born (Sep-Dec)"))
         .when(month < 8)
         .then(pl.lit("spring-born (Jan-Apr)"))
@@ -71,7 +77,10 @@ def groupings(model: OrdinalModel, frame: pl.DataFrame, expected: pl.Series) -> 
     found = [
         Grouping("all", "All pupils", pl.lit("all pupils"), True),
         Grouping(
-            "sex", "Sex", pl.when(pl.col("female")).then(pl.lit("female")).otherwise(pl.lit("male")), True
+            "sex",
+            "Sex",
+            pl.when(pl.col("female")).then(pl.lit("female")).when(~pl.col("female")).then(pl.lit("male")),
+            True,
         ),
         Grouping("birth", "Month of birth", _term(pl.col("months_younger")), True),
         Grouping(

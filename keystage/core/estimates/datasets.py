@@ -39,34 +39,60 @@ def pupil_frame(pupils: pl.DataFrame, prior: str) -> pl.DataFrame:
         pl.col("school").cast(pl.String),
         pl.col("upn"),
         pl.col(prior).cast(pl.Float64).fill_nan(None).alias("prior"),
-        (pl.col("sex") == "F").fill_null(False).alias("female"),
+        # Not known (null, or neither F nor M): left out of fits, scored halfway (model.NEUTRAL).
+        pl.when(pl.col("sex").is_in(["F", "M"])).then(pl.col("sex") == "F").alias("female"),
         months_younger(pl.col("month_of_birth")).alias("months_younger"),
         pl.col("disadvantaged").fill_null(False),
         *optional,
     )
 
 
-def join_thin(sizes: list[int], least: int = SMALLEST_BAND) -> list[list[int]]:
+def join_thin(
+    sizes: list[int], least: int = SMALLEST_BAND, barriers: frozenset[int] | set[int] = frozenset()
+) -> list[list[int]]:
     """Consecutive categories joined until each run has ``least`` pupils (or two runs are left): a thin
-    run joins its neighbour on the side of the median pupil, so the rare extremes fold inwards."""
+    run joins its neighbour on the side of the median pupil, so the rare extremes fold inwards. A run
+    never spans a barrier (a category that must start a run, such as the first at or above a mark, so
+    that "the chance of reaching the mark" stays exact); a thin run boxed in by barriers stays thin."""
     runs = [[k] for k in range(len(sizes))]
     total = sum(sizes)
     cumulative = np.cumsum(sizes)
     middle = int(np.searchsorted(cumulative, total / 2)) if total else 0
+    kept: set[int] = set()  # first categories of thin runs that cannot be joined
 
     def size(run: list[int]) -> int:
         return sum(sizes[k] for k in run)
 
+    def joinable(i: int, j: int) -> bool:
+        return runs[max(i, j)][0] not in barriers
+
     while len(runs) > 2:
-        thin = [i for i, run in enumerate(runs) if size(run) < least]
+        thin = [i for i, run in enumerate(runs) if size(run) < least and run[0] not in kept]
         if not thin:
             break
         i = thin[0]
         upwards = i == 0 or (i < len(runs) - 1 and runs[i][-1] < middle)
-        j = i + 1 if upwards else i - 1
+        choices = [i + 1, i - 1] if upwards else [i - 1, i + 1]
+        j = next(
+            (j for j in choices if 0 <= j < len(runs) and joinable(i, j)),
+            None,
+        )
+        if j is None:
+            kept.add(runs[i][0])
+            continue
         low, high = min(i, j), max(i, j)
         runs[low : high + 1] = [runs[low] + runs[high]]
     return runs
+
+
+def _barriers(values: list[float], marks: tuple[tuple[str, float], ...]) -> set[int]:
+    """For each mark, the first category (by value, ascending) at or above it."""
+    found = set()
+    for _, mark in marks:
+        first = next((k for k, value in enumerate(values) if value >= mark - 1e-9), None)
+        if first:
+            found.add(first)
+    return found
 
 
 def banded_outcome(
@@ -92,7 +118,8 @@ def banded_outcome(
     band = np.clip(np.floor((present.get_column("value").to_numpy() - start) / width), 0, count - 1).astype(
         np.int64
     )
-    runs = join_thin(np.bincount(band, minlength=count).tolist())
+    band_lows = [start + k * width for k in range(count)]
+    runs = join_thin(np.bincount(band, minlength=count).tolist(), barriers=_barriers(band_lows, marks))
     edges = [run[0] for run in runs] + [count]  # category k is bands edges[k] to edges[k+1] - 1
     category = np.searchsorted(np.asarray(edges[1:-1]), band, side="right")
     with_category = present.with_columns(pl.Series("category", category.astype(np.int64)))
@@ -148,17 +175,17 @@ def graded_outcome(
     )
     if grades.height > MOST_GRADES:
         raise EstimatesError(f"{name}: more than {MOST_GRADES} different points; not a graded outcome.")
-    runs = join_thin(grades.get_column("len").to_list())
     points, labels = grades.get_column("points").to_list(), grades.get_column("grade").to_list()
+    if marks is None:
+        nine_to_one = all(label == "U" or (label.isdigit() and len(label) <= 2) for label in labels)
+        marks = GCSE_MARKS if nine_to_one else ()
+    runs = join_thin(grades.get_column("len").to_list(), barriers=_barriers(points, marks))
     number = {points[k]: i for i, run in enumerate(runs) for k in run}
     labelled = frame.with_columns(
         pl.col("points").replace_strict(number, return_dtype=pl.Int64).alias("category"),
         pl.col("points").alias("value"),
     )
     means = labelled.group_by("category").agg(pl.col("value").mean()).sort("category")
-    if marks is None:
-        nine_to_one = all(label == "U" or (label.isdigit() and len(label) <= 2) for label in labels)
-        marks = GCSE_MARKS if nine_to_one else ()
     return OutcomeData(
         key=key,
         outcome=Outcome(
@@ -200,7 +227,7 @@ RWM_KEY = "ks2_rwm"
 
 
 def ks2_outcomes(frame: pl.DataFrame, framework: Framework, tables: ProgressTables) -> list[OutcomeData]:
-    """KS1 to KS2 (Year 3 estimates): reading and maths (KS2 scores in bands of five, a pupil working
+    """KS1 to KS2 (Year 3 estimates): reading and maths (KS2 scores in bands of two, a pupil working
     below the test at its nominal score, as KS2 progress counts them), writing (the teacher assessment)
     and reading, writing and maths together at the expected standard, from the KS1 average point score.
 

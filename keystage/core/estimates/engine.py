@@ -72,8 +72,13 @@ def fit_outcome(data: OutcomeData, *, contextual: bool = False) -> FittedOutcome
     values = frame.get_column("value").cast(pl.Float64).drop_nulls().to_numpy()
     national_sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
     out = held_out(frame)
+    checked = frame.filter(out & pl.col("prior").is_not_null() & pl.col("value").is_not_null())
+    if checked.height == 0 or frame.filter(~out).height == 0:
+        raise EstimatesError(
+            f"{data.outcome.name}: too few schools to fit without one in five and check on those held out."
+        )
     check_model = fit(frame.filter(~out), data.outcome, contextual=contextual)
-    calibration = calibration_table(check_model, frame.filter(out), national_sd)
+    calibration = calibration_table(check_model, checked, national_sd)
     model = fit(frame, data.outcome, contextual=contextual)
     spread = school_spread(school_shifts(model, frame))
     return FittedOutcome(

@@ -60,7 +60,8 @@ def read_ks5_outcomes(path: Path) -> pl.DataFrame:
     rows (as numbered in the file, the header being row 1) of every kind of problem."""
     try:
         if path.suffix.lower() == ".parquet":
-            raw = pl.read_parquet(path).cast({c: pl.String for c in KS5_COLUMNS}, strict=False)
+            raw = pl.read_parquet(path)
+            raw = raw.cast({c: pl.String for c in KS5_COLUMNS if c in raw.columns}, strict=False)
         else:
             raw = pl.read_csv(path, infer_schema=False, encoding="utf8")
     except (OSError, pl.exceptions.PolarsError, UnicodeDecodeError) as error:
@@ -111,6 +112,12 @@ def check_ks5_rows(raw: pl.DataFrame, name: str = "the file") -> pl.DataFrame:
         pl.struct("institution", "sex", "_month", "_disadvantaged", "_aps").n_unique().alias("_kinds"),
         pl.col("_row").min(),
     )
+    twice = typed.filter(pl.struct("upn", "subject").is_duplicated()).get_column("_row").to_list()
+    if twice:
+        shown = ", ".join(str(r) for r in twice[:_MOST_ERRORS_SHOWN])
+        raise Ks5FileError(
+            f"{name}: a student has the same subject twice (rows {shown}); keep one result each."
+        )
     split = students.filter(pl.col("_kinds") > 1)
     if split.height:
         shown = ", ".join(split.sort("_row").get_column("upn").head(_MOST_ERRORS_SHOWN).to_list())
@@ -162,5 +169,10 @@ def ks5_outcomes(results: pl.DataFrame) -> list[OutcomeData]:
     for subject in counts.get_column("subject"):
         taken = results.filter(pl.col("subject") == subject).select("upn", "points", "grade")
         frame = base.drop("aps").join(taken, on="upn", how="inner")
-        found.append(graded_outcome(f"alevel:{subject}", f"A level {subject}", frame, marks=A_LEVEL_MARKS))
+        try:
+            found.append(
+                graded_outcome(f"alevel:{subject}", f"A level {subject}", frame, marks=A_LEVEL_MARKS)
+            )
+        except EstimatesError:
+            continue  # e.g. more grades than a graded outcome takes: no estimate of this subject
     return found

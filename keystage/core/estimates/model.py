@@ -158,11 +158,20 @@ def _prior_part(prior: Array, knots: tuple[float, ...], slopes: tuple[float, ...
     return np.asarray(_ramps(prior, knots) @ np.asarray(slopes), dtype=np.float64)
 
 
+# A pupil whose sex or month of birth is not known is scored halfway between (a fit leaves them out):
+# no guess that favours or disfavours them. Unknown disadvantage counts as not disadvantaged, as the
+# measures count it.
+NEUTRAL = {"female": 0.5, "months_younger": 5.5, "disadvantaged": 0.0}
+
+
 def _covariate_matrix(frame: pl.DataFrame, covariates: tuple[str, ...]) -> Array:
     if not covariates:
         return np.zeros((frame.height, 0))
     return np.column_stack(
-        [frame.get_column(name).cast(pl.Float64).fill_null(0.0).to_numpy() for name in covariates]
+        [
+            frame.get_column(name).cast(pl.Float64).fill_null(NEUTRAL.get(name, 0.0)).to_numpy()
+            for name in covariates
+        ]
     )
 
 
@@ -364,7 +373,13 @@ def fit(
             del edges[worst if slopes[worst - 1] >= slopes[worst + 1] else worst + 1]
         slopes = None
     pieces = len(edges) - 1
-    final_slopes = np.maximum(result.weights[:pieces], 0.0)  # one falling piece alone: flat
+    if result.weights[0] < 0 and pieces == 1:
+        # Outcomes fall with prior attainment overall: fitted again with it flat (no slope), so the
+        # thresholds and coefficients are those of the model as stored.
+        flat = np.hstack([np.zeros((len(data.prior), 1)), data.covariates])
+        start = np.concatenate([start_thresholds, np.zeros(flat.shape[1])])
+        result = _fisher_scoring(data, flat, start, categories)
+    final_slopes = np.maximum(result.weights[:pieces], 0.0)
     j = categories - 1
     try:
         covariance = np.linalg.inv(result.information)

@@ -115,3 +115,17 @@ def test_ks4_average_points_are_the_mean_points_of_each_pupils_subjects(catalogu
     mine = entries.filter(pl.col("upn") == upn).get_column("points")
     aps = subjects.average_points().filter(pl.col("upn") == upn).get_column("ks4_aps").item()
     assert aps == pytest.approx(mine.mean())
+
+
+def test_a_subject_everyone_got_the_same_grade_in_is_left_out_not_the_fit(dataset: pl.DataFrame) -> None:
+    same = dataset.with_columns(
+        pl.when(pl.col("subject") == "History").then(pl.lit("A")).otherwise(pl.col("grade")).alias("grade"),
+        pl.when(pl.col("subject") == "History").then(50.0).otherwise(pl.col("points")).alias("points"),
+    )
+    keys = {data.key for data in ks5_outcomes(same)}
+    assert "alevel:History" not in keys and "alevel:Mathematics" in keys
+
+
+def test_the_same_subject_twice_is_refused() -> None:
+    with pytest.raises(Ks5FileError, match="the same subject twice \\(rows 2, 3\\)"):
+        check_ks5_rows(pl.DataFrame([GOOD, GOOD]))

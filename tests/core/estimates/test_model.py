@@ -13,6 +13,7 @@ Stated tolerances (also in the README's estimates section):
 from __future__ import annotations
 
 import json
+import zlib
 
 import numpy as np
 import polars as pl
@@ -21,6 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keystage.core.estimates.ambition import school_shifts, school_spread
+from keystage.core.estimates.datasets import OutcomeData
+from keystage.core.estimates.engine import fit_outcome
 from keystage.core.estimates.model import EstimatesError, OrdinalModel, Outcome, fit
 from keystage.core.estimates.simulate import draw_pupils, grades_truth
 
@@ -126,8 +129,10 @@ def test_any_data_give_a_monotone_model_whose_probabilities_add_up(
     outcome = Outcome("any", tuple(map(str, range(categories))), tuple(float(c) for c in range(categories)))
     try:
         model = fit(frame, outcome)
-    except EstimatesError:
-        return  # e.g. prior attainment with no spread: refused with a reason, which is fine
+    except EstimatesError as error:
+        # Refused only for a reason it names (here: a category drawn for nobody in the fit).
+        assert "no pupil has" in str(error) or "same prior attainment" in str(error)
+        return
     probabilities = model.probabilities(grid())
     assert np.allclose(probabilities.sum(axis=1), 1.0)
     assert np.all(probabilities >= 0)
@@ -158,3 +163,16 @@ def test_data_that_cannot_give_a_model_are_refused_with_a_reason() -> None:
         fit(missing, outcome)
     with pytest.raises(EstimatesError, match="two or more categories"):
         Outcome("grade", ("U",), (0.0,))
+
+
+def test_too_few_schools_to_hold_one_out_is_refused_with_a_reason() -> None:
+    # Schools whose identifiers all fall outside the held-out fold.
+    names = [name for name in (str(n) for n in range(200)) if zlib.crc32(name.encode()) % 5 != 0][:3]
+    drawn = draw_pupils(TRUTH, schools=3, pupils_per_school=200, seed=1).with_columns(
+        pl.col("school").replace_strict({str(i): name for i, name in enumerate(names)})
+    )
+    data = OutcomeData(
+        "grade", TRUTH.outcome, drawn.with_columns(pl.col("category").cast(pl.Float64).alias("value"))
+    )
+    with pytest.raises(EstimatesError, match="too few schools"):
+        fit_outcome(data)
