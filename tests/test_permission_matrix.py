@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
-from django.urls import reverse
+from django.urls import URLResolver, get_resolver, resolve, reverse
 
 from keystage.accounts.models import Invitation, Membership
 from keystage.accounts.services import invite_user
@@ -36,6 +37,12 @@ S1_READERS = {
     "la_anon",
 }
 TRUST_READERS = {"trust_admin", "trust_named", "trust_anon"}
+# Who reads School One's reports (VIEW_REPORTS), and who of them sees its pupils (VIEW_PUPIL_DATA).
+S1_REPORT_READERS = {
+    "school_named", "school_anon", "trust_admin", "trust_named", "trust_anon", "la_data_officer", "la_named",
+    "la_anon",
+}  # fmt: skip
+S1_PUPIL_READERS = {"school_named", "trust_admin", "trust_named", "la_data_officer", "la_named"}
 LA_READERS = {"la_data_officer", "la_named", "la_anon"}
 
 
@@ -219,7 +226,113 @@ CASES = [
     Case("manage uploads", "GET", lambda w: reverse("results:history"), ALL),
     Case("home page", "GET", lambda w: reverse("web:home"), ALL),
     Case("health", "GET", lambda w: reverse("web:healthz"), ALL),
+    Case("reports index", "GET", lambda w: reverse("reports:index"), ALL),
+    Case("glossary", "GET", lambda w: reverse("reports:glossary"), ALL),
+    # Report pages check the role before they look for figures: with none stored, the people allowed
+    # are told there are none (404), the rest are refused (403).
+    Case(
+        "school's KS4 summary",
+        "GET",
+        lambda w: reverse("reports:dashboard", args=[w.s1.pk, "ks4", 2026]),
+        S1_REPORT_READERS | {"governor"},
+        ok_status=404,
+    ),
+    Case(
+        "school's pupil list",
+        "GET",
+        lambda w: reverse("reports:pupils", args=[w.s1.pk, "ks4", 2026]),
+        S1_PUPIL_READERS,
+        ok_status=404,
+    ),
+    *(
+        Case(
+            f"school's KS4 {page}",
+            "GET",
+            lambda w, page=page: reverse(f"reports:{page}", args=[w.s1.pk, "ks4", 2026]),
+            S1_REPORT_READERS,
+            ok_status=404,
+        )
+        for page in ("explore", "scatter", "subjects", "inspection")
+    ),
+    Case(
+        "a pupil's KS4 figures",
+        "GET",
+        lambda w: reverse("reports:pupil", args=[w.s1.pk, "ks4", 2026, "A800200115001"]),
+        S1_PUPIL_READERS,
+        ok_status=404,
+    ),
+    Case(
+        "trust's schools side by side",
+        "GET",
+        lambda w: reverse("reports:schools", args=[w.trust.pk, "ks4", 2026]),
+        TRUST_READERS,
+        ok_status=404,
+    ),
+    Case("how the estimates are made", "GET", lambda w: reverse("estimates:national"), ALL),
+    Case(
+        "school's estimates",
+        "GET",
+        lambda w: reverse("estimates:school", args=[w.s1.pk]),
+        S1_REPORT_READERS,
+        ok_status=404,
+    ),
+    Case(
+        "a pupil's estimates",
+        "GET",
+        lambda w: reverse("estimates:pupil", args=[w.s1.pk, "A800200115001"]),
+        S1_PUPIL_READERS,
+        ok_status=404,
+    ),
+    Case(
+        "fit estimates",
+        "POST",
+        lambda w: reverse("estimates:request_fit"),
+        set(),  # platform staff only: no organisation role
+        data=lambda w: {"years": "2026"},
+    ),
 ]
+
+# Named URLs whose allow-or-refuse is tested where their objects are made (an upload, a return file, a
+# PDF export, a token ...), each with the file that does it. A new URL must go in CASES or here.
+TESTED_ELSEWHERE = {
+    "accounts:login": "tests/accounts (signing in)",
+    "accounts:logout": "tests/accounts (signing out)",
+    "accounts:accept_invitation": "tests/accounts (a signed, expiring token instead of a role)",
+    "results:upload_detail": "tests/results/test_pages.py",
+    "results:upload_status": "tests/results/test_pages.py",
+    "results:confirm": "tests/results/test_pages.py",
+    "results:delete": "tests/results/test_pages.py",
+    "results:download_file": "tests/results/test_pages.py",
+    "results:download_errors": "tests/results/test_pages.py",
+    "results:bulk_batch": "tests/results/test_pages.py",
+    "results:bulk_batch_status": "tests/results/test_pages.py",
+    "returns:checking": "tests/returns/test_pages.py",
+    "returns:return_detail": "tests/returns/test_pages.py",
+    "returns:return_download": "tests/returns/test_pages.py",
+    "returns:report_download": "tests/returns/test_pages.py",
+    "returns:open_round": "tests/returns/test_pages.py",
+    "returns:round_school": "tests/returns/test_pages.py",
+    "returns:request_correction": "tests/returns/test_pages.py",
+    "returns:accept": "tests/returns/test_pages.py",
+    "returns:check_again": "tests/returns/test_pages.py",
+    "returns:publish": "tests/returns/test_pages.py",
+    "reports:export": "tests/reports/test_pdf.py",
+    "reports:export_download": "tests/reports/test_pdf.py",
+    "reports:summaries": "tests/reports/test_summaries.py",
+    "reports:publish_summaries": "tests/reports/test_summaries.py",
+    "api:openapi": "tests/api/test_openapi.py",
+    "api:collections": "tests/api/test_endpoints.py",
+    "api:validate": "tests/api/test_endpoints.py",
+    "api:uploads": "tests/api/test_endpoints.py",
+    "api:upload": "tests/api/test_endpoints.py",
+    "api:confirm": "tests/api/test_endpoints.py",
+    "api:error_workbook": "tests/api/test_endpoints.py",
+    "api:school_estimates": "tests/estimates/test_api.py",
+    "api:not_found": "tests/api/test_endpoints.py",
+    "api_tokens:list": "tests/api/test_tokens.py",
+    "api_tokens:create": "tests/api/test_tokens.py",
+    "api_tokens:revoke": "tests/api/test_tokens.py",
+}
 
 
 def _request(client: Client, case: Case, world: World):
@@ -258,6 +371,25 @@ def test_signed_out_visitors_are_sent_to_sign_in(world, case):
     response = _request(Client(), case, world)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:login"))
+
+
+def _view_names(patterns, namespace: str | None = None):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "admin":
+                continue
+            yield from _view_names(pattern.url_patterns, pattern.namespace or namespace)
+        elif pattern.name:
+            yield f"{namespace}:{pattern.name}" if namespace else pattern.name
+
+
+def test_every_named_url_is_in_the_matrix_or_tested_where_its_objects_are_made(world):
+    in_matrix = {resolve(urlsplit(case.url(world)).path).view_name for case in CASES}
+    every = set(_view_names(get_resolver().url_patterns))
+    missing = every - in_matrix - set(TESTED_ELSEWHERE)
+    assert not missing, f"add these to CASES (or TESTED_ELSEWHERE, with the test that covers them): {missing}"
+    assert not (set(TESTED_ELSEWHERE) - every), "TESTED_ELSEWHERE names a URL that no longer exists"
+    assert not (in_matrix & set(TESTED_ELSEWHERE)), "a URL in the matrix need not be listed as elsewhere"
 
 
 def test_organisations_that_do_not_exist_are_404_not_500(world):
