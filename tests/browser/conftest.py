@@ -55,7 +55,9 @@ def new_page(browser):
 
 
 def assert_accessible(page, checked: list[str]) -> None:
-    """No serious or critical axe-core violation on the page as it is now."""
+    """No serious or critical axe-core violation on the page as it is now. A click on a link returns
+    once the next page starts to arrive, before it has a head to add axe to: wait for it to load."""
+    page.wait_for_load_state("load")
     page.add_script_tag(path=str(AXE))
     violations = page.evaluate(
         """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
