@@ -62,7 +62,7 @@ def estimates_workbook(school: School, page: EstimatesPage, *, named: bool) -> b
         marks = report.marks(outcome)
         rows = []
         for row in report.cohort_rows(page.found.pupils, outcome, scored, page.level):
-            hidden = not named and 0 < row.with_prior < SUPPRESS_BELOW  # could point at a pupil
+            hidden = row.suppressed_for(sees_pupils=named)
             line: list[object] = [
                 "All year groups" if row.nc_year is None else f"Year {row.nc_year}",
                 row.pupils,

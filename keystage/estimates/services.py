@@ -21,7 +21,7 @@ from keystage.core.estimates.datasets import OutcomeData, ks2_outcomes, ks4_outc
 from keystage.core.estimates.engine import FittedOutcome, fit_outcomes, score
 from keystage.core.estimates.ks5 import ks5_outcomes, read_ks5_outcomes
 from keystage.core.estimates.model import EstimatesError
-from keystage.core.measures.group_figures import SUPPRESS_BELOW
+from keystage.core.measures import characteristics
 from keystage.core.measures.ks4.points import points_table
 from keystage.core.measures.ks4.pupils import ks2_prior_attainment, pupil_measures
 from keystage.core.measures.ks4.subjects import SubjectMeasures
@@ -262,16 +262,8 @@ def ks2_national_table(years: list[int]) -> tuple[pl.DataFrame, list[str]]:
         if label:
             backgrounds.append(label)
     frame = pl.concat(tables, how="diagonal_relaxed")
-    needed = [
-        *progress.KS1_ASSESSMENTS,
-        "ks2_reading_test",
-        "ks2_maths_test",
-        "ks2_reading_ta",
-        "ks2_maths_ta",
-        "ks2_writing_ta",
-    ]
     frame = frame.with_columns(
-        pl.lit(None, dtype=pl.String).alias(c) for c in needed if c not in frame.columns
+        pl.lit(None, dtype=pl.String).alias(c) for c in progress.RESULT_COLUMNS if c not in frame.columns
     )
     if frame.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in progress.KS1_ASSESSMENTS)).height == 0:
         raise EstimatesServiceError("No Year 6 pupil of those years has KS1 results to fit on.")
@@ -397,7 +389,7 @@ def school_pupils(school: School, stage: Stage | None = None) -> tuple[int | Non
     frame = pl.DataFrame(rows, infer_schema_length=None).with_columns(
         pl.lit(school.dfe_number).alias("school"),
         pl.col("date_of_birth").dt.month().alias("month_of_birth"),
-        (pl.col("fsm6") | pl.col("looked_after") | pl.col("adopted_from_care")).alias("disadvantaged"),
+        characteristics.disadvantaged(),
         ks2_prior_attainment().alias("ks2_pa"),
         *(pl.col(f"ks1_{s}").replace("", None).alias(f"ks1_{s}_ta") for s in ("reading", "writing", "maths")),
     )
@@ -551,9 +543,8 @@ def pupil_estimates(
 
 
 def _year_group(outcome: FittedOutcome, row: report.CohortRow, *, hidden: bool) -> dict[str, Any]:
-    """A year group's expected outcome for the API; for readers who may not see pupils, a group of
-    fewer than SUPPRESS_BELOW pupils is suppressed (its figures could point at a pupil)."""
-    suppressed = hidden and 0 < row.with_prior < SUPPRESS_BELOW
+    """A year group's expected outcome for the API, withheld as ``CohortRow.suppressed_for`` says."""
+    suppressed = row.suppressed_for(sees_pupils=not hidden)
     return {
         "nc_year": row.nc_year,
         "pupils": row.pupils,

@@ -150,6 +150,7 @@ def school_estimates(request: HttpRequest, org_id: int) -> HttpResponse:
     ]
     context.update(
         suppress_below=0 if named else SUPPRESS_BELOW,
+        cohort=[(row, row.suppressed_for(sees_pupils=named)) for row in page.cohort],
         kind=kind,
         mark_labels=[label for label, _ in marks(outcome)],
         mark_columns=mark_columns,
@@ -164,7 +165,7 @@ def school_estimates(request: HttpRequest, org_id: int) -> HttpResponse:
             x_label=_axis(kind),
             y_label="Expected share of pupils",
         )
-        if everyone and everyone.with_prior
+        if everyone and everyone.with_prior and not everyone.suppressed_for(sees_pupils=named)
         else "",
         distribution=list(zip(outcome.model.outcome.labels, everyone.distribution, strict=True))
         if everyone

@@ -111,20 +111,6 @@ def fit_outcomes(
     return fitted, skipped
 
 
-@dataclass(frozen=True)
-class PupilEstimate:
-    """One pupil's estimate of one outcome at one ambition level."""
-
-    upn: str
-    level: int
-    expected: float
-    probabilities: tuple[float, ...]
-
-    @property
-    def most_likely(self) -> int:
-        return int(np.argmax(self.probabilities))
-
-
 def score(fitted: FittedOutcome, pupils: pl.DataFrame, levels: Iterable[int] = tuple(LEVELS)) -> pl.DataFrame:
     """Each pupil's estimate at each level: one row per pupil and level with upn, level, expected and
     probabilities (a list, lowest category first). Pupils without prior attainment get no rows."""
@@ -146,14 +132,3 @@ def score(fitted: FittedOutcome, pupils: pl.DataFrame, levels: Iterable[int] = t
     if not parts:
         return pl.DataFrame(schema={"upn": pl.String, "level": pl.Int64, "expected": pl.Float64})
     return pl.concat(parts)
-
-
-def chance_at_least(fitted: FittedOutcome, probabilities: Iterable[float], value: float) -> float:
-    """The chance of an outcome worth ``value`` or more (e.g. grade 4 or above)."""
-    return float(
-        sum(p for p, v in zip(probabilities, fitted.model.outcome.values, strict=True) if v >= value - 1e-9)
-    )
-
-
-def describe_level(level: int) -> str:
-    return LEVELS.get(level, f"{level}th percentile of schools")

@@ -19,7 +19,7 @@ NumPy and deterministic: the same data always give the same model.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -402,10 +402,3 @@ def fit(
         log_likelihood=result.log_likelihood,
         standard_errors={name: float(e) for name, e in zip(names, errors, strict=True)},
     )
-
-
-def with_outcome(model: OrdinalModel, outcome: Outcome) -> OrdinalModel:
-    """The same model with relabelled categories (same count)."""
-    if len(outcome.labels) != len(model.outcome.labels):
-        raise EstimatesError("A relabelled outcome must keep its number of categories.")
-    return replace(model, outcome=outcome)

@@ -13,6 +13,7 @@ import polars as pl
 
 from keystage.core.estimates.ambition import LEVELS
 from keystage.core.estimates.engine import FittedOutcome
+from keystage.core.measures.group_figures import SUPPRESS_BELOW
 
 
 def marks(outcome: FittedOutcome) -> tuple[tuple[str, float], ...]:
@@ -68,6 +69,11 @@ class CohortRow:
     expected: float | None  # the mean estimate of pupils with prior attainment
     reaching: tuple[float, ...]  # how many are expected to reach each mark (the sum of their chances)
     distribution: tuple[float, ...]  # the expected share of the cohort in each category
+
+    def suppressed_for(self, *, sees_pupils: bool) -> bool:
+        """Whether its figures are withheld from this reader: from one who may not see pupils, when
+        fewer than SUPPRESS_BELOW pupils make them (they could point at a pupil)."""
+        return not sees_pupils and 0 < self.with_prior < SUPPRESS_BELOW
 
 
 def cohort_rows(

@@ -241,6 +241,17 @@ def ks2_score(subject: str, framework: Framework, tables: ProgressTables) -> pl.
     )
 
 
+# The results progress reads, as columns of the pupils table.
+RESULT_COLUMNS = (
+    *KS1_ASSESSMENTS,
+    "ks2_reading_test",
+    "ks2_maths_test",
+    "ks2_reading_ta",
+    "ks2_maths_ta",
+    "ks2_writing_ta",
+)
+
+
 def with_progress(
     table: pl.DataFrame, framework: Framework, tables: ProgressTables | None = None
 ) -> pl.DataFrame:
@@ -248,15 +259,7 @@ def with_progress(
     as columns named like the assessments) with the columns of ``COLUMNS`` added. Expected scores and
     floors come from the pupils of ``table``; the order of its rows changes nothing."""
     tables = tables or load_tables()
-    needed = [
-        *KS1_ASSESSMENTS,
-        "ks2_reading_test",
-        "ks2_maths_test",
-        "ks2_reading_ta",
-        "ks2_maths_ta",
-        "ks2_writing_ta",
-    ]
-    missing = [c for c in needed if c not in table.columns]
+    missing = [c for c in RESULT_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"the pupils table lacks the result column(s) {', '.join(missing)}")
     frame = table.drop([c for c in COLUMNS if c in table.columns]).with_columns(
