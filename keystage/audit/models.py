@@ -35,6 +35,14 @@ class AuditAction(models.TextChoices):
     API_TOKEN_REVOKED = "api_token_revoked", "Revoked an API token"
     PUPILS_VIEWED = "pupils_viewed", "Viewed pupil-level results"
     REPORT_DOWNLOADED = "report_downloaded", "Downloaded pupil-level results"
+    TWO_FACTOR_ENROLLED = "two_factor_enrolled", "Set up two-factor sign-in"
+    TWO_FACTOR_FAILED = "two_factor_failed", "Two-factor code refused"
+    TWO_FACTOR_VERIFIED = "two_factor_verified", "Passed two-factor sign-in"
+    RECOVERY_CODE_USED = "recovery_code_used", "Signed in with a recovery code"
+    RECOVERY_CODES_RENEWED = "recovery_codes_renewed", "Made new recovery codes"
+    TWO_FACTOR_RESET = "two_factor_reset", "Reset a user's two-factor sign-in"
+    SUBJECT_ACCESS_EXPORTED = "subject_access_exported", "Exported one pupil's data (subject access)"
+    RETENTION_PURGED = "retention_purged", "Deleted data past its retention period"
 
 
 class AuditEvent(models.Model):
