@@ -30,6 +30,11 @@ def _ok(description: str, schema: str) -> dict[str, Any]:
 
 
 _UNAUTHORISED = {"$ref": "#/components/responses/Unauthorised"}
+# The academic years keystage accepts, named by the calendar year they end in (2026 for 2025/26).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+_YEAR = {"type": "integer", "minimum": FIRST_YEAR, "maximum": LAST_YEAR, "examples": [2026]}
+# A DfE number: the LA code, then the establishment number, with or without a slash between.
+_DFE = {"type": "string", "pattern": "^[0-9]{3}/?[0-9]{4}$", "examples": ["8004001"]}
 _UPLOAD_ID = {
     "name": "upload_id",
     "in": "path",
@@ -51,6 +56,13 @@ _ISSUE = {
         "message": {"type": "string", "description": "What is wrong and how to fix it, in plain English."},
         "severity": {"type": "string", "enum": ["error", "warning"]},
     },
+}
+
+_FILE_FORM_FIELDS = {
+    "file": {"type": "string", "contentMediaType": "application/octet-stream", "minLength": 1},
+    "collection": {"type": "string", "enum": list(KINDS)},
+    "year": _YEAR,
+    "school": {**_DFE, "description": "DfE number, 7 digits, e.g. 8004001."},
 }
 
 _COMPONENTS: dict[str, Any] = {
@@ -288,12 +300,12 @@ _COMPONENTS: dict[str, Any] = {
         "FileForm": {
             "type": "object",
             "required": ["file", "collection", "year"],
-            "properties": {
-                "file": {"type": "string", "contentMediaType": "application/octet-stream"},
-                "collection": {"type": "string", "enum": list(KINDS)},
-                "year": {"type": "integer", "examples": [2026]},
-                "school": {"type": "string", "description": "DfE number, 7 digits, e.g. 8004001."},
-            },
+            "properties": _FILE_FORM_FIELDS,
+        },
+        "UploadForm": {
+            "type": "object",
+            "required": ["file", "collection", "year", "school"],
+            "properties": _FILE_FORM_FIELDS,
         },
         "Confirmation": {
             "type": "object",
@@ -311,7 +323,6 @@ _BAD_INPUT = (
     "unknown_collection",
     "invalid_year",
     "invalid_school",
-    "unknown_school",
     "malformed_request",
 )
 
@@ -335,7 +346,7 @@ def _paths() -> dict[str, Any]:
                 "security": secured,
                 "parameters": [
                     {"name": "collection", "in": "query", "schema": {"type": "string", "enum": list(KINDS)}},
-                    {"name": "year", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "year", "in": "query", "schema": _YEAR},
                 ],
                 "responses": {
                     "200": _ok("The collections, newest year first.", "CollectionList"),
@@ -361,6 +372,7 @@ def _paths() -> dict[str, Any]:
                     "400": _error("The request is missing something or has a bad value.", *_BAD_INPUT),
                     "401": _UNAUTHORISED,
                     "403": _error("You may not submit data for this school.", "forbidden"),
+                    "404": _error("No school has the DfE number given.", "unknown_school"),
                     "409": _error("The collection cannot be checked yet.", "collection_unavailable"),
                     "413": too_large,
                     "422": _ok(
@@ -380,9 +392,7 @@ def _paths() -> dict[str, Any]:
                     "required": True,
                     "content": {
                         "multipart/form-data": {
-                            "schema": {
-                                "allOf": [_ref("FileForm"), {"required": ["school"]}],
-                            }
+                            "schema": _ref("UploadForm"),
                         }
                     },
                 },
@@ -401,11 +411,20 @@ def _paths() -> dict[str, Any]:
                         "The request is missing something or has a bad value.",
                         *_BAD_INPUT,
                         "empty_file",
-                        "upload_refused",
                     ),
                     "401": _UNAUTHORISED,
                     "403": _error("You may not submit data for this school.", "forbidden"),
-                    "409": _error("The collection is not open for uploads.", "collection_closed"),
+                    "404": _error(
+                        "No school has the DfE number given, or there is no such collection that year.",
+                        "unknown_school",
+                        "no_collection",
+                    ),
+                    "409": _error(
+                        "The collection is not open for uploads, or refused the file (for example the school "
+                        "has no pupils on roll for it).",
+                        "collection_closed",
+                        "upload_refused",
+                    ),
                     "413": too_large,
                 },
             }
@@ -456,7 +475,7 @@ def _paths() -> dict[str, Any]:
                     "in": "path",
                     "required": True,
                     "description": "The school's DfE number (LA code and establishment number): 8004001.",
-                    "schema": {"type": "string"},
+                    "schema": _DFE,
                 },
                 {
                     "name": "level",
@@ -490,16 +509,16 @@ def _paths() -> dict[str, Any]:
                 "security": secured,
                 "responses": {
                     "200": _ok("The estimates.", "SchoolEstimates"),
-                    "400": _error(
-                        "A bad school, level or stage.",
-                        "invalid_school",
-                        "unknown_school",
-                        "invalid_level",
-                        "invalid_stage",
-                    ),
+                    "400": _error("A bad school or level.", "invalid_school", "invalid_level"),
                     "401": _UNAUTHORISED,
                     "403": _error("You may not read this school's reports.", "forbidden"),
-                    "404": _error("No estimates have been fitted yet.", "no_estimates"),
+                    "404": _error(
+                        "No such school, no estimates of that stage for it (KS5 and KS4 are for secondary "
+                        "schools, KS2 for primary), or none fitted yet.",
+                        "unknown_school",
+                        "no_such_stage",
+                        "no_estimates",
+                    ),
                 },
             },
         },

@@ -15,6 +15,7 @@ urlpatterns = [
     path("uploads/<id:upload_id>/confirm", views.confirm, name="confirm"),
     path("uploads/<id:upload_id>/error-workbook", views.error_workbook, name="error_workbook"),
     path("schools/<str:dfe>/estimates", views.school_estimates, name="school_estimates"),
-    # Anything else under /api/v1/ is a JSON 404, never the HTML page.
-    re_path(r"^(?P<path>.*)$", views.not_found, name="not_found"),
+    # Anything else under /api/v1/ is a JSON 404, never the HTML page: [\s\S], because "." stops at a newline
+    # and a path may hold an encoded one.
+    re_path(r"^(?P<path>[\s\S]*)$", views.not_found, name="not_found"),
 ]

@@ -26,7 +26,6 @@ from keystage.organisations.models import School
 from keystage.results import services as results
 from keystage.results.models import Collection, Upload, UploadStatus
 
-_FIRST_YEAR, _LAST_YEAR = 2000, 2100
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
@@ -61,7 +60,7 @@ def _year(value: str) -> int:
             f"The year must be a number, the year the academic year ends (2026 for 2025/26), "
             f"not “{value.strip()[:20]}”.",
         ) from None
-    if not _FIRST_YEAR <= year <= _LAST_YEAR:
+    if not openapi.FIRST_YEAR <= year <= openapi.LAST_YEAR:
         raise ApiError(
             400,
             "invalid_year",
@@ -77,7 +76,7 @@ def _school(value: str) -> School:
         raise ApiError(400, "invalid_school", str(error)) from None
     school = School.objects.select_related("la", "trust").filter(dfe_number=number).first()
     if school is None:
-        raise ApiError(400, "unknown_school", f"No school has DfE number {number}.")
+        raise ApiError(404, "unknown_school", f"No school has DfE number {number}.")
     return school
 
 
@@ -178,12 +177,11 @@ def openapi_document(request: HttpRequest) -> HttpResponse:
 @endpoint("GET")
 def collections(request: HttpRequest) -> HttpResponse:
     found = Collection.objects.all()
-    kind = request.GET.get("collection", "").strip()
-    if kind:
-        found = found.filter(kind=_kind({"collection": kind}))
-    year = request.GET.get("year", "").strip()
-    if year:
-        found = found.filter(year=_year(year))
+    # A filter given empty is refused rather than ignored: the caller meant something by sending it.
+    if "collection" in request.GET:
+        found = found.filter(kind=_kind({"collection": request.GET["collection"]}))
+    if "year" in request.GET:
+        found = found.filter(year=_year(request.GET["year"]))
     return JsonResponse({"collections": [collection_json(c) for c in found]})
 
 
@@ -225,8 +223,8 @@ def uploads(request: HttpRequest) -> HttpResponse:
     collection = Collection.objects.filter(kind=kind, year=year).first()
     if collection is None:
         raise ApiError(
-            400,
-            "unknown_collection",
+            404,
+            "no_collection",
             f"There is no {KINDS[kind].title} collection for {academic_year_name(year)}. "
             "GET /api/v1/collections lists them.",
         )
@@ -239,7 +237,7 @@ def uploads(request: HttpRequest) -> HttpResponse:
         )
     except results.CollectionError as error:
         code = "upload_refused" if collection.is_open() else "collection_closed"
-        raise ApiError(409 if code == "collection_closed" else 400, code, str(error)) from None
+        raise ApiError(409, code, str(error)) from None
     response = JsonResponse(upload_json(request, upload), status=202)
     response["Location"] = _absolute(request, "api:upload", upload.pk)
     return response
@@ -306,7 +304,7 @@ def school_estimates(request: HttpRequest, dfe: str) -> HttpResponse:
     if stage is None:
         offered = " or ".join(each.target.lower() for each in stages)
         raise ApiError(
-            400, "invalid_stage", f"{school.name}'s estimates are for stage {offered}, not “{wanted[:10]}”."
+            404, "no_such_stage", f"{school.name}'s estimates are for stage {offered}, not “{wanted[:10]}”."
         )
     found = estimates.school_estimates(school, contextual=contextual, transition=stage.transition)
     if found is None:

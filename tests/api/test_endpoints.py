@@ -274,7 +274,7 @@ def test_malformed_requests_get_400_json(world):
         _error(client.post(endpoint, _form(world, data, year=None)), 400, "missing_field")
         _error(client.post(endpoint, _form(world, data, file=None)), 400, "missing_file")
         _error(client.post(endpoint, _form(world, data, school="12")), 400, "invalid_school")
-        _error(client.post(endpoint, _form(world, data, school="9999999")), 400, "unknown_school")
+        _error(client.post(endpoint, _form(world, data, school="9999999")), 404, "unknown_school")
         two = {**_form(world, data), "file": [upload_file(data, "a.csv"), upload_file(data, "b.csv")]}
         _error(client.post(endpoint, two), 400, "too_many_files")
         _error(
@@ -292,7 +292,7 @@ def test_malformed_requests_get_400_json(world):
     _error(client.post("/api/v1/uploads", _form(world, b"", school=world.s1.dfe_number)), 400, "empty_file")
     # A collection with no window this year.
     message = _error(
-        client.post("/api/v1/uploads", _form(world, data, collection="ks1")), 400, "unknown_collection"
+        client.post("/api/v1/uploads", _form(world, data, collection="ks1")), 404, "no_collection"
     )
     assert "KS1" in message
     _error(client.get("/api/v1/uploads/123456"), 404, "upload_not_found")
@@ -348,6 +348,8 @@ def test_unknown_paths_and_methods_answer_json(world):
     assert "openapi.json" in message
     assert "final “/”" in _error(client.get("/api/v1/collections/"), 404, "not_found")
     _error(client.post("/api/v1/nowhere/else", {}), 404, "not_found")
+    # An encoded newline in the path (found by schemathesis) is still the API's JSON 404.
+    _error(client.get("/api/v1/uploads/%0Aa/error-workbook"), 404, "not_found")
     response = client.delete("/api/v1/collections")
     _error(response, 405, "method_not_allowed")
     assert response["Allow"] == "GET"

@@ -62,5 +62,6 @@ def test_bad_requests_are_explained_in_json(national):
     assert _get(named, national.s1.dfe_number).json()["error"]["code"] == "no_estimates"
     assert _get(named, national.s1.dfe_number, level="70").json()["error"]["code"] == "invalid_level"
     assert _get(named, "12").json()["error"]["code"] == "invalid_school"
+    assert _get(named, "9999999").status_code == 404
     assert _get(named, "9999999").json()["error"]["code"] == "unknown_school"
     assert api().get(f"/api/v1/schools/{national.s1.dfe_number}/estimates").status_code == 401

@@ -52,7 +52,7 @@ def test_the_api_gives_a_primary_school_its_ks2_estimates(fitted_ks2):
     assert rwm["year_groups"][-1]["reaching"][0]["mark"] == "the expected standard in all three"
     assert any(p["estimates"] for p in body["pupils"])
     wrong = trust.get(f"/api/v1/schools/{world.s2.dfe_number}/estimates?stage=ks4")
-    assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "invalid_stage"
+    assert wrong.status_code == 404 and wrong.json()["error"]["code"] == "no_such_stage"
     # A secondary school's estimates are KS4's: none fitted here.
     none = trust.get(f"/api/v1/schools/{world.s1.dfe_number}/estimates")
     assert none.status_code == 404 and none.json()["error"]["code"] == "no_estimates"
