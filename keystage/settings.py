@@ -12,6 +12,12 @@ Environment variables (all optional for the demo):
   KEYSTAGE_MAX_UPLOAD_MB the largest results file accepted (default 20)
   KEYSTAGE_STORAGE_BACKEND, KEYSTAGE_STORAGE_OPTIONS  where uploaded files live (default: on disk)
   KEYSTAGE_KS4_ESTIMATES  P8 estimates per year, e.g. 2024=dfe-2024-provisional,2026=platform
+  KEYSTAGE_RETAIN_UPLOADS_YEARS, KEYSTAGE_RETAIN_PUPIL_DATA_YEARS  academic years uploads (default 2) and
+                      pupil-level data (default 6) are kept after their year; KEYSTAGE_RETAIN_AUDIT_YEARS
+                      the audit log's years (default: kept)
+  KEYSTAGE_TWO_FACTOR  required (default): people who see pupils and platform staff sign in with a code
+                      from an authenticator app; off: passwords alone (the demo)
+  KEYSTAGE_TWO_FACTOR_MAX_FAILURES  wrong codes before a person waits KEYSTAGE_LOGIN_LOCKOUT_MINUTES (5)
   EMAIL_BACKEND, EMAIL_FILE_PATH, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
   EMAIL_USE_TLS, DEFAULT_FROM_EMAIL
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
@@ -74,6 +81,7 @@ INSTALLED_APPS = [
     "keystage.measures",
     "keystage.reports",
     "keystage.estimates",
+    "keystage.privacy",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -81,6 +89,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_tasks",
     "django_tasks_db",
 ]
@@ -92,7 +103,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After the two above: it reads the verified device and may leave a message for the next page.
+    "keystage.accounts.two_factor.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "keystage.web.middleware.SecurityHeadersMiddleware",
@@ -176,6 +190,13 @@ KEYSTAGE_LOGIN_LOCKOUT_MINUTES = int(os.environ.get("KEYSTAGE_LOGIN_LOCKOUT_MINU
 KEYSTAGE_TRUSTED_PROXIES = frozenset(
     a.strip() for a in os.environ.get("KEYSTAGE_TRUSTED_PROXIES", "").split(",") if a.strip()
 )
+# Two-factor sign-in (keystage/accounts/two_factor.py): "required" for everyone who sees pupils and for
+# platform staff, or "off" (the demo, which prints its passwords for anyone to use).
+KEYSTAGE_TWO_FACTOR = os.environ.get("KEYSTAGE_TWO_FACTOR", "required").strip().lower() or "required"
+if KEYSTAGE_TWO_FACTOR not in {"required", "off"}:
+    raise ImproperlyConfigured(f"KEYSTAGE_TWO_FACTOR is “{KEYSTAGE_TWO_FACTOR}”: use required or off.")
+# Wrong codes (authenticator or recovery) before a person must wait KEYSTAGE_LOGIN_LOCKOUT_MINUTES.
+KEYSTAGE_TWO_FACTOR_MAX_FAILURES = int(os.environ.get("KEYSTAGE_TWO_FACTOR_MAX_FAILURES", "5"))
 KEYSTAGE_INVITATION_DAYS = int(os.environ.get("KEYSTAGE_INVITATION_DAYS", "7"))
 # The largest results file accepted; a 2,000-pupil template with every subject is under 5 MB.
 KEYSTAGE_MAX_UPLOAD_BYTES = int(os.environ.get("KEYSTAGE_MAX_UPLOAD_MB", "20")) * 1024 * 1024
@@ -196,6 +217,30 @@ def _estimates_by_year(text: str) -> dict[int, str]:
 KEYSTAGE_KS4_ESTIMATES = _estimates_by_year(os.environ.get("KEYSTAGE_KS4_ESTIMATES", ""))
 # Seconds since a worker's last heartbeat before /healthz calls it stale.
 KEYSTAGE_WORKER_STALE_SECONDS = int(os.environ.get("KEYSTAGE_WORKER_STALE_SECONDS", "60"))
+
+
+def _years(name: str, default: int | None) -> int | None:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ImproperlyConfigured(f"{name} is a whole number of academic years, 1 or more, not “{text}”.")
+    return int(text)
+
+
+# Data protection (keystage/privacy/retention.py; the worker purges once a day): how many academic
+# years after the one it belongs to keystage keeps what it holds about pupils. keystage is not the
+# pupil's record: that stays in the school's MIS, which many schools' retention schedules keep until the
+# pupil is 25. An analysis service needs far less. Uploads that did not become the school's submission
+# (files with errors, files never confirmed or overwritten) are working copies, needed while the
+# collection and its checking run and for a year of questions after: 2. Pupil-level data (submissions,
+# rosters of pupils who have left, pupils' figures, files sent to the LA) serves three-year trends and a
+# cohort followed across a key stage (KS2 to KS4 is five years): 6. School, trust, LA and national figures
+# are not about any one pupil and are kept.
+KEYSTAGE_RETAIN_UPLOADS_YEARS = _years("KEYSTAGE_RETAIN_UPLOADS_YEARS", 2)
+KEYSTAGE_RETAIN_PUPIL_DATA_YEARS = _years("KEYSTAGE_RETAIN_PUPIL_DATA_YEARS", 6)
+# The audit log is the school's evidence of who saw what: kept unless a number of years is set.
+KEYSTAGE_RETAIN_AUDIT_YEARS = _years("KEYSTAGE_RETAIN_AUDIT_YEARS", None)
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"
@@ -242,6 +287,11 @@ KEYSTAGE_PDF_ROWS_IN_REQUEST = int(os.environ.get("KEYSTAGE_PDF_ROWS_IN_REQUEST"
 KEYSTAGE_BASE_URL = os.environ.get("KEYSTAGE_BASE_URL", "" if HTTPS else "http://127.0.0.1:8000")
 if not KEYSTAGE_BASE_URL:
     raise ImproperlyConfigured("KEYSTAGE_BASE_URL must be set in production: emailed links use it.")
+# The name an authenticator app shows beside the code: the server's host tells two keystages apart.
+_host = urlsplit(KEYSTAGE_BASE_URL).hostname or ""
+OTP_TOTP_ISSUER = "keystage" if _host in {"", "localhost", "127.0.0.1"} else f"keystage {_host}"
+# Platform admin never shows an authenticator's secret or a person's recovery codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Security: cookies, headers and the Content Security Policy.
 SESSION_COOKIE_HTTPONLY = True

@@ -28,6 +28,7 @@ urlpatterns = [
     path("", include("keystage.returns.urls")),
     path("", include("keystage.reports.urls")),
     path("", include("keystage.estimates.urls")),
+    path("", include("keystage.privacy.urls")),
     path("api/v1/", include("keystage.api.urls")),
     path("account/", include("keystage.api.account_urls")),
     path("admin/", admin.site.urls),

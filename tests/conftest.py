@@ -19,6 +19,7 @@ from django.test import Client
 from keystage.accounts.models import User
 from keystage.core.roles import Role
 from keystage.organisations.models import LocalAuthority, School, Trust
+from tests.authenticator import give_code
 from tests.factories import PASSWORD, LocalAuthorityFactory, SchoolFactory, TrustFactory, member
 
 os.environ.setdefault("KEYSTAGE_DEMO_BACKGROUND", "small")  # the demo in tests: quick to work out
@@ -95,9 +96,10 @@ def world(db: None) -> World:
 
 
 def signed_in(user: User) -> Client:
+    """A client signed in as the person, having given a two-factor code if they owe one."""
     client = Client()
     client.force_login(user)
-    return client
+    return give_code(client, user)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from keystage.accounts.models import Invitation, Membership
 from keystage.accounts.services import invite_user
 from keystage.results.models import Collection
 from keystage.returns.models import ReturnRound
+from tests.authenticator import authenticator_for
 from tests.conftest import PERSONAS, World, signed_in
 from tests.results.conftest import open_collection
 from tests.returns.conftest import open_round
@@ -143,6 +144,22 @@ CASES = [
         "remove access",
         "POST",
         lambda w: reverse("accounts:revoke_user", args=[w.s1.pk, w.person("governor").pk]),
+        {"school_admin"},
+        ok_status=302,
+    ),
+    Case(
+        "reset page for a user's two-factor sign-in",
+        "GET",
+        lambda w: reverse("accounts:reset_two_factor", args=[w.s1.pk, w.person("school_named").pk]),
+        {"school_admin"},
+    ),
+    Case(
+        "reset a user's two-factor sign-in",
+        "POST",
+        lambda w: (
+            authenticator_for(w.person("school_named")),  # set up (again) before each try: a reset needs one
+            reverse("accounts:reset_two_factor", args=[w.s1.pk, w.person("school_named").pk]),
+        )[1],
         {"school_admin"},
         ok_status=302,
     ),
@@ -284,6 +301,12 @@ CASES = [
         ok_status=404,
     ),
     Case(
+        "export a pupil's data (subject access)",
+        "GET",
+        lambda w: reverse("privacy:subject_access", args=[w.s1.pk]),
+        S1_PUPIL_READERS | {"manage_data"},
+    ),
+    Case(
         "fit estimates",
         "POST",
         lambda w: reverse("estimates:request_fit"),
@@ -298,6 +321,13 @@ TESTED_ELSEWHERE = {
     "accounts:login": "tests/accounts (signing in)",
     "accounts:logout": "tests/accounts (signing out)",
     "accounts:accept_invitation": "tests/accounts (a signed, expiring token instead of a role)",
+    # A person's own two-factor pages: no organisation, only their own devices.
+    "accounts:two_factor_verify": "tests/accounts/test_two_factor.py",
+    "accounts:two_factor_recovery": "tests/accounts/test_two_factor.py",
+    "accounts:two_factor_setup": "tests/accounts/test_two_factor.py",
+    "accounts:two_factor": "tests/accounts/test_two_factor.py",
+    "accounts:two_factor_recovery_codes": "tests/accounts/test_two_factor.py",
+    "accounts:two_factor_renew_codes": "tests/accounts/test_two_factor.py",
     "results:upload_detail": "tests/results/test_pages.py",
     "results:upload_status": "tests/results/test_pages.py",
     "results:confirm": "tests/results/test_pages.py",

@@ -104,3 +104,24 @@ class NewAccountForm(forms.Form):
         if password and data.get("password_again") and password != data["password_again"]:
             self.add_error("password_again", "The passwords do not match")
         return data
+
+
+class AuthenticatorCodeForm(forms.Form):
+    """One code from an authenticator app; the service checks its form and its value."""
+
+    code = forms.CharField(
+        label="Code from your authenticator app",
+        max_length=20,
+        required=False,  # an empty code gets the service's own message, like any other wrong one
+        help_text="The 6-digit code the app shows for keystage. It changes every 30 seconds.",
+    )
+
+
+class RecoveryCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Recovery code",
+        max_length=40,
+        required=False,
+        help_text="One of the codes you printed or saved when you set up two-factor sign-in, like "
+        "abcd-2345. Each code works once.",
+    )

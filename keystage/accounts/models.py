@@ -151,7 +151,7 @@ class SignInThrottle(models.Model):
     many attempts sent at once cannot all slip past the limit.
     """
 
-    key = models.CharField(max_length=300, unique=True)  # "account:<email>" or "address:<ip>"
+    key = models.CharField(max_length=300, unique=True)  # account:<email>, address:<ip>, two-factor:<id>
     window_start = models.DateTimeField()
     attempts = models.PositiveIntegerField(default=0)
 

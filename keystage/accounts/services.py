@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from keystage.accounts import policy
+from keystage.accounts import policy, two_factor
 from keystage.accounts.models import Invitation, Membership, User, normalise_email
 from keystage.accounts.tasks import send_invitation_email
 from keystage.audit.log import record
@@ -326,3 +326,58 @@ def revoke_access(
             ip_address=ip_address,
             removed=sorted(removed),
         )
+
+
+def reset_two_factor(
+    *, actor: User, organisation: Organisation, user: User, ip_address: str | None = None
+) -> int:
+    """Delete a colleague's authenticator and recovery codes (a lost phone): they set up again when
+    they next sign in, and no session of theirs keeps the verification it had. Returns how many
+    devices went."""
+    if user.pk == actor.pk:
+        raise ActionRefusedError(
+            "You cannot reset your own two-factor sign-in here. To change your authenticator app or "
+            "recovery codes, go to Two-factor sign-in from your home page."
+        )
+    if user.is_staff or user.is_superuser:
+        raise ActionRefusedError(
+            "Two-factor sign-in for platform staff is reset by the people who run this service."
+        )
+    with _managing_users(actor, organisation):
+        if not Membership.objects.filter(user=user, organisation=organisation).exists():
+            raise ActionRefusedError(f"{user.email} has no access to {organisation.name}.")
+        gone = two_factor.forget_devices(user)
+        if not gone:
+            raise ActionRefusedError(
+                f"{user.full_name or user.email} has not set up two-factor sign-in: "
+                "there is nothing to reset."
+            )
+        record(
+            AuditAction.TWO_FACTOR_RESET,
+            actor=actor,
+            organisation=organisation,
+            subject=user.email,
+            ip_address=ip_address,
+            devices=gone,
+        )
+    return gone
+
+
+def reset_two_factor_as_platform_staff(*, actor: User, user: User, ip_address: str | None = None) -> int:
+    """The same reset from platform administration, for anyone (platform staff included)."""
+    if not (actor.is_active and actor.is_staff):
+        raise ActionRefusedError(
+            "Only platform staff can reset two-factor sign-in from platform administration."
+        )
+    with transaction.atomic():
+        gone = two_factor.forget_devices(user)
+        if gone:
+            record(
+                AuditAction.TWO_FACTOR_RESET,
+                actor=actor,
+                subject=user.email,
+                ip_address=ip_address,
+                devices=gone,
+                by="platform staff",
+            )
+    return gone

@@ -48,6 +48,19 @@ def reserve_attempt(email: str, ip_address: str | None) -> Reservation | int:
     limits = [(f"account:{email}", settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ACCOUNT)]
     if ip_address:
         limits.append((f"address:{ip_address}", settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ADDRESS))
+    return _reserve(limits)
+
+
+def reserve_code_attempt(user_id: int) -> Reservation | int:
+    """A reservation to try a two-factor code (authenticator or recovery), or the minutes to wait.
+
+    Counted per person, after the password: guessing a six-digit code needs many tries, so a few
+    wrong ones lock the second step for the same window as the first.
+    """
+    return _reserve([(f"two-factor:{user_id}", settings.KEYSTAGE_TWO_FACTOR_MAX_FAILURES)])
+
+
+def _reserve(limits: list[tuple[str, int]]) -> Reservation | int:
     now = timezone.now()
     with transaction.atomic():
         rows = [(_locked_row(key), limit) for key, limit in sorted(limits)]  # fixed order: no deadlock
@@ -64,11 +77,12 @@ def reserve_attempt(email: str, ip_address: str | None) -> Reservation | int:
 
 
 def release(reservation: Reservation) -> None:
-    """The password was right: the account starts afresh and the address gets its place back."""
+    """The password (or code) was right: the person starts afresh and the address gets its place back."""
     with transaction.atomic():
         for key in reservation.keys:
             row = SignInThrottle.objects.select_for_update().filter(key=key).first()
             if row is None:
                 continue
-            row.attempts = 0 if key.startswith("account:") else max(0, row.attempts - 1)
+            starts_afresh = key.startswith(("account:", "two-factor:"))
+            row.attempts = 0 if starts_afresh else max(0, row.attempts - 1)
             row.save(update_fields=["attempts"])

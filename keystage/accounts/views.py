@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from keystage.accounts import policy, services
+from keystage.accounts import policy, services, two_factor
 from keystage.accounts.forms import InviteForm, NewAccountForm, RolesForm, SignInForm
 from keystage.accounts.models import Invitation, Membership, User, normalise_email
 from keystage.accounts.sign_in import sign_in as sign_in_service
@@ -43,11 +43,16 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         refused = sign_in_service(request, form.cleaned_data["email"], form.cleaned_data["password"])
         if refused is None:
+            if two_factor.must_verify(request.user):  # the password was right; now the code
+                return redirect(two_factor.next_step_url(request.user, _safe_next(request)))
             return redirect(_safe_next(request))
         form.add_error(None, refused.message)
     status = 400 if request.method == "POST" else 200
     return render(
-        request, "accounts/sign_in.html", {"form": form, "next": _safe_next(request)}, status=status
+        request,
+        "accounts/sign_in.html",
+        {"form": form, "next": _safe_next(request), "two_factor_on": two_factor.is_on()},
+        status=status,
     )
 
 
@@ -149,8 +154,54 @@ def edit_user(request: HttpRequest, org_id: int, user_id: int) -> HttpResponse:
     return render(
         request,
         "accounts/edit_user.html",
-        {"organisation": organisation, "member": member, "form": form, "last_active": last_active},
+        {
+            "organisation": organisation,
+            "member": member,
+            "form": form,
+            "last_active": last_active,
+            "two_factor": _two_factor_status(request, member),
+        },
         status=status,
+    )
+
+
+def _two_factor_status(request: HttpRequest, member: User) -> dict[str, object]:
+    """What an administrator sees of a colleague's two-factor sign-in, and whether they may reset it."""
+    return {
+        "on": two_factor.is_on(),
+        "set_up": two_factor.is_set_up(member),
+        "required": two_factor.required_for(member),
+        "resettable": member.pk != request.user.pk and not (member.is_staff or member.is_superuser),
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def reset_two_factor(request: HttpRequest, org_id: int, user_id: int) -> HttpResponse:
+    """A colleague lost their phone: after a confirmation, they set up two-factor sign-in again."""
+    organisation = _organisation(request, org_id, Action.MANAGE_USERS)
+    member = _member(organisation, user_id)
+    error = ""
+    if request.method == "POST":
+        assert isinstance(request.user, User)
+        try:
+            services.reset_two_factor(
+                actor=request.user, organisation=organisation, user=member, ip_address=client_address(request)
+            )
+        except services.ActionRefusedError as refused:
+            error = str(refused)
+        else:
+            messages.success(
+                request,
+                f"Two-factor sign-in of {member.full_name or member.email} has been reset. "
+                "They set it up again when they next sign in.",
+            )
+            return redirect("accounts:edit_user", org_id=organisation.pk, user_id=member.pk)
+    return render(
+        request,
+        "accounts/reset_two_factor.html",
+        {"organisation": organisation, "member": member, "error": error},
+        status=400 if error else 200,
     )
 
 

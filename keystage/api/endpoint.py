@@ -23,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from keystage.api import services
 from keystage.audit.log import client_address
+from keystage.web import faults
 from keystage.web.uploads import max_upload_bytes, upload_refused_for_size
 
 logger = logging.getLogger(__name__)
@@ -114,11 +115,8 @@ def endpoint(*methods: str, auth: bool = True) -> Callable[[View], View]:
                 response = error_response(
                     400, "malformed_request", "The request body could not be read: check its format."
                 )
-            except Exception:  # an API answers in JSON even when something unforeseen goes wrong
-                logger.exception("API request %s %s failed", request.method, request.path)
-                response = error_response(
-                    500, "internal_error", "Something went wrong on our side. Try again later."
-                )
+            except Exception as error:  # an API answers in JSON even when something unforeseen goes wrong
+                response = _unforeseen(request, error)
             response["Cache-Control"] = "no-store"
             return response
 
@@ -126,6 +124,22 @@ def endpoint(*methods: str, auth: bool = True) -> Callable[[View], View]:
         return csrf_exempt(wrapper)
 
     return decorate
+
+
+def _unforeseen(request: HttpRequest, error: Exception) -> JsonResponse:
+    """A database restarting or a full disk is worth retrying (503); anything else is our fault (500)."""
+    logger.exception("API request %s %s failed", request.method, request.path)
+    retry = {"Retry-After": str(faults.RETRY_AFTER_SECONDS)}
+    if faults.storage_full(error):
+        return error_response(503, "storage_unavailable", faults.NOT_STORED_MESSAGE, retry)
+    if faults.database_unavailable(error):
+        return error_response(
+            503,
+            "service_unavailable",
+            "The service cannot reach its database just now. Try again in a few minutes.",
+            retry,
+        )
+    return error_response(500, "internal_error", "Something went wrong on our side. Try again later.")
 
 
 def form_with_file(request: HttpRequest) -> tuple[dict[str, str], UploadedFile]:

@@ -8,6 +8,7 @@ school's own staff list.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -82,6 +83,11 @@ class Role(StrEnum):
     @property
     def sees_pupils(self) -> bool:
         return Action.VIEW_PUPIL_DATA in ROLE_INFO[self].actions
+
+    @property
+    def needs_two_factor(self) -> bool:
+        """A role that shows pupils' names asks for a second factor when its holder signs in."""
+        return self.sees_pupils
 
 
 _A = Action
@@ -194,6 +200,15 @@ def parse_roles(values: list[str], kind: OrgKind) -> list[Role]:
         if role not in roles:
             roles.append(role)
     return roles
+
+
+def two_factor_required(roles: Iterable[Role], *, platform_staff: bool = False) -> bool:
+    """Whether a person holding these roles must sign in with a code as well as a password.
+
+    Platform staff must too: platform administration reaches every organisation's people. Anyone
+    else (anonymised, governor, administrator-only roles) may choose to.
+    """
+    return platform_staff or any(role.needs_two_factor for role in roles)
 
 
 def grants(role: Role, action: Action, *, held_in: OrgKind, target_is_held_org: bool) -> bool:

@@ -31,5 +31,8 @@ def detail(request: HttpRequest, org_id: int) -> HttpResponse:
             "my_roles": policy.roles_in(request.user, organisation),
             "can_manage_users": policy.can(request.user, Action.MANAGE_USERS, organisation),
             "can_view_audit": policy.can(request.user, Action.VIEW_AUDIT_LOG, organisation),
+            # A subject access request is answered per school, by those who see its pupils.
+            "can_export_pupil": organisation.org_kind is OrgKind.SCHOOL
+            and policy.can(request.user, Action.VIEW_PUPIL_DATA, organisation),
         },
     )

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from keystage.organisations.models import Organisation
 from keystage.reports.models import ExportStatus, ReportExport
+from keystage.web.faults import FileNotStored, save_whole
 
 # Exports are copies of reports the person can draw again at any time; kept a week, then deleted.
 KEEP_EXPORTS = timedelta(days=7)
@@ -106,7 +107,10 @@ def draw_export(export_id: int) -> str:
     if response.status_code != 200 or response.get("Content-Type") != "application/pdf":
         return _failed(export, "This report has no figures now, so its PDF was not prepared.")
     content = response.content
-    export.file.save(export.filename, ContentFile(content), save=False)
+    try:
+        save_whole(export.file, export.filename, ContentFile(content))
+    except FileNotStored:  # a full disk: said on the export's page, not left "being prepared"
+        return _failed(export, "The server could not store this PDF. Download the report again later.")
     export.size = len(content)
     export.status = ExportStatus.READY
     export.finished_at = timezone.now()

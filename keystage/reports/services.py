@@ -919,6 +919,11 @@ def scatter(run: MeasureRun, organisation: Organisation, y: str, group: str, val
     info = options.get(y) or next(iter(options.values()))
     x_column, x_label = SCATTER_X[run.key_stage]
     pupils, pupil_measures = pupil_table(run, organisation)
+    if pupils.height == 0:
+        raise NoFigures(
+            f"No pupils' figures are kept for {organisation.name} in {academic_year_name(run.year)}: none "
+            "were stored, or they were deleted when their retention period ended."
+        )
     column = pupil_measures[info.key].column
     spec = GROUPS.get(group)
     if spec is None or not all(c in pupils.columns for c in spec.columns):

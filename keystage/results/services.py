@@ -8,6 +8,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.core.files.base import ContentFile, File
@@ -41,6 +42,7 @@ from keystage.results.models import (
     Upload,
     UploadStatus,
 )
+from keystage.web.faults import DATABASE_UNAVAILABLE, FileNotStored, discard_unrecorded, save_whole
 from keystage.web.uploads import file_digest, max_upload_bytes, too_large_message
 
 logger = logging.getLogger(__name__)
@@ -174,6 +176,16 @@ def collect_deadline(
             run = DeadlineRun.objects.create(collection=collection, deadline=deadline, ran_at=now)
         except IntegrityError:
             return None
+        # Wait for confirmations in progress, which hold their school's lock (confirm_upload): one
+        # stamped before the deadline but not yet committed would otherwise be missed, and any
+        # confirmation after this point is stamped after the deadline.
+        uploading = Upload.objects.filter(collection=collection, school__isnull=False).values("school_id")
+        list(
+            School.objects.select_for_update(no_key=True, of=("self",))
+            .filter(pk__in=uploading)
+            .order_by("pk")
+            .values("pk")
+        )
         # What was in use at the deadline, even if the task runs late and a school has confirmed
         # another file since: the latest confirmed by then and not overwritten by then.
         candidates = (
@@ -263,10 +275,11 @@ def _refuse_outside_window(collection: Collection, now: datetime) -> None:
 
 
 def _store(upload: Upload, source: File[Any]) -> None:
+    """Keep the file whole, or raise FileNotStored with nothing of it left (a full disk)."""
     upload.sha256, upload.size = file_digest(source)
     suffix = upload.filename.rsplit(".", 1)[-1].lower() if "." in upload.filename else "bin"
     name = f"{upload.collection.kind}-{upload.collection.year}-{get_random_string(16)}.{suffix[:5]}"
-    upload.file.save(name, source, save=False)
+    save_whole(upload.file, name, source)
 
 
 def upload_results(
@@ -282,7 +295,8 @@ def upload_results(
 ) -> Upload:
     """Store the file and queue its validation; the page shows the outcome when the worker is done.
 
-    ``school`` is None in a trust's bulk upload: the school is found from the DfE number inside."""
+    ``school`` is None in a trust's bulk upload: the school is found from the DfE number inside.
+    Raises FileNotStored when storage cannot keep the file: then nothing is saved or queued."""
     if school is not None and actor is not None:
         policy.require(actor, Action.SUBMIT_DATA, school)
     now = timezone.now()
@@ -303,18 +317,27 @@ def upload_results(
         batch=batch,
     )
     _store(upload, source)
-    with transaction.atomic():
-        upload.save()
-        log.record(
-            AuditAction.RESULTS_UPLOADED,
-            actor=actor,
-            organisation=school or via_organisation,
-            subject=f"{collection}: {upload.filename}",
-            ip_address=ip,
-            upload=upload.pk,
-            sha256=upload.sha256,
+    try:
+        with transaction.atomic():
+            upload.save()
+            log.record(
+                AuditAction.RESULTS_UPLOADED,
+                actor=actor,
+                organisation=school or via_organisation,
+                subject=f"{collection}: {upload.filename}",
+                ip_address=ip,
+                upload=upload.pk,
+                sha256=upload.sha256,
+            )
+            # Robust: the upload is saved whatever happens here; one not queued is found by the sweep.
+            transaction.on_commit(lambda: _queue_validation(upload.pk), robust=True)
+    except BaseException:
+        # No row, no file: the database went away, or the request was ended, before the commit.
+        held = (
+            Upload.objects.filter(pk=upload.pk, file=upload.file.name) if upload.pk else Upload.objects.none()
         )
-        transaction.on_commit(lambda: _queue_validation(upload.pk))
+        discard_unrecorded(upload.file, held)
+        raise
     return upload
 
 
@@ -392,6 +415,8 @@ def validate_stored_upload(upload_id: int) -> Upload | None:
             report = check_file(data, collection.kind, collection.year, school)
     except CollectionError as error:
         return _finish(upload_id, None, [_file_issue(str(error))], None)
+    except DATABASE_UNAVAILABLE:
+        raise  # not the file's fault: it stays processing, and the task is run again (keystage worker)
     except Exception:  # never leave an upload processing for ever; the log has the details
         logger.exception("upload %s could not be checked", upload_id)
         message = (
@@ -436,29 +461,42 @@ def _finish(
         and school is not None
         and not any(i["severity"] == "error" for i in issues)
     )
-    workbook = None
+    # Written and stored before the transaction, so no lock is held while it is; the error list on
+    # the page says everything the workbook does, so an upload whose workbook could not be made or
+    # kept (a full disk) still ends with its errors shown, and without the download.
+    kept = Upload(pk=upload_id)
     if report is not None and not valid and report.rows is not None and layout is not None:
         try:
             workbook = write_error_workbook(layout, report.rows, report.issues)
-        except Exception:  # the error list on the page still says everything; log and go on
+            save_whole(kept.error_workbook, f"errors-{upload_id}.xlsx", ContentFile(workbook))
+        except FileNotStored:
+            pass  # logged where it failed
+        except Exception:
             logger.exception("error workbook for upload %s could not be written", upload_id)
-    with transaction.atomic():
-        upload = Upload.objects.select_for_update().get(pk=upload_id)
-        if upload.status != UploadStatus.PROCESSING:
-            return upload  # another run finished first
-        upload.school = school or upload.school
-        upload.issues = issues
-        upload.error_count = sum(1 for i in issues if i["severity"] == "error")
-        upload.warning_count = len(issues) - upload.error_count
-        upload.file_format = report.format or "" if report else ""
-        upload.pupil_count = len(report.pupils) if report else None
-        upload.validated_at = timezone.now()
-        upload.status = UploadStatus.SUCCESSFUL if valid else UploadStatus.ERROR
-        if workbook is not None:
-            upload.error_workbook.save(f"errors-{upload.pk}.xlsx", ContentFile(workbook), save=False)
-        upload.save()
-        if valid and report is not None and layout is not None:
-            _store_results(upload, report, layout)
+    try:
+        with transaction.atomic():
+            upload = Upload.objects.select_for_update().get(pk=upload_id)
+            if upload.status == UploadStatus.PROCESSING:
+                upload.school = school or upload.school
+                upload.issues = issues
+                upload.error_count = sum(1 for i in issues if i["severity"] == "error")
+                upload.warning_count = len(issues) - upload.error_count
+                upload.file_format = report.format or "" if report else ""
+                upload.pupil_count = len(report.pupils) if report else None
+                upload.validated_at = timezone.now()
+                upload.status = UploadStatus.SUCCESSFUL if valid else UploadStatus.ERROR
+                upload.error_workbook.name = kept.error_workbook.name or ""
+                upload.save()
+                if valid and report is not None and layout is not None:
+                    _store_results(upload, report, layout)
+            # else another run finished first, and this run's workbook is not used
+    except BaseException:
+        discard_unrecorded(
+            kept.error_workbook, Upload.objects.filter(error_workbook=kept.error_workbook.name)
+        )
+        raise
+    if kept.error_workbook.name and upload.error_workbook.name != kept.error_workbook.name:
+        kept.error_workbook.storage.delete(kept.error_workbook.name)
     return upload
 
 
@@ -515,18 +553,22 @@ def confirm_upload(upload: Upload, *, actor: Any, agreed: bool, ip: str | None =
     """The school agrees to the terms: this upload is used, and the one used before is overwritten
     (the last confirmation wins).
 
-    Under a lock on the school's row, so two confirmations at once end with exactly one in use."""
+    Under a lock on the school's row, so two confirmations at once end with exactly one in use. The
+    time is read once the lock is held: confirmations are stamped in the order they take effect, and a
+    deadline's collection, which takes the same locks, sees every confirmation stamped before it."""
     if not agreed:
         raise CollectionError("Tick the box to agree to the terms and conditions before confirming.")
     if upload.school is None:
         raise CollectionError("This upload was not matched to a school, so it cannot be confirmed.")
     policy.require(actor, Action.SUBMIT_DATA, upload.school)
-    now = timezone.now()
     collection = upload.collection
-    if now > collection.final_deadline:
-        raise CollectionError(f"{collection} has closed; submissions can no longer be confirmed.")
     with transaction.atomic():
-        School.objects.select_for_update().filter(pk=upload.school.pk).first()
+        # NO KEY: rows that merely refer to the school (a worker's figures, checked as it commits)
+        # are not held up by it, nor is this by them, so neither can deadlock the other.
+        School.objects.select_for_update(no_key=True).filter(pk=upload.school.pk).first()
+        now = timezone.now()
+        if now > collection.final_deadline:
+            raise CollectionError(f"{collection} has closed; submissions can no longer be confirmed.")
         current = Upload.objects.select_for_update().get(pk=upload.pk)
         if current.status == UploadStatus.PROCESSING:
             raise CollectionError(
@@ -582,13 +624,15 @@ def delete_upload(upload: Upload, *, actor: Any, ip: str | None = None) -> Uploa
             return current
         if current.frozen_as.exists():
             raise CollectionError("This upload was collected at a deadline and is kept as the record of it.")
-        name = current.file.name
+        # The marked-up copy holds the same pupils as the file: both go.
+        names = [n for n in (current.file.name, current.error_workbook.name) if n]
         was_in_use = current.in_use
         current.status = UploadStatus.DELETED
         current.in_use = False
         current.deleted_at = timezone.now()
         current.deleted_by = actor
         current.file = ""
+        current.error_workbook = ""
         current.save()
         SubmittedPupil.objects.filter(upload=current).delete()
         log.record(
@@ -599,8 +643,8 @@ def delete_upload(upload: Upload, *, actor: Any, ip: str | None = None) -> Uploa
             ip_address=ip,
             upload=current.pk,
         )
-        if name:
-            transaction.on_commit(lambda: default_storage.delete(name))
+        for name in names:
+            transaction.on_commit(partial(default_storage.delete, name))
         if was_in_use:
             results_in_use_changed(current)
     return current
@@ -757,6 +801,6 @@ def bulk_upload(
                     batch=batch,
                 )
             )
-        except CollectionError as error:
-            refused.append(str(error))
+        except (CollectionError, FileNotStored) as error:
+            refused.append(f"{name}: {error}" if isinstance(error, FileNotStored) else str(error))
     return batch, uploads, refused

@@ -27,6 +27,7 @@ from keystage.core.roles import Action, OrgKind
 from keystage.organisations.models import Organisation, School
 from keystage.results import services
 from keystage.results.models import Collection, Upload, UploadStatus
+from keystage.web.faults import FileNotStored
 from keystage.web.uploads import max_upload_mb, too_large_message, upload_refused_for_size
 
 ERRORS_SHOWN = 10
@@ -116,6 +117,7 @@ def upload(request: HttpRequest, collection_id: int, school_id: int) -> HttpResp
     collection, school = _collection_and_school(request, collection_id, school_id)
     policy.require(request.user, Action.SUBMIT_DATA, school)
     error = None
+    error_status = 400
     if request.method == "POST":
         refused = upload_refused_for_size(request)
         source = request.FILES.get("file")
@@ -135,6 +137,8 @@ def upload(request: HttpRequest, collection_id: int, school_id: int) -> HttpResp
                 )
             except services.CollectionError as problem:
                 error = str(problem)
+            except FileNotStored as problem:
+                error, error_status = str(problem), 503  # the server's fault, not the file's
             else:
                 return redirect("results:upload_detail", stored.pk)
     home = services.service_home(collection, school, request.user)
@@ -147,7 +151,7 @@ def upload(request: HttpRequest, collection_id: int, school_id: int) -> HttpResp
             "accept": _accepted_types(collection),
             "max_mb": max_upload_mb(),
         },
-        status=400 if error else 200,
+        status=error_status if error else 200,
     )
 
 

@@ -60,6 +60,10 @@ _FORMAT_NAMES = {
 }
 
 
+# What a file past its retention period says in place of its content (keystage.privacy.retention).
+RETENTION_ENDED = "This file was deleted when its retention period ended; its record stays."
+
+
 class ReturnsError(Exception):
     """A user action that cannot be done; str() is the message to show, ``field`` the form field
     it concerns (None for the whole form)."""
@@ -418,6 +422,8 @@ def check_again(sent: Return, *, actor: Any, ip: str | None = None) -> Return:
         current = Return.objects.select_for_update().get(pk=sent.pk)
         if current.validation == Validation.PENDING:
             return current
+        if not current.file:
+            raise ReturnsError(RETENTION_ENDED)
         current.validation = Validation.PENDING
         current.validation_queued_at = timezone.now()
         # Accepted on the earlier check; the new check decides again.
@@ -659,6 +665,8 @@ def _open_audited(stored: FieldFile, school: School, *, missing: str, actor: Any
     """A stored file of a school's, for someone who may see the school's files; audited."""
     if not can_see_school_files(actor, school):
         raise PermissionDenied("You do not have permission to see this school's files.")
+    if not stored:
+        raise ReturnsError(RETENTION_ENDED)
     try:
         stored.open("rb")
     except FileNotFoundError:

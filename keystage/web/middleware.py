@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 
 
@@ -18,7 +19,14 @@ class SecurityHeadersMiddleware:
         )
         response.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         # Pages seen signed in may show pupils: never keep them in a shared or back-button cache.
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and not request.path.startswith("/static/"):
+        if _signed_in(request) and not request.path.startswith("/static/"):
             response["Cache-Control"] = "no-store"
         return response
+
+
+def _signed_in(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    try:
+        return user is not None and bool(user.is_authenticated)
+    except DatabaseError:  # the session could not be read (the database is down): keep it uncached
+        return True

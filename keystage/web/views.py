@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from django.views.decorators.cache import never_cache
 
 from keystage.accounts import policy
 from keystage.core.roles import Action
+from keystage.web import faults
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -99,6 +101,15 @@ def server_error(request: HttpRequest) -> HttpResponse:
     # Rendered without the request context: whatever failed may be in a context processor.
     from django.template.loader import render_to_string
 
+    # Called while Django handles the exception, so it is still at hand.
+    error = sys.exc_info()[1]
+    if faults.database_unavailable(error) or faults.storage_full(error):
+        # Not a fault in the service: the database is restarting, or the disk is full. Worth retrying.
+        context = {"storage": faults.storage_full(error), "not_stored": faults.NOT_STORED_MESSAGE}
+        response = HttpResponse(render_to_string("errors/503.html", context), status=503)
+        response["Retry-After"] = str(faults.RETRY_AFTER_SECONDS)
+        response["Cache-Control"] = "no-store"  # the middleware that would say so may not have run
+        return response
     return HttpResponse(render_to_string("errors/500.html"), status=500)
 
 

@@ -1,6 +1,14 @@
 import pytest
 
-from keystage.core.roles import Action, OrgKind, Role, grants, parse_roles, roles_for
+from keystage.core.roles import (
+    Action,
+    OrgKind,
+    Role,
+    grants,
+    parse_roles,
+    roles_for,
+    two_factor_required,
+)
 
 
 def test_each_kind_of_organisation_offers_its_own_roles():
@@ -33,6 +41,22 @@ def test_only_named_roles_see_pupils():
     assert Role.SCHOOL_ANON not in pupil_level and Role.GOVERNOR not in pupil_level
     assert Role.TRUST_ANON not in pupil_level and Role.LA_ANON not in pupil_level
     assert {Role.SCHOOL_NAMED, Role.TRUST_NAMED, Role.LA_NAMED} <= pupil_level
+
+
+def test_two_factor_is_required_of_every_role_that_sees_pupils_and_of_platform_staff():
+    # Written out, not derived: a role that starts showing pupils must show up here.
+    assert {r for r in Role if r.needs_two_factor} == {
+        Role.MANAGE_DATA,
+        Role.SCHOOL_NAMED,
+        Role.TRUST_ADMIN,
+        Role.TRUST_NAMED,
+        Role.LA_DATA_OFFICER,
+        Role.LA_NAMED,
+    }
+    assert two_factor_required([Role.GOVERNOR, Role.SCHOOL_NAMED])
+    assert not two_factor_required([Role.SCHOOL_ADMIN, Role.SCHOOL_ANON, Role.GOVERNOR, Role.LA_ANON])
+    assert not two_factor_required([])
+    assert two_factor_required([], platform_staff=True)
 
 
 def test_trust_roles_reach_schools_for_reports_but_never_for_running_the_school():

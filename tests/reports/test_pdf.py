@@ -194,3 +194,21 @@ def test_a_drawn_pdf_of_pupils_is_not_downloaded_after_the_role_is_taken_away(re
     export = ReportExport.objects.get(status=ExportStatus.READY)
     Membership.objects.filter(user=person).update(role="school_anon")  # aggregates only, now
     assert head.get(f"/reports/downloads/{export.pk}/file/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pdf_a_full_disk_could_not_store_is_failed_visibly_not_left_being_prepared(reports_world, settings):
+    from pathlib import Path
+
+    settings.KEYSTAGE_PDF_ROWS_IN_REQUEST = 5
+    person = reports_world.person("school_named")
+    queued = signed_in(person).get(_url(reports_world.s1, "pupils/") + "?format=pdf")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "tests.results.test_faults.FullDisk"},  # every write fails half way
+    }
+    _run_worker()
+    export = ReportExport.objects.get()
+    assert export.status == ExportStatus.FAILED and not export.file
+    assert "could not store this PDF" in signed_in(person).get(queued["Location"]).content.decode()
+    assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]  # not half a PDF either

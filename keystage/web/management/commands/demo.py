@@ -70,6 +70,8 @@ class Command(BaseCommand):
             self.style.SUCCESS("\nkeystage demo is ready. Sign in as any of these, all with the password:")
         )
         self.stdout.write(f"\n    {DEMO_PASSWORD}\n")
+        if not options["no_serve"] and os.environ.get("KEYSTAGE_TWO_FACTOR", "off") == "off":
+            self.stdout.write("    (Two-factor sign-in is off in the demo: the password alone signs in.)\n")
         for login in logins:
             self.stdout.write(f"    {login.email.ljust(width)}  {login.role} — {login.organisation}")
         self.stdout.write(
@@ -91,7 +93,12 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"\nServing on {url}  (Ctrl+C stops the server and the worker)\n")
         )
-        env = {**os.environ, "KEYSTAGE_BASE_URL": os.environ.get("KEYSTAGE_BASE_URL", url)}
+        env = {
+            **os.environ,
+            "KEYSTAGE_BASE_URL": os.environ.get("KEYSTAGE_BASE_URL", url),
+            # Everyone knows the demo's password, and no one has its people's phones.
+            "KEYSTAGE_TWO_FACTOR": os.environ.get("KEYSTAGE_TWO_FACTOR", "off"),
+        }
         keystage = [sys.executable, "-m", "keystage.cli"]
         worker = subprocess.Popen([*keystage, "worker"], env=env)
         server = subprocess.Popen(
