@@ -106,6 +106,9 @@ class Upload(models.Model):
     error_workbook = models.FileField(upload_to="error-workbooks/%Y/%m/", max_length=300, blank=True)
     validation_queued_at = models.DateTimeField(null=True, blank=True)
     validation_started_at = models.DateTimeField(null=True, blank=True)
+    # Checks of this upload started and never finished (their worker died): a file that kills every
+    # worker that checks it is refused after a few, not queued for ever.
+    validation_attempts = models.PositiveSmallIntegerField(default=0)
     validated_at = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     confirmed_by = models.ForeignKey(

@@ -14,7 +14,7 @@ from typing import Any
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
@@ -51,6 +51,13 @@ logger = logging.getLogger(__name__)
 # never started lost its task. Either is queued again (the task is safe to run twice).
 STALLED_AFTER = timedelta(minutes=2)
 LOST_AFTER = timedelta(minutes=10)
+# Checks of one upload that may start without finishing before the file is refused as uncheckable.
+CHECK_ATTEMPTS = 3
+UNCHECKABLE_MESSAGE = (
+    "This file could not be checked: the check stopped part way through each time it was tried. "
+    "Check it is the template saved as .xlsx, .ods or .csv and upload it again; if it happens again, "
+    "tell your administrator."
+)
 
 
 class CollectionError(Exception):
@@ -398,7 +405,13 @@ def validate_stored_upload(upload_id: int) -> Upload | None:
     upload = Upload.objects.select_related("collection", "school").filter(pk=upload_id).first()
     if upload is None or upload.status != UploadStatus.PROCESSING:
         return upload
-    Upload.objects.filter(pk=upload_id).update(validation_started_at=timezone.now())
+    if upload.validation_attempts >= CHECK_ATTEMPTS:
+        # Every earlier check of it died with its worker (memory, a crash in a reader): stop trying.
+        logger.error("upload %s refused after %s unfinished checks", upload_id, upload.validation_attempts)
+        return _finish(upload_id, None, [_file_issue(UNCHECKABLE_MESSAGE)], None)
+    Upload.objects.filter(pk=upload_id).update(
+        validation_started_at=timezone.now(), validation_attempts=F("validation_attempts") + 1
+    )
     collection = upload.collection
     try:
         with upload.file.open("rb") as stored:

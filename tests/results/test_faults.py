@@ -305,6 +305,45 @@ def test_a_check_that_loses_the_database_stays_processing_and_is_run_again(world
     assert task.status == TaskResultStatus.SUCCESSFUL and len(task.worker_ids) == 2
 
 
+class _WorkerDied(BaseException):
+    """Stands in for a check that takes its worker down with it (out of memory, a crashing reader)."""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_that_kills_every_check_is_refused_after_three_not_checked_for_ever(world, monkeypatch):
+    collection = open_collection()
+    template = _template(world, collection)
+    user = world.person("manage_data")
+    upload = services.upload_results(
+        collection,
+        world.s1,
+        as_file(filled(template, "phonics", {(1, MARK): 30})),
+        filename="r.xlsx",
+        actor=user,
+    )
+    checks = []
+
+    def dies(*args: Any, **kwargs: Any) -> Any:
+        checks.append(1)
+        raise _WorkerDied
+
+    monkeypatch.setattr(services, "check_file", dies)
+    for _ in range(services.CHECK_ATTEMPTS):
+        with pytest.raises(_WorkerDied):
+            services.validate_stored_upload(upload.pk)
+        # Each time, the sweep finds it stalled and queues it again.
+        later = timezone.now() + services.STALLED_AFTER + timedelta(seconds=1)
+        assert services.requeue_stalled_validations(now=later) == 1
+    call_command("worker", "--batch", "--interval", "0", verbosity=0)
+
+    assert len(checks) == services.CHECK_ATTEMPTS  # not a fourth time
+    upload.refresh_from_db()
+    assert upload.status == UploadStatus.ERROR and not upload.in_use
+    page = signed_in(user).get(reverse("results:upload_detail", args=[upload.pk])).content.decode()
+    assert "the check stopped part way through each time it was tried" in page
+    assert services.requeue_stalled_validations(now=timezone.now() + timedelta(hours=1)) == 0
+
+
 # Orphaned tasks ----------------------------------------------------------------------------------
 
 
