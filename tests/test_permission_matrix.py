@@ -357,6 +357,8 @@ TESTED_ELSEWHERE = {
     "api:upload": "tests/test_permission_matrix_api.py (every persona's token)",
     "api:confirm": "tests/test_permission_matrix_api.py (every persona's token)",
     "api:error_workbook": "tests/test_permission_matrix_api.py (every persona's token)",
+    "api:upload_results": "tests/test_permission_matrix_api.py (every persona's token)",
+    "api:school_measures": "tests/test_permission_matrix_api.py (every persona's token)",
     "api:school_estimates": "tests/test_permission_matrix_api.py (every persona's token)",
     "api:not_found": "tests/api/test_endpoints.py",
     "api_tokens:list": "tests/api/test_tokens.py",

@@ -74,6 +74,20 @@ def _cases(world: World, upload: Upload) -> list[ApiCase]:
             "confirm an upload", "POST", f"/api/v1/uploads/{upload.pk}/confirm", SUBMITTERS_FOR_S1, 400, 404,
             "upload_not_found", body=json.dumps({"agree_to_terms": False}),
         ),
+        ApiCase(
+            "School One's uploads", "GET", f"/api/v1/uploads?school={world.s1.dfe_number}", SUBMITTERS_FOR_S1,
+            200, 403, "forbidden",
+        ),
+        # The upload had errors: one who may see it hears nothing was kept (409); anyone else, not found.
+        ApiCase(
+            "an upload's results", "GET", f"/api/v1/uploads/{upload.pk}/results", SUBMITTERS_FOR_S1, 409, 404,
+            "upload_not_found",
+        ),
+        # No figures worked out: a reader (governors too) hears there are none; anyone else is refused first.
+        ApiCase(
+            "School One's measures", "GET", f"/api/v1/schools/{world.s1.dfe_number}/measures",
+            S1_REPORT_READERS | {"governor"}, 404, 403, "forbidden",
+        ),
         # No estimates fitted: a reader hears there are none (404 no_estimates); anyone else is refused first.
         ApiCase(
             "School One's estimates", "GET", f"/api/v1/schools/{world.s1.dfe_number}/estimates",

@@ -58,6 +58,54 @@ _ISSUE = {
     },
 }
 
+_UPLOAD_PROPERTIES: dict[str, Any] = {
+    "id": {"type": "integer"},
+    "collection": {"type": "string", "enum": list(KINDS)},
+    "year": {"type": "integer"},
+    "collection_title": {"type": "string"},
+    "school": {
+        "type": ["object", "null"],
+        "properties": {"dfe_number": {"type": "string"}, "name": {"type": "string"}},
+    },
+    "filename": {"type": "string"},
+    "status": {
+        "type": "string",
+        "enum": ["processing", "error", "successful", "reports", "overwritten", "deleted"],
+        "description": "processing until the check has run; then error or successful. "
+        "A successful upload is used once confirmed (in_use); a later confirmed upload "
+        "overwrites it.",
+    },
+    "status_label": {"type": "string", "description": "The status as the pages show it."},
+    "pupils": {"type": ["integer", "null"]},
+    "error_count": {"type": "integer"},
+    "warning_count": {"type": "integer"},
+    "issues": {"type": "array", "items": _ref("Issue"), "description": "Every issue found."},
+    "uploaded_at": {"type": "string", "format": "date-time"},
+    "uploaded_by": {"type": "string", "description": "The uploader's email address."},
+    "validated_at": {"type": ["string", "null"], "format": "date-time"},
+    "in_use": {"type": "boolean", "description": "This is the school's submission now."},
+    "confirmed_at": {"type": ["string", "null"], "format": "date-time"},
+    "report_due": {"type": ["string", "null"], "format": "date"},
+    "links": {
+        "type": "object",
+        "required": ["self"],
+        "properties": {
+            "self": {"type": "string", "format": "uri"},
+            "confirm": {"type": "string", "format": "uri", "description": "When confirmable."},
+            "error_workbook": {
+                "type": "string",
+                "format": "uri",
+                "description": "The file with each problem highlighted, when it has errors.",
+            },
+            "results": {
+                "type": "string",
+                "format": "uri",
+                "description": "Each pupil's results as kept, once the upload has passed its check.",
+            },
+        },
+    },
+}
+
 _FILE_FORM_FIELDS = {
     "file": {"type": "string", "contentMediaType": "application/octet-stream", "minLength": 1},
     "collection": {"type": "string", "enum": list(KINDS)},
@@ -254,46 +302,109 @@ _COMPONENTS: dict[str, Any] = {
         "Upload": {
             "type": "object",
             "required": ["id", "collection", "year", "status", "issues", "links"],
+            "properties": _UPLOAD_PROPERTIES,
+        },
+        "UploadSummary": {
+            "type": "object",
+            "description": "An upload as listed: everything but its issues.",
+            "required": ["id", "collection", "year", "status", "links"],
+            "properties": {k: v for k, v in _UPLOAD_PROPERTIES.items() if k != "issues"},
+        },
+        "UploadList": {
+            "type": "object",
+            "required": ["uploads", "more"],
             "properties": {
-                "id": {"type": "integer"},
+                "uploads": {"type": "array", "items": _ref("UploadSummary"), "description": "Newest first."},
+                "more": {"type": "boolean", "description": "More uploads match than the limit gave."},
+            },
+        },
+        "SubmittedPupil": {
+            "type": "object",
+            "required": ["row", "upn", "forename", "surname", "results"],
+            "properties": {
+                "row": {"type": "integer", "description": "The pupil's row in the file."},
+                "upn": {"type": "string"},
+                "forename": {"type": "string"},
+                "surname": {"type": "string"},
+                "date_of_birth": {"type": ["string", "null"], "format": "date"},
+                "sex": {"type": "string"},
+                "nc_year": {"type": ["integer", "null"]},
+                "results": {
+                    "type": "object",
+                    "description": "By the template's subject or assessment key: the result as given "
+                    "(a mark, a grade or an outcome code).",
+                    "additionalProperties": {"type": "string"},
+                },
+            },
+        },
+        "UploadResults": {
+            "type": "object",
+            "required": ["upload", "collection", "year", "in_use", "pupils"],
+            "properties": {
+                "upload": {"type": "integer"},
                 "collection": {"type": "string", "enum": list(KINDS)},
                 "year": {"type": "integer"},
-                "collection_title": {"type": "string"},
                 "school": {
                     "type": ["object", "null"],
                     "properties": {"dfe_number": {"type": "string"}, "name": {"type": "string"}},
                 },
-                "filename": {"type": "string"},
-                "status": {
-                    "type": "string",
-                    "enum": ["processing", "error", "successful", "reports", "overwritten", "deleted"],
-                    "description": "processing until the check has run; then error or successful. "
-                    "A successful upload is used once confirmed (in_use); a later confirmed upload "
-                    "overwrites it.",
-                },
-                "status_label": {"type": "string", "description": "The status as the pages show it."},
-                "pupils": {"type": ["integer", "null"]},
-                "error_count": {"type": "integer"},
-                "warning_count": {"type": "integer"},
-                "issues": {"type": "array", "items": _ref("Issue"), "description": "Every issue found."},
-                "uploaded_at": {"type": "string", "format": "date-time"},
-                "uploaded_by": {"type": "string", "description": "The uploader's email address."},
-                "validated_at": {"type": ["string", "null"], "format": "date-time"},
                 "in_use": {"type": "boolean", "description": "This is the school's submission now."},
-                "confirmed_at": {"type": ["string", "null"], "format": "date-time"},
-                "report_due": {"type": ["string", "null"], "format": "date"},
-                "links": {
+                "pupils": {"type": "array", "items": _ref("SubmittedPupil")},
+            },
+        },
+        "Measure": {
+            "type": "object",
+            "required": ["key", "name", "figure", "national", "pupils", "suppressed"],
+            "properties": {
+                "key": {"type": "string", "examples": ["p8", "a8", "rwm_expected"]},
+                "name": {"type": "string", "examples": ["Progress 8"]},
+                "kind": {"type": "string", "description": "share (0 to 1), mean, or progress."},
+                "figure": {
+                    "type": ["number", "null"],
+                    "description": "Null when suppressed or not measured.",
+                },
+                "text": {"type": "string", "description": "As the dashboard shows it, e.g. 67% or +0.21."},
+                "national": {"type": ["number", "null"]},
+                "national_text": {"type": "string"},
+                "pupils": {"type": "integer", "description": "Pupils the figure counts."},
+                "suppressed": {
+                    "type": "boolean",
+                    "description": "Fewer than 6 pupils: no figure, so no pupil can be picked out.",
+                },
+                "ci_low": {"type": ["number", "null"], "description": "95% confidence interval (progress)."},
+                "ci_high": {"type": ["number", "null"]},
+                "significance": {"type": ["string", "null"], "description": "Against national."},
+                "banding": {"type": ["string", "null"], "description": "Progress 8's band."},
+                "percentile": {
+                    "type": ["integer", "null"],
+                    "description": "Among all schools; null for governors.",
+                },
+                "quintile": {"type": ["integer", "null"]},
+            },
+        },
+        "SchoolMeasures": {
+            "type": "object",
+            "required": ["school", "key_stage", "year", "provisional", "cohort", "measures"],
+            "properties": {
+                "school": {
                     "type": "object",
-                    "required": ["self"],
-                    "properties": {
-                        "self": {"type": "string", "format": "uri"},
-                        "confirm": {"type": "string", "format": "uri", "description": "When confirmable."},
-                        "error_workbook": {
-                            "type": "string",
-                            "format": "uri",
-                            "description": "The file with each problem highlighted, when it has errors.",
-                        },
-                    },
+                    "properties": {"dfe_number": {"type": "string"}, "name": {"type": "string"}},
+                },
+                "key_stage": {"type": "string", "enum": ["eyfsp", "phonics", "ks1", "ks2", "ks4"]},
+                "year": {"type": "integer"},
+                "academic_year": {"type": "string", "examples": ["2025/26"]},
+                "provisional": {
+                    "type": "boolean",
+                    "description": "True until the collection's final deadline: figures change as schools "
+                    "confirm results.",
+                },
+                "source": {"type": "string", "description": "Where the national figures come from."},
+                "cohort": {"type": "integer"},
+                "measures": {"type": "array", "items": _ref("Measure")},
+                "years": {
+                    "type": "array",
+                    "items": {"type": "integer"},
+                    "description": "Years with figures for this key stage, newest first.",
                 },
             },
         },
@@ -382,6 +493,41 @@ def _paths() -> dict[str, Any]:
             }
         },
         "/uploads": {
+            "get": {
+                "operationId": "listUploads",
+                "summary": "The uploads of the schools you submit for, newest first",
+                "description": "in_use=true with a collection and year gives each school's submission.",
+                "security": secured,
+                "parameters": [
+                    {"name": "collection", "in": "query", "schema": {"type": "string", "enum": list(KINDS)}},
+                    {"name": "year", "in": "query", "schema": _YEAR},
+                    {"name": "school", "in": "query", "schema": _DFE},
+                    {
+                        "name": "in_use",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["true", "false"]},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                    },
+                ],
+                "responses": {
+                    "200": _ok("The uploads.", "UploadList"),
+                    "400": _error(
+                        "A filter is not valid.",
+                        "unknown_collection",
+                        "invalid_year",
+                        "invalid_school",
+                        "invalid_filter",
+                        "invalid_limit",
+                    ),
+                    "401": _UNAUTHORISED,
+                    "403": _error("You may not submit data for this school.", "forbidden"),
+                    "404": _error("No school has the DfE number given.", "unknown_school"),
+                },
+            },
             "post": {
                 "operationId": "uploadFile",
                 "summary": "Upload a results file for a school; it is checked in the background",
@@ -427,7 +573,7 @@ def _paths() -> dict[str, Any]:
                     ),
                     "413": too_large,
                 },
-            }
+            },
         },
         "/uploads/{upload_id}": {
             "parameters": [_UPLOAD_ID],
@@ -522,6 +668,72 @@ def _paths() -> dict[str, Any]:
                 },
             },
         },
+        "/uploads/{upload_id}/results": {
+            "parameters": [_UPLOAD_ID],
+            "get": {
+                "operationId": "getUploadResults",
+                "summary": "Each pupil and their results as kept from an upload that passed its check",
+                "description": "They name pupils: every answer is in the audit log.",
+                "security": secured,
+                "responses": {
+                    "200": _ok("The pupils, in the file's order.", "UploadResults"),
+                    "401": _UNAUTHORISED,
+                    "404": _error("No upload of yours has this id.", "upload_not_found"),
+                    "409": _error(
+                        "Nothing is kept: the upload is still being checked, had errors, or was deleted.",
+                        "no_results",
+                    ),
+                },
+            },
+        },
+        "/schools/{dfe}/measures": {
+            "parameters": [
+                {
+                    "name": "dfe",
+                    "in": "path",
+                    "required": True,
+                    "description": "The school's DfE number (LA code and establishment number): 8004001.",
+                    "schema": _DFE,
+                },
+                {
+                    "name": "key_stage",
+                    "in": "query",
+                    "description": "Default: the first of ks4, ks2, ks1, phonics and eyfsp that the school "
+                    "has figures for.",
+                    "schema": {"type": "string", "enum": ["eyfsp", "phonics", "ks1", "ks2", "ks4"]},
+                },
+                {
+                    "name": "year",
+                    "in": "query",
+                    "description": "Default: the newest year with figures.",
+                    "schema": _YEAR,
+                },
+            ],
+            "get": {
+                "operationId": "getSchoolMeasures",
+                "summary": "A school's headline measures beside national, as its dashboard shows them",
+                "description": "School-level figures for every reader of the school's reports (governors "
+                "too, without the school's place among schools); a figure of fewer than 6 pupils is "
+                "suppressed.",
+                "security": secured,
+                "responses": {
+                    "200": _ok("The measures.", "SchoolMeasures"),
+                    "400": _error(
+                        "A bad school, key stage or year.",
+                        "invalid_school",
+                        "unknown_key_stage",
+                        "invalid_year",
+                    ),
+                    "401": _UNAUTHORISED,
+                    "403": _error("You may not read this school's reports.", "forbidden"),
+                    "404": _error(
+                        "No such school, or no figures for it in that key stage and year.",
+                        "unknown_school",
+                        "no_figures",
+                    ),
+                },
+            },
+        },
         "/uploads/{upload_id}/error-workbook": {
             "parameters": [_UPLOAD_ID],
             "get": {
@@ -548,9 +760,11 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "keystage results API",
             "version": "1.0.0",
-            "description": "Check, upload and confirm results files, as the upload pages do, and read a "
-            "school's estimates. Every error "
-            'is JSON: {"error": {"code", "message"}}. Unexpected failures answer 500 with code '
+            "description": "Check, upload and confirm results files, as the upload pages do; read back "
+            "what was kept, and a school's measures and estimates. Every error "
+            'is JSON: {"error": {"code", "message"}}. While the database or file storage is unavailable '
+            "the answer is 503 (service_unavailable or storage_unavailable) with Retry-After: try again "
+            "then. Unexpected failures answer 500 with code "
             "internal_error; a method a path does not take answers 405 (method_not_allowed); an unknown "
             "path 404 (not_found).",
         },

@@ -14,6 +14,8 @@ urlpatterns = [
     path("uploads/<id:upload_id>", views.upload, name="upload"),
     path("uploads/<id:upload_id>/confirm", views.confirm, name="confirm"),
     path("uploads/<id:upload_id>/error-workbook", views.error_workbook, name="error_workbook"),
+    path("uploads/<id:upload_id>/results", views.upload_results, name="upload_results"),
+    path("schools/<str:dfe>/measures", views.school_measures, name="school_measures"),
     path("schools/<str:dfe>/estimates", views.school_estimates, name="school_estimates"),
     # Anything else under /api/v1/ is a JSON 404, never the HTML page: [\s\S], because "." stops at a newline
     # and a path may hold an encoded one.

@@ -19,14 +19,17 @@ from keystage.audit.log import client_address, record
 from keystage.audit.models import AuditAction
 from keystage.core.estimates.ambition import LEVELS
 from keystage.core.identifiers import InvalidIdentifierError, dfe_number
+from keystage.core.reports.catalogue import KEY_STAGE_LABELS
 from keystage.core.results.kinds import KINDS, academic_year_name
 from keystage.core.roles import Action
 from keystage.estimates import services as estimates
 from keystage.organisations.models import School
+from keystage.reports import services as reports
 from keystage.results import services as results
 from keystage.results.models import Collection, Upload, UploadStatus
 
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+MOST_UPLOADS_LISTED = 1000
 
 
 # Input ------------------------------------------------------------------------------------------
@@ -142,6 +145,8 @@ def upload_json(request: HttpRequest, upload: Upload) -> dict[str, Any]:
         links["confirm"] = _absolute(request, "api:confirm", upload.pk)
     if upload.error_workbook and upload.status != UploadStatus.DELETED:
         links["error_workbook"] = _absolute(request, "api:error_workbook", upload.pk)
+    if upload.status in {UploadStatus.SUCCESSFUL, UploadStatus.REPORTS, UploadStatus.OVERWRITTEN}:
+        links["results"] = _absolute(request, "api:upload_results", upload.pk)
     collection, school = upload.collection, upload.school
     return {
         "id": upload.pk,
@@ -212,8 +217,46 @@ def validate(request: HttpRequest) -> HttpResponse:
     return JsonResponse(body)
 
 
-@endpoint("POST")
+def _flag(request: HttpRequest, name: str) -> bool:
+    value = request.GET[name].strip().lower()
+    if value not in {"true", "false"}:
+        raise ApiError(400, "invalid_filter", f"“{name}” is true or false, not “{value[:20]}”.")
+    return value == "true"
+
+
+@endpoint("GET", "POST")
 def uploads(request: HttpRequest) -> HttpResponse:
+    return _list_uploads(request) if request.method == "GET" else _upload(request)
+
+
+def _list_uploads(request: HttpRequest) -> HttpResponse:
+    """The uploads the caller may see (those of schools they submit for), newest first; each without
+    its issues (GET the upload for those)."""
+    found = results.uploads_visible_to(request.user).select_related("collection", "school")
+    if "collection" in request.GET:
+        found = found.filter(collection__kind=_kind({"collection": request.GET["collection"]}))
+    if "year" in request.GET:
+        found = found.filter(collection__year=_year(request.GET["year"]))
+    if "school" in request.GET:
+        school = _school(request.GET["school"])
+        policy.require(request.user, Action.SUBMIT_DATA, school)
+        found = found.filter(school=school)
+    if "in_use" in request.GET:
+        found = found.filter(in_use=_flag(request, "in_use"))
+    raw_limit = request.GET.get("limit", "100").strip()
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MOST_UPLOADS_LISTED:
+        raise ApiError(
+            400,
+            "invalid_limit",
+            f"The limit is a whole number from 1 to {MOST_UPLOADS_LISTED}, not “{raw_limit[:20]}”.",
+        )
+    limit = int(raw_limit)
+    page = list(found.order_by("-uploaded_at", "-pk")[: limit + 1])
+    listed = [{k: v for k, v in upload_json(request, u).items() if k != "issues"} for u in page[:limit]]
+    return JsonResponse({"uploads": listed, "more": len(page) > limit})
+
+
+def _upload(request: HttpRequest) -> HttpResponse:
     """Store the file for the school and queue its validation; poll the Location for the outcome."""
     fields, file = form_with_file(request)
     kind = _kind(fields)
@@ -281,6 +324,91 @@ def error_workbook(request: HttpRequest, upload_id: int) -> FileResponse:
         filename=f"{stem}-errors.xlsx",
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
+
+
+@endpoint("GET")
+def upload_results(request: HttpRequest, upload_id: int) -> HttpResponse:
+    """Each pupil and their results as kept from a checked, valid upload (audited: it names pupils)."""
+    found = _visible_upload(request, upload_id)
+    try:
+        pupils = results.submitted_results(found, actor=request.user, ip=client_address(request))
+    except results.CollectionError as error:
+        raise ApiError(409, "no_results", str(error)) from None
+    school = found.school
+    return JsonResponse(
+        {
+            "upload": found.pk,
+            "collection": found.collection.kind,
+            "year": found.collection.year,
+            "school": {"dfe_number": school.dfe_number, "name": school.name} if school else None,
+            "in_use": found.in_use,
+            "pupils": pupils,
+        }
+    )
+
+
+@endpoint("GET")
+def school_measures(request: HttpRequest, dfe: str) -> HttpResponse:
+    """A school's headline measures for a key stage and year beside national, as its dashboard shows
+    them: school-level figures, small groups suppressed, for every reader of its reports."""
+    school = _school(dfe)
+    full = policy.can(request.user, Action.VIEW_REPORTS, school)
+    if not full and not policy.can(request.user, Action.VIEW_GOVERNOR_REPORTS, school):
+        raise ApiError(403, "forbidden", f"You may not read the reports of {school.name}.")
+    offered = {
+        key_stage: [y for y, _name in years] for key_stage, _label, years in reports.key_stages_of(school)
+    }
+    wanted = request.GET.get("key_stage", "").strip().lower()
+    if "key_stage" in request.GET and wanted not in KEY_STAGE_LABELS:
+        raise ApiError(
+            400,
+            "unknown_key_stage",
+            f"There is no key stage “{wanted[:20]}”; use one of {', '.join(KEY_STAGE_LABELS)}.",
+        )
+    key_stage = wanted or next(iter(offered), "")
+    if key_stage not in offered:
+        what = KEY_STAGE_LABELS.get(key_stage, "")
+        raise ApiError(404, "no_figures", f"{school.name} has no {what + ' ' if what else ''}figures yet.")
+    year = _year(request.GET["year"]) if "year" in request.GET else offered[key_stage][0]
+    try:
+        report = reports.dashboard(school, key_stage, year)
+    except reports.NoFigures as error:
+        raise ApiError(404, "no_figures", str(error)) from None
+    return JsonResponse(
+        {
+            "school": {"dfe_number": school.dfe_number, "name": school.name},
+            "key_stage": key_stage,
+            "year": year,
+            "academic_year": academic_year_name(year),
+            "provisional": report.source.provisional,
+            "source": report.source.words,
+            "cohort": report.cohort,
+            "measures": [_headline_json(h, places=full) for h in report.headlines],
+            "years": offered[key_stage],
+        }
+    )
+
+
+def _headline_json(headline: reports.Headline, *, places: bool) -> dict[str, Any]:
+    info = headline.info
+    return {
+        "key": info.key,
+        "name": info.label,
+        "kind": info.kind,
+        "figure": headline.figure,
+        "text": headline.text,
+        "national": headline.national,
+        "national_text": headline.national_text,
+        "pupils": headline.pupils,
+        "suppressed": headline.suppressed,
+        "ci_low": headline.ci_low,
+        "ci_high": headline.ci_high,
+        "significance": headline.significance or None,
+        "banding": headline.banding or None,
+        # A school's place among schools is for full reports; governors see the figures.
+        "percentile": headline.percentile if places else None,
+        "quintile": headline.quintile if places else None,
+    }
 
 
 @endpoint("GET")

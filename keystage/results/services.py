@@ -781,6 +781,48 @@ def open_stored_file(upload: Upload, *, which: str, actor: Any, ip: str | None =
     return handle
 
 
+def submitted_results(upload: Upload, *, actor: Any, ip: str | None = None) -> list[dict[str, Any]]:
+    """The pupils and results stored from a checked, valid upload, row by row, as the file gave them;
+    the caller has checked the actor may see the upload. They name pupils: audited."""
+    refusals = {
+        UploadStatus.PROCESSING: "This upload is still being checked; its results are kept once the check "
+        "has finished.",
+        UploadStatus.ERROR: "This upload has errors, so its results were not kept: fix them and upload the "
+        "file again.",
+        UploadStatus.DELETED: "This upload was deleted; its results are no longer kept.",
+    }
+    if upload.status in refusals:
+        raise CollectionError(refusals[UploadStatus(upload.status)])
+    values: dict[int, dict[str, str]] = {}
+    for pupil_id, subject, value in Result.objects.filter(upload=upload).values_list(
+        "pupil_id", "subject", "value"
+    ):
+        values.setdefault(pupil_id, {})[subject] = value
+    pupils = [
+        {
+            "row": p.row,
+            "upn": p.upn,
+            "forename": p.forename,
+            "surname": p.surname,
+            "date_of_birth": p.date_of_birth.isoformat() if p.date_of_birth else None,
+            "sex": p.sex,
+            "nc_year": p.nc_year,
+            "results": values.get(p.pk, {}),
+        }
+        for p in SubmittedPupil.objects.filter(upload=upload).order_by("row")
+    ]
+    log.record(
+        AuditAction.PUPILS_VIEWED,
+        actor=actor,
+        organisation=upload.school or upload.via_organisation,
+        subject=f"{upload.collection}: results of {upload.filename}",
+        ip_address=ip,
+        upload=upload.pk,
+        pupils=len(pupils),
+    )
+    return pupils
+
+
 def bulk_upload(
     collection: Collection,
     organisation: Any,
