@@ -6,15 +6,16 @@ from django_tasks import task
 
 from keystage.results import services
 from keystage.results.models import Collection
+from keystage.web import task_priorities
 
 
-@task()
+@task(priority=task_priorities.CHECK)
 def validate_upload_task(upload_id: int) -> str:
     upload = services.validate_stored_upload(upload_id)
     return "gone" if upload is None else f"{upload.status}: {upload.error_count} errors"
 
 
-@task()
+@task(priority=task_priorities.DEADLINE)
 def collect_at_deadline(collection_id: int, deadline: str) -> str:
     collection = Collection.objects.filter(pk=collection_id).first()
     if collection is None:
