@@ -328,24 +328,41 @@ def revoke_access(
         )
 
 
+def why_two_factor_reset_is_refused(*, actor: User, organisation: Organisation, user: User) -> str:
+    """Why ``actor`` may not reset ``user``'s two-factor sign-in through ``organisation``; "" if they may
+    (besides managing its users, which the caller checks)."""
+    if user.pk == actor.pk:
+        return (
+            "You cannot reset your own two-factor sign-in here. To change your authenticator app or "
+            "recovery codes, go to Two-factor sign-in from your home page."
+        )
+    if user.is_staff or user.is_superuser:
+        return "Two-factor sign-in for platform staff is reset by the people who run this service."
+    # The reset takes away their devices everywhere: only someone who manages every organisation they
+    # belong to may do it, so a school cannot open the sign-in of a trust's or an LA's officer.
+    for membership in Membership.objects.filter(user=user).select_related("organisation"):
+        elsewhere = membership.organisation.specific()
+        if not policy.can(actor, Action.MANAGE_USERS, elsewhere):
+            return (
+                f"{user.full_name or user.email} also has access to {elsewhere.name}, which you do not "
+                "manage, so their two-factor sign-in is reset by that organisation's administrator or by "
+                "the people who run this service."
+            )
+    return ""
+
+
 def reset_two_factor(
     *, actor: User, organisation: Organisation, user: User, ip_address: str | None = None
 ) -> int:
     """Delete a colleague's authenticator and recovery codes (a lost phone): they set up again when
     they next sign in, and no session of theirs keeps the verification it had. Returns how many
     devices went."""
-    if user.pk == actor.pk:
-        raise ActionRefusedError(
-            "You cannot reset your own two-factor sign-in here. To change your authenticator app or "
-            "recovery codes, go to Two-factor sign-in from your home page."
-        )
-    if user.is_staff or user.is_superuser:
-        raise ActionRefusedError(
-            "Two-factor sign-in for platform staff is reset by the people who run this service."
-        )
     with _managing_users(actor, organisation):
         if not Membership.objects.filter(user=user, organisation=organisation).exists():
             raise ActionRefusedError(f"{user.email} has no access to {organisation.name}.")
+        refused = why_two_factor_reset_is_refused(actor=actor, organisation=organisation, user=user)
+        if refused:
+            raise ActionRefusedError(refused)
         gone = two_factor.forget_devices(user)
         if not gone:
             raise ActionRefusedError(

@@ -159,19 +159,24 @@ def edit_user(request: HttpRequest, org_id: int, user_id: int) -> HttpResponse:
             "member": member,
             "form": form,
             "last_active": last_active,
-            "two_factor": _two_factor_status(request, member),
+            "two_factor": _two_factor_status(request, organisation, member),
         },
         status=status,
     )
 
 
-def _two_factor_status(request: HttpRequest, member: User) -> dict[str, object]:
+def _two_factor_status(request: HttpRequest, organisation: Organisation, member: User) -> dict[str, object]:
     """What an administrator sees of a colleague's two-factor sign-in, and whether they may reset it."""
+    assert isinstance(request.user, User)  # login_required
+    refused = services.why_two_factor_reset_is_refused(
+        actor=request.user, organisation=organisation, user=member
+    )
     return {
         "on": two_factor.is_on(),
         "set_up": two_factor.is_set_up(member),
         "required": two_factor.required_for(member),
-        "resettable": member.pk != request.user.pk and not (member.is_staff or member.is_superuser),
+        "resettable": not refused,
+        "not_resettable_because": refused,
     }
 
 

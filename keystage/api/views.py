@@ -244,7 +244,8 @@ def _list_uploads(request: HttpRequest) -> HttpResponse:
     if "in_use" in request.GET:
         found = found.filter(in_use=_flag(request, "in_use"))
     raw_limit = request.GET.get("limit", "100").strip()
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MOST_UPLOADS_LISTED:
+    # isascii: "²".isdigit() is true, and int() refuses it.
+    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= MOST_UPLOADS_LISTED:
         raise ApiError(
             400,
             "invalid_limit",

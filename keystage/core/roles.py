@@ -41,6 +41,7 @@ class Action(StrEnum):
 
 
 _OWN_ORGANISATION_ONLY = frozenset({Action.MANAGE_USERS, Action.VIEW_AUDIT_LOG})
+_GUARDED_BY_TWO_FACTOR = frozenset({Action.VIEW_PUPIL_DATA, Action.MANAGE_USERS, Action.VIEW_AUDIT_LOG})
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,10 @@ class Role(StrEnum):
 
     @property
     def needs_two_factor(self) -> bool:
-        """A role that shows pupils' names asks for a second factor when its holder signs in."""
-        return self.sees_pupils
+        """A role that shows pupils' names asks for a second factor when its holder signs in, and so
+        does one that decides who sees them (inviting people, resetting their sign-in) or reads the
+        audit log (which names pupils by UPN): a password alone must not open either."""
+        return bool(ROLE_INFO[self].actions & _GUARDED_BY_TWO_FACTOR)
 
 
 _A = Action
@@ -206,7 +209,7 @@ def two_factor_required(roles: Iterable[Role], *, platform_staff: bool = False) 
     """Whether a person holding these roles must sign in with a code as well as a password.
 
     Platform staff must too: platform administration reaches every organisation's people. Anyone
-    else (anonymised, governor, administrator-only roles) may choose to.
+    else (anonymised and governor roles) may choose to.
     """
     return platform_staff or any(role.needs_two_factor for role in roles)
 

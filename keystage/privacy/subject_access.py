@@ -191,23 +191,38 @@ def _audit(school: School, upn: str) -> list[dict[str, Any]]:
     ]
 
 
-def pupil_data(school: School, upn: str) -> dict[str, list[dict[str, Any]]]:
-    """Every section of what keystage holds about the pupil at the school."""
+WHO_WITHHELD = "withheld: only the school's administrators see who"
+WHO_LEFT_OUT = (
+    "Who did each of these is in the school's audit log, which your roles do not show, so their names "
+    "are left out. A person who is both an administrator of the school and sees its pupils can export "
+    "them."
+)
+
+
+def pupil_data(school: School, upn: str, *, who: bool = True) -> dict[str, list[dict[str, Any]]]:
+    """Every section of what keystage holds about the pupil at the school; ``who`` false leaves out the
+    staff named in the audit section (the audit log is the school administrators')."""
+    audit = _audit(school, upn)
+    if not who:
+        audit = [{**event, "by": WHO_WITHHELD} for event in audit]
     return {
         "roster": _roster(school, upn),
         "results": _results(school, upn),
         "figures": _figures(school, upn),
         "returns": _returns(school, upn),
         "estimates": _estimates(school, upn),
-        "audit": _audit(school, upn),
+        "audit": audit,
     }
 
 
-def export_pupil(school: School, text: str, *, actor: Any, ip: str | None = None) -> SubjectAccessExport:
+def export_pupil(
+    school: School, text: str, *, actor: Any, ip: str | None = None, who: bool = True
+) -> SubjectAccessExport:
     """The ZIP of everything held about the pupil with UPN ``text`` at the school; audited. The caller
-    has checked the actor may see the school's pupils."""
+    has checked the actor may see the school's pupils, and whether they may read its audit log
+    (``who``: it names the school's staff)."""
     upn = valid_upn(text)
-    sections = pupil_data(school, upn)
+    sections = pupil_data(school, upn, who=who)
     counts = {name: len(rows) for name, rows in sections.items()}
     if not any(counts.values()):
         raise SubjectAccessError(
@@ -224,6 +239,7 @@ def export_pupil(school: School, text: str, *, actor: Any, ip: str | None = None
             "exported_at": now,
             "exported_by": getattr(actor, "email", ""),
             "sections": SECTIONS,
+            **({} if who else {"audit_names_left_out": WHO_LEFT_OUT}),
         },
         **sections,
     }

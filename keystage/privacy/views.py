@@ -33,7 +33,11 @@ def subject_access_export(request: HttpRequest, org_id: int) -> HttpResponse:
         if form.is_valid():
             try:
                 export = subject_access.export_pupil(
-                    school, form.cleaned_data["upn"], actor=request.user, ip=client_address(request)
+                    school,
+                    form.cleaned_data["upn"],
+                    actor=request.user,
+                    ip=client_address(request),
+                    who=policy.can(request.user, Action.VIEW_AUDIT_LOG, school),
                 )
             except subject_access.SubjectAccessError as error:
                 form.add_error("upn", str(error))

@@ -43,6 +43,7 @@ from keystage.results.models import (
     UploadStatus,
 )
 from keystage.web.faults import DATABASE_UNAVAILABLE, FileNotStored, discard_unrecorded, save_whole
+from keystage.web.queue import first_args_pending
 from keystage.web.uploads import file_digest, max_upload_bytes, too_large_message
 
 logger = logging.getLogger(__name__)
@@ -348,6 +349,12 @@ def upload_results(
     return upload
 
 
+def _uploads_with_a_check_pending() -> set[int]:
+    from keystage.results.tasks import validate_upload_task
+
+    return first_args_pending(validate_upload_task)
+
+
 def _queue_validation(upload_id: int) -> None:
     from keystage.results.tasks import validate_upload_task
 
@@ -547,13 +554,19 @@ def _store_results(upload: Upload, report: ValidationReport, layout: TemplateLay
 
 
 def requeue_stalled_validations(now: datetime | None = None) -> int:
-    """Uploads left processing by a worker that died, or whose task was lost, are queued again.
-    The worker runs this when it starts and every minute after."""
+    """Uploads left processing with no check queued or running for them (the task was lost, or
+    failed: its worker died every time it took it) are queued again. The worker runs this when it
+    starts and every minute after. A check still queued or running is left alone, however long it
+    takes: a dead worker's task is queued again by the worker itself (requeue_orphaned_tasks)."""
     now = now or timezone.now()
-    stalled = Upload.objects.filter(status=UploadStatus.PROCESSING).filter(
-        Q(validation_started_at__lt=now - STALLED_AFTER)
-        | Q(validation_started_at__isnull=True, validation_queued_at__lt=now - LOST_AFTER)
-        | Q(validation_queued_at__isnull=True, uploaded_at__lt=now - STALLED_AFTER)
+    stalled = (
+        Upload.objects.filter(status=UploadStatus.PROCESSING)
+        .filter(
+            Q(validation_started_at__lt=now - STALLED_AFTER)
+            | Q(validation_started_at__isnull=True, validation_queued_at__lt=now - LOST_AFTER)
+            | Q(validation_queued_at__isnull=True, uploaded_at__lt=now - STALLED_AFTER)
+        )
+        .exclude(pk__in=_uploads_with_a_check_pending())
     )
     ids = list(stalled.values_list("pk", flat=True))
     Upload.objects.filter(pk__in=ids).update(validation_started_at=None)

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.crypto import get_random_string
@@ -45,11 +45,18 @@ from keystage.returns.models import (
     ReturnStatus,
     Validation,
 )
+from keystage.web.faults import DATABASE_UNAVAILABLE
+from keystage.web.queue import first_args_pending
 from keystage.web.uploads import file_digest, max_upload_bytes, too_large_message
 
 logger = logging.getLogger(__name__)
 
 STALLED_AFTER = timedelta(minutes=2)
+CHECK_ATTEMPTS = 3  # checks that may start without finishing before the file is refused
+UNCHECKABLE_MESSAGE = (
+    "This file could not be checked: the check stopped part way through each time it was tried. Check "
+    "it is a CTF exported from your MIS and send it again; if it happens again, ask your LA."
+)
 MAX_COMMENT = 1000
 MAX_MESSAGE = 2000
 _FORMAT_NAMES = {
@@ -324,6 +331,11 @@ def validate_return(return_id: int) -> Return | None:
     sent = Return.objects.select_related("round__la", "school").filter(pk=return_id).first()
     if sent is None or sent.validation != Validation.PENDING:
         return sent
+    if sent.validation_attempts >= CHECK_ATTEMPTS:
+        # Every earlier check of it died with its worker (memory, a crash in a reader): stop trying.
+        logger.error("LA return %s refused after %s unfinished checks", return_id, sent.validation_attempts)
+        return _finish(return_id, [{**_file_issue(UNCHECKABLE_MESSAGE), "code": "return.check_failed"}], None)
+    Return.objects.filter(pk=return_id).update(validation_attempts=F("validation_attempts") + 1)
     tag = sent.tag_info
     kind = tag.collection_kind
     if kind is None:
@@ -342,6 +354,8 @@ def validate_return(return_id: int) -> Return | None:
         report = check_file(data, kind, year, sent.school)
     except CollectionError as error:
         return _finish(return_id, [{**_file_issue(str(error)), "code": "return.no_layout"}], None)
+    except DATABASE_UNAVAILABLE:
+        raise  # not the file's fault: it stays waiting, and the task is run again (keystage worker)
     except Exception:  # never leave a file "being checked" for ever; the log has the details
         logger.exception("LA return %s could not be checked", return_id)
         message = "This file could not be checked. Send it again; if the problem stays, ask your LA."
@@ -398,11 +412,16 @@ def _finish(return_id: int, issues: list[dict[str, Any]], report: ValidationRepo
 
 
 def requeue_stalled_validations(now: datetime | None = None) -> int:
-    """CTFs a killed worker left being checked are queued again (the task is safe to re-run)."""
+    """CTFs left waiting with no check queued or running for them (the task was lost, or failed: its
+    worker died each time it took it) are queued again; the task is safe to re-run. A dead worker's
+    task is queued again by the worker itself (requeue_orphaned_tasks)."""
+    from keystage.returns.tasks import validate_return_task
+
     now = now or timezone.now()
     ids = list(
         Return.objects.filter(validation=Validation.PENDING)
         .filter(Q(validation_queued_at__lt=now - STALLED_AFTER) | Q(validation_queued_at__isnull=True))
+        .exclude(pk__in=first_args_pending(validate_return_task))
         .values_list("pk", flat=True)
     )
     for return_id in ids:

@@ -18,7 +18,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from keystage.accounts import two_factor
-from keystage.accounts.models import Membership, SignInThrottle, User
+from keystage.accounts.models import Invitation, Membership, SignInThrottle, User
 from keystage.api.models import ApiToken
 from keystage.audit.models import AuditAction, AuditEvent
 from tests.api.conftest import api
@@ -207,7 +207,7 @@ def test_wrong_codes_are_refused_audited_and_then_locked_for_a_while(world, pass
 
 
 def test_people_who_never_see_pupils_are_not_asked_but_may_choose_to(world, password):
-    for persona in ("school_anon", "governor", "school_admin", "trust_anon", "la_anon"):
+    for persona in ("school_anon", "governor", "trust_anon", "la_anon"):
         person = world.person(persona)
         client = Client()
         assert _sign_in(client, person, password)["Location"] == reverse("web:home"), persona
@@ -222,6 +222,19 @@ def test_people_who_never_see_pupils_are_not_asked_but_may_choose_to(world, pass
     again = Client()
     assert _sign_in(again, teacher, password)["Location"].startswith(VERIFY)
     assert again.get(reverse("organisations:detail", args=[world.s1.pk]))["Location"].startswith(VERIFY)
+
+
+def test_an_administrator_gives_a_code_before_inviting_anyone_or_reading_the_audit_log(world, password):
+    # Administrators see no pupils, but decide who does and read an audit log that names them by UPN.
+    admin = world.person("school_admin")
+    client = Client()
+    assert _sign_in(client, admin, password)["Location"].startswith(SET_UP)
+    invite = reverse("accounts:invite", args=[world.s1.pk])
+    refused = client.post(invite, {"email": "x@elsewhere.example", "roles": ["school_named"]})
+    assert refused.status_code == 302 and refused["Location"].startswith(SET_UP)
+    assert not Invitation.objects.filter(email="x@elsewhere.example").exists()
+    audit = client.get(reverse("audit:organisation_log", args=[world.s1.pk]))
+    assert audit.status_code == 302 and audit["Location"].startswith(SET_UP)
 
 
 def test_platform_staff_must_give_a_code_before_platform_administration(db, password):
@@ -350,6 +363,34 @@ def test_a_reset_is_refused_across_organisations_and_for_oneself(world, password
     own_reset = own.post(reverse("accounts:reset_two_factor", args=[world.la.pk, officer.pk]))
     assert own_reset.status_code == 400 and "You cannot reset your own" in own_reset.content.decode()
     assert TOTPDevice.objects.filter(user=officer).exists()
+
+
+def test_a_school_cannot_reset_someone_who_also_works_where_it_does_not_manage(world, password):
+    # A trust officer who is also a governor at School One: School One's administrator may not take
+    # away the sign-in that opens the whole trust's pupils.
+    officer = world.person("trust_admin")
+    Membership.objects.create(user=officer, organisation=world.s1, role="governor")
+    authenticator_for(officer)
+    refused = signed_in(world.person("school_admin")).post(
+        reverse("accounts:reset_two_factor", args=[world.s1.pk, officer.pk])
+    )
+    assert refused.status_code == 400
+    assert f"also has access to {world.trust.name}, which you do not manage" in refused.content.decode()
+    assert TOTPDevice.objects.filter(user=officer, confirmed=True).exists()
+    assert not AuditEvent.objects.filter(action=AuditAction.TWO_FACTOR_RESET).exists()
+    # The person's page says so in place of the button.
+    page = signed_in(world.person("school_admin")).get(
+        reverse("accounts:edit_user", args=[world.s1.pk, officer.pk])
+    )
+    assert "which you do not manage" in page.content.decode()
+    assert reverse("accounts:reset_two_factor", args=[world.s1.pk, officer.pk]) not in page.content.decode()
+    # Nor may the trust's administrator reset a school's governor through the trust: each manages only
+    # its own people (MANAGE_USERS does not reach a trust's schools); platform staff can reset anyone.
+    governor = world.person("governor")
+    Membership.objects.create(user=governor, organisation=world.trust, role="trust_anon")
+    authenticator_for(governor)
+    also = signed_in(officer).post(reverse("accounts:reset_two_factor", args=[world.trust.pk, governor.pk]))
+    assert also.status_code == 400 and TOTPDevice.objects.filter(user=governor).exists()
 
 
 def test_platform_staff_reset_from_platform_administration_with_an_audit_record(world, password):

@@ -63,6 +63,7 @@ def test_a_school_lists_its_uploads_and_finds_its_submission(world, sent):
         ("in_use=maybe", "invalid_filter"),
         ("limit=0", "invalid_limit"),
         ("limit=lots", "invalid_limit"),
+        ("limit=%C2%B2", "invalid_limit"),  # "²": a digit to str.isdigit(), not to int()
         ("collection=ks9", "unknown_collection"),
         ("year=", "invalid_year"),
     ]:

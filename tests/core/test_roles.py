@@ -43,9 +43,10 @@ def test_only_named_roles_see_pupils():
     assert {Role.SCHOOL_NAMED, Role.TRUST_NAMED, Role.LA_NAMED} <= pupil_level
 
 
-def test_two_factor_is_required_of_every_role_that_sees_pupils_and_of_platform_staff():
-    # Written out, not derived: a role that starts showing pupils must show up here.
+def test_two_factor_is_required_of_every_role_that_sees_pupils_or_decides_who_does_and_of_platform_staff():
+    # Written out, not derived: a role that starts showing pupils (or managing who sees them) shows up here.
     assert {r for r in Role if r.needs_two_factor} == {
+        Role.SCHOOL_ADMIN,
         Role.MANAGE_DATA,
         Role.SCHOOL_NAMED,
         Role.TRUST_ADMIN,
@@ -54,7 +55,8 @@ def test_two_factor_is_required_of_every_role_that_sees_pupils_and_of_platform_s
         Role.LA_NAMED,
     }
     assert two_factor_required([Role.GOVERNOR, Role.SCHOOL_NAMED])
-    assert not two_factor_required([Role.SCHOOL_ADMIN, Role.SCHOOL_ANON, Role.GOVERNOR, Role.LA_ANON])
+    assert two_factor_required([Role.SCHOOL_ADMIN])  # invites people to see pupils; reads the audit log
+    assert not two_factor_required([Role.SCHOOL_ANON, Role.GOVERNOR, Role.TRUST_ANON, Role.LA_ANON])
     assert not two_factor_required([])
     assert two_factor_required([], platform_staff=True)
 

@@ -7,16 +7,20 @@ import io
 import json
 import re
 import zipfile
+from html import escape
 
 import pytest
 from django.urls import reverse
 
+from keystage.accounts.models import Membership
 from keystage.audit.log import record
 from keystage.audit.models import AuditAction, AuditEvent
 from keystage.estimates import services as estimates
+from keystage.privacy.subject_access import WHO_LEFT_OUT, WHO_WITHHELD
 from keystage.results.models import UploadStatus
 from tests.conftest import signed_in
 from tests.estimates.conftest import fitted, national  # noqa: F401  (fixtures used here)
+from tests.factories import member
 from tests.measures.conftest import ks4_catalogue  # noqa: F401  (a fixture used here)
 from tests.privacy.conftest import (
     THIS_YEAR,
@@ -111,6 +115,27 @@ def test_the_data_person_downloads_everything_held_about_the_pupil_and_no_one_el
     event = _exports().get()
     assert event.actor == world.person("manage_data") and event.organisation.pk == world.s1.pk
     assert ann in event.subject and event.detail["upn"] == ann and event.detail["results"] == 1
+
+
+def test_who_looked_is_named_only_to_those_who_may_read_the_schools_audit_log(world, pupils):
+    ann, _bea = pupils
+    staff = {world.person(p).email for p in ("school_named", "manage_data", "la_named", "trust_named")}
+    for persona in ("manage_data", "la_named", "trust_named"):
+        files = _unzipped(signed_in(world.person(persona)).post(_url(world.s1), {"upn": ann}))
+        data = json.loads(next(content for name, content in files.items() if name.endswith(".json")))
+        # What was done with the pupil's data, and when, but not by whom: that is the audit log's.
+        assert data["audit"] and {e["by"] for e in data["audit"]} == {WHO_WITHHELD}, persona
+        assert data["about"]["audit_names_left_out"] == WHO_LEFT_OUT
+        others = staff - {world.person(persona).email}
+        assert not any(email in content for email in others for content in files.values()), persona
+        assert escape(WHO_LEFT_OUT) in files[next(n for n in files if n.endswith("summary.html"))]
+    # A head who administers the school and sees its pupils exports the names too.
+    head = member("school_admin", world.s1, email="head@school-one.example")
+    Membership.objects.create(user=head, organisation=world.s1, role="school_named")
+    files = _unzipped(signed_in(head).post(_url(world.s1), {"upn": ann}))
+    data = json.loads(next(content for name, content in files.items() if name.endswith(".json")))
+    assert world.person("school_named").email in {e["by"] for e in data["audit"]}
+    assert "audit_names_left_out" not in data["about"]
 
 
 def test_a_bad_or_unknown_upn_is_explained_and_nothing_is_exported(world, pupils):

@@ -328,12 +328,25 @@ def test_a_file_that_kills_every_check_is_refused_after_three_not_checked_for_ev
         raise _WorkerDied
 
     monkeypatch.setattr(services, "check_file", dies)
-    for _ in range(services.CHECK_ATTEMPTS):
+    task = DBTaskResult.objects.get()
+    for attempt in range(1, worker.ATTEMPTS + 1):
+        # A worker takes the task and dies in the middle of the check: the task stays RUNNING.
+        DBTaskResult.objects.filter(pk=task.pk).update(
+            status=TaskResultStatus.RUNNING,
+            worker_ids=[f"dead-{n}" for n in range(1, attempt + 1)],
+            started_at=timezone.now() - timedelta(minutes=5),
+        )
         with pytest.raises(_WorkerDied):
             services.validate_stored_upload(upload.pk)
-        # Each time, the sweep finds it stalled and queues it again.
+        # While a task for it is queued or running, the upload is not queued a second time.
         later = timezone.now() + services.STALLED_AFTER + timedelta(seconds=1)
-        assert services.requeue_stalled_validations(now=later) == 1
+        assert services.requeue_stalled_validations(now=later) == 0
+        # A living worker's sweep finds the dead one's task: queued again, and failed on its third death.
+        assert worker.requeue_orphaned_tasks(worker_id="me") == (1 if attempt < worker.ATTEMPTS else 0)
+    task.refresh_from_db()
+    assert task.status == TaskResultStatus.FAILED
+    # The task failed, the upload is still processing: the sweep queues a new check, which refuses it.
+    assert services.requeue_stalled_validations(now=later) == 1
     call_command("worker", "--batch", "--interval", "0", verbosity=0)
 
     assert len(checks) == services.CHECK_ATTEMPTS  # not a fourth time
@@ -356,12 +369,15 @@ def _running_task(taken_by: str, *, minutes_ago: float = 0) -> DBTaskResult:
     return DBTaskResult.objects.get(pk=result.id)
 
 
-def _beat(worker_id: str, *, pid: int, seconds_ago: float = 0, hostname: str | None = None) -> None:
+def _beat(
+    worker_id: str, *, pid: int, seconds_ago: float = 0, hostname: str | None = None, space: str | None = None
+) -> None:
     seen = timezone.now() - timedelta(seconds=seconds_ago)
     WorkerHeartbeat.objects.create(
         worker_id=worker_id,
         hostname=hostname or socket.gethostname(),
         pid=pid,
+        process_space=worker.process_space() if space is None else space,
         started_at=seen,
         last_seen=seen,
     )
@@ -375,9 +391,16 @@ def test_tasks_of_dead_workers_are_queued_again_and_those_of_living_ones_are_not
     _beat("silent-elsewhere", pid=1, seconds_ago=120, hostname="another-machine")
     _beat("busy-elsewhere", pid=1, hostname="another-machine")
     _beat("busy-here", pid=os.getppid())
+    # Another container with the same host name: its pids are not this one's, dead here or not.
+    _beat("busy-next-door", pid=int(dead_pid.stdout), space="another-boot:4026531836")
     killed = _running_task("killed-here")
     silent = _running_task("silent-elsewhere")
-    busy = [_running_task("busy-elsewhere"), _running_task("busy-here"), _running_task("me")]
+    busy = [
+        _running_task("busy-elsewhere"),
+        _running_task("busy-here"),
+        _running_task("busy-next-door"),
+        _running_task("me"),
+    ]
     assert worker.requeue_orphaned_tasks(worker_id="me") == 2
     for task in (killed, silent):
         task.refresh_from_db()
@@ -390,7 +413,9 @@ def test_tasks_of_dead_workers_are_queued_again_and_those_of_living_ones_are_not
         "silent-elsewhere",
         "busy-elsewhere",
         "busy-here",
+        "busy-next-door",
     }
+    assert worker.process_space()  # on Linux, as CI is: the pid check above was really made
     # A worker that lost the database runs nothing now: what it had taken is queued again.
     assert worker.requeue_orphaned_tasks(worker_id="me", idle=True) == 1
 

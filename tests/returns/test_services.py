@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from keystage.audit.models import AuditAction, AuditEvent
 from keystage.returns import services
@@ -430,12 +431,27 @@ def test_the_worker_checks_a_sent_ctf(world):
     assert sent.validation == Validation.ERRORS and sent.error_count == 1
 
 
-def test_checks_left_by_a_killed_worker_are_queued_again(world):
+@pytest.mark.django_db(transaction=True)  # the check is queued when the sending commits
+def test_checks_whose_task_was_lost_are_queued_again_and_no_others(world):
     open_round(world.la)
     sent = send(world, ctf(world.s1, [(upn(world.s1, 1), "Ann", "41")]))
     Return.objects.filter(pk=sent.pk).update(validation_queued_at=timezone.now() - timedelta(minutes=5))
+    assert services.requeue_stalled_validations() == 0  # its check is still in the queue (a backlog)
+    DBTaskResult.objects.all().delete()  # the task was lost
     assert services.requeue_stalled_validations() == 1
     assert services.requeue_stalled_validations() == 0  # just queued
+
+
+@pytest.mark.django_db(transaction=True)  # the check is queued when the sending commits
+def test_a_ctf_that_kills_every_check_is_refused_after_three_not_checked_for_ever(world):
+    open_round(world.la)
+    sent = send(world, ctf(world.s1, [(upn(world.s1, 1), "Ann", "41")]))
+    # Three checks started and died with their workers (each start is counted before the check).
+    Return.objects.filter(pk=sent.pk).update(validation_attempts=services.CHECK_ATTEMPTS)
+    call_command("worker", "--batch", "--interval", "0")
+    sent.refresh_from_db()
+    assert sent.validation == Validation.ERRORS
+    assert sent.issues[0]["message"] == services.UNCHECKABLE_MESSAGE
 
 
 def test_the_demo_opens_every_return_of_the_year_once(db):

@@ -7,6 +7,7 @@ database goes away the worker waits for it and carries on, rather than exiting."
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import socket
@@ -14,6 +15,7 @@ import threading
 import time
 from contextlib import suppress
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -60,6 +62,18 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+@functools.cache
+def process_space() -> str:
+    """This process's kernel boot and pid namespace ("" where unknown, e.g. not Linux): two workers with
+    the same value see the same processes, so a pid means the same process to both."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return ""
+    return f"{boot}:{namespace}"[:80]
+
+
 def _worker_gone(beat: WorkerHeartbeat | None, stale_before: datetime, taken_at: datetime | None) -> bool:
     """Whether another worker, the one that took a task, will never finish it."""
     if beat is None:
@@ -68,9 +82,12 @@ def _worker_gone(beat: WorkerHeartbeat | None, stale_before: datetime, taken_at:
         return taken_at is None or taken_at < stale_before
     if beat.last_seen < stale_before:
         return True
-    # On this machine a dead worker is known at once; one with this process's pid is its previous
-    # life (a container restarted).
-    return beat.hostname == socket.gethostname() and (beat.pid == os.getpid() or not _process_alive(beat.pid))
+    # Among the same processes (this machine, this container) a dead worker is known at once; one with
+    # this process's pid is its previous life (a restarted service). Elsewhere only staleness tells.
+    here = process_space()
+    if not here or beat.process_space != here or beat.hostname != socket.gethostname():
+        return False
+    return beat.pid == os.getpid() or not _process_alive(beat.pid)
 
 
 def requeue_orphaned_tasks(*, worker_id: str, idle: bool = False, now: datetime | None = None) -> int:
@@ -203,7 +220,12 @@ class Command(DatabaseWorkerCommand):
 
     def _beat(self, worker_id: str, *, started: bool = False) -> None:
         now = timezone.now()
-        defaults: dict[str, Any] = {"last_seen": now, "hostname": socket.gethostname(), "pid": os.getpid()}
+        defaults: dict[str, Any] = {
+            "last_seen": now,
+            "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+            "process_space": process_space(),
+        }
         if started:
             defaults["started_at"] = now
         WorkerHeartbeat.objects.update_or_create(
