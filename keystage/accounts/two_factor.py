@@ -212,14 +212,7 @@ def verify_authenticator_code(user: Any, code: str, *, ip_address: str | None = 
         locked = TOTPDevice.objects.select_for_update().get(pk=device.pk)
         right = locked.verify_token(code)  # counts a failure on the device even when refused
     if not right:
-        record(
-            AuditAction.TWO_FACTOR_FAILED,
-            actor=user,
-            subject=user.email,
-            ip_address=ip_address,
-            stage="sign-in",
-            code="authenticator",
-        )
+        _record_wrong_code(user, ip_address, "authenticator")
         raise CodeRefusedError(WRONG_AUTHENTICATOR_CODE)
     release(reservation)
     record(AuditAction.TWO_FACTOR_VERIFIED, actor=user, subject=user.email, ip_address=ip_address)
@@ -246,18 +239,23 @@ def verify_recovery_code(user: Any, code: str, *, ip_address: str | None = None)
         right = locked.verify_token(code)  # a right code is deleted here: it never works twice
         left = recovery_codes_left(user)
     if not right:
-        record(
-            AuditAction.TWO_FACTOR_FAILED,
-            actor=user,
-            subject=user.email,
-            ip_address=ip_address,
-            stage="sign-in",
-            code="recovery",
-        )
+        _record_wrong_code(user, ip_address, "recovery")
         raise CodeRefusedError(WRONG_RECOVERY_CODE)
     release(reservation)
     record(AuditAction.RECOVERY_CODE_USED, actor=user, subject=user.email, ip_address=ip_address, left=left)
     return locked, left
+
+
+def _record_wrong_code(user: Any, ip_address: str | None, kind: str) -> None:
+    """A wrong code at sign-in, audited (which kind, never what was typed)."""
+    record(
+        AuditAction.TWO_FACTOR_FAILED,
+        actor=user,
+        subject=user.email,
+        ip_address=ip_address,
+        stage="sign-in",
+        code=kind,
+    )
 
 
 # Recovery codes and resets.
