@@ -63,6 +63,7 @@ KINDS: dict[str, str] = {
 }
 # A daily purge: the worker queues one when none has run for this long.
 PURGE_EVERY = timedelta(days=1)
+RETRY_FAILED_PURGE_AFTER = timedelta(hours=1)
 # Uploads are purged this many at a time, each batch in its own transaction.
 BATCH = 500
 
@@ -298,13 +299,16 @@ def queue_daily_purge(now: datetime | None = None) -> bool:
 
     from keystage.privacy.tasks import purge_expired_data
 
+    now = now or timezone.now()
     if purged_recently(now):
         return False
-    waiting = DBTaskResult.objects.filter(
-        task_path=purge_expired_data.module_path,
-        status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING],
+    # One waiting or running, or one that failed within the hour (storage refusing deletes, say): a
+    # failing purge is tried again hourly, not on every worker's sweep, and its failure is in the queue.
+    tried = DBTaskResult.objects.filter(task_path=purge_expired_data.module_path).filter(
+        Q(status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING])
+        | Q(enqueued_at__gt=now - RETRY_FAILED_PURGE_AFTER)
     )
-    if waiting.exists():
+    if tried.exists():
         return False
     purge_expired_data.enqueue()
     return True

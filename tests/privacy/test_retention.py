@@ -320,6 +320,20 @@ def test_the_worker_queues_a_purge_once_a_day(held):
     assert retention.queue_daily_purge(now=timezone.now() + timedelta(days=1, minutes=1)) is True
 
 
+@pytest.mark.django_db(transaction=True)  # the failed task is committed as a real worker's is
+def test_a_failing_purge_is_tried_again_hourly_not_on_every_sweep(held, monkeypatch):
+    def storage_refuses(*args, **kwargs):
+        raise OSError("the object store refused the delete")
+
+    monkeypatch.setattr(retention, "_delete_files", storage_refuses)
+    assert retention.queue_daily_purge() is True
+    call_command("worker", "--batch", "--interval", "0", verbosity=0)
+    assert not _purges().exists()  # it failed: nothing recorded as purged
+    assert stored(held.old_error.file).exists()
+    assert retention.queue_daily_purge() is False  # the next sweep, a minute on
+    assert retention.queue_daily_purge(now=timezone.now() + timedelta(hours=1, minutes=1)) is True
+
+
 def test_reports_of_a_year_past_the_pupil_period_keep_figures_and_name_no_pupil(reports_world, settings):  # noqa: F811
     world = reports_world
     settings.KEYSTAGE_RETAIN_PUPIL_DATA_YEARS = 1  # the two older of the reports' three years are past it
