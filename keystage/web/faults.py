@@ -53,8 +53,29 @@ def storage_full(error: BaseException | None) -> bool:
     )
 
 
+# PostgreSQL's SQLSTATEs of a server going away or not there yet: the connection exception class (08),
+# and an operator's shutdown, a crash's, or a server still starting (57P01, 57P02, 57P03). Others, such as
+# a statement timeout (57014), come from the query and are not worth a client's retry.
+_POSTGRES_UNAVAILABLE = ("08", "57P0")
+# SQLite's: the file locked by another writer past the timeout, or not there or not readable.
+_SQLITE_UNAVAILABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL")
+
+
 def database_unavailable(error: BaseException | None) -> bool:
-    return isinstance(error, DATABASE_UNAVAILABLE)
+    """The database is away or restarting (a page answers 503, come back later), rather than a query
+    failing on its own (a bug, a statement timeout: 500, and the log says what)."""
+    if isinstance(error, InterfaceError):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    cause = error.__cause__  # the driver's own error, as Django wraps it
+    state = getattr(cause, "sqlstate", None)
+    if state:
+        return str(state).startswith(_POSTGRES_UNAVAILABLE)
+    sqlite_name = getattr(cause, "sqlite_errorname", None)
+    if sqlite_name:
+        return str(sqlite_name).startswith(_SQLITE_UNAVAILABLE)
+    return True  # psycopg's own connection failures (refused, closed, lost) carry no SQLSTATE
 
 
 def save_whole(field_file: FieldFile, name: str, content: File[Any]) -> None:

@@ -15,6 +15,7 @@ import shlex
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -272,6 +273,73 @@ def test_a_page_while_the_database_is_down_is_a_503_not_a_500(world, monkeypatch
     page = response.content.decode()
     assert "Sorry, the service is unavailable" in page and "Try again in a few minutes" in page
     assert response["Cache-Control"] == "no-store"
+
+
+def _as_django_raises(driver_error: Exception) -> OperationalError:
+    """The driver's error wrapped as Django's database layer wraps it (``raise … from`` the driver's)."""
+    try:
+        try:
+            raise driver_error
+        except Exception as error:
+            raise OperationalError(str(error)) from error
+    except OperationalError as wrapped:
+        return wrapped
+
+
+def _sqlite_error(tmp_path: Path, *, locked: bool) -> sqlite3.OperationalError:
+    """A real SQLite error: the file locked by another writer, or a query that is wrong."""
+    path = tmp_path / "faults.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE IF NOT EXISTS t (x)")
+    if locked:
+        holder.execute("BEGIN EXCLUSIVE")
+    other = sqlite3.connect(path, timeout=0)
+    try:
+        other.execute("SELECT * FROM t" if locked else "SELECT * FROM no_such_table")
+    except sqlite3.OperationalError as error:
+        return error
+    finally:
+        other.close()
+        holder.close()
+    raise AssertionError("the query did not fail")
+
+
+def test_only_a_database_away_or_restarting_counts_as_unavailable_not_a_query_that_fails(tmp_path):
+    import psycopg.errors
+
+    from keystage.web import faults
+
+    away = [
+        OperationalError("server closed the connection unexpectedly"),  # psycopg's own: no SQLSTATE
+        _as_django_raises(
+            psycopg.errors.AdminShutdown("terminating connection due to administrator command")
+        ),
+        _as_django_raises(psycopg.errors.CannotConnectNow("the database system is starting up")),
+        _as_django_raises(psycopg.errors.ConnectionFailure("connection failure")),
+        _as_django_raises(_sqlite_error(tmp_path, locked=True)),  # database is locked
+    ]
+    failing = [
+        _as_django_raises(psycopg.errors.QueryCanceled("canceling statement due to statement timeout")),
+        _as_django_raises(_sqlite_error(tmp_path, locked=False)),  # no such table
+    ]
+    assert [faults.database_unavailable(e) for e in away] == [True] * len(away)
+    assert [faults.database_unavailable(e) for e in failing] == [False] * len(failing)
+
+
+def test_a_query_that_fails_on_its_own_is_a_500_not_a_503(world, monkeypatch):
+    import psycopg.errors
+    from django.contrib.sessions.backends.db import SessionStore
+
+    client = signed_in(world.person("manage_data"))
+    client.raise_request_exception = False
+
+    def times_out(self: Any) -> None:
+        raise _as_django_raises(psycopg.errors.QueryCanceled("canceling statement due to statement timeout"))
+
+    monkeypatch.setattr(SessionStore, "load", times_out)
+    response = client.get("/")
+    # Not "come back in a few minutes": the database is there, and the log has what went wrong.
+    assert response.status_code == 500 and "Retry-After" not in response
 
 
 @pytest.mark.django_db(transaction=True)
