@@ -64,6 +64,19 @@ def _template(world, collection, pupils: int = 3) -> bytes:
     return services.download_template(collection, world.s1, actor=world.person("manage_data"))
 
 
+def _uploaded(world, mark: int = 30) -> Upload:
+    """School One's data person uploads a three-pupil phonics file (one mark given) to an open collection."""
+    collection = open_collection()
+    template = _template(world, collection)
+    return services.upload_results(
+        collection,
+        world.s1,
+        as_file(filled(template, "phonics", {(1, MARK): mark})),
+        filename="r.xlsx",
+        actor=world.person("manage_data"),
+    )
+
+
 def _files_under(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
@@ -197,16 +210,8 @@ def test_a_full_temporary_folder_while_an_upload_streams_in_gets_the_storage_pag
 def test_an_error_workbook_a_full_disk_refused_leaves_the_upload_with_its_errors_shown(
     world, settings, full_disk
 ):
-    collection = open_collection()
-    template = _template(world, collection)
     user = world.person("manage_data")
-    upload = services.upload_results(
-        collection,
-        world.s1,
-        as_file(filled(template, "phonics", {(1, MARK): 41})),
-        filename="r.xlsx",
-        actor=user,
-    )
+    upload = _uploaded(world, mark=41)
     full_disk("error-workbooks/")
     checked = services.validate_stored_upload(upload.pk)
     assert checked.status == UploadStatus.ERROR and checked.error_count == 1  # not stuck "processing"
@@ -344,16 +349,7 @@ def test_a_query_that_fails_on_its_own_is_a_500_not_a_503(world, monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_check_that_loses_the_database_stays_processing_and_is_run_again(world, monkeypatch):
-    collection = open_collection()
-    template = _template(world, collection)
-    user = world.person("manage_data")
-    upload = services.upload_results(
-        collection,
-        world.s1,
-        as_file(filled(template, "phonics", {(1, MARK): 30})),
-        filename="r.xlsx",
-        actor=user,
-    )
+    upload = _uploaded(world)
     real_check = services.check_file
     calls = []
 
@@ -379,16 +375,8 @@ class _WorkerDied(BaseException):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_file_that_kills_every_check_is_refused_after_three_not_checked_for_ever(world, monkeypatch):
-    collection = open_collection()
-    template = _template(world, collection)
     user = world.person("manage_data")
-    upload = services.upload_results(
-        collection,
-        world.s1,
-        as_file(filled(template, "phonics", {(1, MARK): 30})),
-        filename="r.xlsx",
-        actor=user,
-    )
+    upload = _uploaded(world)
     checks = []
 
     def dies(*args: Any, **kwargs: Any) -> Any:
