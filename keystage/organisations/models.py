@@ -11,7 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from keystage.core import identifiers
+from keystage.core import identifiers, year_groups
 from keystage.core.roles import OrgKind
 
 
@@ -116,8 +116,11 @@ class School(Organisation):
     )
 
     class Phase(models.TextChoices):
+        NURSERY = "nursery", "Nursery"
         PRIMARY = "primary", "Primary"
+        MIDDLE = "middle", "Middle"
         SECONDARY = "secondary", "Secondary"
+        SIXTEEN_PLUS = "sixteen_plus", "16 plus"
         ALL_THROUGH = "all_through", "All-through"
         SPECIAL = "special", "Special"
 
@@ -135,6 +138,21 @@ class School(Organisation):
     trust = models.ForeignKey(
         Trust, on_delete=models.SET_NULL, null=True, blank=True, related_name="trust_schools"
     )
+    statutory_low_age = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The youngest age the school is for (GIAS's StatutoryLowAge)."
+    )
+    statutory_high_age = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The oldest age the school is for (GIAS's StatutoryHighAge)."
+    )
+    establishment_type = models.CharField(
+        max_length=100, blank=True, help_text="GIAS's type of establishment, e.g. Academy converter."
+    )
+    is_open = models.BooleanField(
+        "open",
+        default=True,
+        help_text="A closed school keeps its history but takes part in no new collection.",
+    )
+    closed_on = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -150,6 +168,9 @@ class School(Organisation):
                 setattr(self, field, func(getattr(self, field)))
             except identifiers.InvalidIdentifierError as error:
                 errors[field] = str(error)
+        low, high = self.statutory_low_age, self.statutory_high_age
+        if low is not None and high is not None and low > high:
+            errors["statutory_high_age"] = f"The oldest age ({high}) is below the youngest ({low})."
         if "dfe_number" not in errors and self.la_id is not None:
             try:
                 identifiers.dfe_number(self.dfe_number, la=self.la.code)
@@ -161,3 +182,13 @@ class School(Organisation):
     @property
     def establishment_number(self) -> str:
         return self.dfe_number[3:]
+
+    @property
+    def year_groups(self) -> frozenset[int]:
+        """The NC years the school teaches (0 is Reception), from its age range or else its phase."""
+        return year_groups.taught(self.statutory_low_age, self.statutory_high_age, self.phase)
+
+    def takes_part_in(self, nc_years: tuple[int, ...]) -> bool:
+        """Whether a collection or return of pupils in ``nc_years`` is for this school: it is open and
+        teaches one of those years."""
+        return self.is_open and year_groups.takes_part(self.year_groups, nc_years)

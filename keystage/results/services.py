@@ -21,6 +21,7 @@ from django.utils.crypto import get_random_string
 from keystage.accounts import policy
 from keystage.audit import log
 from keystage.audit.models import AuditAction
+from keystage.core import year_groups
 from keystage.core.ctf.model import mapping_in_force
 from keystage.core.results.kinds import KINDS, academic_year_name
 from keystage.core.results.layout import TemplateLayout, framework_layout, ks4_layout
@@ -692,15 +693,13 @@ def uploads_visible_to(user: Any) -> QuerySet[Upload]:
 
 # Pages: what the service homepage and the history read ------------------------------------------
 
-_KINDS_BY_PHASE = {
-    School.Phase.PRIMARY: ("eyfsp", "phonics", "ks1", "ks2-ta"),
-    School.Phase.SECONDARY: ("ks4-gcse", "ks4-non-gcse"),
-}
-
 
 def kinds_for(school: School) -> tuple[str, ...]:
-    """The collections a school takes part in, by its phase (all-through and special take all)."""
-    return _KINDS_BY_PHASE.get(School.Phase(school.phase), tuple(KINDS))
+    """The collections a school takes part in: those of the year groups it teaches (by its age
+    range, else its phase), so an all-through or middle school takes every one it has pupils for."""
+    return tuple(
+        key for key, kind in KINDS.items() if year_groups.takes_part(school.year_groups, kind.nc_years)
+    )
 
 
 def schools_of(user: Any, action: Action = Action.VIEW_ORGANISATION) -> list[School]:
