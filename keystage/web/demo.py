@@ -45,6 +45,9 @@ PEOPLE = [
     ("teacher@oakfield-academy.example", "Tom Reilly", Role.SCHOOL_ANON, "190001"),
     ("governor@oakfield-academy.example", "Grace Lee", Role.GOVERNOR, "190001"),
     ("admin@st-marys.example", "Sam Patel", Role.SCHOOL_ADMIN, "190004"),
+    ("data@st-marys.example", "Ben Carter", Role.MANAGE_DATA, "190004"),
+    # A primary head teacher, who signs the LA's KS1, KS2 TA, phonics and EYFSP confirmations.
+    ("head@st-marys.example", "Ruth Adeyemi", Role.SCHOOL_NAMED, "190004"),
     ("trust-admin@oakfield-trust.example", "Tariq Aziz", Role.TRUST_ADMIN, "trust"),
     ("trust-named@oakfield-trust.example", "Nina Brooks", Role.TRUST_NAMED, "trust"),
     ("trust-anon@oakfield-trust.example", "Owen Hart", Role.TRUST_ANON, "trust"),
