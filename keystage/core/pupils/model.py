@@ -9,8 +9,9 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 from stdnum.gb import upn as stdnum_upn
+
+from keystage.core.pupils.la_codes import is_issuing_code
 
 _ETHNICITY_FILE = Path(__file__).parent.parent / "reference" / "data" / "ethnicity.toml"
 
@@ -38,23 +39,31 @@ class UPNCheckLetterError(InvalidUPNError):
     """A well-formed UPN whose check letter does not match its digits: most often a typing slip."""
 
 
+# The characters of a UPN: its check letter and a temporary UPN's last character are letters
+# from this alphabet (no I, O or S, which read as digits).
+_UPN_ALPHABET = frozenset("ABCDEFGHJKLMNPQRTUVWXYZ0123456789")
+
+
 def check_upn(value: str) -> str:
-    """The UPN in its standard form, or InvalidUPNError with a plain reason."""
+    """The UPN in its standard form, or InvalidUPNError with a plain reason.
+
+    DfE's rules: 13 characters; characters 2 to 12 digits; the 13th a digit or a letter (a
+    temporary UPN); characters 2 to 4 an LA code that issues UPNs (reference/data/la_codes, kept
+    with the project rather than in python-stdnum, whose list stops at 2011); the first character
+    the check letter of the other twelve (python-stdnum computes it: that part it has right)."""
     text = str(value).strip().upper().replace(" ", "")
-    try:
-        return str(stdnum_upn.validate(text))
-    except InvalidLength:
-        raise InvalidUPNError(f"UPN must be 13 characters; “{text}” has {len(text)}") from None
-    except InvalidFormat:
+    if len(text) != 13:
+        raise InvalidUPNError(f"UPN must be 13 characters; “{text}” has {len(text)}")
+    if not (text[1:12].isascii() and text[1:12].isdigit()) or text[12] not in _UPN_ALPHABET:
+        raise InvalidUPNError(f"UPN “{text}” must be a check letter, 11 digits, then a digit or letter")
+    if not is_issuing_code(text[1:4]):
         raise InvalidUPNError(
-            f"UPN “{text}” must be a check letter, 11 digits, then a digit or letter"
-        ) from None
-    except InvalidComponent:
-        raise InvalidUPNError(f"UPN “{text}” does not start with a known local authority number") from None
-    except InvalidChecksum:
-        raise UPNCheckLetterError(
-            f"UPN “{text}” has the wrong check letter: check it was copied correctly"
-        ) from None
+            f"UPN “{text}” does not start with a known local authority number ({text[1:4]} is not an LA "
+            "code that issues UPNs)"
+        )
+    if stdnum_upn.calc_check_digit(text[1:]) != text[0]:
+        raise UPNCheckLetterError(f"UPN “{text}” has the wrong check letter: check it was copied correctly")
+    return text
 
 
 @dataclass(frozen=True)
