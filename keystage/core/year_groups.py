@@ -39,7 +39,7 @@ def takes_part(years_taught: Iterable[int], nc_years: Iterable[int]) -> bool:
 
 
 def describe(years: Iterable[int]) -> str:
-    """“Reception to Year 6”, “Years 7 to 11”, “Year 2”, or “no year groups”."""
+    """“Reception to Year 6”, “Years 7 to 11”, “Years 1 and 2”, “Year 2”, or “no year groups”."""
     ordered = sorted(set(years))
     if not ordered:
         return "no year groups"
@@ -50,6 +50,8 @@ def describe(years: Iterable[int]) -> str:
     if len(ordered) == 1:
         return name(ordered[0])
     first, last = ordered[0], ordered[-1]
+    if len(ordered) == 2:
+        return f"{name(first)} and Year {last}" if first == RECEPTION else f"Years {first} and {last}"
     if first == RECEPTION:
         return f"Reception to Year {last}"
     return f"Years {first} to {last}"

@@ -66,6 +66,14 @@ class ReturnRound(models.Model):
     def tag_info(self) -> ReturnTag:
         return ReturnTag(self.tag)
 
+    def is_for(self, school: School) -> bool:
+        """Whether the return is asked of the school: an open school of the LA teaching one of the
+        return's year groups (a KS1 return is for schools with Year 2, not the LA's secondaries)."""
+        if school.la_id != self.la_id:
+            return False
+        years = self.tag_info.nc_years
+        return school.is_open if years is None else school.takes_part_in(years)
+
     @property
     def key_dates(self) -> KeyDates:
         return KeyDates(self.period_starts, self.period_ends, self.summer_second_half_starts)

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.crypto import get_random_string
@@ -20,6 +20,7 @@ from django.utils.crypto import get_random_string
 from keystage.accounts import policy
 from keystage.audit import log
 from keystage.audit.models import AuditAction
+from keystage.core import year_groups
 from keystage.core.results.kinds import academic_year_name
 from keystage.core.results.reading import detect_format
 from keystage.core.results.validation import ValidationReport
@@ -204,16 +205,32 @@ def open_round(
         ) from None
 
 
-def rounds_open_to(school: School, today: date | None = None) -> QuerySet[ReturnRound]:
-    """The rounds of the school's LA that take files now (this academic year or later)."""
-    return ReturnRound.objects.filter(la_id=school.la_id, year__gte=current_year(today)).order_by(
+def rounds_open_to(school: School, today: date | None = None) -> list[ReturnRound]:
+    """The rounds of the school's LA that take files now (this academic year or later) and are
+    asked of it (by the year groups it teaches)."""
+    rounds = ReturnRound.objects.filter(la_id=school.la_id, year__gte=current_year(today)).order_by(
         "year", "deadline", "tag"
+    )
+    return [round_ for round_ in rounds if round_.is_for(school)]
+
+
+def _not_for(round_: ReturnRound, school: School) -> str:
+    return (
+        f"The {round_} return is for schools with {year_groups.describe(round_.tag_info.nc_years or ())}: "
+        f"{school.name} teaches {year_groups.describe(school.year_groups)}"
+        f"{'' if school.is_open else ' and is closed'}. If that is wrong, ask {school.la.name} to correct "
+        "the school's details."
     )
 
 
 def round_for_sending(school: School, tag: ReturnTag) -> ReturnRound:
-    found = rounds_open_to(school).filter(tag=tag.value).first()
+    found = next((r for r in rounds_open_to(school) if r.tag == tag.value), None)
     if found is None:
+        opened = ReturnRound.objects.filter(
+            la_id=school.la_id, year__gte=current_year(), tag=tag.value
+        ).first()
+        if opened is not None:
+            raise ReturnsError(_not_for(opened, school), "tag")
         raise ReturnsError(
             f"{school.la.name} has not opened a {tag.label} return for {academic_year_name(current_year())}. "
             "Choose another tag, or ask your LA.",
@@ -485,6 +502,8 @@ def confirm_as_head_teacher(
     policy.require(actor, Action.SIGN_LA_CONFIRMATION, school)
     if round_.la_id != school.la_id:
         raise ReturnsError(f"{round_} is another local authority's return.")
+    if not round_.is_for(school) and not Return.objects.filter(round=round_, school=school).exists():
+        raise ReturnsError(_not_for(round_, school))
     name, role = name.strip(), role.strip()
     if not moderation_done:
         raise ReturnsError("Confirm that all internal moderation has been completed.", "moderation_done")
@@ -776,7 +795,7 @@ def _by_round_and_school(
 
 
 def school_rounds(school: School) -> list[SchoolRound]:
-    """The rounds open to the school, and earlier ones it took part in."""
+    """The rounds open to the school and asked of it, and earlier ones it took part in."""
     taken_part = Q(returns__school=school) | Q(reports__school=school)
     rounds = list(
         ReturnRound.objects.filter(la_id=school.la_id)
@@ -784,6 +803,8 @@ def school_rounds(school: School) -> list[SchoolRound]:
         .distinct()
         .order_by("-year", "deadline", "tag")
     )
+    sent_to = set(Return.objects.filter(school=school, round__in=rounds).values_list("round_id", flat=True))
+    rounds = [r for r in rounds if r.pk in sent_to or r.year < current_year() or r.is_for(school)]
     views = _by_round_and_school(rounds, [school])
     return [views[(r.pk, school.pk)] for r in rounds]
 
@@ -792,9 +813,36 @@ def school_rounds_for(round_: ReturnRound, school: School) -> SchoolRound:
     return _by_round_and_school([round_], [school])[(round_.pk, school.pk)]
 
 
+def round_schools(round_: ReturnRound) -> list[School]:
+    """The schools a round is asked of (by the year groups they teach), with any other school of
+    the LA that has sent a file or been sent a report in it, so nothing sent drops out of sight."""
+    involved = set(Return.objects.filter(round=round_).values_list("school_id", flat=True)) | set(
+        PublishedReport.objects.filter(round=round_).values_list("school_id", flat=True)
+    )
+    schools = round_.la.schools().select_related("la").order_by("name")
+    return [school for school in schools if school.pk in involved or round_.is_for(school)]
+
+
+@dataclass(frozen=True)
+class RoundCount:
+    round: ReturnRound
+    sent: int  # schools the round is for that have sent a file
+    schools: int  # schools the round is for
+
+
+def la_rounds(la: LocalAuthority) -> list[RoundCount]:
+    """The LA's rounds, newest first, each with how many of the schools it is for have sent."""
+    counts = []
+    for round_ in ReturnRound.objects.filter(la=la).order_by("-year", "deadline", "tag"):
+        schools = round_schools(round_)
+        sent = Return.objects.filter(round=round_, current=True).values("school_id").distinct().count()
+        counts.append(RoundCount(round_, sent, len(schools)))
+    return counts
+
+
 def round_overview(round_: ReturnRound) -> list[tuple[School, SchoolRound]]:
-    """Every school of the LA with what it has sent and confirmed for the round."""
-    schools = list(round_.la.schools().order_by("name"))
+    """Every school the round is for, with what it has sent and confirmed."""
+    schools = round_schools(round_)
     views = _by_round_and_school([round_], schools)
     return [(school, views[(round_.pk, school.pk)]) for school in schools]
 

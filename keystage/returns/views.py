@@ -12,7 +12,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -103,7 +102,7 @@ def school(request: HttpRequest, org_id: int) -> HttpResponse:
             "can_send": policy.can(user, Action.SUBMIT_DATA, school),
             "can_sign": policy.can(user, Action.SIGN_LA_CONFIRMATION, school),
             "can_see_files": services.can_see_school_files(user, school),
-            "open_tags": bool(services.rounds_open_to(school).exists()),
+            "open_tags": bool(services.rounds_open_to(school)),
             "being_checked": any(r.being_checked for r in history if r.current),
         },
     )
@@ -113,7 +112,7 @@ def school(request: HttpRequest, org_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def send(request: HttpRequest, org_id: int) -> HttpResponse:
     school = _school(request, org_id, Action.SUBMIT_DATA)
-    rounds = list(services.rounds_open_to(school))
+    rounds = services.rounds_open_to(school)
     tags = list(dict.fromkeys(ReturnTag(r.tag) for r in rounds))
     form = SendForm(
         request.POST or None, request.FILES or None, tags=tags, initial={"tag": request.GET.get("tag")}
@@ -255,16 +254,8 @@ def report_download(request: HttpRequest, report_id: int) -> HttpResponseBase:
 @login_required
 def la(request: HttpRequest, org_id: int) -> HttpResponse:
     la = _la(request, org_id)
-    rounds = list(ReturnRound.objects.filter(la=la).order_by("-year", "deadline", "tag"))
-    schools = la.schools().count()
-    sent = {
-        r["round_id"]: r["n"]
-        for r in Return.objects.filter(round__la=la, current=True)
-        .values("round_id")
-        .annotate(n=Count("school", distinct=True))
-    }
-    rows = [{"round": r, "sent": sent.get(r.pk, 0)} for r in rounds]
-    return render(request, "returns/la.html", {"la": la, "rows": rows, "schools": schools})
+    rows = services.la_rounds(la)
+    return render(request, "returns/la.html", {"la": la, "rows": rows})
 
 
 @login_required

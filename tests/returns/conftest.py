@@ -119,3 +119,20 @@ def ctf(school, pupils: list[tuple[str, str, str]], kind: str = "phonics", estab
 
 def as_file(data: bytes, name: str = "return.xml") -> ContentFile:
     return ContentFile(data, name=name)
+
+
+@pytest.fixture
+def world(world):
+    """The shared world, with School One teaching every year group (ages 4 to 18, an all-through
+    school): these tests send every kind of return from it. Who a return is asked of by year group
+    is tested in test_round_schools.py."""
+    world.s1.statutory_low_age, world.s1.statutory_high_age = 4, 18
+    world.s1.save(update_fields=["statutory_low_age", "statutory_high_age"])
+    return world
+
+
+def teaching_primary(school):
+    """The school as a primary (ages 4 to 11): phonics, KS1, KS2 and EYFSP returns are asked of it."""
+    school.phase, school.statutory_low_age, school.statutory_high_age = "primary", 4, 11
+    school.save(update_fields=["phase", "statutory_low_age", "statutory_high_age"])
+    return school

@@ -23,7 +23,7 @@ from keystage.returns.models import (
 )
 from tests.conftest import signed_in
 from tests.factories import member
-from tests.returns.conftest import YEAR, as_file, ctf, on_roll, open_round, upn
+from tests.returns.conftest import YEAR, as_file, ctf, on_roll, open_round, teaching_primary, upn
 
 
 def text(response) -> str:
@@ -164,9 +164,12 @@ def test_the_la_sees_who_sent_and_confirmed_asks_for_a_correction_and_publishes_
     )
 
     overview = text(officer.get(reverse("returns:round", args=[world.la.pk, round_.pk])))
-    assert "1 of 3 have sent a file; 1 have confirmed" in overview
+    # The phonics return is asked of the LA's schools with Year 1 or 2: School One (all-through) and
+    # School Two (primary), not School Three (secondary).
+    assert "1 of 2 have sent a file; 1 have confirmed" in overview
     assert "by Manage Data" in overview and "Helen Marsh, Head teacher" in overview
     assert "School Two" in overview and "Not sent" in overview and "No errors" in overview
+    assert "School Three" not in overview
 
     school_in_round = reverse("returns:round_school", args=[world.la.pk, round_.pk, world.s1.pk])
     assert officer.get(school_in_round).status_code == 200
@@ -226,7 +229,7 @@ def test_the_la_accepts_a_file_or_is_told_why_not(world):
 
 def test_the_round_flags_a_pupil_two_schools_returned_with_the_school_that_should_submit(world):
     round_ = open_round(world.la)  # check period 7 to 11 June
-    s1, s3 = world.s1, world.s3
+    s1, s3 = world.s1, teaching_primary(world.s3)
     on_roll(s3, 1, issued_by=s3, joined=date(YEAR - 1, 9, 3), left=date(YEAR, 6, 12))
     on_roll(s1, 1, issued_by=s3, joined=date(YEAR, 6, 15))  # after the check
     s3_sender = member("manage_data", s3, email="data@school-three.example", full_name="Sam Three")

@@ -29,7 +29,7 @@ from keystage.returns.models import (
     Validation,
 )
 from tests.factories import LocalAuthorityFactory, member
-from tests.returns.conftest import YEAR, as_file, ctf, on_roll, open_round, upn
+from tests.returns.conftest import YEAR, as_file, ctf, on_roll, open_round, teaching_primary, upn
 
 
 def send(
@@ -383,7 +383,7 @@ def test_the_la_publishes_a_report_to_one_of_its_schools_only(world):
 
 def test_pupils_returned_by_two_schools_are_flagged_with_the_school_that_should_submit(world):
     round_ = open_round(world.la)  # phonics check period 7 to 11 June
-    s1, s3 = world.s1, world.s3
+    s1, s3 = world.s1, teaching_primary(world.s3)
     autumn = date(YEAR - 1, 9, 3)
     # Pupil 1 moved from School Three to School One on 9 June, during the check, and took it at School Three.
     on_roll(s3, 1, issued_by=s3, joined=autumn, left=date(YEAR, 6, 8))

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
+from keystage.core.results.kinds import KINDS
+
 
 class ReturnTag(StrEnum):
     CENSUS = "census"
@@ -31,6 +33,15 @@ class ReturnTag(StrEnum):
         """The key stage of the reports whose summaries the LA publishes back for this return (the
         annual summary reports of seed 002); None for a tag with no results (Census, KS3 TA, Other)."""
         return _KEY_STAGES.get(self)
+
+    @property
+    def nc_years(self) -> tuple[int, ...] | None:
+        """The year groups (0 is Reception) the return is about, so the schools it is for: those
+        teaching one of them; None for a return every school sends (Census, Other)."""
+        kind = _KINDS.get(self)
+        if kind is not None:
+            return KINDS[kind].nc_years
+        return _OTHER_YEARS.get(self)
 
     @property
     def takes_ctf(self) -> bool:
@@ -67,6 +78,7 @@ _KEY_STAGES = {
     ReturnTag.KS1: "ks1",
     ReturnTag.KS2_TA: "ks2",
 }
+_OTHER_YEARS = {ReturnTag.KS3_TA: (9,)}  # KS3 teacher assessment is at the end of Year 9
 _PERIODS = {
     ReturnTag.PHONICS: "phonics check period",
     ReturnTag.KS1: "KS1 test period",
