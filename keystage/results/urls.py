@@ -13,6 +13,8 @@ urlpatterns = [
         name="get_template",
     ),
     path("results/<id:collection_id>/schools/<id:school_id>/upload/", views.upload, name="upload"),
+    path("results/<id:collection_id>/schools/<id:school_id>/ctf/", views.ctf_download, name="ctf_download"),
+    path("results/<id:collection_id>/schools/<id:school_id>/ctf/send/", views.ctf_send, name="ctf_send"),
     path("uploads/", views.history, name="history"),
     path("uploads/<id:upload_id>/", views.upload_detail, name="upload_detail"),
     path("uploads/<id:upload_id>/status/", views.upload_status, name="upload_status"),

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from keystage.accounts import policy
 from keystage.audit.log import client_address
-from keystage.core.results.kinds import KINDS
+from keystage.core.results.kinds import KINDS, academic_year_name
 from keystage.core.roles import Action, OrgKind
 from keystage.organisations.models import Organisation, School
 from keystage.results import services
@@ -84,12 +84,64 @@ def index(request: HttpRequest) -> HttpResponse:
 def service_home(request: HttpRequest, collection_id: int, school_id: int) -> HttpResponse:
     collection, school = _collection_and_school(request, collection_id, school_id)
     home = services.service_home(collection, school, request.user)
+    ctf = services.la_ctf_status(collection, school, request.user)
     siblings = [
         c
         for c in services.open_collections()
         if c.year == collection.year and c.kind in services.kinds_for(school) and c.pk != collection.pk
     ]
-    return render(request, "results/service_home.html", {"home": home, "siblings": siblings})
+    return render(request, "results/service_home.html", {"home": home, "siblings": siblings, "ctf": ctf})
+
+
+@never_cache  # it names pupils: no copy kept by a browser or proxy
+@login_required
+@require_GET
+def ctf_download(request: HttpRequest, collection_id: int, school_id: int) -> HttpResponse:
+    """The school's confirmed results as a CTF for its LA."""
+    collection, school = _collection_and_school(request, collection_id, school_id)
+    policy.require(request.user, Action.SUBMIT_DATA, school)
+    try:
+        made = services.export_la_ctf(collection, school, actor=request.user, ip=client_address(request))
+    except services.CollectionError as error:
+        messages.error(request, str(error))
+        return redirect(reverse("results:service_home", args=[collection.pk, school.pk]) + "#ctf")
+    response = HttpResponse(made.data, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="{made.filename}"'
+    return response
+
+
+@login_required
+@require_POST
+def ctf_send(request: HttpRequest, collection_id: int, school_id: int) -> HttpResponse:
+    """Send the school's confirmed results to its LA as a CTF return, in one step."""
+    collection, school = _collection_and_school(request, collection_id, school_id)
+    policy.require(request.user, Action.SUBMIT_DATA, school)
+    seen = request.POST.get("upload", "")
+    try:
+        sent, made = services.send_la_ctf(
+            collection,
+            school,
+            actor=request.user,
+            ip=client_address(request),
+            upload_id=int(seen) if seen.isdigit() else None,
+        )
+    except services.CollectionError as error:
+        messages.error(request, str(error))
+        return redirect(reverse("results:service_home", args=[collection.pk, school.pk]) + "#ctf")
+    left_out = ""
+    if made.unmapped:
+        codes = ", ".join(f"{code} ({n})" for code, n in made.unmapped.items())
+        left_out = (
+            f" Not in the file: results of {codes}, which the CTF mapping for "
+            f"{academic_year_name(collection.year)} has no coding for."
+        )
+    messages.success(
+        request,
+        f"Your {collection} results were sent to {school.la.name} as {sent.filename}: "
+        f"{made.pupils} pupil{'s' if made.pupils != 1 else ''}, {made.results} "
+        f"result{'s' if made.results != 1 else ''}. The file is being checked now.{left_out}",
+    )
+    return redirect("returns:return_detail", sent.pk)
 
 
 @login_required

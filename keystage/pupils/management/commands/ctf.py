@@ -23,10 +23,17 @@ from keystage.core.ctf.model import (
 from keystage.core.ctf.reader import CTFError, check_ctf
 from keystage.core.ctf.roster import roster_from_ctf
 from keystage.core.ctf.writer import write_ctf
+from keystage.core.results.kinds import KINDS, academic_year_name
+from keystage.organisations.models import School
 from keystage.pupils.management.school_option import school_from_option
 from keystage.pupils.models import Pupil
 from keystage.pupils.services import RosterImportRefusedError, import_roster
 from keystage.reference_data.services import ctf_mappings, framework_library
+from keystage.results.models import Collection
+from keystage.results.services import CollectionError, export_la_ctf, la_ctf_refs
+
+# The collections whose results go to the LA as a CTF.
+RESULTS_KINDS = [key for key, kind in KINDS.items() if kind.la_tag]
 
 
 class Command(BaseCommand):
@@ -46,10 +53,24 @@ class Command(BaseCommand):
             help="the file is the school's whole roll: pupils not in it are marked as left",
         )
         load.add_argument("--allow-many-leavers", action="store_true")
-        export = sub.add_parser("export", help="write a school's pupils as a CTF for a destination")
+        export = sub.add_parser(
+            "export",
+            help="write a school's pupils, or its confirmed results of a collection, as a CTF",
+            description=(
+                "Without --collection: the school's roster (pupils on roll in the year, no results) as a "
+                "CTF for the destination. With --collection: the school's confirmed results of that "
+                "collection (the submission in use) as StageAssessments, in a CTF for its LA, as the "
+                "collection's page downloads it."
+            ),
+        )
         export.add_argument("--school", required=True, help="DfE number of the school")
-        export.add_argument("--year", type=int, required=True)
+        export.add_argument("--year", type=int, required=True, help="academic year by its end, e.g. 2026")
         export.add_argument("--to", required=True, help="la, dfe, or another school's DfE number")
+        export.add_argument(
+            "--collection",
+            choices=RESULTS_KINDS,
+            help="write the confirmed results of this collection (needs --to la); without it, the roster",
+        )
         export.add_argument("-o", "--output", type=Path, default=Path("."), help="folder for the file")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -113,6 +134,9 @@ class Command(BaseCommand):
 
     def _export(self, school: str, year: int, to: str, output: Path, **options: Any) -> None:
         source_school = school_from_option(school)
+        if options.get("collection"):
+            self._export_results(source_school, year, to, output, options["collection"])
+            return
         source = SchoolRef(
             la=source_school.la.code,
             estab=source_school.establishment_number,
@@ -159,3 +183,34 @@ class Command(BaseCommand):
         path = output / ctf_filename(source, destination, sequence)
         path.write_bytes(write_ctf(CTFDocument(header, pupils)))
         self.stdout.write(f"Wrote {len(pupils)} pupils to {path}")
+
+    def _export_results(self, school: School, year: int, to: str, output: Path, kind: str) -> None:
+        if to.lower() != "la":
+            raise CommandError(
+                f"A results CTF goes to the school's LA: use --to la (not “{to}”), or leave out --collection "
+                "to export the roster."
+            )
+        collection = Collection.objects.filter(kind=kind, year=year).first()
+        if collection is None:
+            raise CommandError(f"There is no {KINDS[kind].title} {academic_year_name(year)} collection.")
+        source, destination = la_ctf_refs(school)
+        sequence = 1
+        while (output / ctf_filename(source, destination, sequence)).exists():
+            sequence += 1  # never overwrite an earlier file
+        try:
+            made = export_la_ctf(collection, school, actor=None, sequence=sequence)
+        except CollectionError as error:
+            raise CommandError(str(error)) from None
+        output.mkdir(parents=True, exist_ok=True)  # only once there is a file to write
+        path = output / made.filename
+        path.write_bytes(made.data)
+        self.stdout.write(
+            f"Wrote {made.pupils} pupils with {made.results} results of {collection} "
+            f"({school.name}'s confirmed submission) to {path}"
+        )
+        for assessment, count in made.unmapped.items():
+            results = f"{count} result{'s' if count != 1 else ''}"
+            self.stderr.write(
+                f"Not written: {results} of {assessment}: the CTF mapping for "
+                f"{academic_year_name(year)} has no coding for it."
+            )
