@@ -287,6 +287,16 @@ def _refuse_outside_window(collection: Collection, now: datetime) -> None:
         )
 
 
+def _refuse_closed(school: School | None) -> None:
+    """A closed school keeps its history and reports but takes part in no new collection."""
+    if school is not None and not school.is_open:
+        closed = f" on {school.closed_on:%d %B %Y}" if school.closed_on else ""
+        raise CollectionError(
+            f"{school.name} closed{closed}: it takes part in no new collection. Its earlier submissions and "
+            "reports stay available."
+        )
+
+
 def _store(upload: Upload, source: File[Any]) -> None:
     """Keep the file whole, or raise FileNotStored with nothing of it left (a full disk)."""
     upload.sha256, upload.size = file_digest(source)
@@ -314,6 +324,7 @@ def upload_results(
         policy.require(actor, Action.SUBMIT_DATA, school)
     now = timezone.now()
     _refuse_outside_window(collection, now)
+    _refuse_closed(school)
     size = source.size or 0
     if size > max_upload_bytes():
         raise CollectionError(too_large_message(filename))

@@ -62,7 +62,7 @@ def index(request: HttpRequest) -> HttpResponse:
     collections = services.open_collections()
     rows = []
     for school in schools:
-        kinds = services.kinds_for(school)
+        kinds = services.kinds_for(school) if school.is_open else ()  # closed: no new collection
         rows.append({"school": school, "collections": [c for c in collections if c.kind in kinds]})
     trusts = [
         org
