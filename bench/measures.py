@@ -40,13 +40,13 @@ from keystage.core.measures.ks4.points import (
 from keystage.core.measures.ks4.pupils import PupilMeasures, pupil_measures
 from keystage.core.measures.ks4.schools import school_measures
 from keystage.core.measures.ks4.subjects import SubjectMeasures
+from keystage.core.reference.dfe_files import KS4_CATALOGUE, KS4_PROGRESS8, SHIPPED_DIR, reference_path
 from keystage.core.reference.ks4_catalogue import import_dfe_2019_folder, normalise_grade
 from keystage.core.synth import SynthSpec, generate
 from keystage.core.synth.output import ks4_measures_pupils, measures_pupils
 
-REFERENCE = Path(
-    os.environ.get("KEYSTAGE_REFERENCE_DIR", Path(__file__).resolve().parents[2] / "shared" / "reference")
-)
+# DfE's files as keystage ships them, or a folder of the same layout named by KEYSTAGE_REFERENCE_DIR.
+REFERENCE = Path(os.environ.get("KEYSTAGE_REFERENCE_DIR") or SHIPPED_DIR)
 T = TypeVar("T")
 
 
@@ -133,7 +133,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", default="national", choices=["national", "mid", "small"])
     parser.add_argument("--sample", type=int, default=20000, help="pupils in the Python baseline's sample")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each timing; the fastest counts")
-    parser.add_argument("--reference", type=Path, default=REFERENCE, help="the reference data folder")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        default=REFERENCE,
+        help="the reference data folder (ks4/dfe-2019, ks4/progress8)",
+    )
     options = parser.parse_args(argv)
 
     spec = SynthSpec.at_scale(options.scale)
@@ -141,8 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     year = generate(spec)
     results = year.ks4_results
     pupils = ks4_pupils(year)
-    catalogue = import_dfe_2019_folder(options.reference / "ks4" / "dfe-2019")
-    estimates = load_dfe_estimates(options.reference / "ks4" / "progress8", "2024prov")
+    catalogue = import_dfe_2019_folder(reference_path(KS4_CATALOGUE, options.reference))
+    estimates = load_dfe_estimates(reference_path(KS4_PROGRESS8, options.reference), "2024prov")
 
     with tempfile.TemporaryDirectory() as folder:
         results_file = Path(folder) / "ks4_results.parquet"

@@ -2,7 +2,7 @@
 DfE's catalogue gives them) and compare, in the same run, with reading the same file with
 openpyxl and with a bare python-calamine read (the floor).
 
-    keystage bench validate [--pupils 300] [--repeat 7] [--reference ../shared/reference/ks4/dfe-2019]
+    keystage bench validate [--pupils 300] [--repeat 7] [--reference FOLDER]
 
 Goal: ours under 3x the bare read. The file is a keystage template filled by XlsxWriter with a
 grade in a third of the cells (a typical school enters 8-10 of 130 subjects per pupil; a third is
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import random
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ import openpyxl
 from python_calamine import CalamineWorkbook
 
 from keystage.core.pupils.model import build_upn
+from keystage.core.reference.dfe_files import KS4_CATALOGUE, reference_path
 from keystage.core.reference.frameworks import FrameworkLibrary
 from keystage.core.reference.ks4_catalogue import import_dfe_2019_folder
 from keystage.core.results.kinds import KINDS
@@ -30,7 +32,8 @@ from keystage.core.results.layout import TemplateLayout, ks4_layout
 from keystage.core.results.validation import UploadContext, validate_upload
 from keystage.core.results.workbooks import TemplatePupil, write_template
 
-DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ks4" / "dfe-2019"
+# The KS4 catalogue files keystage ships (or those of KEYSTAGE_REFERENCE_DIR, where it has them).
+DEFAULT_REFERENCE = reference_path(KS4_CATALOGUE, os.environ.get("KEYSTAGE_REFERENCE_DIR") or None)
 
 
 def filled_template(pupils: int, reference: Path, seed: int = 1) -> tuple[bytes, TemplateLayout]:
@@ -83,7 +86,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pupils", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE)
+    parser.add_argument(
+        "--reference", type=Path, default=DEFAULT_REFERENCE, help="folder of the KS4 catalogue files"
+    )
     args = parser.parse_args()
     data, layout = filled_template(args.pupils, args.reference)
     context = UploadContext(school_dfe="8004001", school_name="Bench School")

@@ -278,9 +278,10 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _flag("EMAIL_USE_TLS")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "keystage <no-reply@keystage.localhost>")
-# DfE's published reference files (shared/reference/ beside the repository in development).
-KEYSTAGE_REFERENCE_DIR = Path(
-    os.environ.get("KEYSTAGE_REFERENCE_DIR", BASE_DIR.parent / "shared" / "reference")
+# DfE's published reference files ship with keystage (keystage/core/reference/data/dfe/). A folder of
+# the same layout named here (ks4/dfe-2019/, ks4/progress8/) is read instead where it has a folder.
+KEYSTAGE_REFERENCE_DIR = (
+    Path(os.environ["KEYSTAGE_REFERENCE_DIR"]) if os.environ.get("KEYSTAGE_REFERENCE_DIR") else None
 )
 # Report PDFs with more table rows than this are drawn by a worker rather than within the request.
 KEYSTAGE_PDF_ROWS_IN_REQUEST = int(os.environ.get("KEYSTAGE_PDF_ROWS_IN_REQUEST", "100"))

@@ -334,6 +334,8 @@ TESTED_ELSEWHERE = {
     "results:delete": "tests/test_permission_matrix_objects.py (every persona)",
     "results:download_file": "tests/test_permission_matrix_objects.py (every persona)",
     "results:download_errors": "tests/results/test_pages.py",
+    "results:ctf_download": "tests/results/test_ctf_export.py (other organisations and roles refused)",
+    "results:ctf_send": "tests/returns/test_ctf_export.py (other organisations and roles refused)",
     "results:bulk_batch": "tests/results/test_pages.py",
     "results:bulk_batch_status": "tests/results/test_pages.py",
     "returns:checking": "tests/test_permission_matrix_objects.py (every persona)",

@@ -77,7 +77,7 @@ def _school(value: str) -> School:
         number = dfe_number(value)
     except InvalidIdentifierError as error:
         raise ApiError(400, "invalid_school", str(error)) from None
-    school = School.objects.select_related("la", "trust").filter(dfe_number=number).first()
+    school = School.objects.by_dfe_number(number)
     if school is None:
         raise ApiError(404, "unknown_school", f"No school has DfE number {number}.")
     return school

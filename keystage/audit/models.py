@@ -43,6 +43,8 @@ class AuditAction(models.TextChoices):
     TWO_FACTOR_RESET = "two_factor_reset", "Reset a user's two-factor sign-in"
     SUBJECT_ACCESS_EXPORTED = "subject_access_exported", "Exported one pupil's data (subject access)"
     RETENTION_PURGED = "retention_purged", "Deleted data past its retention period"
+    REFERENCE_LOADED = "reference_loaded", "Loaded new reference data"
+    ORGANISATIONS_IMPORTED = "organisations_imported", "Imported organisations from GIAS"
 
 
 class AuditEvent(models.Model):

@@ -9,6 +9,7 @@ from the stored runs and queues the refresh.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -70,6 +71,7 @@ from keystage.measures.models import (
 )
 from keystage.organisations.models import LocalAuthority, School, Trust
 from keystage.pupils.models import Pupil
+from keystage.reference_data import services as reference
 from keystage.reference_data.services import loaded_ks4_catalogue
 from keystage.results.models import Result, SubmittedPupil, Upload, UploadStatus
 
@@ -96,11 +98,20 @@ class MeasuresError(Exception):
 
 
 def progress8_folder() -> Path:
-    return Path(settings.KEYSTAGE_REFERENCE_DIR) / "ks4" / "progress8"
+    """DfE's Progress 8 releases: those keystage ships (or KEYSTAGE_REFERENCE_DIR's) with those
+    platform staff loaded in /admin/ (keystage.reference_data.services.progress8_folder)."""
+    return reference.progress8_folder()
+
+
+def progress8_base_folder() -> Path:
+    """The Progress 8 files alone (shipped, or KEYSTAGE_REFERENCE_DIR's), without the releases loaded
+    into the database."""
+    return reference.progress8_base_folder()
 
 
 def catalogue_folder() -> Path:
-    return Path(settings.KEYSTAGE_REFERENCE_DIR) / "ks4" / "dfe-2019"
+    """DfE's KS4 catalogue files: KEYSTAGE_REFERENCE_DIR's, else those keystage ships."""
+    return reference.ks4_catalogue_folder()
 
 
 def estimates_name(release: str) -> str:
@@ -132,10 +143,9 @@ def default_estimates(year: int | None, folder: Path | None = None, *, otherwise
 
 
 def catalogue_from(folder: Path | None) -> tuple[Catalogue, str]:
-    """The KS4 catalogue and where it came from: DfE's files in ``folder``; with no folder, those
-    under KEYSTAGE_REFERENCE_DIR, else the catalogue loaded into the database."""
-    if folder is None and catalogue_folder().is_dir():
-        folder = catalogue_folder()
+    """The KS4 catalogue and where it came from: DfE's files in ``folder``; with no folder, the
+    catalogue loaded into the database (a newer year's if platform staff loaded one; DfE's shipped
+    files, loaded first if the database has none)."""
     if folder is not None:
         if not Path(folder).is_dir():
             raise MeasuresError(f"The catalogue folder {folder} does not exist.")
@@ -148,6 +158,11 @@ def catalogue_from(folder: Path | None) -> tuple[Catalogue, str]:
 
 def database_catalogue() -> Catalogue:
     catalogue = loaded_ks4_catalogue()
+    if not catalogue.qualifications:
+        # Loaded at migrate; a database that somehow has none gets the shipped files at first use.
+        with contextlib.suppress(CatalogueFileError, OSError):
+            reference.ensure_ks4_catalogue()
+        catalogue = loaded_ks4_catalogue()
     if not catalogue.qualifications:
         raise MeasuresError(
             "The KS4 qualification catalogue has not been loaded. A platform administrator loads it with "

@@ -6,8 +6,9 @@ audit log point at "an organisation" whatever its kind.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -93,6 +94,14 @@ class Trust(Organisation):
         Organisation, on_delete=models.CASCADE, parent_link=True, primary_key=True, related_name="as_trust"
     )
     companies_house_number = models.CharField(max_length=8, blank=True, null=True, unique=True)
+    gias_uid = models.CharField(
+        "GIAS group UID",
+        max_length=20,
+        blank=True,
+        null=True,
+        unique=True,
+        help_text="The trust's group UID in Get Information about Schools (its Trusts (code)).",
+    )
 
     class Meta:
         verbose_name = "multi-academy trust"
@@ -102,12 +111,26 @@ class Trust(Organisation):
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
+        self.gias_uid = (self.gias_uid or "").strip() or None
         if self.companies_house_number:
             self.companies_house_number = _check(
                 identifiers.companies_house_number, self.companies_house_number, "companies_house_number"
             )
         else:
             self.companies_house_number = None
+
+
+class SchoolManager(models.Manager["School"]):
+    def by_dfe_number(self, number: str) -> School | None:
+        """The school with this DfE number: the open one, else the one that closed last. A DfE number
+        moves to a school's successor (an academy conversion gives a new URN) and the predecessor keeps
+        it in its history, so only one open school holds it at a time."""
+        return (
+            self.get_queryset()
+            .filter(dfe_number=number)
+            .order_by("-is_open", models.F("closed_on").desc(nulls_last=True), "-pk")
+            .first()
+        )
 
 
 class School(Organisation):
@@ -131,7 +154,9 @@ class School(Organisation):
         INDEPENDENT = "independent", "Independent"
 
     urn = models.CharField("URN", max_length=6, unique=True)
-    dfe_number = models.CharField("DfE number", max_length=7, unique=True)
+    # Unique among open schools (Meta.constraints): a closed predecessor keeps the number its
+    # successor now holds.
+    dfe_number = models.CharField("DfE number", max_length=7, db_index=True)
     phase = models.CharField(max_length=12, choices=Phase.choices)
     school_type = models.CharField("type", max_length=12, choices=Type.choices)
     la = models.ForeignKey(LocalAuthority, on_delete=models.PROTECT, related_name="la_schools")
@@ -154,8 +179,19 @@ class School(Organisation):
     )
     closed_on = models.DateField(null=True, blank=True)
 
+    objects: ClassVar[SchoolManager] = SchoolManager()
+
     class Meta:
-        ordering = ["name"]
+        # Open schools first, so that a lookup by DfE number that takes the first finds the open one.
+        ordering = ["-is_open", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dfe_number"],
+                condition=models.Q(is_open=True),
+                name="school_dfe_number_unique_while_open",
+                violation_error_message="Another open school has this DfE number.",
+            )
+        ]
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.kind = OrgKind.SCHOOL.value
@@ -192,3 +228,45 @@ class School(Organisation):
         """Whether a collection or return of pupils in ``nc_years`` is for this school: it is open and
         teaches one of those years."""
         return self.is_open and year_groups.takes_part(self.year_groups, nc_years)
+
+
+class GIASImport(models.Model):
+    """One upload of GIAS's establishment file by platform staff, imported by a worker."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting for a worker"
+        RUNNING = "running", "Importing"
+        SUCCEEDED = "succeeded", "Imported"
+        FAILED = "failed", "Not imported"
+
+    file = models.FileField(upload_to="gias/", max_length=255, blank=True)
+    filename = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField(default=0)
+    include_independent = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress = models.CharField(max_length=300, blank=True)
+    # Counts, the summary's lines and what changed per school (JSON: never NaN).
+    summary = models.JSONField(default=dict, blank=True)
+    # Every problem that stopped the import: [{row, column, value, message}], the first MAX_PROBLEMS.
+    problems = models.JSONField(default=list, blank=True)
+    problem_count = models.PositiveIntegerField(default=0)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    uploaded_by_email = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    MAX_PROBLEMS = 1000
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "GIAS import"
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display().lower()})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}

@@ -134,3 +134,64 @@ class ReferenceImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} from {self.source} at {self.loaded_at:%Y-%m-%d %H:%M}"
+
+
+class EstimatesRelease(models.Model):
+    """A release of DfE's Progress 8 estimates loaded by platform staff (e.g. a year published after
+    this keystage was built), kept as the files were received. It is read with the shipped releases
+    and takes the place of one of the same name."""
+
+    release = models.CharField(max_length=20, unique=True, help_text="e.g. 2025prov or 2025rev")
+    a8_estimates = models.BinaryField(help_text="a8_estimates_RELEASE.csv as received")
+    sd = models.BinaryField(help_text="p8_sd_RELEASE.csv as received")
+    pillar_estimates = models.BinaryField(
+        blank=True, default=b"", help_text="ebacc_pillar_estimates_RELEASE.csv as received, if given"
+    )
+    source_names = models.JSONField(default=list, help_text="The names of the files as uploaded.")
+    loaded_at = models.DateTimeField(auto_now=True)
+    loaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+
+    class Meta:
+        ordering = ["release"]
+        verbose_name = "Progress 8 estimates release"
+
+    def __str__(self) -> str:
+        return f"Progress 8 estimates {self.release}"
+
+
+class PendingStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be applied"
+    APPLIED = "applied", "Applied"
+    DISCARDED = "discarded", "Discarded"
+
+
+class PendingReferenceLoad(models.Model):
+    """New reference files uploaded by platform staff and previewed, kept in storage until they are
+    applied or discarded. ``base`` is what was loaded when the preview was worked out: applying
+    refuses once that has changed, since the preview no longer says what would happen."""
+
+    kind = models.CharField(max_length=40)  # "ks4-catalogue" or "ks4-progress8"
+    release = models.CharField(max_length=20, blank=True)  # Progress 8: e.g. "2025prov"
+    # role ("points", "discount_codes", "ebacc", "a8_estimates", "sd", "pillar_estimates") ->
+    # {"name": the file's name in storage, "original": its name as uploaded}
+    files = models.JSONField(default=dict)
+    preview = models.JSONField(default=dict, help_text="The diff as worked out when the files were uploaded.")
+    base = models.CharField(max_length=100)
+    status = models.CharField(max_length=20, choices=PendingStatus.choices, default=PendingStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    applied_as = models.ForeignKey(ReferenceImport, on_delete=models.SET_NULL, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "pending reference data load"
+
+    def __str__(self) -> str:
+        what = f"Progress 8 estimates {self.release}" if self.release else "KS4 qualification catalogue"
+        return f"{what} uploaded {self.created_at:%Y-%m-%d %H:%M}"

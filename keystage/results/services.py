@@ -394,7 +394,7 @@ def _school_for_bulk(upload: Upload, report: ValidationReport) -> _Target:
     if dfe is None:
         named = ", ".join(sorted(report.dfe_numbers)) or "none"
         return _Target(None, f"The file must name exactly one school's DfE number (it names {named}).")
-    school = School.objects.filter(dfe_number=dfe).first()
+    school = School.objects.by_dfe_number(dfe)
     trust_id = upload.via_organisation_id
     if school is None or school.trust_id != trust_id:
         return _Target(None, f"DfE number {dfe} is not a school of this trust; the file was not used.")

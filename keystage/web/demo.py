@@ -1,17 +1,23 @@
 """The demo: one local authority, one trust with three schools, three more schools in the LA,
-and a person for every role. Loading it twice changes nothing."""
+and a person for every role. Loading it twice changes nothing.
+
+The organisations come from a small file in GIAS's format (demo_data/gias-demo.csv), through the
+same importer as DfE's national file; SCHOOLS says what it holds (tests check the two agree)."""
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from django.db import transaction
 
 from keystage.accounts.models import Membership, User
+from keystage.core.organisations.gias import read_gias_file
 from keystage.core.roles import Role
 from keystage.organisations.models import LocalAuthority, Organisation, School, Trust
+from keystage.organisations.services import import_gias
 
 DEMO_PASSWORD = "keystage-demo-2026"  # noqa: S105  (printed at start; demo only)
 
@@ -26,8 +32,10 @@ class DemoSchool:
     in_trust: bool
 
 
+DEMO_GIAS_FILE = Path(__file__).parent / "demo_data" / "gias-demo.csv"
 LA = ("990", "Riverside (demo LA)")
 TRUST = ("Oakfield Learning Trust (demo)", "09876543")
+TRUST_GIAS_UID = "990001"  # far beyond GIAS's own group UIDs
 SCHOOLS = [
     DemoSchool("Oakfield Academy", "190001", "9904001", "secondary", "academy", True),
     DemoSchool("Oakfield Primary Academy", "190002", "9902001", "primary", "academy", True),
@@ -69,24 +77,12 @@ class DemoLogin:
 def load_demo() -> list[DemoLogin]:
     """Create whatever of the demo is missing; never change what is there."""
     with transaction.atomic():
-        la, _ = LocalAuthority.objects.get_or_create(code=LA[0], defaults={"name": LA[1]})
-        trust, _ = Trust.objects.get_or_create(companies_house_number=TRUST[1], defaults={"name": TRUST[0]})
+        _load_demo_organisations()
+        la = LocalAuthority.objects.get(code=LA[0])
+        trust = Trust.objects.get(gias_uid=TRUST_GIAS_UID)
         orgs: dict[str, Organisation] = {"la": la, "trust": trust}
         for spec in SCHOOLS:
-            school, created = School.objects.get_or_create(
-                urn=spec.urn,
-                defaults={
-                    "name": spec.name,
-                    "dfe_number": spec.dfe_number,
-                    "phase": spec.phase,
-                    "school_type": spec.school_type,
-                    "la": la,
-                    "trust": trust if spec.in_trust else None,
-                },
-            )
-            if created:
-                school.full_clean()
-            orgs[spec.urn] = school
+            orgs[spec.urn] = School.objects.get(urn=spec.urn)
         logins: list[DemoLogin] = []
         for email, name, role, key in PEOPLE:
             user = _user(email, name)
@@ -95,6 +91,23 @@ def load_demo() -> list[DemoLogin]:
         staff = _user(*PLATFORM_ADMIN, is_staff=True, is_superuser=True)
         logins.append(DemoLogin(staff.email, staff.full_name, "Platform administrator", "(Django admin)"))
     return logins
+
+
+def _load_demo_organisations() -> None:
+    """The demo LA, trust and schools from the demo's GIAS file, adding only what is missing."""
+    # A demo loaded before the GIAS import knew its trust by company number only: link it first.
+    Trust.objects.filter(companies_house_number=TRUST[1], gias_uid__isnull=True).exclude(
+        pk__in=Trust.objects.filter(gias_uid=TRUST_GIAS_UID).values("pk")
+    ).update(gias_uid=TRUST_GIAS_UID)
+    present = School.objects.filter(urn__in=[s.urn for s in SCHOOLS]).count()
+    if present < len(SCHOOLS) or not Trust.objects.filter(gias_uid=TRUST_GIAS_UID).exists():
+        parsed = read_gias_file(DEMO_GIAS_FILE)
+        if parsed.problems:
+            raise RuntimeError(f"{DEMO_GIAS_FILE}: {parsed.problems[0]}")
+        import_gias(parsed, actor_email="demo", source=DEMO_GIAS_FILE.name, create_only=True)
+    Trust.objects.filter(gias_uid=TRUST_GIAS_UID, companies_house_number__isnull=True).update(
+        companies_house_number=TRUST[1]
+    )
 
 
 def _user(email: str, name: str, **flags: bool) -> User:
@@ -147,26 +160,24 @@ DEMO_TERMS = (
 
 
 def load_demo_collections(year: int | None = None) -> list[str]:
-    """Every collection of the current year, open for uploads (the KS4 ones once DfE's catalogue is
-    loaded from the reference folder). Made once; a later run leaves their dates alone."""
+    """Every collection of the current year, open for uploads (the KS4 ones with DfE's catalogue as
+    keystage ships it, loaded here if migrate did not). Made once; a later run leaves their dates
+    alone."""
     from datetime import timedelta
 
-    from django.conf import settings
     from django.utils import timezone
 
-    from keystage.core.reference.ks4_catalogue import CatalogueFileError, import_dfe_2019_folder
+    from keystage.core.reference.ks4_catalogue import CatalogueFileError
     from keystage.core.results.kinds import KINDS
-    from keystage.reference_data.models import Qualification
-    from keystage.reference_data.services import load_ks4_catalogue
+    from keystage.reference_data.services import ensure_ks4_catalogue
     from keystage.results.models import Collection
     from keystage.results.services import CollectionError, create_collection
 
     year = year or current_academic_year()
-    folder = settings.KEYSTAGE_REFERENCE_DIR / "ks4" / "dfe-2019"
-    if not Qualification.objects.exists() and folder.is_dir():
-        # A broken folder leaves the KS4 collections out; the demo says which collections are open.
-        with contextlib.suppress(CatalogueFileError):
-            load_ks4_catalogue(import_dfe_2019_folder(folder), source=str(folder))
+    # Unreadable files (a broken KEYSTAGE_REFERENCE_DIR) leave the KS4 collections out; the demo says
+    # which collections are open.
+    with contextlib.suppress(CatalogueFileError, OSError):
+        ensure_ks4_catalogue()
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
     opened = []
     for kind in KINDS.values():

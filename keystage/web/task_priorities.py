@@ -5,4 +5,5 @@ check, while figures that land a few seconds later are no worse."""
 
 DEADLINE = 50  # a deadline is collected at its moment, before anything else waiting
 CHECK = 20  # a school's file (or a CTF sent to the LA) being checked while someone watches
+IMPORT = 0  # platform staff's GIAS import: after schools' checks, before figures
 FIGURES = -10  # recomputing measures after a confirmation

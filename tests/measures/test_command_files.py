@@ -59,6 +59,9 @@ REQUIRED = [
     "p8_adjusted",
 ]
 
+# The catalogue and estimates are the platform's: loaded into its database.
+pytestmark = pytest.mark.django_db
+
 
 @pytest.fixture
 def files(tmp_path) -> tuple[Path, Path]:

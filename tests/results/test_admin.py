@@ -14,6 +14,7 @@ from keystage.audit.models import AuditAction, AuditEvent
 from keystage.results import services
 from keystage.results.models import Collection, DeadlineRun, FrozenSubmission, Upload
 from tests.conftest import signed_in
+from tests.reference_data.catalogue import without_ks4_catalogue
 from tests.results.conftest import as_file, open_collection
 
 LONDON = ZoneInfo("Europe/London")
@@ -145,6 +146,7 @@ def test_moving_a_deadline_in_the_admin_queues_its_collection_again(
     ],
 )
 def test_a_collection_the_service_would_refuse_is_a_message_on_the_form(db, staff, changes, message):
+    without_ks4_catalogue()
     response = signed_in(staff).post("/admin/results/collection/add/", _form(**changes))
     assert response.status_code == 200
     page = response.content.decode()

@@ -15,6 +15,7 @@ from django_tasks_db.models import DBTaskResult
 
 from keystage.audit.models import AuditAction, AuditEvent
 from keystage.results.models import Collection
+from tests.reference_data.catalogue import without_ks4_catalogue
 from tests.results.conftest import open_collection
 
 LONDON = ZoneInfo("Europe/London")
@@ -141,6 +142,7 @@ def test_a_collection_that_exists_or_has_no_reference_data_is_refused(tmp_path: 
     _create("--terms", "Terms.")
     with pytest.raises(CommandError, match="Phonics 2025/26 already exists"):
         _create("--terms", "Other terms.")
+    without_ks4_catalogue()
     with pytest.raises(CommandError, match="KS4 qualification catalogue has not been loaded"):
         _create("--terms", "Terms.", collection="ks4-gcse")
     with pytest.raises(CommandError, match="not an academic year"):

@@ -18,6 +18,7 @@ from keystage.reference_data.services import load_ks4_catalogue
 from keystage.results import services
 from keystage.results.models import Result, Upload, UploadStatus
 from tests.core.reference.test_ks4_catalogue import DFE_2019
+from tests.reference_data.catalogue import without_ks4_catalogue
 from tests.results.conftest import YEAR, as_file, open_collection, roster
 
 PUPILS = 8
@@ -141,6 +142,7 @@ def test_fill_template_says_what_is_wrong_with_the_command(world, tmp_path):
         _fill(not_xlsx, "phonics", out)
     with pytest.raises(CommandError, match="this is the Phonics 2025/26 template, not EYFSP 2025/26"):
         _fill(template, "eyfsp", out)
+    without_ks4_catalogue()
     with pytest.raises(CommandError, match="KS4 qualification catalogue has not been loaded"):
         _fill(template, "ks4-gcse", out)
     with pytest.raises(CommandError, match="--errors is how many mistakes"):

@@ -33,7 +33,7 @@ def read_la_codes(path: Path) -> dict[str, IssuingAuthority]:
     found: dict[str, IssuingAuthority] = {}
     for number, row in enumerate(csv.DictReader(text.splitlines()), start=2):
         code, status = (row.get("code") or "").strip(), (row.get("status") or "").strip()
-        if not (len(code) == 3 and code.isdigit()):
+        if not (len(code) == 3 and code.isascii() and code.isdigit()):
             raise LACodesFileError(f"{path}, row {number}: the code must be 3 digits, not “{code}”")
         if status not in STATUSES:
             raise LACodesFileError(f"{path}, row {number}: the status must be one of {', '.join(STATUSES)}")

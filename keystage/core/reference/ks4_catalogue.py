@@ -16,6 +16,7 @@ nothing is guessed.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -170,12 +171,15 @@ def normalise_grade(value: object) -> str:
 
 
 def _number(value: object) -> float | None:
+    """A finite number, else None: "nan" or "inf" typed in a cell is not a number of points."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    try:
-        return float(_text(value))
-    except ValueError:
-        return None
+        number = float(value)
+    else:
+        try:
+            number = float(_text(value))
+        except ValueError:
+            return None
+    return number if math.isfinite(number) else None
 
 
 def _workbook(path: Path) -> CalamineWorkbook:
@@ -426,12 +430,18 @@ def import_dfe_catalogue(
 
 
 def import_dfe_2019_folder(folder: Path) -> Catalogue:
-    """The three files as shipped in shared/reference/ks4/dfe-2019/."""
+    """The three files of a folder laid out as keystage ships them (data/dfe/ks4/dfe-2019/)."""
     return import_dfe_catalogue(
         points=folder / "performance-points.xlsx",
         discount_codes=folder / "discount-codes.xlsx",
         ebacc=folder / "ebacc-quals.xlsx",
     )
+
+
+def discount_code_years(path: Path) -> list[int]:
+    """The years a discount codes workbook has a sheet for, read from its sheet names alone (quick:
+    no cell is read)."""
+    return sorted(int(name) for name in _workbook(path).sheet_names if re.fullmatch(r"20\d\d", name))
 
 
 def summarise(catalogue: Catalogue) -> Iterable[str]:

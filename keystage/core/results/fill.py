@@ -93,7 +93,7 @@ class FilledTemplate:
 
 def _as_cell(value: str | int) -> Value:
     """A result as a person types it: a number is a number (Excel stores 7, not "7")."""
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
     return value
 
@@ -534,7 +534,7 @@ def _abbreviated_code(column: SubjectColumn, value: Value) -> tuple[Value, str, 
         return None
     if len(text) >= 3 and text.isalpha() and text[:2] not in valid and text[:2] not in {"NG", "NA"}:
         return text[:2], "result.invalid", f"“{text}” shortened to “{text[:2]}”"
-    if text.isdigit() and str(int(text) + 1) not in valid and "U" not in valid:
+    if text.isascii() and text.isdigit() and str(int(text) + 1) not in valid and "U" not in valid:
         wrong = int(text) + 1
         return wrong, "result.invalid", f"“{text}” typed as {wrong}, a code the collection does not use"
     return None
@@ -678,7 +678,9 @@ def _read_pupils(sheet: Any, layout: TemplateLayout) -> tuple[list[PupilRow], in
         if not upn:
             continue
         year_text = cell_text(values[year_at]).strip().upper()
-        nc_year = 0 if year_text == "R" else int(year_text) if year_text.isdigit() else None
+        nc_year = (
+            0 if year_text == "R" else int(year_text) if year_text.isascii() and year_text.isdigit() else None
+        )
         female = cell_text(values[gender_at]).strip().casefold() == "female"
         pupils.append(PupilRow(offset, values, upn, nc_year, female))
     return pupils, last

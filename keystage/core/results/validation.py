@@ -403,7 +403,7 @@ class _PupilChecks:
 
     def nc_year(self, entry: PupilEntry, row: int, value: object, place: _Place) -> None:
         text = cell_text(value).strip().upper()
-        number = 0 if text in ("R", "0") else (int(text) if text.isdigit() else None)
+        number = 0 if text in ("R", "0") else (int(text) if text.isascii() and text.isdigit() else None)
         if number not in self.kind.nc_years:
             expected = " or ".join("R" if y == 0 else str(y) for y in self.kind.nc_years)
             self.issues.append(
@@ -462,7 +462,7 @@ class _PupilChecks:
 
     def _whole(self, value: object) -> int | None:
         text = cell_text(value).strip()
-        return int(text) if text.isdigit() else None
+        return int(text) if text.isascii() and text.isdigit() else None
 
     def birth_parts(self, entry: PupilEntry, row: int, parts: Sequence[tuple[object, _Place]]) -> None:
         """Seed 000's Day, Month and Year columns."""

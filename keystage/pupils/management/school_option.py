@@ -13,7 +13,7 @@ def school_from_option(number: str) -> School:
         normalised = dfe_number(number)
     except InvalidIdentifierError as error:
         raise CommandError(str(error)) from None
-    school = School.objects.select_related("la").filter(dfe_number=normalised).first()
+    school = School.objects.by_dfe_number(normalised)
     if school is None:
         raise CommandError(f"No school with DfE number {normalised}.")
     return school

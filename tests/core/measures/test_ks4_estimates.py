@@ -20,8 +20,9 @@ from keystage.core.measures.ks4.estimates import (
     national_floors,
     platform_estimates,
 )
+from keystage.core.reference.dfe_files import KS4_PROGRESS8, shipped_path
 
-PROGRESS8 = Path(__file__).resolve().parents[4] / "shared" / "reference" / "ks4" / "progress8"
+PROGRESS8 = shipped_path(KS4_PROGRESS8)  # DfE's files as keystage ships them
 
 
 @pytest.fixture(scope="module")

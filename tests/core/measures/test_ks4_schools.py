@@ -4,7 +4,6 @@ trust/LA aggregates."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,8 +25,9 @@ from keystage.core.measures.ks4.schools import (
     significance,
     with_comparators,
 )
+from keystage.core.reference.dfe_files import KS4_PROGRESS8, shipped_path
 
-PROGRESS8 = Path(__file__).resolve().parents[4] / "shared" / "reference" / "ks4" / "progress8"
+PROGRESS8 = shipped_path(KS4_PROGRESS8)  # DfE's files as keystage ships them
 
 DEFAULTS: dict[str, Any] = {
     "school": "8004001",

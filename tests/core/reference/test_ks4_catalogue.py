@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 
+from keystage.core.reference.dfe_files import KS4_CATALOGUE, shipped_path
 from keystage.core.reference.ks4_catalogue import (
     CatalogueFileError,
     import_dfe_2019_folder,
@@ -14,7 +15,7 @@ from keystage.core.reference.ks4_catalogue import (
     normalise_qan,
 )
 
-DFE_2019 = Path(__file__).resolve().parents[4] / "shared" / "reference" / "ks4" / "dfe-2019"
+DFE_2019 = shipped_path(KS4_CATALOGUE)  # DfE's files as keystage ships them
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ Two sources, both giving an :class:`Estimates` that carries its own label into e
 - the platform's own national figures (``platform_estimates``), computed from every pupil of a year
   on the platform, with the negative-score floors of ``national_floors``.
 
-Reference data is never typed into code: it is read from the folder given (in the web service,
-``KEYSTAGE_REFERENCE_DIR / "ks4" / "progress8"``). Rules: shared/domain/ks4-measures.md.
+Reference data is never typed into code: it is read from the folder given (DfE's releases as
+keystage ships them, reference/data/dfe/ks4/progress8, with any loaded since). Rules: shared/domain/ks4-measures.md.
 """
 
 from __future__ import annotations

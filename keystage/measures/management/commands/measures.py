@@ -39,13 +39,15 @@ OUTPUTS = ("pupil_out", "school_out", "aggregate_out", "subject_out")
 
 def _estimates_help() -> str:
     try:
-        names = list(services.estimates_names())
+        # The files' releases only: building a command's help reads no database.
+        names = list(services.estimates_names(services.progress8_base_folder()))
     except OSError:
         names = []
     listed = ", ".join([*names, services.PLATFORM])
     return (
-        f"the Progress 8 estimates: {listed}. dfe-* are DfE's published estimates (from "
-        "KEYSTAGE_REFERENCE_DIR/ks4/progress8); platform computes national estimates from the pupils given "
+        f"the Progress 8 estimates: {listed}. dfe-* are DfE's published estimates (shipped with keystage, "
+        "or KEYSTAGE_REFERENCE_DIR/ks4/progress8; and any release loaded in /admin/); platform computes "
+        "national estimates from the pupils given "
         "(from the database: every school's). Default: DfE's estimates of the year where published, else "
         "from files the newest DfE release and from the database platform."
     )
@@ -135,7 +137,8 @@ class Command(BaseCommand):
             "--catalogue",
             type=Path,
             help="folder of DfE's KS4 performance points, discount codes and EBacc files; default: "
-            "KEYSTAGE_REFERENCE_DIR/ks4/dfe-2019, else the catalogue loaded into the database",
+            "the catalogue loaded into the database (DfE's files shipped with keystage, or a newer year's "
+            "loaded in /admin/)",
         )
         database = parser.add_argument_group("from the database")
         database.add_argument(

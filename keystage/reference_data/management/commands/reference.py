@@ -1,4 +1,5 @@
-"""`keystage reference`: check and load assessment frameworks and the KS4 qualification catalogue."""
+"""`keystage reference`: check and load assessment frameworks, the KS4 qualification catalogue and
+DfE's Progress 8 estimates; a catalogue or estimates load can be previewed first (--preview)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
+from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
 from keystage.core.ctf.model import MappingError, shipped_mappings
 from keystage.core.reference import ks4_catalogue
 from keystage.core.reference.frameworks import FrameworkError, FrameworkLibrary, load_framework_file
+from keystage.core.reference.ks4_diff import diff_catalogues
 from keystage.reference_data import services
 
 
@@ -37,11 +39,30 @@ class Command(BaseCommand):
             "--dfe-2019",
             type=Path,
             help="folder with performance-points.xlsx, discount-codes.xlsx and ebacc-quals.xlsx "
-            "(default: KEYSTAGE_REFERENCE_DIR/ks4/dfe-2019)",
+            "(default: DfE's files shipped with keystage, or KEYSTAGE_REFERENCE_DIR/ks4/dfe-2019)",
         )
         ks4.add_argument("--points", type=Path, help="a performance points workbook (instead of --dfe-2019)")
         ks4.add_argument("--discount-codes", type=Path)
         ks4.add_argument("--ebacc", type=Path)
+        ks4.add_argument(
+            "--preview",
+            action="store_true",
+            help="print what loading would add, remove and change compared with the loaded catalogue, "
+            "and every row that cannot be read; change nothing",
+        )
+        p8 = sub.add_parser(
+            "load-progress8",
+            help="load a release of DfE's Progress 8 estimates (a8_estimates and p8_sd CSVs)",
+        )
+        p8.add_argument("release", help="the release, e.g. 2025prov or 2025rev")
+        p8.add_argument("--estimates", type=Path, required=True, help="a8_estimates_RELEASE.csv")
+        p8.add_argument("--sd", type=Path, required=True, help="p8_sd_RELEASE.csv")
+        p8.add_argument("--pillars", type=Path, help="ebacc_pillar_estimates_RELEASE.csv, if published")
+        p8.add_argument(
+            "--preview",
+            action="store_true",
+            help="print whether the release is new or replaces one; change nothing",
+        )
         show = sub.add_parser("show", help="show a qualification from the loaded catalogue")
         show.add_argument("qan", help="qualification number, e.g. 60146060 or 601/4606/0")
         show.add_argument("--year", type=int)
@@ -50,7 +71,12 @@ class Command(BaseCommand):
         action = options["action"]
         try:
             getattr(self, "_" + action.replace("-", "_"))(**options)
-        except (FrameworkError, MappingError, ks4_catalogue.CatalogueFileError) as error:
+        except (
+            FrameworkError,
+            MappingError,
+            ks4_catalogue.CatalogueFileError,
+            services.ReferenceLoadError,
+        ) as error:
             raise CommandError(str(error)) from None
 
     def _check(self, files: list[Path], **options: Any) -> None:
@@ -86,17 +112,54 @@ class Command(BaseCommand):
             )
             source = str(options["points"])
         else:
-            folder = options["dfe_2019"] or Path(settings.KEYSTAGE_REFERENCE_DIR) / "ks4" / "dfe-2019"
+            folder = options["dfe_2019"] or services.ks4_catalogue_folder()
             if not folder.is_dir():
                 raise CommandError(f"No folder {folder}. Give --dfe-2019 FOLDER or --points FILE.")
             catalogue = ks4_catalogue.import_dfe_2019_folder(folder)
             source = str(folder)
+        if options["preview"]:
+            diff = diff_catalogues(services.loaded_ks4_catalogue(), catalogue)
+            for line in diff.lines():
+                self.stdout.write(line)
+            self.stdout.write(self.style.WARNING("Preview only: nothing was loaded."))
+            return
+        if not catalogue.qualifications:
+            raise CommandError(f"{source}: the files list no qualifications; nothing was loaded.")
         record = services.load_ks4_catalogue(catalogue, source=source)
         for line in record.summary:
             self.stdout.write(line)
         for problem in record.problems:
             self.stderr.write(f"could not read: {problem}")
         self.stdout.write(self.style.SUCCESS("KS4 catalogue loaded."))
+
+    def _load_progress8(self, release: str, **options: Any) -> None:
+        paths = {
+            "a8_estimates": options["estimates"],
+            "sd": options["sd"],
+            "pillar_estimates": options["pillars"],
+        }
+        opened = {}
+        try:
+            for role, path in paths.items():
+                if path is not None:
+                    opened[role] = File(path.open("rb"), name=path.name)
+        except OSError as error:
+            raise CommandError(f"Cannot read {error.filename}: {error.strerror}.") from None
+        try:
+            if options["preview"]:
+                for line in services.estimates_diff(release, opened).lines():
+                    self.stdout.write(line)
+                self.stdout.write(self.style.WARNING("Preview only: nothing was loaded."))
+                return
+            # The same two steps as in /admin/: the preview's files are what is applied.
+            pending = services.preview_estimates(release, opened)
+        finally:
+            for file in opened.values():
+                file.close()
+        for line in services.pending_diff(pending).lines():
+            self.stdout.write(line)
+        record = services.apply_reference_load(pending.pk)
+        self.stdout.write(self.style.SUCCESS(f"Loaded: {'; '.join(record.summary)}."))
 
     def _show(self, qan: str, year: int | None, **options: Any) -> None:
         from keystage.reference_data.models import Qualification

@@ -1,0 +1,1 @@
+"""Organisations as DfE publishes them: the establishment file of Get Information about Schools (GIAS)."""
