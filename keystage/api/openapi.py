@@ -110,7 +110,13 @@ _FILE_FORM_FIELDS = {
     "file": {"type": "string", "contentMediaType": "application/octet-stream", "minLength": 1},
     "collection": {"type": "string", "enum": list(KINDS)},
     "year": _YEAR,
-    "school": {**_DFE, "description": "DfE number, 7 digits, e.g. 8004001."},
+    # Optional when checking a file: left out or empty, the file is checked without a school's roster.
+    "school": {
+        "type": "string",
+        "pattern": "^([0-9]{3}/?[0-9]{4})?$",
+        "examples": ["8004001"],
+        "description": "DfE number, 7 digits, e.g. 8004001.",
+    },
 }
 
 _COMPONENTS: dict[str, Any] = {
@@ -416,7 +422,10 @@ _COMPONENTS: dict[str, Any] = {
         "UploadForm": {
             "type": "object",
             "required": ["file", "collection", "year", "school"],
-            "properties": _FILE_FORM_FIELDS,
+            "properties": {
+                **_FILE_FORM_FIELDS,
+                "school": {**_DFE, "description": "DfE number, 7 digits, e.g. 8004001."},
+            },
         },
         "Confirmation": {
             "type": "object",

@@ -196,7 +196,7 @@ def validate(request: HttpRequest) -> HttpResponse:
     fields, file = form_with_file(request)
     kind = _kind(fields)
     year = _year(_required(fields, "year", "academic year (e.g. 2026 for 2025/26)"))
-    school = _school(fields["school"]) if fields.get("school", "").strip() else None
+    school = _school(fields["school"]) if fields.get("school", "").strip() else None  # empty: no school
     if school is not None:
         policy.require(request.user, Action.SUBMIT_DATA, school)
     elif not results.schools_of(request.user, Action.SUBMIT_DATA):

@@ -13,9 +13,9 @@ class InvalidIdentifierError(ValueError):
     """An identifier that cannot be what it claims to be; str() is a plain-English message."""
 
 
-_LA_CODE = re.compile(r"\d{3}")
-_URN = re.compile(r"\d{6}")
-_DFE_NUMBER = re.compile(r"\d{7}")
+_LA_CODE = re.compile(r"\d{3}", re.ASCII)
+_URN = re.compile(r"\d{6}", re.ASCII)
+_DFE_NUMBER = re.compile(r"\d{7}", re.ASCII)
 # Companies House numbers: 8 digits, or 2 letters (e.g. SC, NI) and 6 digits.
 _COMPANY_NUMBER = re.compile(r"(\d{8}|[A-Z]{2}\d{6})")
 

@@ -16,7 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from keystage.audit.models import AuditAction, AuditEvent
 from keystage.measures.models import PupilFigure
 from keystage.reports.models import ExportStatus, ReportExport
-from keystage.results.models import UploadStatus
+from keystage.results.models import Result, UploadStatus
 from tests.api.conftest import api
 from tests.conftest import World, signed_in
 from tests.measures.conftest import ks4_catalogue  # noqa: F401  (a fixture used here)
@@ -48,6 +48,15 @@ def _reports(org: str, page: str, query: str = "") -> Callable[[World, dict], st
 
 
 DOWNLOADS = [
+    Download(
+        "the school's confirmed results as a CTF for its LA",
+        "results:ctf_download",
+        lambda w, m: reverse("results:ctf_download", args=[m["open"].pk, w.s1.pk]),
+        "manage_data",
+        AuditAction.REPORT_DOWNLOADED,
+        "results as a CTF",
+        lambda w: w.s1,
+    ),
     Download(
         "a results template, filled with the roster",
         "results:get_template",
@@ -261,11 +270,14 @@ def made(reports_world, settings):  # noqa: F811
     )
     export.file.save("pupils.pdf", ContentFile(b"%PDF-1.7 pupils"), save=False)
     export.save()
+    confirmed = upload(collection, world.s1, [upn], in_use=True, value="35")  # the submission in use
+    Result.objects.filter(upload=confirmed).update(subject="phonics_mark")
     return {
         "upn": upn,
         "open": collection,
         "upload": upload(collection, world.s1, [upn], status=UploadStatus.ERROR, error_workbook=True),
         "valid_upload": upload(collection, world.s1, [upn]),
+        "confirmed_upload": confirmed,
         "return": sent_return(world.s1, round_, [upn]),
         "report": published_report(world.s1, round_),
         "export": export,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from keystage.core.results.kinds import academic_year_name
 from keystage.measures import services as measures
@@ -47,7 +48,7 @@ def test_each_demo_role_reads_the_reports_its_role_allows(demo, live_server, new
     assert head.locator('[data-figure="a8"]').inner_text() == f"{mine.a8:.2f}"
     assert_accessible(head, checked)
     head.get_by_role("link", name="Pupil list").click()
-    assert head.locator("#pupils tbody tr").count() == mine.cohort
+    expect(head.locator("#pupils tbody tr")).to_have_count(mine.cohort)  # waits for the whole table
     assert "(no name on record)" not in head.locator("#pupils").inner_text()  # the demo's roster names them
     assert_accessible(head, checked)
 
