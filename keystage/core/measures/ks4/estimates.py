@@ -10,7 +10,8 @@ Two sources, both giving an :class:`Estimates` that carries its own label into e
   on the platform, with the negative-score floors of ``national_floors``.
 
 Reference data is never typed into code: it is read from the folder given (DfE's releases as
-keystage ships them, reference/data/dfe/ks4/progress8, with any loaded since). Rules: shared/domain/ks4-measures.md.
+keystage ships them, reference/data/dfe/ks4/progress8, with any loaded since).
+Rules: shared/domain/ks4-measures.md.
 """
 
 from __future__ import annotations
