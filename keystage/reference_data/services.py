@@ -592,7 +592,7 @@ def apply_reference_load(pending_id: int, *, actor: Any = None, ip: str | None =
                 "would happen. Upload the files again for a new preview; nothing was changed."
             )
         contents = _from_storage(pending)
-        names = [name for name, _content in contents.values()]
+        names = sorted(name for name, _content in contents.values())
         source = f"uploaded by {getattr(actor, 'email', '') or 'platform staff'}: {', '.join(names)}"[:500]
         with _on_disk(contents) as paths:
             if pending.kind == KS4_CATALOGUE_KIND:
@@ -637,7 +637,7 @@ def _load_estimates(
             "a8_estimates": contents["a8_estimates"][1],
             "sd": contents["sd"][1],
             "pillar_estimates": contents["pillar_estimates"][1] if "pillar_estimates" in contents else b"",
-            "source_names": [name for name, _content in contents.values()],
+            "source_names": sorted(name for name, _content in contents.values()),  # jsonb keeps no key order
             "loaded_by": actor if getattr(actor, "pk", None) else None,
         },
     )
