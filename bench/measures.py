@@ -39,6 +39,7 @@ from keystage.core.measures.ks4.points import (
 )
 from keystage.core.measures.ks4.pupils import PupilMeasures, pupil_measures
 from keystage.core.measures.ks4.schools import school_measures
+from keystage.core.measures.ks4.series import series_of
 from keystage.core.measures.ks4.subjects import SubjectMeasures
 from keystage.core.reference.dfe_files import KS4_CATALOGUE, KS4_PROGRESS8, SHIPPED_DIR, reference_path
 from keystage.core.reference.ks4_catalogue import import_dfe_2019_folder, normalise_grade
@@ -67,32 +68,36 @@ Lookup = dict[tuple[str, str], tuple[float, str, str | None, bool]]
 
 
 def python_lookup(points: pl.DataFrame) -> Lookup:
-    """(qan, grade) -> (points, discount code or the QAN, pillar, double award)."""
+    """(qan, grade) -> (points, discount code or the QAN, pillar, double award), of the qualifications
+    on the year's list (one off it counts for nothing)."""
+    on_list = points.get_column("on_list") if "on_list" in points.columns else pl.repeat(True, points.height)
     return {
         (qan, grade): (value, code or qan, pillar, double)
-        for qan, grade, value, code, pillar, double in points.select(
-            "qan", "grade", "points", "discount_code", "pillar", "double_award"
-        ).iter_rows()
+        for qan, grade, value, code, pillar, double in points.filter(on_list)
+        .select("qan", "grade", "points", "discount_code", "pillar", "double_award")
+        .iter_rows()
     }
 
 
 def python_a8(rows: list[tuple[str, str, str, date | None]], lookup: Lookup) -> dict[str, float]:
     """Each pupil's A8 from (upn, qan, grade, exam_date) rows, one pupil at a time: score, discount
-    (first series, then the best, per discount code), fill maths (double), English (double when both
-    taken), EBacc (best three of the pool, combined science as two) and open (best three of the rest)."""
+    (first exam series, then the best grade within it, per discount code), fill maths (double),
+    English (double when both taken), EBacc (best three of the pool, combined science as two) and
+    open (best three of the rest)."""
     by_pupil: dict[str, list[tuple[str, str, str, date | None]]] = defaultdict(list)
     for row in rows:
         by_pupil[row[0]].append(row)
     a8 = {}
-    far_future = date.max
+    far_future = 10**9  # a result without a date: after every series
     for upn, results in by_pupil.items():
-        kept: dict[str, tuple[date, float, str, str | None, bool]] = {}
+        kept: dict[str, tuple[int, float, str, str | None, bool]] = {}
         for _upn, qan, grade, exam_date in results:
             found = lookup.get((qan, normalise_grade(grade)))
             if found is None:
                 continue
             value, code, pillar, double = found
-            when = exam_date or far_future
+            series = series_of(exam_date) if exam_date is not None else None
+            when = series.key if series is not None else far_future
             current = kept.get(code)
             if current is None or when < current[0] or (when == current[0] and value > current[1]):
                 kept[code] = (when, value, qan, pillar, double)

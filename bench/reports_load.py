@@ -343,9 +343,10 @@ def sign_in(port: int, email: str) -> str:
 
 
 def check_page(port: int, path: str, cookie: str, must_contain: str) -> None:
-    status, body, _ = get(port, path, cookie)
+    status, body, response = get(port, path, cookie)
     if status != 200 or must_contain not in body:
-        sys.exit(f"GET {path} answered {status}{'' if status != 200 else f' without {must_contain!r}'}.")
+        to = f" (to {response.headers.get('Location')})" if 300 <= status < 400 else ""
+        sys.exit(f"GET {path} answered {status}{to}{'' if status != 200 else f' without {must_contain!r}'}.")
 
 
 # Load --------------------------------------------------------------------------------------------
@@ -474,6 +475,9 @@ def main() -> None:
             "KEYSTAGE_DEMO_BACKGROUND": args.background,
             "DEBUG": "0",
             "KEYSTAGE_HTTPS": "0",
+            # As the demo serves: its people sign in with the printed password, no two-factor code (with
+            # it required, every report page redirects the head teacher to set one up).
+            "KEYSTAGE_TWO_FACTOR": "off",
         }
         print(f"Loading the demo (background: {args.background}) into {where}…", flush=True)
         took = load_demo(env)

@@ -137,6 +137,37 @@ def _nothing_kept_between_tests():
     cache.clear()
 
 
+# Fitting estimates takes seconds per outcome, and many tests fit the same deterministic national
+# sample: each distinct fit is done once per test process and handed out again. The key is the
+# whole input (outcome, every row of the data, contextual or not), so any other data is fitted
+# afresh; tests of the fit itself (tests/core/estimates) always fit for real.
+_FITS: dict[tuple[str, str, bool], object] = {}
+
+
+@pytest.fixture(autouse=True)
+def _each_estimates_fit_once(request, monkeypatch):
+    if "tests/core/" in str(request.node.path).replace(os.sep, "/"):
+        yield
+        return
+    import hashlib
+    import io
+
+    from keystage.core.estimates import engine
+
+    real_fit = engine.fit_outcome
+
+    def fit_once(data, *, contextual=False):
+        buffer = io.BytesIO()
+        data.frame.write_ipc(buffer)
+        key = (data.key + repr(data.outcome), hashlib.sha256(buffer.getvalue()).hexdigest(), bool(contextual))
+        if key not in _FITS:
+            _FITS[key] = real_fit(data, contextual=contextual)
+        return _FITS[key]
+
+    monkeypatch.setattr(engine, "fit_outcome", fit_once)
+    yield
+
+
 def pytest_report_header(config):
     """Say which database the suite runs on, so CI's log shows SQLite and PostgreSQL runs apart."""
     from django.conf import settings

@@ -386,6 +386,14 @@ _COMPONENTS: dict[str, Any] = {
                     "description": "Among all schools; null for governors.",
                 },
                 "quintile": {"type": ["integer", "null"]},
+                "note": {
+                    "type": ["string", "null"],
+                    "description": "Why there is no figure (e.g. a KS4 year DfE publishes no Progress 8 for: "
+                    "p8 is then null with the reason), or whom the figure leaves out.",
+                    "examples": [
+                        "DfE publishes no Progress 8 for 2026 (these pupils sat no KS2 tests in 2021)."
+                    ],
+                },
             },
         },
         "SchoolMeasures": {
@@ -407,6 +415,21 @@ _COMPONENTS: dict[str, Any] = {
                 "source": {"type": "string", "description": "Where the national figures come from."},
                 "cohort": {"type": "integer"},
                 "measures": {"type": "array", "items": _ref("Measure")},
+                "not_counted": {
+                    "type": "array",
+                    "description": "KS4: the school's results not counted in performance measures at all "
+                    "(off DfE's list of approved qualifications for the year, not a grade of the "
+                    "qualification, an unknown qualification number), by reason. Empty for other key stages.",
+                    "items": {
+                        "type": "object",
+                        "required": ["reason", "results", "pupils"],
+                        "properties": {
+                            "reason": {"type": "string"},
+                            "results": {"type": "integer"},
+                            "pupils": {"type": "integer"},
+                        },
+                    },
+                },
                 "years": {
                     "type": "array",
                     "items": {"type": "integer"},

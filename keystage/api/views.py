@@ -385,6 +385,10 @@ def school_measures(request: HttpRequest, dfe: str) -> HttpResponse:
             "source": report.source.words,
             "cohort": report.cohort,
             "measures": [_headline_json(h, places=full) for h in report.headlines],
+            # Results that count in no figure, by reason: never dropped without a word.
+            "not_counted": [
+                {"reason": n.reason, "results": n.results, "pupils": n.pupils} for n in report.not_counted
+            ],
             "years": offered[key_stage],
         }
     )
@@ -409,6 +413,7 @@ def _headline_json(headline: reports.Headline, *, places: bool) -> dict[str, Any
         # A school's place among schools is for full reports; governors see the figures.
         "percentile": headline.percentile if places else None,
         "quintile": headline.quintile if places else None,
+        "note": headline.note or None,
     }
 
 

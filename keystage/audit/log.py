@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from keystage.audit.models import AuditAction, AuditEvent
+from keystage.core.jsonsafe import json_safe
 
 
 def _ip(text: str) -> str | None:
@@ -66,5 +67,5 @@ def record(
         organisation=organisation,
         subject=subject,
         ip_address=ip_address,
-        detail=detail,
+        detail=json_safe(detail),  # JSON has no NaN: a figure that is not a number is stored as null
     )

@@ -269,7 +269,11 @@ def national(request: HttpRequest) -> HttpResponse:
             "levels": [(label, outcome.spread.shifts[level]) for level, label in LEVELS.items()]
             if outcome
             else [],
-            "coefficients": list(zip(outcome.model.covariates, outcome.model.coefficients, strict=True))
+            # Each covariate's coefficient and standard error (None: not estimated).
+            "coefficients": [
+                (name, value, outcome.model.standard_errors.get(name))
+                for name, value in zip(outcome.model.covariates, outcome.model.coefficients, strict=True)
+            ]
             if outcome
             else [],
             "pieces": list(

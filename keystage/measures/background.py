@@ -17,6 +17,8 @@ from functools import lru_cache
 
 import polars as pl
 
+from keystage.core.measures.ks4.estimates import Estimates, national_floors
+from keystage.core.measures.ks4.pupils import pupil_measures
 from keystage.core.synth import SynthSpec, SynthYear, generate
 from keystage.measures.models import SyntheticBackground
 from keystage.organisations.models import School
@@ -111,3 +113,47 @@ def background_tables(
     )
     results = ks4 if kind == "ks4" else primary
     return results.join(pupils.select("upn"), on="upn", how="semi"), pupils
+
+
+# Floors of DfE's estimates from a background's national cohort, by (background, estimates, points):
+# a national year is large, and its floors are the same for every run of the year.
+_FLOORS: dict[tuple[object, ...], tuple[pl.DataFrame, int]] = {}
+_FLOORS_KEPT = 4
+
+
+def background_floors(
+    background: SyntheticBackground, estimates: Estimates, points: pl.DataFrame
+) -> tuple[pl.DataFrame, int] | None:
+    """The negative-score floors (pag, p8_floor) of ``estimates`` set from the background's national
+    cohort, as DfE sets them (``ks4.estimates.national_floors``: about 1% of the nation's pupils below
+    their group's floor), and how many of its pupils have a P8; None when none has.
+
+    The cohort is every Year 11 pupil of the background as generated, its platform schools' synthetic
+    pupils included whether or not those schools have confirmed results of their own: so the floors
+    are the year's, the same whichever schools have results and whichever school a run is for.
+    Computed once per background, estimates and points table (the results are scored with it)."""
+    key = (
+        background.year,
+        background.scale,
+        background.seed,
+        tuple(background.schools.order_by("urn").values_list("urn", flat=True)),
+        estimates.label,
+        _fingerprint(estimates.by_pag),
+        _fingerprint(estimates.ranges),
+        _fingerprint(points),
+    )
+    if key not in _FLOORS:
+        results, pupils = background_tables(background, (11,), kind="ks4")
+        scored = pupil_measures(results, pupils.select("upn", "ks2_reading", "ks2_maths"), points, estimates)
+        with_p8 = scored.pupils.select("pag", "p8").drop_nulls()
+        if with_p8.height == 0:
+            return None
+        while len(_FLOORS) >= _FLOORS_KEPT:
+            _FLOORS.pop(next(iter(_FLOORS)))
+        _FLOORS[key] = (national_floors(with_p8), with_p8.height)
+    return _FLOORS[key]
+
+
+def _fingerprint(frame: pl.DataFrame) -> tuple[int, int]:
+    """A table's contents in two numbers (its rows' hashes summed, and its height)."""
+    return int(frame.hash_rows(seed=7).cast(pl.UInt64).sum() or 0), frame.height

@@ -76,6 +76,12 @@ class MeasureRun(models.Model):
     background = models.CharField(
         max_length=200, blank=True, help_text="The synthetic background counted nationally, if any."
     )
+    ks1_groups = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="KS4 in a year without Progress 8: the national KS1 groups keystage's KS1-based value "
+        "added was measured against (keystage.core.measures.ks4.ks1_value_added.Ks1Groups.to_json).",
+    )
 
     class Meta:
         constraints = [
@@ -150,6 +156,29 @@ class SchoolFigure(models.Model):
     ebacc_aps = models.FloatField(null=True)
     em_4plus = models.FloatField(null=True, help_text="Share with grade 4 or above in English and maths.")
     em_5plus = models.FloatField(null=True, help_text="Share with grade 5 or above in English and maths.")
+    # keystage's KS1-based value added (not DfE's Progress 8), in the years DfE publishes no Progress 8
+    # (keystage.core.measures.ks4.prior_attainment); empty in every other year.
+    ks1_va_pupils = models.PositiveIntegerField(default=0, help_text="Pupils in the KS1-based value added.")
+    ks1_none = models.PositiveIntegerField(default=0, help_text="Pupils with no KS1 assessment.")
+    ks1_other = models.PositiveIntegerField(
+        default=0, help_text="Pupils not in the KS1-based value added for another reason (no point score)."
+    )
+    ks1_va = models.FloatField(null=True)
+    ks1_va_ci_low = models.FloatField(null=True)
+    ks1_va_ci_high = models.FloatField(null=True)
+    ks1_va_english = models.FloatField(null=True)
+    ks1_va_english_ci_low = models.FloatField(null=True)
+    ks1_va_english_ci_high = models.FloatField(null=True)
+    ks1_va_maths = models.FloatField(null=True)
+    ks1_va_maths_ci_low = models.FloatField(null=True)
+    ks1_va_maths_ci_high = models.FloatField(null=True)
+    ks1_va_ebacc = models.FloatField(null=True)
+    ks1_va_ebacc_ci_low = models.FloatField(null=True)
+    ks1_va_ebacc_ci_high = models.FloatField(null=True)
+    ks1_va_open = models.FloatField(null=True)
+    ks1_va_open_ci_low = models.FloatField(null=True)
+    ks1_va_open_ci_high = models.FloatField(null=True)
+    ks1_va_significance = models.CharField(max_length=16, blank=True)
     # The school's place among all schools by all-pupil P8 (on its ("all", "all") row only).
     rank = models.PositiveIntegerField(null=True)
     percentile = models.PositiveSmallIntegerField(null=True)
@@ -276,10 +305,24 @@ class PupilFigure(models.Model):
     ks4_aps = models.FloatField(
         null=True, help_text="KS4 average point score: the mean points of the pupil's subjects (KS5's prior)."
     )
+    # keystage's KS1-based value added (not DfE's Progress 8), in the years without Progress 8.
+    ks1_aps = models.FloatField(null=True, help_text="KS1 average point score (KS1-based value added).")
+    ks1_pag = models.PositiveSmallIntegerField(null=True, help_text="KS1 prior attainment group.")
+    ks1_va = models.FloatField(null=True)
+    ks1_va_english = models.FloatField(null=True)
+    ks1_va_maths = models.FloatField(null=True)
+    ks1_va_ebacc = models.FloatField(null=True)
+    ks1_va_open = models.FloatField(null=True)
     characteristics = models.JSONField(
         default=dict, blank=True, help_text="The pupil groups the pupil was counted in, e.g. sex, sen."
     )
     explanation = models.JSONField(default=list, blank=True)
+    not_counted = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The pupil's results not counted in performance measures at all (off DfE's list, not a "
+        "grade of the qualification, an unknown qualification number): qan, title, grade, series, reason.",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "upn"], name="one_pupil_figure_per_run")]

@@ -13,8 +13,8 @@ import contextlib
 import dataclasses
 import json
 import logging
-import math
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from keystage.core.jsonsafe import json_safe
 from keystage.core.measures import characteristics
 from keystage.core.measures.group_figures import (
     FIGURE_EXTRAS,
@@ -39,10 +40,12 @@ from keystage.core.measures.group_figures import (
 from keystage.core.measures.ks4 import estimates as ks4_estimates
 from keystage.core.measures.ks4.estimates import Estimates, EstimatesFileError
 from keystage.core.measures.ks4.points import points_table
+from keystage.core.measures.ks4.prior_attainment import without_progress8
 from keystage.core.measures.ks4.pupils import (
     PUPIL_COLUMNS,
     PupilMeasures,
     explanations,
+    not_counted,
     pupil_measures,
     with_national_floors,
 )
@@ -58,7 +61,8 @@ from keystage.core.measures.primary import KEY_STAGES, phonics, progress
 from keystage.core.reference.frameworks import Framework, FrameworkLibrary
 from keystage.core.reference.ks4_catalogue import Catalogue, CatalogueFileError, import_dfe_2019_folder
 from keystage.core.results.kinds import KINDS, academic_year_name
-from keystage.measures.background import background_for, background_tables
+from keystage.measures import value_added
+from keystage.measures.background import background_floors, background_for, background_tables
 from keystage.measures.models import (
     KeyStage,
     MeasureRun,
@@ -68,6 +72,7 @@ from keystage.measures.models import (
     RunStatus,
     SchoolFigure,
     SubjectFigure,
+    SyntheticBackground,
 )
 from keystage.organisations.models import LocalAuthority, School, Trust
 from keystage.pupils.models import Pupil
@@ -194,6 +199,8 @@ class Ks4Figures:
     subjects: pl.DataFrame
     subjects_basis: str  # what subject value added was measured against
     notes: list[str] = field(default_factory=list)
+    # In a year without Progress 8: keystage's KS1-based value added instead (keystage.measures.value_added).
+    value_added: value_added.ValueAdded | None = None
 
     @property
     def pupil_table(self) -> pl.DataFrame:
@@ -231,6 +238,40 @@ def _estimates(
         raise MeasuresError(f"Platform estimates cannot be computed: {error}.") from None
 
 
+def _floors(
+    chosen: Estimates, points: pl.DataFrame, background: SyntheticBackground | None
+) -> tuple[pl.DataFrame, str]:
+    """The negative-score floors of the estimates, from national figures only, and the note that says
+    where they came from, in this order:
+
+    1. estimates that carry floors (the platform's): those, from the same national pupils;
+    2. DfE's estimates, where the platform holds the year's national cohort (its national
+       background): that cohort's P8 against DfE's estimates, as DfE sets floors; computed once per
+       background and estimates, whichever schools have results and whichever school a run is for;
+    3. otherwise (files, or a platform without a national background): DfE's published figures
+       alone (``ks4_estimates.published_floors``)."""
+    words = "Progress 8 floors (extreme negative scores raised for the adjusted P8)"
+    if chosen.floors is not None:
+        return chosen.floors, f"{words} from the same national pupils as the {chosen.label}."
+    if background is not None:
+        found = background_floors(background, chosen, points)
+        if found is not None:
+            return found[0], (
+                f"{words} from the {found[1]:,} pupils of the year's national cohort ({background.label}) "
+                f"against the {chosen.label}, as DfE sets them: about 1% of them fall below their "
+                "group's floor. The same floors for every school and run of the year."
+            )
+    published = ks4_estimates.published_floors(chosen)
+    floor = float(published.get_column("p8_floor")[0])  # the same in every group
+    return published, (
+        f"{words} from DfE's published figures, as no national cohort is at hand: each group's mean P8 "
+        f"against the {chosen.label} is 0 and its floor {floor:+.2f}, {-floor / chosen.sd['p8']:.2f} "
+        f"national standard deviations of P8 ({chosen.sd['p8']:.3f}) below, where about 1% of a normal "
+        "distribution falls (DfE publishes no floors, nor a standard deviation per group). The same "
+        "floors for every run with these estimates."
+    )
+
+
 def compute_ks4(
     results: pl.DataFrame,
     pupils: pl.DataFrame,
@@ -241,14 +282,16 @@ def compute_ks4(
     folder: Path | None = None,
     floors: bool = True,
     year: int | None = None,
+    background: SyntheticBackground | None = None,
 ) -> Ks4Figures:
     """Every KS4 figure of the pupils (a ``school`` column, upn, ks2_reading, ks2_maths and their
     characteristics) from their results (upn, qan, grade, exam_date): pupil figures, school figures for
     every pupil group with national comparators and each school's place, and the national figures.
 
-    ``floors``: when the estimates carry no negative-score floors (DfE publishes none), they are set
-    from these pupils' own P8 distribution as DfE describes, so extreme negative scores are capped.
-    ``year`` names the platform's estimates (default: the points year)."""
+    ``floors``: extreme negative P8 scores are raised to their group's floor, which comes from national
+    figures, never from these pupils (see ``_floors``): the same pupils get the same adjusted P8 alone
+    or beside others. ``background``: the year's national background, whose pupils set the floors of
+    DfE's estimates. ``year`` names the platform's estimates (default: the points year)."""
     folder = folder or progress8_folder()
     years = catalogue_years(catalogue)
     rules_year = catalogue.rules_year(points_year)
@@ -263,21 +306,39 @@ def compute_ks4(
         notes.append(
             f"Scored with the catalogue's {rules_year} rules, its newest on or before {points_year}."
         )
-    chosen = _estimates(estimates, results, pupils, points, folder, year or points_year)
-    measures = pupil_measures(results, pupils, points, chosen)
+    # A year DfE publishes no Progress 8 for has none here either: KS1-based value added instead.
+    gap = without_progress8(value_added.results_year(year, results, points_year))
+    if gap is None:
+        chosen = _estimates(estimates, results, pupils, points, folder, year or points_year)
+    else:
+        chosen = value_added.no_progress8_estimates(gap)
+    measures = pupil_measures(results, pupils, points, None if gap else chosen)
     applied = chosen.floors
     has_p8 = measures.pupils.get_column("p8").is_not_null().any()
-    if floors and applied is None and has_p8:
-        measures, applied = with_national_floors(measures)
-        notes.append("Negative-score floors set from these pupils' own Progress 8 distribution.")
-    if not has_p8:
+    if floors and has_p8:
+        applied, note = _floors(chosen, points, background)
+        measures, applied = with_national_floors(measures, applied)
+        notes.append(note)
+    elif not floors and applied is not None:  # --no-floors: no score raised, whatever the estimates
+        measures, applied = with_national_floors(measures, applied.clear())[0], None
+    if not has_p8 and gap is None:
         notes.append("No pupil has KS2 prior attainment, so there is no Progress 8.")
     measures = dataclasses.replace(measures, pupils=_with_school_owners(measures.pupils))
+    added = None
+    if gap is not None:
+        # From the database the pupils are the nation's, whose KS1 groups they are measured against.
+        with_va, added = value_added.value_added(measures.pupils, gap, national=year is not None)
+        measures = dataclasses.replace(measures, pupils=with_va)
+        notes.extend(added.notes)
     table = measures.pupils
     try:
         schools = school_measures(table, chosen)
         national = national_measures(table, chosen)
         aggregates = _aggregates(table, chosen, national)
+        if added is not None:
+            schools, national, aggregates = value_added.with_figures(
+                table, schools, national, aggregates, added, _aggregated_by(table)
+            )
     except ValueError as error:
         raise MeasuresError(f"The school figures cannot be computed: {error}.") from None
     ranks = rank_schools(schools).select(
@@ -309,6 +370,7 @@ def compute_ks4(
         subject_table,
         subjects.label,
         notes,
+        added,
     )
 
 
@@ -625,6 +687,7 @@ def database_tables(year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
         "upn",
         "ks2_reading",
         "ks2_maths",
+        *value_added.KS1_COLUMNS,  # the roster's KS1 teacher assessment: prior attainment without KS2
         *_characteristics(year, mobility=True),
     ]
     pupils = _uploaded_pupils(uploads, year).select(columns)
@@ -651,6 +714,11 @@ def _with_background(
     if chosen is None:
         return results, pupils
     extra_results, extra = background_tables(chosen, year_groups, kind=kind)
+    # A column the synthetic pupils do not carry (e.g. KS1 assessments of Year 11) is empty for them.
+    named = [c for c in columns if isinstance(c, str)]
+    extra = extra.with_columns(
+        pl.lit(None, dtype=pupils.schema[name]).alias(name) for name in named if name not in extra.columns
+    )
     extra = extra.filter(
         ~pl.col("school").is_in(pupils.get_column("school").unique().implode())
         & ~pl.col("upn").is_in(pupils.get_column("upn").implode())
@@ -688,10 +756,10 @@ def primary_database_tables(key_stage: str, year: int) -> tuple[pl.DataFrame, pl
     The results also carry what the figures need from earlier years: for phonics, a Year 2 pupil's
     Year 1 mark (``phonics_mark_year1``) from the year before's confirmed check, and last year's Year 1
     pupils who met the standard and are not checked again are Year 2 pupils of their school then (if it
-    has confirmed this year's check); for KS2 in the years DfE measures progress
-    (``progress.PROGRESS_YEARS``), the pupils'
-    KS1 teacher assessments from the KS1 collection four years before, else from the roster (CTFs carry
-    them). Where both have one, the KS1 collection's counts (the first given is used)."""
+    has confirmed this year's check, and they have not left it: see ``_still_on_roll``); for KS2 in the
+    years DfE measures progress (``progress.PROGRESS_YEARS``), the pupils' KS1 teacher assessments
+    from the KS1 collection four years before, else from the roster (CTFs carry them). Where both
+    have one, the KS1 collection's counts (the first given is used)."""
     uploads = uploads_in_use(year, PRIMARY_KINDS[key_stage])
     pupils = _uploaded_pupils(uploads, year)
     results = _confirmed_results(uploads)
@@ -711,6 +779,9 @@ def primary_database_tables(key_stage: str, year: int) -> tuple[pl.DataFrame, pl
             & ~pl.col("upn").is_in(upns.implode())
             & pl.col("school_id").is_in(this_year)
         )
+        # DfE counts a Year 1 pass of a pupil "in the census in year 2": one who has left the school
+        # since (by this year's rolls on the platform) is not its Year 2.
+        passed = passed.join(_still_on_roll(year, passed), on=["school_id", "upn"], how="semi")
         pupils = pl.concat(
             [pupils, passed.with_columns(pl.lit(2, pl.Int64).alias("nc_year"))], how="vertical"
         )
@@ -755,6 +826,25 @@ def primary_database_tables(key_stage: str, year: int) -> tuple[pl.DataFrame, pl
     )
 
 
+def _still_on_roll(year: int, pupils: pl.DataFrame) -> pl.DataFrame:
+    """(school_id, upn) of ``pupils`` who have not left their school by ``year``, by the platform's
+    rolls of that year: a pupil marked as left there, or on another school's roll and not on theirs,
+    has left; one on no roll of the year is taken as still there (nothing says otherwise)."""
+    roll = _frame(
+        Pupil.objects.filter(academic_year=year, nc_year=2)  # the year's Year 2 rolls
+        .values_list("school_id", "upn", "on_roll")
+        .iterator(chunk_size=5000),
+        {"school_id": pl.Int64, "upn": pl.String, "on_roll": pl.Boolean},
+    )
+    keys = ["school_id", "upn"]
+    own = pupils.select(keys).join(roll, on=keys, how="left")
+    elsewhere = roll.filter(pl.col("on_roll")).select("upn").unique()
+    stayed = pl.col("on_roll") | (
+        pl.col("on_roll").is_null() & ~pl.col("upn").is_in(elsewhere.get_column("upn").implode())
+    )
+    return own.filter(stayed).select(keys)
+
+
 # Storing ------------------------------------------------------------------------------------------
 
 _SCHOOL_FIELDS = [
@@ -770,15 +860,30 @@ def _blank(value: Any) -> Any:
     return "" if value is None else value
 
 
+_TEXT_FIELDS = {"banding", "significance", "group", "value", "ks1_va_significance"}
+
+
+def _school_values(row: dict[str, Any]) -> dict[str, Any]:
+    """A figure row's stored fields; the KS1-based value added's are empty outside its years."""
+    values = {}
+    for name in _SCHOOL_FIELDS:
+        value = row.get(name)
+        if name in _TEXT_FIELDS:
+            value = _blank(value)
+        elif value is None and name in value_added.COUNT_FIELDS:
+            value = 0
+        values[name] = value
+    return values
+
+
 def _school_rows(
     run: MeasureRun, figures: Ks4Figures, school_pk: dict[str, int], only: int | None
 ) -> Iterator[SchoolFigure]:
-    text = {"banding", "significance", "group", "value"}
     for row in figures.schools.iter_rows(named=True):
         pk = school_pk.get(row["school"])
         if pk is None or (only is not None and pk != only):
             continue  # a background school counts nationally but is not the platform's
-        values = {name: _blank(row[name]) if name in text else row[name] for name in _SCHOOL_FIELDS}
+        values = _school_values(row)
         yield SchoolFigure(
             run=run,
             school_id=pk,
@@ -788,10 +893,10 @@ def _school_rows(
             **values,
         )
     for row in figures.aggregates.iter_rows(named=True) if only is None else ():
-        values = {name: _blank(row[name]) if name in text else row[name] for name in _SCHOOL_FIELDS}
+        values = _school_values(row)
         yield SchoolFigure(run=run, organisation_id=int(row["organisation"]), **values)
     for row in figures.national.iter_rows(named=True):
-        values = {name: _blank(row[name]) if name in text else row[name] for name in _SCHOOL_FIELDS}
+        values = _school_values(row)
         yield SchoolFigure(run=run, school_id=None, **values)
 
 
@@ -820,23 +925,33 @@ def _subject_rows(
             school_id=school_id,
             organisation_id=organisation_id,
             significance=_blank(row["significance"]),
-            grades=None if row["grades"] is None else json.loads(row["grades"]),
+            grades=None if row["grades"] is None else json_safe(json.loads(row["grades"])),
             **{name: row[name] for name in _SUBJECT_FIELDS},
         )
 
 
 def _pupil_rows(run: MeasureRun, figures: Ks4Figures, only: int | None) -> Iterator[PupilFigure]:
     table = _platform_pupils(figures.measures.pupils, only)
-    lines = explanations(figures.measures.only(table.get_column("upn")))
+    stored = figures.measures.only(table.get_column("upn"))
+    lines = explanations(stored)
+    left_out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for result in not_counted(stored).iter_rows(named=True):
+        left_out[result["upn"]].append({k: result[k] for k in ("qan", "title", "grade", "series", "reason")})
     present = [c for c in CHARACTERISTICS if c in table.columns]
+    added = figures.value_added
     for row in table.iter_rows(named=True):
+        explanation = lines.get(row["upn"], [])
+        if added is not None:
+            explanation = value_added.explain(explanation, row, added)
         yield PupilFigure(
             run=run,
             school_id=row["school_id"],
             upn=row["upn"],
-            characteristics={c: row[c] for c in present if row[c] is not None},
-            explanation=lines.get(row["upn"], []),
+            characteristics=json_safe({c: row[c] for c in present if row[c] is not None}),
+            explanation=explanation,
+            not_counted=left_out.get(row["upn"], []),
             ks4_aps=row.get("ks4_aps"),
+            **value_added.pupil_fields(row),
             **{name: row[name] for name in _PUPIL_FIELDS},
         )
 
@@ -851,6 +966,8 @@ def _store(run: MeasureRun, figures: Ks4Figures, school: School | None, started:
         run.subjects_basis = figures.subjects_basis[:200]
         run.points_year = figures.points_year
         run.pupils_adjusted = int(stored.get_column("p8_was_adjusted").fill_null(False).sum())
+        groups = figures.value_added.groups if figures.value_added is not None else None
+        run.ks1_groups = json_safe(groups.to_json()) if groups is not None else None
         _complete(run, figures.measures.pupils, stored, figures.notes, started)
     return run
 
@@ -935,6 +1052,7 @@ def compute_and_store_ks4(
             estimates=estimates or default_estimates(year),
             floors=floors,
             year=year,
+            background=background_for(year),
         )
         return _store(run, figures, school, started), figures
     except Exception as error:
@@ -965,10 +1083,8 @@ def _failed(run: MeasureRun, error: Exception, started: float) -> None:
 
 
 def _json_number(value: Any) -> Any:
-    """JSON has no NaN or infinity: such a figure is stored as none."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    """JSON has no NaN or infinity: such a figure is stored as none (keystage.core.jsonsafe)."""
+    return json_safe(value)
 
 
 def _primary_entries(row: dict[str, Any], measures: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -1008,7 +1124,7 @@ def _primary_rows(
             group=row["group"],
             value=row["value"],
             cohort=row["cohort"],
-            figures=entries,
+            figures=json_safe(entries),
         )
     for row in figures.aggregates.iter_rows(named=True) if only is None else ():
         yield PrimaryFigure(
@@ -1046,7 +1162,7 @@ def _primary_pupil_rows(
             nc_year=row["nc_year"],
             results=given.get(row["upn"], {}),
             figures={c: _json_number(row[c]) for c in figures.figure_columns},
-            characteristics={c: row[c] for c in present if row[c] is not None},
+            characteristics=json_safe({c: row[c] for c in present if row[c] is not None}),
         )
 
 
@@ -1111,6 +1227,8 @@ def latest_run(key_stage: str, year: int, school: School | None = None) -> Measu
 # Trends -------------------------------------------------------------------------------------------
 
 KS4_TREND_MEASURES = ("a8", "p8", "ebacc_entry", "ebacc_aps", "em_4plus", "em_5plus")
+# keystage's KS1-based value added, in the years without Progress 8 only.
+KS4_GAP_TREND_MEASURES = ("ks1_va",)
 
 
 def trend_table(
@@ -1182,8 +1300,10 @@ def _trend_rows(
         row = SchoolFigure.objects.filter(organisation_id=organisation_id, **where).first()
     else:
         row = national_row
-    for measure in KS4_TREND_MEASURES:
-        pupils = None if row is None else (row.p8_pupils if measure == "p8" else row.cohort)
+    gap = without_progress8(year) is not None
+    for measure in (*KS4_TREND_MEASURES, *(KS4_GAP_TREND_MEASURES if gap else ())):
+        counted = {"p8": "p8_pupils", "ks1_va": "ks1_va_pupils"}.get(measure, "cohort")
+        pupils = None if row is None else getattr(row, counted)
         yield (
             year,
             measure,

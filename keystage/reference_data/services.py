@@ -34,6 +34,7 @@ from django.utils.text import get_valid_filename
 from keystage.audit import log
 from keystage.audit.models import AuditAction
 from keystage.core.ctf.model import AssessmentMapping, load_mapping_file, parse_mapping, shipped_mappings
+from keystage.core.jsonsafe import json_safe
 from keystage.core.measures.ks4 import estimates as ks4_estimates
 from keystage.core.reference import ks4_catalogue
 from keystage.core.reference.dfe_files import KS4_CATALOGUE, KS4_PROGRESS8, reference_path, shipped_path
@@ -81,7 +82,7 @@ def framework_library() -> FrameworkLibrary:
 def load_framework(path: Path, *, actor: Any = None) -> Framework:
     """Check a framework file and load it; FrameworkError (with the file and problem) if it is wrong."""
     framework = load_framework_file(path)
-    content = tomllib.loads(path.read_text(encoding="utf-8"))
+    content = json_safe(tomllib.loads(path.read_text(encoding="utf-8")))  # TOML may say nan; JSON cannot
     with transaction.atomic():
         FrameworkVersion.objects.update_or_create(
             collection=framework.collection,
@@ -110,7 +111,7 @@ def ctf_mappings() -> list[AssessmentMapping]:
 def load_ctf_mapping(path: Path, *, actor: Any = None) -> AssessmentMapping:
     """Check a CTF mapping file and load it; MappingError (with the file and problem) if it is wrong."""
     mapping = load_mapping_file(path)
-    content = tomllib.loads(path.read_text(encoding="utf-8"))
+    content = json_safe(tomllib.loads(path.read_text(encoding="utf-8")))  # TOML may say nan; JSON cannot
     with transaction.atomic():
         CTFMappingVersion.objects.update_or_create(
             from_year=mapping.from_year, defaults={"content": content, "source_name": path.name}

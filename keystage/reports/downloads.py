@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from keystage.core.measures.ks4.ks1_value_added import NAME as KS1_NAME
+from keystage.core.measures.ks4.prior_attainment import without_progress8
 from keystage.core.reports.catalogue import KEY_STAGE_LABELS, MeasureInfo, value_label
 from keystage.core.reports.workbook import Table, report_workbook
 from keystage.core.results.kinds import academic_year_name
@@ -35,10 +37,19 @@ def _about(
         ("Organisation", organisation.name),
         ("Key stage", KEY_STAGE_LABELS[key_stage]),
         ("Academic year", academic_year_name(year)),
+        *_no_progress8(key_stage, year),
         *lines,
         ("National figures", source.words),
         ("Small groups", "SUPP: figures of fewer than 6 pupils are suppressed."),
     ]
+
+
+def _no_progress8(key_stage: str, year: int) -> list[tuple[str, str]]:
+    """The cover sheet's line of a KS4 year without Progress 8."""
+    gap = without_progress8(year) if key_stage == "ks4" else None
+    if gap is None:
+        return []
+    return [("Progress 8", f"{gap.message}: none is shown. In its place: {KS1_NAME}.")]
 
 
 def dashboard_workbook(report: Dashboard) -> bytes:
@@ -53,9 +64,20 @@ def dashboard_workbook(report: Dashboard) -> bytes:
             "Banding",
             "Percentile",
             "Quintile",
+            "Note",
         ],
         [
-            [h.info.label, h.text, h.national_text, h.pupils, h.ci_text, h.banding, h.percentile, h.quintile]
+            [
+                h.info.label,
+                h.text,
+                h.national_text,
+                h.pupils,
+                h.ci_text,
+                h.banding,
+                h.percentile,
+                h.quintile,
+                h.note,
+            ]
             for h in report.headlines
         ],
     )
@@ -73,7 +95,16 @@ def dashboard_workbook(report: Dashboard) -> bytes:
         ("Filters applied", "None: all pupils."),
     )
     title = f"{report.organisation.name}: {report.label} {report.year_name} summary"
-    return report_workbook(title, about, [headlines, trends])
+    tables = [headlines, trends]
+    if report.not_counted:
+        tables.append(
+            Table(
+                "Results not counted",
+                ["Not counted in performance measures", "Results", "Pupils"],
+                [[n.reason, n.results, n.pupils] for n in report.not_counted],
+            )
+        )
+    return report_workbook(title, about, tables)
 
 
 def explore_workbook(organisation: Organisation, key_stage: str, year: int, report: Breakdown) -> bytes:
@@ -123,6 +154,8 @@ def schools_workbook(
         columns.append(info.label)
         if info.key == "p8":
             columns += ["P8 confidence interval", "P8 banding"]
+        elif info.key == "ks1_va":
+            columns.append("Value added confidence interval")
     body: list[list[Any]] = []
     for row in rows:
         line: list[Any] = [row.school.name, row.school.dfe_number, row.cohort]
@@ -131,6 +164,8 @@ def schools_workbook(
             line.append(figure.text)
             if info.key == "p8":
                 line += [figure.ci_text, figure.banding]
+            elif info.key == "ks1_va":
+                line.append(figure.ci_text)
         body.append(line)
     about = _about(organisation, key_stage, year, source, ("Filters applied", "None: all pupils."))
     return report_workbook(
@@ -160,6 +195,7 @@ def pupils_workbook(
         ("Organisation", school.name),
         ("Key stage", KEY_STAGE_LABELS[key_stage]),
         ("Academic year", academic_year_name(year)),
+        *_no_progress8(key_stage, year),
         ("Filters applied", f"Search: {search}" if search else "None: every pupil."),
         (
             "Personal data",
@@ -193,6 +229,7 @@ def scatter_workbook(
         ("Organisation", organisation.name),
         ("Key stage", KEY_STAGE_LABELS[key_stage]),
         ("Academic year", academic_year_name(year)),
+        *_no_progress8(key_stage, year),
         ("Plotted", f"{plot.y.label} against {plot.x_label}"),
         ("Highlighted", highlighted),
     ]

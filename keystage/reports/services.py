@@ -18,22 +18,29 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from keystage.core.measures.group_figures import SUPPRESS_BELOW, Measure
+from keystage.core.measures.ks4 import ks1_value_added as ks1
+from keystage.core.measures.ks4.estimates import ELEMENTS
+from keystage.core.measures.ks4.prior_attainment import without_progress8
 from keystage.core.measures.ks4.schools import GROUPS, comparator_for
 from keystage.core.measures.primary import KEY_STAGES
 from keystage.core.reports import inspection
 from keystage.core.reports.breakdown import Filters, breakdown
 from keystage.core.reports.catalogue import (
     KEY_STAGE_LABELS,
-    KS4_HEADLINES,
+    KS4_KS1_VA_MEASURES,
     KS4_MEASURES,
     KS4_PUPIL_MEASURES,
     NO_FIGURE,
     PRIMARY_HEADLINES,
     MeasureInfo,
+    format_figure,
     group_values,
     groups_for,
+    ks4_headlines,
+    ks4_measures,
     ordered,
     primary_measures,
+    significance_shown,
     value_label,
 )
 from keystage.core.results.kinds import academic_year_name
@@ -94,6 +101,14 @@ def key_stages_of(organisation: Organisation) -> list[tuple[str, str, list[tuple
 def _school_has(school: School, key_stage: str) -> bool:
     """Whether the school takes part in the key stage's collections (by its phase)."""
     return bool(set(_KINDS[key_stage]) & set(kinds_for(school)))
+
+
+def no_progress8_words(key_stage: str, year: int) -> str:
+    """What every report of a KS4 year without Progress 8 says at its head; "" otherwise."""
+    gap = without_progress8(year) if key_stage == "ks4" else None
+    if gap is None:
+        return ""
+    return f"{gap.message}. In its place: {ks1.NAME}."
 
 
 def run_for(key_stage: str, year: int) -> MeasureRun:
@@ -170,6 +185,8 @@ class Headline:
     banding: str = ""
     significance: str = ""
     trend: list[tuple[int, str]] = field(default_factory=list)
+    note: str = ""  # said with the figure: why there is none, or who it leaves out
+    explored: bool = True  # False: a measure Explore does not have this year (Progress 8 without one)
 
     @property
     def text(self) -> str:
@@ -178,6 +195,12 @@ class Headline:
     @property
     def national_text(self) -> str:
         return self.info.format(self.national)
+
+    @property
+    def compared(self) -> str:
+        """Its significance as worded beside the figures printed: "above" or "below" national only
+        when they print that way, "in line" when they print the same (catalogue.significance_shown)."""
+        return significance_shown(self.significance, self.figure, self.national, self.info.kind)
 
     @property
     def ci_text(self) -> str:
@@ -197,6 +220,8 @@ class Dashboard:
     headlines: list[Headline]
     trend_years: list[int]
     pupils_adjusted: int | None = None
+    # KS4: results not counted in performance measures at all, by reason (never dropped silently).
+    not_counted: list[NotCounted] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -222,7 +247,7 @@ def figure_rows_of_schools(run: MeasureRun, schools: QuerySet[School]) -> QueryS
 
 def measure_infos(run: MeasureRun) -> dict[str, MeasureInfo]:
     if run.key_stage == "ks4":
-        return dict(KS4_MEASURES)
+        return ks4_measures(run.year)
     framework = measures.primary_framework(run.key_stage, run.year)
     return primary_measures(KEY_STAGES[run.key_stage].measures(framework), framework)
 
@@ -260,12 +285,25 @@ def _dashboard(organisation: Organisation, key_stage: str, year: int, run: Measu
     trend = _trends(organisation, key_stage, year, infos)
     national = _national_rows(run)
     headlines = []
-    names = KS4_HEADLINES if key_stage == "ks4" else PRIMARY_HEADLINES[key_stage]
+    names = ks4_headlines(year) if key_stage == "ks4" else PRIMARY_HEADLINES[key_stage]
+    gap = without_progress8(year) if key_stage == "ks4" else None
+    if gap is not None:  # said where Progress 8 would be
+        headlines.append(
+            Headline(
+                KS4_MEASURES["p8"],
+                None,
+                None,
+                0,
+                note=f"{gap.message}.",
+                explored=False,
+                trend=trend.get("p8", []),
+            )
+        )
     for name in names:
         if name not in infos:
             continue
         headline = _headline(infos[name], mine, national.get(("all", "all")))
-        if headline.pupils == 0 and headline.figure is None:
+        if headline.pupils == 0 and headline.figure is None and not headline.note:
             continue  # e.g. KS2 progress in a year DfE measures none
         headline.trend = trend.get(name, [])
         headlines.append(headline)
@@ -279,6 +317,31 @@ def _dashboard(organisation: Organisation, key_stage: str, year: int, run: Measu
         headlines,
         sorted({y for series in trend.values() for y, _ in series}),
         mine.pupils_adjusted if key_stage == "ks4" else None,
+        not_counted_results(run, organisation) if key_stage == "ks4" else [],
+    )
+
+
+@dataclass(frozen=True)
+class NotCounted:
+    reason: str  # in words, e.g. "not on DfE's list of approved qualifications for 2026"
+    results: int
+    pupils: int
+
+
+def not_counted_results(run: MeasureRun, organisation: Organisation) -> list[NotCounted]:
+    """How many of the organisation's pupils' KS4 results are not counted in performance measures at
+    all in the run, per reason (most first): the per-school face of each pupil's stored list."""
+    results: dict[str, int] = {}
+    pupils: dict[str, set[str]] = {}
+    stored = PupilFigure.objects.filter(run=run, school__in=school_ids(organisation))
+    for upn, entries in stored.values_list("upn", "not_counted").iterator(chunk_size=2000):
+        for entry in entries:
+            reason = str(entry.get("reason", ""))
+            results[reason] = results.get(reason, 0) + 1
+            pupils.setdefault(reason, set()).add(upn)
+    return sorted(
+        (NotCounted(reason, count, len(pupils[reason])) for reason, count in results.items()),
+        key=lambda n: (-n.results, n.reason),
     )
 
 
@@ -289,6 +352,8 @@ def _national_rows(run: MeasureRun) -> dict[tuple[str, str], Any]:
 
 def _headline(info: MeasureInfo, row: Any, national: Any, *, below: int = SUPPRESS_BELOW) -> Headline:
     """One measure of a stored row (KS4 columns or a primary JSON entry) beside the national row's."""
+    if isinstance(row, SchoolFigure) and info.key in KS4_KS1_VA_MEASURES:
+        return _ks1_headline(info, row, national, below=below)
     if isinstance(row, SchoolFigure):
         pupils = row.p8_pupils if info.key.startswith("p8") else row.cohort
         figure = getattr(row, info.key)
@@ -317,6 +382,26 @@ def _headline(info: MeasureInfo, row: Any, national: Any, *, below: int = SUPPRE
     return Headline(info, figure, comparator, pupils, suppressed, **extras)
 
 
+def _ks1_headline(info: MeasureInfo, row: SchoolFigure, national: Any, *, below: int) -> Headline:
+    """keystage's KS1-based value added (or an element) of a stored row, with its interval, and whom it
+    leaves out."""
+    pupils = row.ks1_va_pupils
+    note = ks1.missing_words(row.ks1_none, row.ks1_other)
+    headline = Headline(
+        info,
+        getattr(row, info.key),
+        None if national is None else getattr(national, info.key),
+        pupils,
+        ci_low=getattr(row, f"{info.key}_ci_low"),
+        ci_high=getattr(row, f"{info.key}_ci_high"),
+        significance=row.ks1_va_significance if info.key == "ks1_va" else "",
+        note=f"{note[0].upper()}{note[1:]}." if note else "",
+    )
+    if 0 < pupils < below:
+        return Headline(info, None, headline.national, pupils, suppressed=True, note=headline.note)
+    return headline
+
+
 def _trends(
     organisation: Organisation, key_stage: str, year: int, infos: Mapping[str, MeasureInfo]
 ) -> dict[str, list[tuple[int, str]]]:
@@ -328,7 +413,8 @@ def _trends(
     )
     trends: dict[str, list[tuple[int, str]]] = {}
     for row in table.iter_rows(named=True):
-        info = infos.get(row["measure"])
+        # Progress 8's trend is shown in a year without it too: the years that have one.
+        info = infos.get(row["measure"]) or (KS4_MEASURES.get(row["measure"]) if key_stage == "ks4" else None)
         if info is None:
             continue
         series = []
@@ -424,7 +510,7 @@ def inspection_summary(school: School, key_stage: str, year: int) -> InspectionS
             against = f"{who} nationally"
         return inspection.Evidence(info, tuple(series), group, value, who, against)
 
-    names = KS4_HEADLINES if key_stage == "ks4" else PRIMARY_HEADLINES[key_stage]
+    names = ks4_headlines(year) if key_stage == "ks4" else PRIMARY_HEADLINES[key_stage]
     headlines = [evidence(name) for name in names if name in infos]
     headlines = [e for e in headlines if e.years and e.latest.year == year and e.latest.pupils]
     groups = [
@@ -638,13 +724,14 @@ def _subject_row(mine: SubjectFigure, national: SubjectFigure | None) -> Subject
         f"{round(national.entry_share * 100)}%" if national else NO_FIGURE,
         "SUPP" if suppressed else f"{mine.average_points:.2f}",
         f"{national.average_points:.2f}" if national else NO_FIGURE,
-        f"{mine.va:+.2f}" if va_shown and mine.va is not None else "SUPP" if va_suppressed else NO_FIGURE,
+        format_figure(mine.va, "progress") if va_shown else "SUPP" if va_suppressed else NO_FIGURE,
         (
             f"{mine.va_ci_low:+.2f} to {mine.va_ci_high:+.2f}"
             if va_shown and mine.va_ci_low is not None and mine.va_ci_high is not None
             else ""
         ),
-        mine.significance if va_shown else "",
+        # Against the national value added, 0 by construction, as printed: +0.00 is in line.
+        significance_shown(mine.significance, mine.va, 0.0, "progress") if va_shown else "",
         suppressed,
     )
 
@@ -684,6 +771,7 @@ def pupil_table(run: MeasureRun, organisation: Organisation) -> tuple[pl.DataFra
                 "characteristics",
                 *[m.column for m in KS4_PUPIL_MEASURES.values()],
                 "ks2_pa",
+                "ks1_aps",
             )
         )
         table = [
@@ -760,7 +848,16 @@ def pupil_names(school_ids: Iterable[int], year: int, upns: Iterable[str]) -> di
     return names
 
 
-KS4_PUPIL_COLUMNS = ("a8", "p8_adjusted", "ks2_pa", "ebacc_entered", "em_4plus", "em_5plus")
+KS4_PUPIL_COLUMNS = (
+    "a8",
+    "p8_adjusted",
+    "ks2_pa",
+    "ebacc_entered",
+    "em_4plus",
+    "em_5plus",
+    "ks1_aps",
+    "ks1_va",
+)
 
 
 def pupil_list(
@@ -778,6 +875,9 @@ def pupil_list(
             ("em_4plus", "English and maths 4+"),
             ("em_5plus", "English and maths 5+"),
         ]
+        if without_progress8(run.year) is not None:  # KS1 in KS2's place, its value added in P8's
+            columns[0] = ("ks1_aps", "KS1 prior attainment (average point score)")
+            columns[2] = ("ks1_va", ks1.NAME)
     else:
         infos = measure_infos(run)
         headline = PRIMARY_HEADLINES[run.key_stage][:4]
@@ -807,8 +907,16 @@ def pupil_detail(run: MeasureRun, school: School, upn: str) -> dict[str, Any] | 
         figure = PupilFigure.objects.filter(run=run, school=school, upn=upn).first()
         if figure is None:
             return None
-        rows = [(KS4_MEASURES[k].label if k in KS4_MEASURES else k, v) for k, v in _ks4_pupil_figures(figure)]
-        return {"upn": upn, "name": name, "figures": rows, "explanation": figure.explanation, "results": []}
+        labels = {**KS4_MEASURES, **KS4_KS1_VA_MEASURES}
+        rows = [(labels[k].label if k in labels else k, v) for k, v in _ks4_pupil_figures(figure, run.year)]
+        return {
+            "upn": upn,
+            "name": name,
+            "figures": rows,
+            "explanation": figure.explanation,
+            "results": [],
+            "not_counted": figure.not_counted,
+        }
     primary = PrimaryPupilFigure.objects.filter(run=run, school=school, upn=upn).first()
     if primary is None:
         return None
@@ -823,7 +931,25 @@ def pupil_detail(run: MeasureRun, school: School, upn: str) -> dict[str, Any] | 
     }
 
 
-def _ks4_pupil_figures(figure: PupilFigure) -> list[tuple[str, Any]]:
+def _ks4_pupil_figures(figure: PupilFigure, year: int) -> list[tuple[str, Any]]:
+    gap = without_progress8(year)
+    if gap is not None:  # no Progress 8, and why; keystage's KS1-based value added instead
+        return [
+            ("KS1 prior attainment (average point score)", figure.ks1_aps),
+            ("KS1 prior attainment group", figure.ks1_pag),
+            ("a8", figure.a8),
+            ("a8_english", figure.a8_english),
+            ("a8_maths", figure.a8_maths),
+            ("a8_ebacc", figure.a8_ebacc),
+            ("a8_open", figure.a8_open),
+            ("p8", gap.message),
+            ("ks1_va", figure.ks1_va),
+            ("ks1_va_english", figure.ks1_va_english),
+            ("ks1_va_maths", figure.ks1_va_maths),
+            ("ks1_va_ebacc", figure.ks1_va_ebacc),
+            ("ks1_va_open", figure.ks1_va_open),
+            ("ebacc_aps", figure.ebacc_aps),
+        ]
     return [
         ("ks2_pa", figure.ks2_pa),
         ("a8", figure.a8),
@@ -859,7 +985,7 @@ def schools_side_by_side(
     where the national figures come from."""
     run = run_for(key_stage, year)
     infos = measure_infos(run)
-    names = KS4_HEADLINES if key_stage == "ks4" else PRIMARY_HEADLINES[key_stage][:4]
+    names = ks4_headlines(year) if key_stage == "ks4" else PRIMARY_HEADLINES[key_stage][:4]
     shown = [infos[n] for n in names if n in infos]
     national = _national_rows(run).get(("all", "all"))
     model = SchoolFigure if key_stage == "ks4" else PrimaryFigure
@@ -887,7 +1013,8 @@ def schools_side_by_side(
 def measures_for_scatter(key_stage: str, run: MeasureRun) -> dict[str, MeasureInfo]:
     infos = measure_infos(run)
     if key_stage == "ks4":
-        return {k: infos[k] for k in ("p8", "a8", "p8_english", "p8_maths", "p8_ebacc", "p8_open")}
+        wanted = ("p8", "ks1_va", "a8", "p8_english", "p8_maths", "p8_ebacc", "p8_open")
+        return {k: infos[k] for k in (*wanted, *(f"ks1_va_{e}" for e in ELEMENTS)) if k in infos}
     return {k: v for k, v in infos.items() if v.kind in {"mean", "progress"}}
 
 
@@ -897,6 +1024,15 @@ SCATTER_X = {
     "ks4": ("ks2_pa", "KS2 prior attainment (average of reading and maths scaled scores)"),
     "ks2": ("ks1_aps", "KS1 average point score"),
 }
+# KS4 in a year without Progress 8: pupils against their KS1 prior attainment.
+KS4_KS1_X = ("ks1_aps", "KS1 prior attainment (KS1 average point score)")
+
+
+def scatter_x(run: MeasureRun) -> tuple[str, str]:
+    """The prior attainment a run's pupils are plotted against (column, label)."""
+    if run.key_stage == "ks4" and without_progress8(run.year) is not None:
+        return KS4_KS1_X
+    return SCATTER_X[run.key_stage]
 
 
 @dataclass
@@ -917,7 +1053,7 @@ def scatter(run: MeasureRun, organisation: Organisation, y: str, group: str, val
         raise NoFigures(f"{KEY_STAGE_LABELS[run.key_stage]} has no prior attainment to plot pupils against.")
     options = measures_for_scatter(run.key_stage, run)
     info = options.get(y) or next(iter(options.values()))
-    x_column, x_label = SCATTER_X[run.key_stage]
+    x_column, x_label = scatter_x(run)
     pupils, pupil_measures = pupil_table(run, organisation)
     if pupils.height == 0:
         raise NoFigures(

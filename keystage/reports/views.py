@@ -91,6 +91,7 @@ def _context(request: HttpRequest, organisation: Organisation, key_stage: str, y
         "runs_returns": isinstance(organisation, LocalAuthority)
         and key_stage in la_summaries.SUMMARY_KEY_STAGES
         and policy.can(request.user, Action.RUN_LA_COLLECTIONS, organisation),
+        "no_progress8": services.no_progress8_words(key_stage, year),
     }
 
 

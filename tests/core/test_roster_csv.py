@@ -196,3 +196,12 @@ def test_ks1_prior_attainment_must_be_a_ks1_code():
 def test_a_file_says_which_fields_it_supplied():
     read = read_roster_csv(_csv(f"{UPN_1},Brown,Ann,2014-10-08,F,6", header=",".join(REQUIRED)))
     assert read.supplied == {"surname", "forename", "date_of_birth", "sex", "nc_year"}
+
+
+def test_a_year_11_roster_keeps_the_older_ks1_codes_its_pupils_were_given():
+    # Pupils in Year 11 in 2026 were assessed at KS1 in 2017: pre-key stage (PKF) and below (BLW) codes.
+    header = "upn,surname,forename,date_of_birth,sex,nc_year,ks1_reading,ks1_writing,ks1_maths"
+    read = read_roster_csv(_csv(f"{UPN_1},Brown,Ann,2010-10-08,F,11,PKF,BLW,wts", header=header))
+    assert read.problems == []
+    pupil = read.pupils[0]
+    assert (pupil.ks1_reading, pupil.ks1_writing, pupil.ks1_maths) == ("PKF", "BLW", "WTS")

@@ -6,7 +6,12 @@ import polars as pl
 import pytest
 from stdnum.gb import upn as stdnum_upn
 
+from keystage.core.measures.ks4.points import points_table
+from keystage.core.measures.ks4.pupils import NOT_COUNTED_REASONS, pupil_measures
+from keystage.core.measures.ks4.series import series_of
+from keystage.core.reference.dfe_files import KS4_CATALOGUE, shipped_path
 from keystage.core.reference.frameworks import FrameworkLibrary
+from keystage.core.reference.ks4_catalogue import import_dfe_2019_folder
 from keystage.core.synth import SynthSpec, generate, load_parameters
 from keystage.core.synth.generator import upn_check_letters
 from tests.core.synth_figures import ks4_figures, ks4_pupil_figures, primary_figures
@@ -87,11 +92,59 @@ def test_every_result_is_valid_for_its_assessment(year):
             assert valid, (code[0], value)
     gcse = assessments["gcse"].codes
     double = assessments["gcse_double_award"].codes
-    combined = load_parameters()["ks4"]["qualifications"]["combined_science"]
+    quals = load_parameters()["ks4"]["qualifications"]
     grades = year.ks4_results
-    assert set(grades.filter(pl.col("qan") == combined)["grade"].unique()) <= set(double)
-    assert set(grades.filter(pl.col("qan") != combined)["grade"].unique()) <= set(gcse)
+    assert set(grades.filter(pl.col("qan") == quals["combined_science"])["grade"].unique()) <= set(double)
+    assert set(grades.filter(pl.col("qan") == quals["maths"])["grade"].unique()) <= set(gcse)
     assert grades.select(pl.struct("upn", "qan").is_unique().all()).item()
+
+
+def test_every_ks4_grade_is_one_of_its_qualifications_in_dfes_points_file(year):
+    catalogue = import_dfe_2019_folder(shipped_path(KS4_CATALOGUE))
+    pairs = year.ks4_results.select("qan", "grade").unique().iter_rows()
+    invalid = [(qan, grade) for qan, grade in pairs if catalogue.qualifications[qan].points(grade) is None]
+    assert invalid == []
+    # The BTEC Tech Award is graded as its points file says (P1 ... *2), so it counts.
+    btec = "60303955"
+    assert set(year.ks4_results.filter(pl.col("qan") == btec)["grade"]) == {
+        "U", "P1", "M1", "D1", "P2", "M2", "D2", "*2"
+    }  # fmt: skip
+    points = points_table(catalogue, CALIBRATION.year)
+    measures = pupil_measures(year.ks4_results, year.pupils.filter(pl.col("nc_year") == 11), points)
+    assert measures.results.filter(pl.col("reason").is_in(list(NOT_COUNTED_REASONS))).height == 0
+    assert measures.results.filter((pl.col("qan") == btec) & pl.col("reason").is_null()).height > 1000
+
+
+def test_exam_dates_are_in_the_summer_series_but_for_early_entries_sharing_a_discount_code(year):
+    params = load_parameters()["ks4"]
+    others = params["other_boards"]
+    catalogue = import_dfe_2019_folder(shipped_path(KS4_CATALOGUE))
+    results = year.ks4_results.with_columns(
+        pl.col("exam_date").map_elements(lambda d: series_of(d).label, return_dtype=pl.String).alias("series")
+    )
+    summer = f"Summer {CALIBRATION.year}"
+    by_series = dict(results.group_by("series").len().iter_rows())
+    assert set(by_series) == {summer, f"November {CALIBRATION.year - 1}", f"Summer {CALIBRATION.year - 1}"}
+    assert results.filter(pl.col("series") == summer)["exam_date"].n_unique() > 20  # a timetable
+    # Each early or second entry shares its discount code with an entry of the same pupil.
+    regular = {
+        others["english_language"]: params["qualifications"]["english_language"],
+        others["maths"]: params["qualifications"]["maths"],
+        others["french"]: params["qualifications"]["french"],
+        others["french_second"]: params["qualifications"]["french"],
+    }
+    for other, usual in regular.items():
+        code = catalogue.qualifications[usual].discount_code(2021)
+        assert catalogue.qualifications[other].discount_code(2021) == code
+        takers = results.filter(pl.col("qan") == other)
+        assert takers.height > 10, other
+        paired = takers.join(results.filter(pl.col("qan") == usual), on="upn", how="semi").height
+        assert paired == takers.height
+    second = results.filter(pl.col("qan") == others["french_second"])
+    assert set(second["series"]) == {summer}
+    french = results.filter(pl.col("qan") == params["qualifications"]["french"])
+    first = french.join(second, on="upn", how="semi")
+    assert set(first["series"]) == {summer} and first["exam_date"][0] != second["exam_date"][0]
 
 
 def test_one_school_is_a_valid_scale():

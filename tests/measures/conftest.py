@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from keystage.core.measures.ks4 import prior_attainment
 from keystage.core.pupils.model import build_upn
 from keystage.core.reference.ks4_catalogue import import_dfe_2019_folder
 from keystage.core.results.fill import fill_template
@@ -35,6 +36,19 @@ def _uploads_in_a_temporary_folder(settings, tmp_path):
 @pytest.fixture
 def ks4_catalogue(db) -> None:
     load_ks4_catalogue(import_dfe_2019_folder(DFE_2019), source=str(DFE_2019))
+
+
+def count_2026_as_a_progress8_year(monkeypatch) -> None:
+    """For tests of Progress 8 itself in the test world's year (2026, whose Year 11 rosters have KS2
+    scores): 2026 counts as a year DfE publishes Progress 8 for. In truth it publishes none for 2025
+    and 2026 (keystage.core.measures.ks4.prior_attainment); tests/measures/test_ks1_value_added.py
+    and tests/reports/test_no_progress8_pages.py show what the platform does then."""
+    monkeypatch.setattr(prior_attainment, "NO_PROGRESS8", {})
+
+
+@pytest.fixture
+def progress8_in_2026(monkeypatch) -> None:
+    count_2026_as_a_progress8_year(monkeypatch)
 
 
 def ks4_roster(school, count: int, *, ks2=(105.0, 105.0), serial_from: int = 1, **fields) -> list[Pupil]:

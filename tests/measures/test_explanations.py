@@ -45,5 +45,10 @@ def test_every_pupils_explanation_reads_as_the_engines():
         assert ours[upn] == measures.explain(upn)
     joined = "\n".join(ours[first] + ours[second])
     assert any("raised to the floor" in lines[-1] for lines in ours.values())
-    for words in ("a later entry", "not in the catalogue", "not a grade", "discounted, it shares"):
+    for words in (
+        "a later entry",
+        "not in the catalogue",
+        "not a grade",
+        "in the same series (Summer 2026) counts",
+    ):
         assert words in joined

@@ -35,7 +35,7 @@ from tests.measures.conftest import (
 )
 from tests.results.conftest import YEAR, open_collection, roster
 
-pytestmark = pytest.mark.usefixtures("ks4_catalogue")
+pytestmark = pytest.mark.usefixtures("ks4_catalogue", "progress8_in_2026")
 
 
 def refresh_tasks() -> int:

@@ -11,7 +11,7 @@ from keystage.core.synth.output import rosters_by_school
 from keystage.measures import services as measures
 from keystage.measures.background import set_background
 from keystage.pupils.services import import_roster
-from tests.measures.conftest import ks4_catalogue  # noqa: F401  (a fixture used here)
+from tests.measures.conftest import count_2026_as_a_progress8_year, ks4_catalogue  # noqa: F401  (a fixture used here)
 from tests.results.conftest import YEAR
 
 SEED = 4242
@@ -19,8 +19,10 @@ YEARS = (YEAR - 2, YEAR - 1, YEAR)
 
 
 @pytest.fixture
-def reports_world(world, ks4_catalogue, settings, tmp_path):  # noqa: F811
+def reports_world(world, ks4_catalogue, settings, tmp_path, monkeypatch):  # noqa: F811
     settings.MEDIA_ROOT = tmp_path / "storage"
+    # These tests are of the Progress 8 pages: the synthetic 2026 Year 11 has KS2 scores.
+    count_2026_as_a_progress8_year(monkeypatch)
     schools = [world.s1, world.s2, world.s3, world.s4, world.s5]
     frame = pl.DataFrame(
         {

@@ -8,6 +8,7 @@ be saved, shown and used again without the national data.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from keystage.core.estimates.ambition import LEVELS, SchoolSpread, school_shifts
 from keystage.core.estimates.calibration import calibration_table, held_out
 from keystage.core.estimates.datasets import OutcomeData
 from keystage.core.estimates.model import EstimatesError, OrdinalModel, fit
+from keystage.core.jsonsafe import json_safe
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,9 @@ class FittedOutcome:
         return known.height > 0 and bool(known.get_column("within").all())
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """Plain JSON: a figure that is not a finite number (a standard error the data did not
+        determine) is None."""
+        data = {
             "key": self.key,
             "model": self.model.to_dict(),
             "spread": self.spread.to_dict(),
@@ -52,6 +56,8 @@ class FittedOutcome:
             "national_sd": self.national_sd,
             "seconds": self.seconds,
         }
+        safe: dict[str, Any] = json_safe(data)
+        return safe
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FittedOutcome:
@@ -60,10 +66,15 @@ class FittedOutcome:
             model=OrdinalModel.from_dict(data["model"]),
             spread=SchoolSpread.from_dict(data["spread"]),
             calibration=pl.DataFrame(data["calibration"]),
-            national_mean=float(data["national_mean"]),
-            national_sd=float(data["national_sd"]),
-            seconds=float(data.get("seconds", 0.0)),
+            national_mean=_number(data["national_mean"]),
+            national_sd=_number(data["national_sd"]),
+            seconds=_number(data.get("seconds", 0.0)),
         )
+
+
+def _number(value: Any) -> float:
+    """A stored figure; None (stored for a figure that was not a finite number) reads as NaN."""
+    return math.nan if value is None else float(value)
 
 
 def fit_outcome(data: OutcomeData, *, contextual: bool = False) -> FittedOutcome:

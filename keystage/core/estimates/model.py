@@ -26,6 +26,8 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from keystage.core.jsonsafe import finite_or_none
+
 Array = NDArray[np.float64]
 
 # The covariates besides prior attainment, in the order of their coefficients.
@@ -81,7 +83,9 @@ class OrdinalModel:
     thresholds: tuple[float, ...]
     pupils: int
     log_likelihood: float
-    standard_errors: dict[str, float] = field(default_factory=dict)
+    # None: the data did not determine it (a singular information matrix); the pages say "not
+    # estimated". Never NaN, which a JSON column cannot hold.
+    standard_errors: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def contextual(self) -> bool:
@@ -117,8 +121,8 @@ class OrdinalModel:
             "coefficients": list(self.coefficients),
             "thresholds": list(self.thresholds),
             "pupils": self.pupils,
-            "log_likelihood": self.log_likelihood,
-            "standard_errors": dict(self.standard_errors),
+            "log_likelihood": finite_or_none(self.log_likelihood),
+            "standard_errors": {name: finite_or_none(error) for name, error in self.standard_errors.items()},
         }
 
     @classmethod
@@ -139,8 +143,10 @@ class OrdinalModel:
             coefficients=tuple(float(c) for c in data["coefficients"]),
             thresholds=tuple(float(t) for t in data["thresholds"]),
             pupils=int(data["pupils"]),
-            log_likelihood=float(data["log_likelihood"]),
-            standard_errors={k: float(v) for k, v in data.get("standard_errors", {}).items()},
+            log_likelihood=math.nan if data["log_likelihood"] is None else float(data["log_likelihood"]),
+            standard_errors={
+                k: None if v is None else float(v) for k, v in data.get("standard_errors", {}).items()
+            },
         )
 
 
@@ -315,6 +321,27 @@ def _fisher_scoring(data: Cells, design: Array, start: Array, categories: int) -
     )
 
 
+def _standard_errors(information: Array) -> Array:
+    """Each parameter's standard error from the expected information; NaN for a parameter the data
+    do not determine (e.g. the coefficient of a covariate every pupil shares), which is stored as
+    none. Where the information is singular, the parameters outside its null space keep theirs (from
+    the pseudo-inverse)."""
+    size = len(information)
+    if size == 0 or not np.all(np.isfinite(information)):
+        return np.full(size, math.nan)
+    values, vectors = np.linalg.eigh((information + information.T) / 2)
+    tolerance = max(float(values.max(initial=0.0)), 1.0) * size * 1e-12
+    null = vectors[:, values <= tolerance]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kept = np.where(values > tolerance, 1.0 / np.where(values > tolerance, values, 1.0), 0.0)
+        variances = (vectors**2) @ kept
+    # A parameter with any weight in the null space has no finite variance.
+    undetermined = (null**2).sum(axis=1) > 1e-9 if null.size else np.zeros(size, dtype=bool)
+    errors = np.sqrt(np.maximum(variances, 0.0))
+    errors[undetermined] = math.nan
+    return np.asarray(errors, dtype=np.float64)
+
+
 def fit(
     frame: pl.DataFrame,
     outcome: Outcome,
@@ -381,11 +408,7 @@ def fit(
         result = _fisher_scoring(data, flat, start, categories)
     final_slopes = np.maximum(result.weights[:pieces], 0.0)
     j = categories - 1
-    try:
-        covariance = np.linalg.inv(result.information)
-        errors = np.sqrt(np.maximum(np.diag(covariance), 0.0))
-    except np.linalg.LinAlgError:
-        errors = np.full(len(result.information), math.nan)
+    errors = _standard_errors(result.information)
     names = (
         [f"threshold {k + 1}" for k in range(j)]
         + [f"slope {k + 1}" for k in range(pieces)]
@@ -400,5 +423,6 @@ def fit(
         thresholds=tuple(float(t) for t in result.thresholds),
         pupils=int(data.counts.sum()),
         log_likelihood=result.log_likelihood,
-        standard_errors={name: float(e) for name, e in zip(names, errors, strict=True)},
+        # A parameter the information matrix does not pin down has no standard error (None).
+        standard_errors={name: finite_or_none(float(e)) for name, e in zip(names, errors, strict=True)},
     )

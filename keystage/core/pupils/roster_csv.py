@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from keystage.core.measures.ks4 import ks1_value_added
 from keystage.core.pupils.model import InvalidUPNError, Pupil, SenProvision, Sex, check_upn, ethnic_group_of
 from keystage.core.reference.frameworks import FrameworkLibrary
 
@@ -32,12 +33,17 @@ OPTIONAL = (
     "ks2_reading", "ks2_maths", "ks1_reading", "ks1_writing", "ks1_maths",
 )  # fmt: skip
 MAX_BYTES = 20 * 1024 * 1024  # a whole secondary school is well under 1 MB
-# Codes a KS1 prior-attainment column may hold: the KS1 framework's, in every year it has had.
-_KS1_CODES = frozenset(
-    code
-    for framework in FrameworkLibrary.from_directory().versions("ks1")
-    for assessment in framework.assessments
-    for code in assessment.codes
+# Codes a KS1 prior-attainment column may hold: the KS1 framework's, in every year it has had, and
+# the older teacher assessment codes (PKF, BLW ...) of pupils now in secondary school, whose KS1
+# is their prior attainment when they have no KS2 tests.
+_KS1_CODES = (
+    frozenset(
+        code
+        for framework in FrameworkLibrary.from_directory().versions("ks1")
+        for assessment in framework.assessments
+        for code in assessment.codes
+    )
+    | ks1_value_added.known_codes()
 )
 
 

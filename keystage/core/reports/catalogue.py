@@ -8,16 +8,20 @@ worded the same everywhere.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from keystage.core.measures.group_figures import Mean, Measure, Share
+from keystage.core.measures.ks4.ks1_value_added import NAME as KS1_VALUE_ADDED
+from keystage.core.measures.ks4.prior_attainment import without_progress8
 from keystage.core.measures.ks4.schools import ACADEMIC_YEAR_MONTHS, GROUPS
 from keystage.core.pupils.model import ethnic_groups
 from keystage.core.reference.frameworks import Framework
 
 Kind = Literal["share", "mean", "progress"]
+Comparison = Literal["above", "below", "in line with"]
 NO_FIGURE = "\u2013"  # an en dash: no figure
 KEY_STAGE_LABELS = {"eyfsp": "EYFSP", "phonics": "Phonics", "ks1": "KS1", "ks2": "KS2", "ks4": "KS4"}
 
@@ -33,6 +37,9 @@ class MeasureInfo:
     def format(self, value: float | None) -> str:
         return format_figure(value, self.kind)
 
+    def compare(self, figure: float | None, national: float | None) -> Comparison | None:
+        return compare_shown(figure, national, self.kind)
+
 
 def format_figure(value: float | None, kind: Kind) -> str:
     """How a figure reads: 67% for a share, 46.21 for a mean, +0.77 for progress; an em dash for none."""
@@ -43,6 +50,40 @@ def format_figure(value: float | None, kind: Kind) -> str:
     if kind == "progress":
         return f"{round(value, 2) + 0.0:+.2f}"  # + 0.0: no "-0.00" for a figure that rounds to zero
     return f"{value:.2f}"
+
+
+def shown_number(value: float | None, kind: Kind) -> float | None:
+    """A figure as the page prints it, as a number (63% -> 63.0, +0.77 -> 0.77): what comparisons use."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(format_figure(value, kind).rstrip("%"))
+
+
+def compare_shown(figure: float | None, national: float | None, kind: Kind) -> Comparison | None:
+    """How a figure stands against the national one, as the reader sees both printed: "above",
+    "below", or "in line with" when they print the same (63% against 63% is in line, whatever the
+    decimals behind them); None when either is missing. Every "above/below national" wording uses it,
+    so no page says a figure is below one it prints as equal."""
+    mine, theirs = shown_number(figure, kind), shown_number(national, kind)
+    if mine is None or theirs is None:
+        return None
+    if mine > theirs:
+        return "above"
+    if mine < theirs:
+        return "below"
+    return "in line with"
+
+
+def significance_shown(significance: str, figure: float | None, national: float | None, kind: Kind) -> str:
+    """A significance ("above", "below", "not significant" or "") as it may be worded beside the printed
+    figures: "above" or "below" only when the printed figures differ that way; "in line" when they print
+    the same; "not significant" when they differ the other way (a test against another baseline)."""
+    if significance not in ("above", "below"):
+        return significance
+    compared = compare_shown(figure, national, kind)
+    if compared is None or compared == significance:
+        return significance
+    return "in line" if compared == "in line with" else "not significant"
 
 
 # KS4: the columns of the stored school figures (keystage.measures.models.SchoolFigure).
@@ -67,6 +108,36 @@ KS4_MEASURES: dict[str, MeasureInfo] = {
     )
 }
 KS4_HEADLINES = ("p8", "a8", "ebacc_entry", "ebacc_aps", "em_4plus", "em_5plus")
+# keystage's KS1-based value added: the KS4 measures of the years DfE publishes no Progress 8 for, in
+# place of Progress 8 (keystage.core.measures.ks4.ks1_value_added).
+KS4_KS1_VA_MEASURES: dict[str, MeasureInfo] = {
+    m.key: m
+    for m in (
+        MeasureInfo("ks1_va", KS1_VALUE_ADDED, "progress", "ks1-value-added"),
+        *(
+            MeasureInfo(f"ks1_va_{e}", f"{KS1_VALUE_ADDED}: {label} element", "progress", "ks1-value-added")
+            for e, label in (("english", "English"), ("maths", "maths"), ("ebacc", "EBacc"), ("open", "open"))
+        ),
+    )
+}
+
+
+def ks4_measures(year: int) -> dict[str, MeasureInfo]:
+    """The KS4 measures a year's reports show: without Progress 8 in a year DfE publishes none for, and
+    keystage's KS1-based value added only then."""
+    if without_progress8(year) is None:
+        return dict(KS4_MEASURES)
+    kept = {k: m for k, m in KS4_MEASURES.items() if not k.startswith("p8")}
+    return {**KS4_KS1_VA_MEASURES, **kept}
+
+
+def ks4_headlines(year: int) -> tuple[str, ...]:
+    """The KS4 headline measures of a year, first the one in Progress 8's place."""
+    if without_progress8(year) is None:
+        return KS4_HEADLINES
+    return ("ks1_va", *(k for k in KS4_HEADLINES if k != "p8"))
+
+
 # Which pupil figure (keystage.measures.models.PupilFigure) each school measure averages: a school's
 # P8 is the mean of its pupils' adjusted scores, its EBacc entry the share who entered.
 KS4_PUPIL_MEASURES: dict[str, Measure] = {
@@ -79,6 +150,7 @@ KS4_PUPIL_MEASURES: dict[str, Measure] = {
     "ebacc_aps": Mean("ebacc_aps"),
     "em_4plus": Share("em_4plus"),
     "em_5plus": Share("em_5plus"),
+    **{key: Mean(key) for key in KS4_KS1_VA_MEASURES},
 }
 
 _PRIMARY_LABELS = {

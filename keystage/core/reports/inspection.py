@@ -12,6 +12,10 @@ The rules, in the order they are tried for each measure (a measure gives at most
 3. Trend: a figure that rose (fell) each year across the last three years and is now above (below)
    national.
 
+Figures are compared as they are printed (``catalogue.compare_shown``): a figure that prints the same
+as the national one (63% against 63%) is in line with it, never above or below, whatever the
+unrounded figures or the interval say.
+
 Nothing is said of a figure counting fewer than ``SUPPRESS_BELOW`` pupils, and a measure that meets no
 rule is not mentioned: the statements are a starting point for questions, never a judgement.
 """
@@ -24,7 +28,7 @@ from itertools import pairwise
 from typing import Literal
 
 from keystage.core.measures.group_figures import SUPPRESS_BELOW
-from keystage.core.reports.catalogue import MeasureInfo
+from keystage.core.reports.catalogue import MeasureInfo, significance_shown
 
 Kind = Literal["strength", "investigate"]
 TREND_YEARS = 3
@@ -61,6 +65,11 @@ class YearFigure:
             return "below"
         return "not significant"
 
+    def compared(self, info: MeasureInfo) -> str:
+        """Its significance as it may be worded beside the figures printed: "above" or "below" only
+        when they print that way; "in line" when they print the same."""
+        return significance_shown(self.significance, self.figure, self.national, info.kind)
+
 
 @dataclass(frozen=True)
 class Evidence:
@@ -81,6 +90,11 @@ class Evidence:
     @property
     def national_shown(self) -> str:
         return self.info.format(self.latest.national)
+
+    @property
+    def significance(self) -> str:
+        """The latest year's significance as worded beside its printed figures."""
+        return self.latest.compared(self.info)
 
     def row(self, years: Iterable[int]) -> list[str]:
         """The figure of each of ``years`` as shown ("" for a year without one)."""
@@ -111,9 +125,9 @@ def _statement(evidence: Evidence, year_name: Callable[[int], str]) -> Statement
     figures = f"{info.format(latest.figure)} against {info.format(latest.national)}"
     when = year_name(latest.year)
 
-    significance = latest.significance
+    significance = evidence.significance
     if significance in ("above", "below"):
-        run = _run_length(evidence.years, significance)
+        run = _run_length(evidence.years, significance, info)
         over = f"in {when}" if run == 1 else f"in each of the last {_NUMBERS.get(run, run)} years"
         kind: Kind = "strength" if _good(info, significance == "above") else "investigate"
         text = f"{subject} was significantly {significance} {evidence.compared_with} {over} ({figures})."
@@ -128,9 +142,7 @@ def _statement(evidence: Evidence, year_name: Callable[[int], str]) -> Statement
     trend = _trend(evidence.years, info)
     if trend and latest.national is not None and latest.figure is not None:
         rising = trend == "rose"
-        now = (
-            "above" if latest.figure > latest.national else "below" if latest.figure < latest.national else ""
-        )
+        now = info.compare(latest.figure, latest.national)  # as printed: equal figures are in line
         if now == ("above" if rising else "below"):
             kind = "strength" if _good(info, rising) else "investigate"
             first = year_name(evidence.years[-TREND_YEARS].year)
@@ -146,12 +158,12 @@ def _good(info: MeasureInfo, higher: bool) -> bool:
     return higher == info.higher_is_better
 
 
-def _run_length(years: Sequence[YearFigure], significance: str) -> int:
+def _run_length(years: Sequence[YearFigure], significance: str, info: MeasureInfo) -> int:
     """How many consecutive years, up to the latest, were significantly ``significance`` (a year
-    without figures, e.g. KS2 in 2020 and 2021, ends the run)."""
+    without figures, e.g. KS2 in 2020 and 2021, ends the run, as does one printed in line)."""
     run, expected = 0, years[-1].year
     for year in reversed(years):
-        if year.year != expected or year.significance != significance:
+        if year.year != expected or year.compared(info) != significance:
             break
         run += 1
         expected -= 1

@@ -5,7 +5,11 @@ Frames (one row per …):
 - pupils: pupil on roll (school_id, upn, surname, forename, date_of_birth, sex, nc_year, fsm6,
   looked_after, adopted_from_care, sen, eal, ethnicity, joined_on, ks2_reading, ks2_maths);
   KS4 pupils are Year 11 of secondary schools, primary pupils Reception and Years 1, 2, 4 and 6
-- ks4_results: KS4 entry (upn, qan, grade, exam_date), the measures' results format
+- ks4_results: KS4 entry (upn, qan, grade, exam_date), the measures' results format: every grade
+  one of its qualification's (from DfE's points file as keystage ships it), each qualification sat
+  on its own day of the summer timetable, and, as in real exam-board data, a few early entries
+  (November of Year 11, summer of Year 10) and second entries the same summer that share a
+  discount code with the pupil's other entry
 - primary_results: primary assessment (upn, assessment, result), assessment codes as in the frameworks
 """
 
@@ -13,7 +17,8 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +251,43 @@ def _logistic(x: Array) -> Array:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+@lru_cache(maxsize=1)
+def _shipped_grades() -> dict[str, tuple[tuple[str, ...], tuple[float, ...]]]:
+    """Each qualification's grades (U included) and their points, lowest first, from DfE's points
+    file as keystage ships it: what a synthetic grade is chosen from."""
+    from keystage.core.reference.dfe_files import KS4_CATALOGUE, shipped_path
+    from keystage.core.reference.ks4_catalogue import import_dfe_2019_folder
+
+    catalogue = import_dfe_2019_folder(shipped_path(KS4_CATALOGUE))
+    scales = {}
+    for qan, qualification in catalogue.qualifications.items():
+        grades = {"U": 0.0, **{g: grade.points for g, grade in qualification.grades.items()}}
+        ordered = sorted(grades.items(), key=lambda item: (item[1], item[0]))
+        scales[qan] = (tuple(g for g, _ in ordered), tuple(p for _, p in ordered))
+    return scales
+
+
+def grades_of(qan: str, level: Array) -> pl.Series:
+    """The grade of ``qan`` whose points are nearest each level (on the GCSE 9-1 scale): for a GCSE
+    the level rounded, for a BTEC Tech Award level 5.5 is M2 and 8.6 is *2."""
+    scales = _shipped_grades()
+    if qan not in scales:
+        raise ValueError(f"qualification {qan} is not in DfE's points file as keystage ships it")
+    labels, points = scales[qan]
+    values = np.asarray(points)
+    middles = (values[1:] + values[:-1]) / 2
+    return _labels(np.searchsorted(middles, level), list(labels))
+
+
+def _summer_days(qans: list[str], year: int, params: dict[str, Any]) -> dict[str, date]:
+    """Each qualification's day in the summer timetable of ``year``: spread over the series, no
+    two alike while there are fewer qualifications than days."""
+    first, last = (date.fromisoformat(f"{year}-{day}") for day in params["ks4"]["summer_exams"])
+    days = (last - first).days + 1
+    step = next(s for s in (7, 5, 3, 1) if days % s)  # steps through every day before repeating
+    return {qan: first + timedelta(days=(step * n) % days) for n, qan in enumerate(qans)}
+
+
 def _ks4(
     rng: np.random.Generator,
     cohort: dict[str, Any],
@@ -270,17 +312,28 @@ def _ks4(
     rank = progress.argsort().argsort() / max(n - 1, 1)  # 0 lowest … 1 highest
     upn: pl.Series = cohort["upn"]
     blocks: list[pl.DataFrame] = []
+    others = ks4["other_boards"]
+    used = sorted({*(v for k, v in quals.items() if k != "open"), *quals["open"], *others.values()})
+    timetable = _summer_days(used, spec.year, params)
 
-    def block(mask: Array, qan: str, grades: pl.Series) -> None:
-        blocks.append(pl.DataFrame({"upn": upn.gather(np.flatnonzero(mask)), "qan": qan, "grade": grades}))
+    def block(mask: Array, qan: str, grades: pl.Series, day: date | None = None) -> None:
+        blocks.append(
+            pl.DataFrame(
+                {
+                    "upn": upn.gather(np.flatnonzero(mask)),
+                    "qan": qan,
+                    "grade": grades,
+                    "exam_date": day or timetable[qan],
+                }
+            )
+        )
 
     def grade(latent: Array) -> Array:
         spread = rng.normal(0, ks4["grade_noise_sd"], len(latent))
         return np.asarray(ks4["grade_mean"] + ks4["grade_sd"] * latent + spread, dtype=np.float64)
 
     def single(mask: Array, qan: str) -> None:
-        values = np.clip(np.rint(grade(progress[mask])), 0, 9).astype(int)
-        block(mask, qan, _numbers(values, {0: "U"}))
+        block(mask, qan, grades_of(qan, grade(progress[mask])))
 
     everyone = np.ones(n, bool)
     single(everyone, quals["english_language"])
@@ -291,14 +344,9 @@ def _ks4(
     for subject in ("biology", "chemistry", "physics"):
         single(triple, quals[subject])
     combined = ~triple & ~no_science
-    level = np.clip(grade(progress[combined]), 0, 9)
-    high = np.clip(np.rint(level + 0.25), 0, 9).astype(int)
-    low = np.clip(np.rint(level - 0.25), 0, 9).astype(int)
-    low = np.maximum(low, high - 1)
+    # A double award's grade pairs (e.g. 65: 5.5 points in each slot) as the points file lists them.
     block(
-        combined,
-        quals["combined_science"],
-        _numbers(np.where((high == 0) | (low == 0), 0, high * 10 + low), {0: "U"}),
+        combined, quals["combined_science"], grades_of(quals["combined_science"], grade(progress[combined]))
     )
     humanity = rng.random(n) < ks4["humanity"]
     history = humanity & (rng.random(n) < 0.5)
@@ -318,9 +366,47 @@ def _ks4(
         taking = counts > slot
         for qan in np.unique(chosen[taking]):
             single(taking & (chosen == qan), str(qan))
-    results = pl.concat(blocks).with_columns(pl.lit(date(spec.year, 6, 15)).alias("exam_date"))
+    # Early and second entries, from a generator of their own: every draw above stays as it was.
+    _repeat_entries(np.random.default_rng([spec.seed, 4]), progress, french, block, spec, params)
+    results = pl.concat(blocks)
     # One entry per pupil and qualification (an open subject drawn twice counts once).
     return cohort, results.unique(subset=["upn", "qan"], keep="first", maintain_order=True)
+
+
+def _repeat_entries(
+    rng: np.random.Generator,
+    progress: Array,
+    french: Array,
+    block: Any,
+    spec: SynthSpec,
+    params: dict[str, Any],
+) -> None:
+    """Entries sharing a discount code with a pupil's summer one, as exam-board data has them:
+    English language or maths with another board in November of Year 11, French with another board
+    in the summer of Year 10 (both early entries: the first series counts), and French with a second
+    board on another day of the same summer (the better grade counts)."""
+    ks4, others = params["ks4"], params["ks4"]["other_boards"]
+    n = len(progress)
+
+    def level(mask: Array, shift: float) -> Array:
+        spread = rng.normal(0, ks4["grade_noise_sd"], int(mask.sum()))
+        return np.asarray(
+            ks4["grade_mean"] + ks4["grade_sd"] * progress[mask] + spread + shift, dtype=np.float64
+        )
+
+    november = rng.random(n) < ks4["november_resit"]
+    english = november & (rng.random(n) < 0.5)
+    for mask, qan, day in (
+        (english, others["english_language"], date(spec.year - 1, 11, 5)),
+        (november & ~english, others["maths"], date(spec.year - 1, 11, 7)),
+    ):
+        block(mask, qan, grades_of(qan, level(mask, ks4["early_entry_shift"])), day)
+    year10 = french & (rng.random(n) < ks4["year10_language"])
+    qan = others["french"]
+    block(year10, qan, grades_of(qan, level(year10, ks4["early_entry_shift"])), date(spec.year - 1, 6, 10))
+    second = french & ~year10 & (rng.random(n) < ks4["second_board"])
+    qan = others["french_second"]
+    block(second, qan, grades_of(qan, level(second, 0.0)))
 
 
 def _primary(

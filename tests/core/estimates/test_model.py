@@ -176,3 +176,23 @@ def test_too_few_schools_to_hold_one_out_is_refused_with_a_reason() -> None:
     )
     with pytest.raises(EstimatesError, match="too few schools"):
         fit_outcome(data)
+
+
+def test_a_covariate_no_pupil_varies_has_no_standard_error_and_the_rest_keep_theirs():
+    rng = np.random.default_rng(8)
+    n = 3000
+    prior = rng.normal(100, 10, n)
+    frame = pl.DataFrame(
+        {
+            "prior": prior,
+            "female": np.zeros(n, dtype=bool),  # every pupil a boy: the data say nothing of girls
+            "months_younger": rng.integers(0, 12, n).astype(float),
+            "category": np.clip(((prior - 100) / 10 + rng.normal(0, 1, n) + 1.5).round(), 0, 3).astype(int),
+        }
+    )
+    fitted = fit(frame, Outcome("four", ("a", "b", "c", "d"), (0.0, 1.0, 2.0, 3.0)))
+    errors = fitted.standard_errors
+    assert errors["female"] is None
+    assert all(isinstance(errors[k], float) and errors[k] > 0 for k in errors if k != "female")
+    stored = json.dumps(fitted.to_dict(), allow_nan=False)  # no NaN for a JSON column
+    assert OrdinalModel.from_dict(json.loads(stored)).standard_errors == errors

@@ -19,6 +19,7 @@ from keystage.core.measures.ks4.estimates import (
     load_dfe_pillar_estimates,
     national_floors,
     platform_estimates,
+    published_floors,
 )
 from keystage.core.reference.dfe_files import KS4_PROGRESS8, shipped_path
 
@@ -345,3 +346,28 @@ def test_floors_never_depend_on_row_order(scores: list[tuple[int, float]], seed:
     shuffled = pupils.sample(fraction=1.0, shuffle=True, seed=seed)
 
     assert national_floors(pupils).equals(national_floors(shuffled))
+
+
+def test_published_floors_put_one_percent_of_a_normal_spread_with_dfes_sd_below(dfe_2024) -> None:
+    import numpy as np
+
+    floors = published_floors(dfe_2024)
+
+    assert floors.columns == ["pag", "p8_floor"] and floors["pag"].to_list() == list(range(1, 35))
+    assert floors["p8_floor"].n_unique() == 1  # one national SD: the same floor in every group
+    floor = floors["p8_floor"][0]
+    # Pupils spread normally about each group's mean of 0 with DfE's national SD: about 1% below.
+    rng = np.random.default_rng(5)
+    p8 = rng.normal(0.0, dfe_2024.sd["p8"], 200_000)
+    assert (p8 < floor).mean() == pytest.approx(0.01, abs=0.001)
+    assert published_floors(dfe_2024, share=0.05)["p8_floor"][0] > floor  # a bigger share, a higher floor
+    with pytest.raises(ValueError, match="share"):
+        published_floors(dfe_2024, share=0.6)
+
+
+def test_published_floors_are_the_same_whoever_is_scored(dfe_2024) -> None:
+    """They are the estimates' alone: no pupil is an input."""
+    again = load_dfe_estimates(PROGRESS8, "2024prov")
+    assert published_floors(dfe_2024).equals(published_floors(again))
+    older = load_dfe_estimates(PROGRESS8, "2022rev")
+    assert published_floors(older)["p8_floor"][0] != published_floors(dfe_2024)["p8_floor"][0]

@@ -11,6 +11,7 @@ import pytest
 
 from keystage.core.measures.ks4 import io
 from keystage.core.measures.ks4.io import TableFileError
+from keystage.core.measures.ks4.series import Series, summer
 
 
 def write(path: Path, text: str) -> Path:
@@ -28,19 +29,42 @@ def test_results_keep_qualification_numbers_as_text_and_read_iso_and_english_dat
     )
     results = io.read_results(path)
     assert results.to_dicts() == [
-        {"upn": "A123", "qan": "60146084", "grade": "7", "exam_date": date(2024, 6, 1)},
-        {"upn": "A123", "qan": "60142923", "grade": "U", "exam_date": date(2023, 11, 1)},
-        {"upn": "A124", "qan": "0012345X", "grade": "9.0", "exam_date": None},
+        {"upn": "A123", "qan": "60146084", "grade": "7", "exam_date": date(2024, 6, 1), "series": 20244},
+        {"upn": "A123", "qan": "60142923", "grade": "U", "exam_date": date(2023, 11, 1), "series": 20241},
+        {"upn": "A124", "qan": "0012345X", "grade": "9.0", "exam_date": None, "series": None},
     ]
     assert io.results_year(results) == 2024
+
+
+def test_results_may_give_the_series_instead_of_or_beside_the_exam_date(tmp_path):
+    path = write(
+        tmp_path / "results.csv",
+        "upn,qan,grade,series,exam_date\n"
+        "A1,60146084,4,Nov 2025,\n"
+        "A1,60146060,7,summer 2026,2026-06-10\n"
+        "A2,60181576,5,,2026-06-05\n"
+        "A2,60187086,6,June 2026,\n"
+        "A3,60146084,6,,\n",
+    )
+    results = io.read_results(path)
+    labels = [None if k is None else Series(k).label for k in results["series"]]
+    assert labels == ["November 2025", "Summer 2026", "Summer 2026", "Summer 2026", None]
+    assert io.results_year(results) == 2026
+    only = write(tmp_path / "only-series.csv", "upn,qan,grade,series\nA1,60146084,4,2026 summer\n")
+    assert io.read_results(only).row(0) == ("A1", "60146084", "4", None, summer(2026).key)
 
 
 def test_a_missing_column_is_named_with_the_columns_expected(tmp_path):
     path = write(tmp_path / "results.csv", "upn,qan,grade\nA1,60146084,7\n")
     with pytest.raises(TableFileError) as error:
         io.read_results(path)
-    assert str(error.value).startswith("results.csv: the results file needs the column(s) exam_date")
-    assert "upn,qan,grade,exam_date" in str(error.value)
+    assert str(error.value) == (
+        "results.csv: the results file needs the column exam_date or series (or both) to say when each "
+        "result was sat (it has: upn, qan, grade); e.g. upn,qan,grade,exam_date"
+    )
+    path = write(tmp_path / "results.csv", "upn,grade,exam_date\nA1,7,2024-06-01\n")
+    with pytest.raises(TableFileError, match=r"needs the column\(s\) qan"):
+        io.read_results(path)
 
 
 @pytest.mark.parametrize(
@@ -55,11 +79,26 @@ def test_a_missing_column_is_named_with_the_columns_expected(tmp_path):
             "line 3: the upn is empty",
         ),
         ("upn,qan,grade,exam_date\nA1,,7,2024-06-01\n", "line 2: the qan is empty"),
+        (
+            "upn,qan,grade,exam_date\nA1,60146084,7,2026-06-01\nA1,60142923,6,2026-08-14\n",
+            "results.csv, line 3: exam_date 2026-08-14 is in no exam series (November: October to December; "
+            "January: January and February; March; summer: May and June)",
+        ),
+        (
+            "upn,qan,grade,series\nA1,60146084,7,Sumer 2026\n",
+            "results.csv, line 2: series “Sumer 2026” is not an exam series: write it as summer 2026",
+        ),
+        (
+            "upn,qan,grade,series,exam_date\nA1,60146084,7,November 2025,2026-06-05\n",
+            "results.csv, line 2: exam_date 2026-06-05 is in the Summer 2026 series, but the series says "
+            "November 2025",
+        ),
     ],
 )
 def test_a_bad_results_cell_is_reported_with_its_line(tmp_path, text, message):
-    with pytest.raises(TableFileError, match=message):
+    with pytest.raises(TableFileError) as error:
         io.read_results(write(tmp_path / "results.csv", text))
+    assert message in str(error.value)
 
 
 def test_pupils_characteristics_are_read_as_the_school_figures_need_them(tmp_path):
@@ -142,6 +181,7 @@ def test_tables_written_in_each_format_read_back_the_same(tmp_path, suffix):
             "qan": ["60146084", "6018758X"],
             "grade": ["7", "65"],
             "exam_date": [date(2024, 6, 1), None],
+            "series": pl.Series([20244, None], dtype=pl.Int32),
         }
     )
     pupils = pl.DataFrame(
@@ -174,6 +214,7 @@ def test_the_academic_year_of_an_exam():
     assert io.academic_year(date(2026, 6, 15)) == 2026
     assert io.academic_year(date(2025, 11, 4)) == 2026  # a November resit belongs to the next summer
     assert io.results_year(pl.DataFrame({"exam_date": [None]}, schema={"exam_date": pl.Date})) is None
+    assert io.results_year(pl.DataFrame({"series": [20261]}, schema={"series": pl.Int32})) == 2026
 
 
 def test_json_records_must_hold_one_value_per_column(tmp_path):

@@ -97,3 +97,52 @@ def test_phonics_by_the_end_of_year_2_counts_a_pass_in_year_1_or_in_the_retake()
     assert table.get_column("phonics_y1_met").is_null().all()  # no Year 1 pupils
     school = group_figures(table, PHONICS, group_columns=["all"]).row(0, named=True)
     assert (school["phonics_y2_met_by_end"], school["phonics_y2_met_by_end_pupils"]) == (0.6, 5)
+
+
+def test_by_the_end_of_year_2_a_pupil_coded_l_has_left_and_absence_counts_as_not_met():
+    """DfE's Year 2 figures: a valid Year 2 result, or a valid Year 1 result and still in Year 2. L
+    (left) is no valid result, in Year 2 as in Year 1: the pupil is not this school's Year 2."""
+    rows = [
+        ("C1", "phonics_mark_year1", "20"),
+        ("C1", "phonics_mark", "L"),  # not met in Year 1, left before the retake: not counted
+        ("C2", "phonics_mark_year1", "36"),
+        ("C2", "phonics_mark", "L"),  # met in Year 1 but left: not counted here either
+        ("C3", "phonics_mark_year1", "20"),
+        ("C3", "phonics_mark", "A"),  # absent from the retake: counted, not met
+        ("C4", "phonics_mark", "A"),  # absent, no Year 1 result here: counted, not met
+        ("C5", "phonics_mark_year1", "36"),
+        ("C5", "phonics_mark", "A"),  # met in Year 1: met by the end of Year 2
+        ("C6", "phonics_mark_year1", "A"),  # absent in Year 1, no Year 2 result: counted, not met
+        ("C7", "phonics_mark_year1", "L"),
+        ("C7", "phonics_mark", "33"),  # left a school in Year 1, met here in Year 2
+        ("C8", "phonics_mark", "L"),  # left, and nothing from Year 1
+        ("C9", "phonics_mark_year1", "D"),
+        ("C9", "phonics_mark", "Q"),  # disapplied, then maladministration: counted, not met
+    ]
+    upns = [f"C{n}" for n in range(1, 10)]
+    pupils = pl.DataFrame({"upn": upns, "nc_year": [2] * 9, "school": ["S"] * 9})
+    by_end = dict(
+        phonics_pupils(long(rows), pupils, CHECK).select("upn", "phonics_y2_met_by_end").iter_rows()
+    )
+    assert by_end == {
+        "C1": None,
+        "C2": None,
+        "C3": False,
+        "C4": False,
+        "C5": True,
+        "C6": False,
+        "C7": True,
+        "C8": None,
+        "C9": False,
+    }
+    # The same pupils in Year 1 with this year's codes: L left out there too.
+    year1 = pupils.with_columns(pl.lit(1).alias("nc_year"))
+    met = dict(phonics_pupils(long(rows), year1, CHECK).select("upn", "phonics_y1_met").iter_rows())
+    assert [upn for upn, value in met.items() if value is None] == ["C1", "C2", "C6", "C8"]
+    school = group_figures(phonics_pupils(long(rows), pupils, CHECK), PHONICS, group_columns=["all"]).row(
+        0, named=True
+    )
+    assert (school["phonics_y2_met_by_end"], school["phonics_y2_met_by_end_pupils"]) == (
+        pytest.approx(2 / 6),
+        6,
+    )

@@ -9,6 +9,11 @@ Two sources, both giving an :class:`Estimates` that carries its own label into e
 - the platform's own national figures (``platform_estimates``), computed from every pupil of a year
   on the platform, with the negative-score floors of ``national_floors``.
 
+Floors (the adjusted Progress 8) always come from national figures, never from the pupils of a run:
+with the platform's estimates, from the same national pupils; with DfE's, from a national cohort's
+P8 against DfE's estimates where the platform holds one (``national_floors``), else from DfE's
+published figures alone (``published_floors``).
+
 Reference data is never typed into code: it is read from the folder given (DfE's releases as
 keystage ships them, reference/data/dfe/ks4/progress8, with any loaded since).
 Rules: shared/domain/ks4-measures.md.
@@ -22,6 +27,7 @@ import re
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from statistics import NormalDist
 
 import polars as pl
 
@@ -273,6 +279,33 @@ def national_floors(pupils_with_p8: pl.DataFrame, share: float = 0.01) -> pl.Dat
         .otherwise(pl.col("lowest"))
         .cast(pl.Float64)
         .alias("p8_floor"),
+    )
+
+
+def published_floors(estimates: Estimates, share: float = 0.01) -> pl.DataFrame:
+    """The negative-score floor of each group from DfE's published figures alone (the estimates and
+    the national standard deviation of pupils' P8), for when no national cohort is at hand.
+
+    DfE sets each group's floor a fixed number k of that group's P8 standard deviations below its
+    mean, k chosen so that about 1% of pupils nationally fall below (secondary accountability guide,
+    "pupils with extremely negative progress scores"; its ready reckoner's outlier code gives k as the
+    z score of the pupil at 1%, -2.89 in 2022). DfE publishes neither the floors nor the groups' SDs,
+    only one national SD (p8_sd_*.csv). So here:
+
+    - a group's mean P8 against its own estimate is 0: the estimate is that group's national mean A8;
+    - its spread is the national SD of P8, the same for every group;
+    - k is the standard normal quantile below which ``share`` falls (2.326 for 1%).
+
+    Every group's floor is then -k x SD (about -3.29 with 2024's SD of 1.416): the same number in each
+    group, the same for every run with these estimates. Output: pag (Int64), p8_floor (Float64).
+    """
+    if not 0 < share < 0.5:
+        raise ValueError(f"share must be between 0 and 0.5, not {share}")
+    floor = -NormalDist().inv_cdf(1 - share) * estimates.sd["p8"]
+    return (
+        estimates.by_pag.select(pl.col("pag").cast(pl.Int64))
+        .with_columns(pl.lit(floor, dtype=pl.Float64).alias("p8_floor"))
+        .sort("pag")
     )
 
 

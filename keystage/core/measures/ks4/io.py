@@ -2,11 +2,12 @@
 chosen by the file's extension.
 
 ``read_results`` and ``read_pupils`` read what an analyst gives ``keystage measures ks4``: results
-(``upn, qan, grade, exam_date``) and pupils (``upn, ks2_reading, ks2_maths`` and optional
-characteristics); ``read_primary_results`` and ``read_primary_pupils`` the same for the primary key
-stages (``upn, assessment, result``; ``upn, nc_year``), checked cell by cell so that a mistake is
-reported with its line and never as a traceback. ``write_table`` writes any of the measures' tables.
-Every problem raises ``TableFileError`` (a ValueError) whose message names the file.
+(``upn, qan, grade`` and ``exam_date`` or ``series``, or both) and pupils (``upn, ks2_reading,
+ks2_maths`` and optional characteristics); ``read_primary_results`` and ``read_primary_pupils`` the
+same for the primary key stages (``upn, assessment, result``; ``upn, nc_year``), checked cell by
+cell so that a mistake is reported with its line and never as a traceback. ``write_table`` writes
+any of the measures' tables. Every problem raises ``TableFileError`` (a ValueError) whose message
+names the file.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from pathlib import Path
 
 import polars as pl
 
+from keystage.core.measures.ks4.series import WINDOWS_TEXT, Series, parse_series, series_keys
+
 FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet"}
 
-RESULTS_COLUMNS = ("upn", "qan", "grade", "exam_date")
+RESULTS_COLUMNS = ("upn", "qan", "grade")
+WHEN_COLUMNS = ("exam_date", "series")  # a results file has one or both
 PUPILS_COLUMNS = ("upn", "ks2_reading", "ks2_maths")
 PRIMARY_RESULTS_COLUMNS = ("upn", "assessment", "result")
 PRIMARY_PUPILS_COLUMNS = ("upn", "nc_year")
@@ -160,22 +164,80 @@ def _dates(path: Path, text: pl.Series, column: str) -> pl.Series:
 
 
 def read_results(path: Path) -> pl.DataFrame:
-    """Results: upn, qan, grade (as written, e.g. 7, U, 54, D2), exam_date (ISO, e.g. 2024-06-01;
-    empty when not known). A QAN's slashes and spaces are dropped (601/4445/X is 6014445X). Other
-    columns are ignored. Rows with no QAN are refused."""
+    """Results: upn, qan, grade (as written, e.g. 7, U, 54, D2), and when each was sat: exam_date
+    (ISO, e.g. 2024-06-01, or 01/06/2024), series ("summer 2026", "June 2026", "Nov 2025", "January
+    2026", "March 2026"; see keystage.core.measures.ks4.series), or both (they must agree). A file
+    has at least one of the two columns; a row with neither filled in is taken as sat in the summer
+    series of the results' year. A date in no exam series (e.g. in August) is refused, naming its line.
+
+    Returns upn, qan, grade, exam_date (Date) and series (the series key, Int32: the given series,
+    else the exam date's; null when neither is given). A QAN's slashes and spaces are dropped
+    (601/4445/X is 6014445X). Other columns are ignored. Rows with no QAN are refused."""
     path = Path(path)
     frame = read_table(path)
     _require(frame, path, RESULTS_COLUMNS, "results")
+    if not any(column in frame.columns for column in WHEN_COLUMNS):
+        found = ", ".join(frame.columns) or "none"
+        raise TableFileError(
+            f"{path.name}: the results file needs the column exam_date or series (or both) to say when "
+            f"each result was sat (it has: {found}); e.g. upn,qan,grade,exam_date"
+        )
     upn = _upns(path, frame)
     qan = _text(frame, "qan").str.replace_all(r"[/\s]", "").str.to_uppercase().replace("", None)
     if qan.has_nulls():
         index = int(qan.is_null().arg_true()[0])
         raise TableFileError(f"{_where(path, index)}: the qan is empty; give the qualification number")
-    exam_date = frame.get_column("exam_date")
-    dates = exam_date if exam_date.dtype == pl.Date else _dates(path, _text(frame, "exam_date"), "exam_date")
+    dates = pl.Series("exam_date", [None] * frame.height, dtype=pl.Date)
+    if "exam_date" in frame.columns:
+        exam_date = frame.get_column("exam_date")
+        dates = (
+            exam_date if exam_date.dtype == pl.Date else _dates(path, _text(frame, "exam_date"), "exam_date")
+        )
+    series = _series(path, frame, dates)
     return pl.DataFrame(
-        {"upn": upn, "qan": qan, "grade": _text(frame, "grade").str.to_uppercase(), "exam_date": dates}
+        {
+            "upn": upn,
+            "qan": qan,
+            "grade": _text(frame, "grade").str.to_uppercase(),
+            "exam_date": dates,
+            "series": series,
+        }
     )
+
+
+def _series(path: Path, frame: pl.DataFrame, dates: pl.Series) -> pl.Series:
+    """Each row's series key: the series column's, checked against the exam date where both are
+    given, else the exam date's. A date in no series, or a series that is not one, is refused."""
+    of_dates = pl.select(series_keys(pl.lit(dates))).to_series()
+    outside = dates.is_not_null() & of_dates.is_null()
+    if outside.any():
+        index = int(outside.arg_true()[0])
+        raise TableFileError(
+            f"{_where(path, index)}: exam_date {dates[index]} is in no exam series ({WINDOWS_TEXT}); "
+            "give the date of the exam, or the series it was sat in (a series column)"
+        )
+    if "series" not in frame.columns:
+        return of_dates.alias("series")
+    text = _text(frame, "series")
+    # Few different values: each parsed once.
+    parsed = {value: parse_series(value) for value in text.unique().drop_nulls().to_list()}
+    keys = {value: found.key for value, found in parsed.items() if found is not None}
+    given = text.replace_strict(keys, default=None, return_dtype=pl.Int32)
+    _first_bad(
+        path,
+        text,
+        given,
+        "series",
+        "an exam series: write it as summer 2026 (or June 2026), November 2025, January 2026 or March 2026",
+    )
+    disagree = given.is_not_null() & of_dates.is_not_null() & (given != of_dates)
+    if disagree.any():
+        index = int(disagree.arg_true()[0])
+        raise TableFileError(
+            f"{_where(path, index)}: exam_date {dates[index]} is in the {Series(of_dates[index]).label} "
+            f"series, but the series says {Series(given[index]).label}"
+        )
+    return given.fill_null(of_dates).alias("series")
 
 
 def _numbers(path: Path, frame: pl.DataFrame, column: str) -> pl.Series:
@@ -338,6 +400,15 @@ def academic_year(day: date) -> int:
 
 
 def results_year(results: pl.DataFrame) -> int | None:
-    """The academic year of the latest exam date, or None when no result has one."""
-    latest = results.get_column("exam_date").max()
-    return academic_year(latest) if isinstance(latest, date) else None
+    """The academic year of the latest exam series (given, or of an exam date), or None when no
+    result has either."""
+    latest: list[int] = []
+    if "series" in results.columns:
+        given = results.get_column("series").max()
+        if isinstance(given, int):
+            latest.append(Series(given).academic_year)
+    if "exam_date" in results.columns:
+        day = results.get_column("exam_date").max()
+        if isinstance(day, date):
+            latest.append(academic_year(day))
+    return max(latest) if latest else None

@@ -13,6 +13,7 @@ import os
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from typing import Any, Literal
 
@@ -27,16 +28,31 @@ from keystage.core.measures.ks4.points import (
     MATHS,
     normalise_grades,
 )
+from keystage.core.measures.ks4.series import Series, series_keys, series_labels, series_of, summer
 
-RESULTS_SCHEMA = {"upn": pl.String, "qan": pl.String, "grade": pl.String, "exam_date": pl.Date}
+# A result: its exam date and its series (a key of keystage.core.measures.ks4.series) are each
+# optional; the series is the one given, else that of the date, else (neither known) the summer of
+# the results' year.
+RESULTS_SCHEMA = {
+    "upn": pl.String,
+    "qan": pl.String,
+    "grade": pl.String,
+    "exam_date": pl.Date,
+    "series": pl.Int32,
+}
+_OPTIONAL_RESULT_COLUMNS = ("exam_date", "series")
 
 # What happened to a result: the slot it filled, or why it does not count.
 MATHS_SLOT, ENGLISH_SLOT, EBACC_SLOT, OPEN_SLOT = "maths", "english", "ebacc", "open"
 NOT_CATALOGUED = "not in the catalogue"
 NOT_A_GRADE = "not a grade of this qualification"
+OFF_LIST = "not on DfE's list"
 DISCOUNTED = "discounted"
 LATER_ENTRY = "later entry"
 NOT_BEST = "not among the best"
+# The reasons a result is "not counted in performance measures": it never took part, as opposed to
+# one that lost to another entry (discounted, a later entry, not among the best).
+NOT_COUNTED_REASONS = (OFF_LIST, NOT_A_GRADE, NOT_CATALOGUED)
 
 PUPIL_COLUMNS = [
     "upn",
@@ -68,29 +84,60 @@ class PupilMeasures:
     """The pupil table, and each result with what happened to it (``results``, ``slots``)."""
 
     pupils: pl.DataFrame  # one row per pupil: PUPIL_COLUMNS, then the pupil table's other columns
-    scored: pl.DataFrame  # each result: upn, qan, grade, exam_date and numbers into the points table
+    # each result: upn, qan, grade, exam_date, series (as given) and numbers into the points table
+    scored: pl.DataFrame
     points: pl.DataFrame  # the points table the results were scored with
     estimates_label: str | None
+    year: int | None = None  # the results' academic year: a result of no known series is its summer's
+
+    @property
+    def list_year(self) -> int | None:
+        """The year of DfE's list of approved qualifications the points table was read with."""
+        if "list_year" not in self.points.columns or self.points.height == 0:
+            return self.year
+        return int(self.points.get_column("list_year")[0])
 
     @cached_property
     def results(self) -> pl.DataFrame:
-        """Every result scored: its points, discount code, pillar and title from the catalogue, and
-        the reason it does not count (null if it does) with the qualification that beat it."""
+        """Every result scored: its series (the key, and its label), its points, discount code,
+        pillar and title from the catalogue, and the reason it does not count (null if it does) with
+        the entry that counts instead (``discounted_by``: its qualification, title, grade and
+        series)."""
         points = self.points
-        return self.scored.select(
+
+        def of(name: str, row: str = "_k") -> pl.Expr:
+            return pl.lit(points.get_column(name)).gather(pl.col(row))
+
+        series = _series_key(self.year)
+        table = self.scored.select(
             "upn",
             "qan",
             "grade",
             "exam_date",
-            *(
-                pl.lit(points.get_column(name)).gather(pl.col("_k")).alias(name)
-                for name in ("points", "discount_code", "pillar", "double_award", "title")
-            ),
+            series.alias("series"),
+            _series_label(series).alias("series_label"),
+            *(of(name).alias(name) for name in ("points", "discount_code", "pillar", "double_award")),
+            of("title").alias("title"),
             pl.col("_reason")
             .replace_strict(_REASON_WORDS, default=None, return_dtype=pl.String)
             .alias("reason"),
-            pl.lit(points.get_column("qan")).gather(pl.col("_by")).alias("discounted_by"),
+            of("qan", "_by").alias("discounted_by"),
+            of("title", "_by").alias("discounted_by_title"),
+            of("grade", "_by").alias("discounted_by_grade"),
+            of("points", "_by").alias("discounted_by_points"),
+            series_labels(pl.col("_by_series")).alias("discounted_by_series"),
         )
+        # A grade that is not its qualification's found no row, but the qualification has a title.
+        untitled = (
+            table.get_column("title").is_null() & (self.scored.get_column("_reason") == _NOT_A_GRADE)
+        ).arg_true()
+        if untitled.len():
+            titles = points.select("qan", "title").unique("qan", keep="first")
+            found = (
+                table.select("qan").gather(untitled).join(titles, on="qan", how="left", maintain_order="left")
+            )
+            table = table.with_columns(table.get_column("title").scatter(untitled, found.get_column("title")))
+        return table
 
     def only(self, upns: pl.Series | list[str]) -> PupilMeasures:
         """The same measures restricted to these pupils."""
@@ -114,13 +161,26 @@ class PupilMeasures:
 
 
 # Why a result does not count, as a number while computing (0: it counts) and in words.
-_COUNTS, _NOT_CATALOGUED, _NOT_A_GRADE, _DISCOUNTED, _LATER_ENTRY = range(5)
+_COUNTS, _NOT_CATALOGUED, _NOT_A_GRADE, _DISCOUNTED, _LATER_ENTRY, _OFF_LIST = range(6)
 _REASON_WORDS = {
     _NOT_CATALOGUED: NOT_CATALOGUED,
     _NOT_A_GRADE: NOT_A_GRADE,
     _DISCOUNTED: DISCOUNTED,
     _LATER_ENTRY: LATER_ENTRY,
+    _OFF_LIST: OFF_LIST,
 }
+
+
+def _series_key(year: int | None) -> pl.Expr:
+    """Each result's series: the one given, else its exam date's, else (neither known, or a date in
+    no series) the summer of ``year``."""
+    given = pl.coalesce(pl.col("series"), series_keys(pl.col("exam_date")))
+    return given if year is None else given.fill_null(summer(year).key).cast(pl.Int32)
+
+
+def _series_label(key: pl.Expr) -> pl.Expr:
+    return pl.when(key.is_null()).then(pl.lit("series not given")).otherwise(series_labels(key))
+
 
 # Hashes pair results with catalogue rows and pupils quickly; every pairing is then confirmed (see
 # _row_numbers), so the seeds only need to be fixed within a run.
@@ -261,33 +321,69 @@ def _numbered_points(points: pl.DataFrame) -> pl.DataFrame:
     return numbered.with_columns(low_key.alias("low_key"))
 
 
-def _score(results: pl.DataFrame, points: pl.DataFrame, pupils: pl.DataFrame) -> pl.DataFrame:
+def _results_table(results: pl.DataFrame) -> pl.DataFrame:
+    """The results as RESULTS_SCHEMA, an absent exam date or series column taken as empty."""
+    missing = [c for c in _OPTIONAL_RESULT_COLUMNS if c not in results.columns]
+    if missing:
+        results = results.with_columns(pl.lit(None, dtype=RESULTS_SCHEMA[c]).alias(c) for c in missing)
+    return normalise_grades(results.select(list(RESULTS_SCHEMA)).cast(RESULTS_SCHEMA))  # type: ignore[arg-type]
+
+
+def _on_list_first(points: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """The points table with the rows of qualifications on the year's list first, and how many
+    there are: results are looked up among those alone, so the rest never match (and never count)."""
+    if "on_list" not in points.columns:
+        return points, points.height
+    listed = points.get_column("on_list").fill_null(True)
+    if listed.all():
+        return points, points.height
+    return points.sort(~listed, maintain_order=True), int(listed.sum())
+
+
+def _score(results: pl.DataFrame, points: pl.DataFrame, listed: int, pupils: pl.DataFrame) -> pl.DataFrame:
     """Each result with the number of its points-table row (_k, null if it has none), of its pupil
     (_p, null if not in ``pupils``) and why it does not count (_reason: not catalogued, not a grade
-    of the qualification, or 0 for now)."""
-    results = normalise_grades(results.select(list(RESULTS_SCHEMA)).cast(RESULTS_SCHEMA))  # type: ignore[arg-type]
+    of the qualification, not on the year's list, or 0 for now). The first ``listed`` rows of
+    ``points`` are the qualifications on the year's list (_on_list_first)."""
+    on_list = points.head(listed)
     # The two lookups are independent: side by side, each on a core.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        finding_k = pool.submit(_row_numbers, results, points, ["qan", "grade"], confirm="values")
+        finding_k = pool.submit(_row_numbers, results, on_list, ["qan", "grade"], confirm="values")
         finding_p = pool.submit(_row_numbers, results, pupils, ["upn"], confirm="second hash")
         k, p = finding_k.result(), finding_p.result()
-    # Only the few results that found no points need telling apart: unknown qualification or grade.
+    # Only the few results that found no points need telling apart: a qualification off the year's
+    # list (its row found among the rest, so its points and title are shown), an unknown grade, or
+    # an unknown qualification.
     reason = np.zeros(results.height, dtype=np.uint8)
     unmatched = k.is_null().arg_true()
     if unmatched.len():
-        catalogued = results.get_column("qan").gather(unmatched).is_in(points.get_column("qan").implode())
-        reason[unmatched.to_numpy()] = np.where(catalogued.to_numpy(), _NOT_A_GRADE, _NOT_CATALOGUED)
+        asked = results.select("qan", "grade").gather(unmatched)
+        off_rows = points.slice(listed)
+        found = _exact_row_numbers(asked, off_rows, ["qan", "grade"])
+        off_list = asked.get_column("qan").is_in(off_rows.get_column("qan").implode())
+        catalogued = asked.get_column("qan").is_in(on_list.get_column("qan").implode())
+        reason[unmatched.to_numpy()] = np.select(
+            [off_list.to_numpy(), catalogued.to_numpy()], [_OFF_LIST, _NOT_A_GRADE], _NOT_CATALOGUED
+        )
+        k = k.clone().scatter(unmatched, found + listed)
     return results.with_columns(
         k.alias("_k"),
         p.alias("_p"),
         pl.Series("_reason", reason),
         pl.lit(None, dtype=pl.UInt32).alias("_by"),
+        pl.lit(None, dtype=pl.Int32).alias("_by_series"),
     )
 
 
-def _discount(scored: pl.DataFrame, numbered: pl.DataFrame, points: pl.DataFrame) -> pl.DataFrame:
-    """One result per pupil and discount code: the first series counts (early entry), and within
-    it the best. Sets _reason (discounted, later entry) and _by (the row of the result that counts).
+def _discount(
+    scored: pl.DataFrame, numbered: pl.DataFrame, points: pl.DataFrame, year: int | None
+) -> pl.DataFrame:
+    """One result per pupil and discount code: the first series in which the pupil sat any
+    qualification of the code counts (DfE's early entry rule), and within it the best grade (by
+    points; equal points: the earlier exam). Sets _reason (discounted: another entry of the same
+    series counts; later entry: an entry of an earlier series counts), _by (the points-table row of
+    the result that counts) and _by_series (its series). Only results that count take part: one off
+    the year's list, or with a grade that is not the qualification's, discounts nothing.
 
     Only results that share a pupil and a code need ordering: a hash of (pupil, code) finds the
     candidates (a collision only adds a candidate), those few are ranked exactly, and the losers are
@@ -305,39 +401,46 @@ def _discount(scored: pl.DataFrame, numbered: pl.DataFrame, points: pl.DataFrame
     candidate = pair.is_in(pl.Series(np.unique(repeated)).implode())
     rows = scored.with_row_index("_row").filter(candidate.fill_null(False))
     group = ["upn", "_code"]
-    same_series = pl.col("exam_date").eq_missing(pl.col("exam_date").first().over(group))
+    # With no known series at all (year None) every result is in the same, unknown, one.
+    series = _series_key(year).fill_null(0)
+    same_series = pl.col("_series") == pl.col("_series").first().over(group)
     losers = (
         rows.select(
             "_row",
             "upn",
             code.alias("_code"),
-            "exam_date",
+            series.alias("_series"),
             pl.lit(points.get_column("points")).gather(pl.col("_k")).alias("_points"),
+            "exam_date",
             "qan",
             "grade",
             "_k",
         )
         .sort(
-            ["upn", "_code", "exam_date", "_points", "qan", "grade", "_row"],
-            descending=[False, False, False, True, False, False, False],
+            ["upn", "_code", "_series", "_points", "exam_date", "qan", "grade", "_row"],
+            descending=[False, False, False, True, False, False, False, False],
             nulls_last=True,
         )
         .select(
             "_row",
             pl.when(same_series).then(_DISCOUNTED).otherwise(_LATER_ENTRY).cast(pl.UInt8).alias("_lost"),
             pl.col("_k").first().over(group).alias("_winner"),
+            pl.col("_series").first().over(group).alias("_winner_series"),
             (pl.int_range(pl.len()).over(group) > 0).alias("_loses"),
         )
         .filter(pl.col("_loses"))
     )
     reason = scored.get_column("_reason").to_numpy().copy()
     by = np.full(scored.height, -1, dtype=np.int64)
+    by_series = np.full(scored.height, -1, dtype=np.int64)
     at = losers.get_column("_row").to_numpy()
     reason[at] = losers.get_column("_lost").to_numpy()
     by[at] = losers.get_column("_winner").to_numpy()
+    by_series[at] = losers.get_column("_winner_series").to_numpy()
     return scored.with_columns(
         pl.Series("_reason", reason, dtype=pl.UInt8),
         pl.Series("_by", by).replace(-1, None).cast(pl.UInt32),
+        pl.Series("_by_series", by_series).replace([-1, 0], None).cast(pl.Int32),
     )
 
 
@@ -550,8 +653,10 @@ def _headline_figures(parts: dict[str, np.ndarray]) -> dict[str, pl.Series]:
     both_englishes = (parts["languages"] > 0) & (parts["literatures"] > 0)
     maths_points = np.maximum(maths_best, 0)
     english_points = np.maximum(english_best, 0)
+    # The EBacc's English pillar needs both English language and literature (the better counts);
+    # with one, it scores 0 (unlike A8, where a lone English counts once).
     aps = (
-        english_points
+        np.where(both_englishes, english_points, 0)
         + maths_points
         + parts["science_two"]
         + np.maximum(humanity_best, 0)
@@ -564,15 +669,17 @@ def _headline_figures(parts: dict[str, np.ndarray]) -> dict[str, pl.Series]:
         "a8_open": pl.Series(parts["open_sum"] / 100),
         "ebacc_slots_filled": pl.Series(parts["ebacc_filled"], dtype=pl.Int8),
         "open_slots_filled": pl.Series(parts["open_filled"], dtype=pl.Int8),
-        # EBacc entry: both Englishes, maths, combined science or two sciences, a humanity, a language.
+        # EBacc entry: both Englishes, maths, combined science or three single sciences (biology,
+        # chemistry, physics, computer science), a humanity, a language.
         "ebacc_entered": pl.Series(
             both_englishes
             & has_maths
-            & ((parts["combined_sciences"] > 0) | (parts["single_sciences"] >= 2))
+            & ((parts["combined_sciences"] > 0) | (parts["single_sciences"] >= 3))
             & (humanity_best >= 0)
             & (language_best >= 0)
         ),
-        # EBacc APS: English, maths, best two science slots, best humanity, best language; 0 if none.
+        # EBacc APS: English (with both), maths, best two science slots, best humanity, best
+        # language, over 6; 0 for a missing pillar.
         "ebacc_aps": pl.Series(aps / 100 / 6),
         "em_4plus": pl.Series(has_maths & has_english & (maths_best >= 400) & (english_best >= 400)),
         "em_5plus": pl.Series(has_maths & has_english & (maths_best >= 500) & (english_best >= 500)),
@@ -584,15 +691,45 @@ def ks2_prior_attainment() -> pl.Expr:
     return pl.mean_horizontal(pl.col("ks2_reading").cast(pl.Float64), pl.col("ks2_maths").cast(pl.Float64))
 
 
+def results_year(results: pl.DataFrame) -> int | None:
+    """The academic year of the latest series among the results (given, or of an exam date), None
+    when no result has either."""
+    latest: list[int] = []
+    if "series" in results.columns:
+        given = results.get_column("series").cast(pl.Int32).max()
+        if isinstance(given, int):
+            latest.append(given)
+    if "exam_date" in results.columns:
+        day = results.get_column("exam_date").max()
+        if isinstance(day, date):
+            # Keys grow with dates, so the latest date's series is the latest, unless that date is
+            # in no series (the file readers refuse those): then every date is looked at.
+            found = series_of(day)
+            dated = (
+                found.key
+                if found is not None
+                else results.select(series_keys(pl.col("exam_date").cast(pl.Date)).max()).item()
+            )
+            if isinstance(dated, int):
+                latest.append(dated)
+    return Series(max(latest)).academic_year if latest else None
+
+
 def pupil_measures(
     results: pl.DataFrame,
     pupils: pl.DataFrame,
     points: pl.DataFrame,
     estimates: Estimates | None = None,
+    *,
+    year: int | None = None,
 ) -> PupilMeasures:
     """The measures of every pupil in ``pupils`` (columns upn, ks2_reading, ks2_maths, and any
-    characteristics, carried through) from their ``results`` (upn, qan, grade, exam_date), scored with
-    ``points`` (points_table). Without estimates, Progress 8 is left empty."""
+    characteristics, carried through) from their ``results`` (upn, qan, grade, and an exam_date
+    and/or a series key, each optional: RESULTS_SCHEMA), scored with ``points`` (points_table).
+    Without estimates, Progress 8 is left empty.
+
+    ``year``: the academic year the results are for (default: that of their latest series). A
+    result with neither a date nor a series is taken as sat in its summer series."""
     base = pupils.with_columns(pl.col("upn").cast(pl.String))
     # A pupil listed twice counts once (the first row). Different hashes are different UPNs, so the
     # exact check is only needed when two hashes agree.
@@ -602,8 +739,11 @@ def pupil_measures(
     for column in ("ks2_reading", "ks2_maths"):
         if column not in base.columns:
             base = base.with_columns(pl.lit(None, dtype=pl.Float64).alias(column))
+    results = _results_table(results)
+    year = year if year is not None else results_year(results)
+    points, listed = _on_list_first(points)
     numbered = _numbered_points(points)
-    scored = _discount(_score(results, points, base), numbered, points)
+    scored = _discount(_score(results, points, listed, base), numbered, points, year)
     figures = _headline(scored, numbered, base.height)
 
     table = base.with_columns(
@@ -617,9 +757,10 @@ def pupil_measures(
     others = [c for c in table.columns if c not in PUPIL_COLUMNS]
     return PupilMeasures(
         table.select(PUPIL_COLUMNS + others),
-        scored.select("upn", "qan", "grade", "exam_date", "_k", "_reason", "_by"),
+        scored.select("upn", "qan", "grade", "exam_date", "series", "_k", "_reason", "_by", "_by_series"),
         points,
         estimates.label if estimates else None,
+        year,
     )
 
 
@@ -638,7 +779,7 @@ def _progress(table: pl.DataFrame, estimates: Estimates | None) -> pl.DataFrame:
         pl.col("pag").cast(pl.Int64),
         *(pl.col(c).cast(pl.Float64).alias(f"_est_{c}") for c in ("a8", "english", "maths", "ebacc", "open")),
     )
-    table = table.join(groups, on="pag", how="left")
+    table = table.join(groups, on="pag", how="left", maintain_order="left")
     table = table.with_columns(
         ((pl.col("a8") - pl.col("_est_a8")) / 10).alias("p8"),
         ((pl.col("a8_english") - pl.col("_est_english")) / 2).alias("p8_english"),
@@ -660,7 +801,7 @@ def _apply_floors(table: pl.DataFrame, floors: pl.DataFrame | None) -> pl.DataFr
     floors = floors.select(pl.col("pag").cast(pl.Int64), pl.col("p8_floor").cast(pl.Float64))
     below = pl.col("p8") < pl.col("p8_floor")
     return (
-        table.join(floors, on="pag", how="left")
+        table.join(floors, on="pag", how="left", maintain_order="left")
         .with_columns(
             pl.when(below).then(pl.col("p8_floor")).otherwise(pl.col("p8")).alias("p8_adjusted"),
             pl.when(pl.col("p8").is_null())
@@ -672,39 +813,51 @@ def _apply_floors(table: pl.DataFrame, floors: pl.DataFrame | None) -> pl.DataFr
     )
 
 
-def with_national_floors(measures: PupilMeasures) -> tuple[PupilMeasures, pl.DataFrame]:
-    """For a national cohort scored against estimates without floors (DfE publishes none): the
-    floors from this cohort's own P8 distribution, as DfE sets them, applied. Returns the measures
-    and the floors."""
-    floors = national_floors(measures.pupils.select("pag", "p8").drop_nulls())
+def with_national_floors(
+    measures: PupilMeasures, floors: pl.DataFrame | None = None
+) -> tuple[PupilMeasures, pl.DataFrame]:
+    """The measures with negative-score floors (pag, p8_floor) applied, replacing any, and the floors.
+
+    Floors come from national figures, never from the pupils of a run (the same pupils must get the
+    same adjusted P8 alone or beside others): pass them (``estimates.national_floors`` of a national
+    cohort, or ``estimates.published_floors``). Without ``floors``, ``measures`` must be that national
+    cohort itself: its own P8 distribution sets them, as DfE sets them."""
+    if floors is None:
+        floors = national_floors(measures.pupils.select("pag", "p8").drop_nulls())
     pupils = _apply_floors(measures.pupils, floors).select(measures.pupils.columns)
     return dataclasses.replace(measures, pupils=pupils), floors
 
 
+_EXPLAINED = [
+    "upn",
+    "qan",
+    "title",
+    "grade",
+    "exam_date",
+    "series",
+    "series_label",
+    "points",
+    "double_award",
+    "entry",
+    "slot",
+    "weight",
+    "reason",
+    "discounted_by",
+    "discounted_by_title",
+    "discounted_by_grade",
+    "discounted_by_points",
+    "discounted_by_series",
+]
+
+
 def _slots_table(scored: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
-    columns = [
-        "upn",
-        "qan",
-        "title",
-        "grade",
-        "exam_date",
-        "points",
-        "double_award",
-        "entry",
-        "slot",
-        "weight",
-        "reason",
-    ]
     not_counted = scored.filter(pl.col("reason").is_not_null()).with_columns(
         pl.lit(1, dtype=pl.Int8).alias("entry"),
         pl.lit(None, dtype=pl.String).alias("slot"),
         pl.lit(0, dtype=pl.Int8).alias("weight"),
     )
     both = pl.concat(
-        [
-            entries.select([*columns, "discounted_by"]),
-            not_counted.select([*columns, "discounted_by"]),
-        ],
+        [entries.select(_EXPLAINED), not_counted.select(_EXPLAINED)],
         how="vertical_relaxed",
     )
     order = pl.col("slot").replace_strict(
@@ -723,20 +876,68 @@ _SLOT_WORDS = {
 }
 
 
-def _result_line(row: dict[str, Any]) -> str:
-    """One result and what it counted for."""
-    what = f"{row['title'] or row['qan']} ({row['qan']}) grade {row['grade']}"
+def _entry_words(title: str | None, qan: str, grade: str | None) -> str:
+    return f"{title} ({qan}) grade {grade}" if title else f"{qan} grade {grade}"
+
+
+def not_counted_words(reason: str, year: int | None, list_year: int | None) -> str:
+    """Why a result is not counted in performance measures (one of NOT_COUNTED_REASONS), in the
+    words a person reads: for one off the list, the year and, if DfE's list read is older, that."""
+    if reason == OFF_LIST:
+        if year is None or list_year is None or list_year == year:
+            return f"not on DfE's list of approved qualifications for {year or list_year}"
+        return (
+            f"not on DfE's list of approved qualifications for {year} "
+            f"(the {list_year} list is the newest keystage has)"
+        )
+    if reason == NOT_CATALOGUED:
+        return "not in the catalogue (no qualification has this number)"
+    return reason
+
+
+def _result_line(
+    row: dict[str, Any], year: int | None, list_year: int | None, grades: dict[str, str] | None = None
+) -> str:
+    """One result and what it counted for, or why not and which entry counts instead."""
+    what = _entry_words(row["title"], row["qan"], row["grade"])
     if row["slot"] is not None:
         weight = ", counted twice" if row["weight"] == 2 else ""
         double = f" (double award, slot {row['entry']} of 2)" if row["double_award"] else ""
         return f"{what}: {row['points']:g} points{weight} in {_SLOT_WORDS[row['slot']]}{double}."
+    series = row["series_label"] or "series not given"
+    winner = _entry_words(row["discounted_by_title"], row["discounted_by"], row["discounted_by_grade"])
     if row["reason"] == DISCOUNTED:
-        return f"{what}: discounted, it shares a discount code with {row['discounted_by']}, which counts."
+        why = (
+            "an equal grade; the earlier exam counts"
+            if row["points"] == row["discounted_by_points"]
+            else "best grade in the first series"
+        )
+        return f"{what}: discounted: {winner} in the same series ({series}) counts ({why})."
     if row["reason"] == LATER_ENTRY:
-        return f"{what}: a later entry; the first entry ({row['discounted_by']}) counts."
+        first = row["discounted_by_series"] or "series not given"
+        return f"{what}: a later entry ({series}); the first series, {first}, counts: {winner}."
     if row["reason"] == NOT_BEST:
         return f"{what}: {row['points']:g} points, not among the best three for the open slots."
-    return f"{what}: does not count ({row['reason']})."
+    in_year = f" in {year}" if year is not None else ""
+    known = (grades or {}).get(row["qan"]) if row["reason"] == NOT_A_GRADE else None
+    its_grades = f" (its grades: {known})" if known else ""
+    return (
+        f"{what}: not counted in performance measures{in_year}: "
+        f"{not_counted_words(row['reason'], year, list_year)}{its_grades}."
+    )
+
+
+def _grades_of(points: pl.DataFrame, qans: list[str]) -> dict[str, str]:
+    """The grades of each of these qualifications, lowest points first ("U, 1, 2, ... 9")."""
+    if not qans:
+        return {}
+    listed = (
+        points.filter(pl.col("qan").is_in(qans))
+        .sort("qan", "points", "grade")
+        .group_by("qan", maintain_order=True)
+        .agg(pl.col("grade").unique(maintain_order=True).str.join(", "))
+    )
+    return dict(listed.iter_rows())
 
 
 def _figure_lines(p: dict[str, Any], label: str | None) -> list[str]:
@@ -762,8 +963,12 @@ def explanations(measures: PupilMeasures, upns: list[str] | None = None) -> dict
     """Each pupil's explanation (all pupils if ``upns`` is None), in one pass over their results:
     each result and what it counted for, then their figures, in plain words."""
     lines: dict[str, list[str]] = defaultdict(list)
-    for row in measures.slots(upns).iter_rows(named=True):
-        lines[row["upn"]].append(_result_line(row))
+    year, list_year = measures.year, measures.list_year
+    slots = measures.slots(upns)
+    wrong = slots.filter(pl.col("reason") == NOT_A_GRADE).get_column("qan").unique().to_list()
+    grades = _grades_of(measures.points, wrong)
+    for row in slots.iter_rows(named=True):
+        lines[row["upn"]].append(_result_line(row, year, list_year, grades))
     pupils = measures.pupils if upns is None else measures.pupils.filter(pl.col("upn").is_in(upns))
     for pupil in pupils.iter_rows(named=True):
         lines[pupil["upn"]].extend(_figure_lines(pupil, measures.estimates_label))
@@ -773,3 +978,58 @@ def explanations(measures: PupilMeasures, upns: list[str] | None = None) -> dict
 def explain(measures: PupilMeasures, upn: str) -> list[str]:
     """One pupil's explanation."""
     return explanations(measures, [upn]).get(upn, [])
+
+
+NOT_COUNTED_COLUMNS = ("school", "upn", "qan", "title", "grade", "series", "reason")
+
+
+def not_counted(measures: PupilMeasures) -> pl.DataFrame:
+    """Every result of the measures' pupils that is not counted in performance measures at all: a
+    qualification off DfE's list of approved qualifications for the year, a grade that is not one
+    of its qualification's, or a qualification number not in the catalogue (NOT_COUNTED_REASONS).
+    Results that lost to another entry (discounted, a later entry, not among the best) are not
+    here: they took part. Each result is listed, so none is dropped without a word.
+
+    Columns (stable, NOT_COUNTED_COLUMNS): school (the pupil's, null when the pupils have no school
+    column), upn, qan, title (null when not in the catalogue), grade, series (its label, e.g.
+    "Summer 2026"), reason (in words, ``not_counted_words``). Sorted by school, upn, qan, grade."""
+    pupils = measures.pupils
+    school = pl.col("school").cast(pl.String) if "school" in pupils.columns else pl.lit(None, pl.String)
+    words = {
+        reason: not_counted_words(reason, measures.year, measures.list_year) for reason in NOT_COUNTED_REASONS
+    }
+    return (
+        measures.results.filter(pl.col("reason").is_in(list(NOT_COUNTED_REASONS)))
+        .join(pupils.select("upn", school.alias("school")), on="upn", how="inner")
+        .select(
+            "school",
+            "upn",
+            "qan",
+            "title",
+            "grade",
+            pl.col("series_label").alias("series"),
+            pl.col("reason").replace_strict(words, return_dtype=pl.String),
+        )
+        .sort("school", "upn", "qan", "grade", nulls_last=True)
+    )
+
+
+def not_counted_summary(measures: PupilMeasures, by: str | None = "school") -> pl.DataFrame:
+    """How many results (and of how many pupils) are not counted in performance measures, per
+    ``by`` (a column of the pupils, e.g. school; None: over all pupils) and reason.
+
+    Columns (stable): ``by`` (when given), reason (as in ``not_counted``), results, pupils. Sorted
+    by ``by``, then most results first."""
+    table = not_counted(measures)
+    keys = ["reason"]
+    if by is not None:
+        keys.insert(0, by)
+        if by != "school":
+            column = pl.col(by).cast(pl.String) if by in measures.pupils.columns else pl.lit(None, pl.String)
+            table = table.join(measures.pupils.select("upn", column.alias(by)), on="upn", how="left")
+    summary = table.group_by(keys).agg(
+        pl.len().cast(pl.Int64).alias("results"), pl.col("upn").n_unique().cast(pl.Int64).alias("pupils")
+    )
+    order = [*([by] if by is not None else []), "results", "reason"]
+    descending = [*([False] if by is not None else []), True, False]
+    return summary.sort(order, descending=descending, nulls_last=True).select(*keys, "results", "pupils")

@@ -6,9 +6,20 @@ Who counts, from DfE's phonics screening check methodology (explore-education-st
 screening check attainment"): pupils with a valid outcome, a mark or A (absent), D (disapplied) or Q
 (maladministration), all three counting as not meeting the standard; "pupils with missing or invalid
 results are not included". L (left the school) is not among DfE's valid outcomes, so a pupil who left
-is not counted. By the end of Year 2, a Year 2 pupil counts with a valid Year 2 result this year or a
-valid Year 1 result last year, and meets the standard by meeting it in either. The average mark is over
-pupils with a mark.
+is not counted. The average mark is over pupils with a mark.
+
+By the end of Year 2 (DfE's release "Phonics screening check attainment", 2023/24: a pupil is in the
+Year 2 figures with "a valid year 2 phonics result from the current year; or a valid year 1 phonics
+result from the previous year and [is] in the census in year 2"), a Year 2 pupil meets the standard by
+meeting it in either year, so:
+
+- met in Year 1 (and not checked again): counted, met;
+- not met in Year 1, then a mark, A, D or Q in Year 2: counted, met only with the mark;
+- A (absent) in Year 2 with no Year 1 result: counted, not met (A is a valid outcome);
+- no Year 2 result, a valid Year 1 one: counted with the Year 1 result;
+- L in Year 2: the pupil left the school before the check and is not in its Year 2, so not counted,
+  whatever their Year 1 result: the Year 1 rule (L is not counted) in Year 2;
+- neither result valid: not counted.
 
 The Year 1 result of a Year 2 pupil, a year ago, is the assessment ``phonics_mark_year1`` (from files,
 as a result row; from the platform, last year's collection).
@@ -78,7 +89,10 @@ def phonics_pupils(results: pl.DataFrame, pupils: pl.DataFrame, framework: Frame
     this_year = _met(check, MARK, pass_mark)
     last_year = _met(check, YEAR1_MARK, pass_mark)
     by_end = (
-        pl.when(this_year.is_null() & last_year.is_null())
+        # L: left the school before this year's check, so not in its Year 2 (as in Year 1).
+        pl.when(flagged(check, MARK, "left"))
+        .then(None)
+        .when(this_year.is_null() & last_year.is_null())
         .then(None)
         .otherwise(this_year.fill_null(False) | last_year.fill_null(False))
     )

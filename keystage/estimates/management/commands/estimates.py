@@ -145,7 +145,8 @@ class Command(BaseCommand):
             write(f"    {low:6.1f} to {high:6.1f}: {slope:.3f} a point")
         for name, value in zip(model.covariates, model.coefficients, strict=True):
             error = model.standard_errors.get(name)
-            write(f"  {name}: {value:+.3f}" + (f" (standard error {error:.3f})" if error is not None else ""))
+            shown = "not estimated" if error is None else f"{error:.3f}"
+            write(f"  {name}: {value:+.3f} (standard error {shown})")
         spread = outcome.spread
         write(f"  schools' value added: spread {spread.spread:.3f} over {spread.schools:,} schools")
         for level, label in LEVELS.items():

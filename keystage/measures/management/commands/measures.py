@@ -3,7 +3,8 @@ pupil group and nation, from files or from the results schools have confirmed.
 
 From files (nothing is stored):
     keystage measures ks4 --results results.csv --pupils pupils.csv \\
-        [--points-year 2024] [--estimates dfe-2024-provisional] [--pupil-out p.csv] [--school-out s.parquet]
+        [--points-year 2024] [--estimates dfe-2024-provisional] [--pupil-out p.csv] \\
+        [--school-out s.parquet] [--not-counted-out not-counted.csv]
 From the database (the figures are stored for the reports):
     keystage measures ks4 --year 2026 [--school 8004001] [--estimates platform]
 EYFSP, phonics, KS1 and KS2, from files (results: upn,assessment,result; pupils: upn,nc_year, then
@@ -27,6 +28,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from keystage.core.measures.group_figures import SUPPRESS_BELOW, suppressed
 from keystage.core.measures.ks4 import io
+from keystage.core.measures.ks4.pupils import PupilMeasures, not_counted, not_counted_summary
 from keystage.core.measures.primary import KEY_STAGES
 from keystage.core.results.kinds import academic_year_name
 from keystage.measures import services
@@ -34,7 +36,7 @@ from keystage.measures.models import MeasureRun
 from keystage.pupils.management.school_option import school_from_option
 
 SHOWN_SCHOOLS = 20  # schools listed in the summary; the rest are in --school-out
-OUTPUTS = ("pupil_out", "school_out", "aggregate_out", "subject_out")
+OUTPUTS = ("pupil_out", "school_out", "aggregate_out", "subject_out", "not_counted_out")
 
 
 def _estimates_help() -> str:
@@ -123,8 +125,8 @@ class Command(BaseCommand):
         files.add_argument(
             "--results",
             type=Path,
-            help="results file (CSV, JSON or Parquet): ks4 upn,qan,grade,exam_date; primary "
-            "upn,assessment,result",
+            help="results file (CSV, JSON or Parquet): ks4 upn,qan,grade and exam_date or series "
+            "(e.g. 2026-06-05, or summer 2026, November 2025) or both; primary upn,assessment,result",
         )
         files.add_argument(
             "--pupils",
@@ -155,8 +157,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-floors",
             action="store_true",
-            help="leave extreme negative P8 scores as they are when the estimates have no floors "
-            "(by default floors are set from the pupils' own P8 distribution, as DfE does)",
+            help="leave extreme negative P8 scores as they are (by default they are raised to their "
+            "group's floor, from national figures: the platform's estimates' own, the year's national "
+            "background against DfE's estimates, else DfE's published estimates and SDs)",
         )
         parser.add_argument(
             "--pupil-out", type=Path, help="write one row per pupil (.csv, .json or .parquet)"
@@ -180,6 +183,13 @@ class Command(BaseCommand):
             metavar="N",
             help=f"eyfsp, phonics, ks1, ks2: figures counting fewer than N pupils are shown as SUPP and "
             f"left empty in the files (default {SUPPRESS_BELOW}; 0 shows every figure)",
+        )
+        parser.add_argument(
+            "--not-counted-out",
+            type=Path,
+            help="ks4: write every result not counted in performance measures (off DfE's list for the "
+            "year, not a grade of its qualification, or not in the catalogue), one row each: school, "
+            "upn, qan, title, grade, series, reason",
         )
         trends = parser.add_argument_group("trends, from the stored runs")
         trends.add_argument(
@@ -260,7 +270,7 @@ class Command(BaseCommand):
 
     def _primary(self, options: dict[str, Any]) -> None:
         key_stage = options["key_stage"]
-        ks4_only = ("estimates", "points_year", "catalogue", "subject_out")
+        ks4_only = ("estimates", "points_year", "catalogue", "subject_out", "not_counted_out")
         given = [f"--{name.replace('_', '-')}" for name in ks4_only if options[name] is not None]
         if options["no_floors"]:
             given.append("--no-floors")
@@ -440,6 +450,7 @@ class Command(BaseCommand):
     def _write(self, figures: services.Ks4Figures, options: dict[str, Any]) -> None:
         for note in figures.notes:
             self.stdout.write(f"Note: {note}")
+        self._not_counted(figures.measures, options)
         everyone = figures.schools.filter((pl.col("group") == "all") & (pl.col("value") == "all"))
         for row in everyone.head(SHOWN_SCHOOLS).iter_rows(named=True):
             p8 = "no P8"
@@ -447,6 +458,12 @@ class Command(BaseCommand):
                 p8 = (
                     f"P8 {_number(row['p8'])} (95% CI {_number(row['p8_ci_low'])} to "
                     f"{_number(row['p8_ci_high'])}, {row['banding']})"
+                )
+            elif row.get("ks1_va") is not None:  # a year without Progress 8 (keystage.measures.value_added)
+                low, high = _number(row["ks1_va_ci_low"]), _number(row["ks1_va_ci_high"])
+                p8 += (
+                    f", KS1-based value added {_number(row['ks1_va'])} (95% CI {low} "
+                    f"to {high}, {row['ks1_va_pupils']} pupils)"
                 )
             self.stdout.write(
                 f"School {row['school']}: {row['cohort']} pupils, A8 {_number(row['a8'])}, {p8}, "
@@ -467,6 +484,31 @@ class Command(BaseCommand):
         if options["subject_out"] is not None:
             io.write_table(figures.subjects, options["subject_out"])
             self.stdout.write(f"Wrote {figures.subjects.height} subject rows to {options['subject_out']}.")
+
+    def _not_counted(self, measures: PupilMeasures, options: dict[str, Any]) -> None:
+        """Every result that is not counted in performance measures, by reason (never left out
+        without a word); the full list with --not-counted-out."""
+        table = not_counted(measures)
+        year = f" in {measures.year}" if measures.year is not None else ""
+        if table.height == 0:
+            self.stdout.write(f"Results not counted in performance measures{year}: none.")
+        else:
+            pupils = table.get_column("upn").n_unique()
+            self.stdout.write(
+                f"Results not counted in performance measures{year}: {_count(table.height, 'result')} "
+                f"of {_count(pupils, 'pupil')}:"
+            )
+            for row in not_counted_summary(measures, by=None).iter_rows(named=True):
+                self.stdout.write(
+                    f"  {_count(row['results'], 'result')} of {_count(row['pupils'], 'pupil')}: "
+                    f"{row['reason']}."
+                )
+            if options["not_counted_out"] is None:
+                self.stdout.write("  (--not-counted-out FILE lists each of them.)")
+        if options["not_counted_out"] is not None:
+            io.write_table(table, options["not_counted_out"])
+            written = _count(table.height, "result")
+            self.stdout.write(f"Wrote {written} not counted to {options['not_counted_out']}.")
 
     def _write_tables(
         self, options: dict[str, Any], pupils: pl.DataFrame, schools: pl.DataFrame, aggregates: pl.DataFrame
