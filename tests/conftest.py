@@ -140,13 +140,15 @@ def _nothing_kept_between_tests():
 # Fitting estimates takes seconds per outcome, and many tests fit the same deterministic national
 # sample: each distinct fit is done once per test process and handed out again. The key is the
 # whole input (outcome, every row of the data, contextual or not), so any other data is fitted
-# afresh; tests of the fit itself (tests/core/estimates) always fit for real.
+# afresh; tests of the fit itself (tests/core/estimates) and tests that change the model
+# (marked fit_afresh) always fit for real.
 _FITS: dict[tuple[str, str, bool], object] = {}
 
 
 @pytest.fixture(autouse=True)
 def _each_estimates_fit_once(request, monkeypatch):
-    if "tests/core/" in str(request.node.path).replace(os.sep, "/"):
+    in_core = "tests/core/" in str(request.node.path).replace(os.sep, "/")
+    if in_core or request.node.get_closest_marker("fit_afresh"):
         yield
         return
     import hashlib

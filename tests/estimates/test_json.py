@@ -30,6 +30,7 @@ def test_a_fit_on_the_national_year_stores_json_without_nan(fitted):
     assert errors and all(e is None or (isinstance(e, float) and e >= 0) for e in errors.values())
 
 
+@pytest.mark.fit_afresh  # the model is changed: a fit kept from another test must not stand in
 def test_a_parameter_the_data_do_not_determine_is_null_and_not_estimated(national, monkeypatch, capsys):
     working = model._standard_errors
 
