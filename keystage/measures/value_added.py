@@ -7,11 +7,11 @@ explanation lines of each pupil. The method is keystage.core.measures.ks4.ks1_va
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import polars as pl
 
+from keystage.core.measures.ks4 import io as ks4_io
 from keystage.core.measures.ks4 import ks1_value_added as ks1
 from keystage.core.measures.ks4.estimates import MEASURES, SD_KEYS, Estimates
 from keystage.core.measures.ks4.prior_attainment import WithoutProgress8
@@ -34,13 +34,11 @@ _UNIT_SD = {key: 1.0 for key in SD_KEYS}
 
 def results_year(year: int | None, results: pl.DataFrame, points_year: int) -> int:
     """The summer the results are for: the database's year; from files, the academic year of the
-    latest exam date (September onwards is the next year's); else the points year."""
+    latest exam date; else the points year."""
     if year is not None:
         return year
-    latest = results.get_column("exam_date").max() if "exam_date" in results.columns else None
-    if isinstance(latest, date):
-        return latest.year + 1 if latest.month >= 9 else latest.year
-    return points_year
+    from_dates = ks4_io.results_year(results) if "exam_date" in results.columns else None
+    return from_dates if from_dates is not None else points_year
 
 
 @dataclass
