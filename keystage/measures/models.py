@@ -128,6 +128,13 @@ class SchoolFigure(models.Model):
     value = models.CharField(max_length=40)
     cohort = models.PositiveIntegerField()
     p8_pupils = models.PositiveIntegerField()
+    not_counted = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='A school\'s ("all" row only) results not counted in performance measures at all, per '
+        "reason: reason, results, pupils. Kept with the school so a trust, LA or the nation adds up "
+        "its schools' rows rather than reading every pupil.",
+    )
     a8 = models.FloatField(null=True)
     a8_english = models.FloatField(null=True)
     a8_maths = models.FloatField(null=True)

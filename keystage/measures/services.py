@@ -46,6 +46,7 @@ from keystage.core.measures.ks4.pupils import (
     PupilMeasures,
     explanations,
     not_counted,
+    not_counted_summary,
     pupil_measures,
     with_national_floors,
 )
@@ -850,7 +851,7 @@ def _still_on_roll(year: int, pupils: pl.DataFrame) -> pl.DataFrame:
 _SCHOOL_FIELDS = [
     f.name
     for f in SchoolFigure._meta.concrete_fields
-    if f.name not in {"id", "run", "school", "organisation", "rank", "percentile", "quintile"}
+    if f.name not in {"id", "run", "school", "organisation", "rank", "percentile", "quintile", "not_counted"}
 ]
 _PUPIL_FIELDS = [c for c in PUPIL_COLUMNS if c != "upn"]
 _SUBJECT_FIELDS = [c for c in SUBJECT_COLUMNS if c not in {"significance", "grades"}]
@@ -879,17 +880,20 @@ def _school_values(row: dict[str, Any]) -> dict[str, Any]:
 def _school_rows(
     run: MeasureRun, figures: Ks4Figures, school_pk: dict[str, int], only: int | None
 ) -> Iterator[SchoolFigure]:
+    left_out = _not_counted_by_school(figures)
     for row in figures.schools.iter_rows(named=True):
         pk = school_pk.get(row["school"])
         if pk is None or (only is not None and pk != only):
             continue  # a background school counts nationally but is not the platform's
         values = _school_values(row)
+        everyone = row["group"] == "all" and row["value"] == "all"
         yield SchoolFigure(
             run=run,
             school_id=pk,
             rank=row["rank"],
             percentile=row["percentile"],
             quintile=row["quintile"],
+            not_counted=left_out.get(row["school"], []) if everyone else [],
             **values,
         )
     for row in figures.aggregates.iter_rows(named=True) if only is None else ():
@@ -898,6 +902,15 @@ def _school_rows(
     for row in figures.national.iter_rows(named=True):
         values = _school_values(row)
         yield SchoolFigure(run=run, school_id=None, **values)
+
+
+def _not_counted_by_school(figures: Ks4Figures) -> dict[str, list[dict[str, Any]]]:
+    """Per school (DfE number): how many results of its pupils are not counted, per reason."""
+    summary = not_counted_summary(figures.measures, "school")
+    by_school: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in summary.iter_rows(named=True):
+        by_school[row["school"]].append({k: row[k] for k in ("reason", "results", "pupils")})
+    return by_school
 
 
 def _subject_rows(

@@ -8,6 +8,7 @@ these functions take the organisation they are given.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -330,17 +331,20 @@ class NotCounted:
 
 def not_counted_results(run: MeasureRun, organisation: Organisation) -> list[NotCounted]:
     """How many of the organisation's pupils' KS4 results are not counted in performance measures at
-    all in the run, per reason (most first): the per-school face of each pupil's stored list."""
-    results: dict[str, int] = {}
-    pupils: dict[str, set[str]] = {}
-    stored = PupilFigure.objects.filter(run=run, school__in=school_ids(organisation))
-    for upn, entries in stored.values_list("upn", "not_counted").iterator(chunk_size=2000):
+    all in the run, per reason (most first): its schools' stored counts added up (a pupil is in one
+    school, so pupils add up too)."""
+    results: dict[str, int] = defaultdict(int)
+    pupils: dict[str, int] = defaultdict(int)
+    stored = SchoolFigure.objects.filter(
+        run=run, school__in=school_ids(organisation), group="all", value="all"
+    ).values_list("not_counted", flat=True)
+    for entries in stored.iterator(chunk_size=2000):
         for entry in entries:
             reason = str(entry.get("reason", ""))
-            results[reason] = results.get(reason, 0) + 1
-            pupils.setdefault(reason, set()).add(upn)
+            results[reason] += int(entry.get("results", 0))
+            pupils[reason] += int(entry.get("pupils", 0))
     return sorted(
-        (NotCounted(reason, count, len(pupils[reason])) for reason, count in results.items()),
+        (NotCounted(reason, count, pupils[reason]) for reason, count in results.items()),
         key=lambda n: (-n.results, n.reason),
     )
 

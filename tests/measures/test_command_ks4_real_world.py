@@ -131,3 +131,28 @@ def test_a_date_outside_every_series_is_refused_naming_its_line(tmp_path, row, m
 def test_not_counted_out_is_for_ks4_only(tmp_path):
     with pytest.raises(CommandError, match="--not-counted-out: not for ks2, only for ks4"):
         call_command("measures", "ks2", "--year", "2026", "--not-counted-out", tmp_path / "n.csv")
+
+
+@pytest.mark.parametrize("year", ["2024", "2026"])  # with Progress 8, and with KS1-based value added
+def test_a_pupils_file_with_no_ethnicity_recorded_gives_every_other_group(tmp_path, year):
+    """An MIS export often has the column but nothing in it: the ethnicity group is then empty, not
+    a failure of the whole run."""
+    results = tmp_path / "results.csv"
+    results.write_text(
+        f"upn,qan,grade,exam_date\nA,60146084,5,{year}-06-10\nA,60142923,6,{year}-05-20\n"
+        f"B,60146084,4,{year}-06-10\n",
+        encoding="utf-8",
+    )
+    pupils = tmp_path / "pupils.csv"
+    pupils.write_text(
+        "upn,school,sex,ks2_reading,ks2_maths,ethnicity_group\nA,100001,F,105,104,\nB,100001,M,100,99,\n",
+        encoding="utf-8",
+    )
+    schools, subjects = tmp_path / "schools.csv", tmp_path / "subjects.csv"
+    printed = run(
+        "--results", results, "--pupils", pupils, "--school-out", schools, "--subject-out", subjects
+    )  # fmt: skip
+    assert "School 100001: 2 pupils, A8 " in printed
+    for written in (schools, subjects):
+        groups = set(pl.read_csv(written, schema_overrides={"school": pl.String})["group"].to_list())
+        assert {"all", "sex"} <= groups and "ethnicity" not in groups

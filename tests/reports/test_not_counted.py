@@ -89,3 +89,31 @@ def test_the_summary_its_excel_and_the_api_count_them_by_reason(left_out):
         {"reason": OFF_LIST_WORDS, "results": 2, "pupils": 2},
         {"reason": UNKNOWN_WORDS, "results": 1, "pupils": 1},
     ]
+
+
+def test_a_trust_and_the_la_add_up_their_schools_counts(left_out):
+    world, _pupils = left_out
+    for persona, organisation in (("trust_named", world.trust), ("la_named", world.la)):
+        page = signed_in(world.person(persona)).get(f"/reports/{organisation.pk}/ks4/{YEAR}/")
+        assert page.status_code == 200, persona
+        box = _text(page.content.decode().split('id="not-counted"')[1].split("</div>")[0])
+        assert f"2 results of 2 pupils: {OFF_LIST_WORDS}" in box, persona
+        assert f"1 result of 1 pupil: {UNKNOWN_WORDS}" in box, persona
+
+
+def test_runs_stored_before_schools_kept_counts_get_them_from_their_pupils(left_out):
+    """Migration 0008 fills a school's counts from its pupils' lists, so no earlier run reads "none"."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from keystage.measures.models import SchoolFigure
+
+    world, _pupils = left_out
+    SchoolFigure.objects.update(not_counted=[])
+    migration = import_module("keystage.measures.migrations.0008_schoolfigure_not_counted")
+    migration.count_stored_pupils(apps, None)
+    page = signed_in(world.person("school_named")).get(f"/reports/{world.s1.pk}/ks4/{YEAR}/")
+    box = _text(page.content.decode().split('id="not-counted"')[1].split("</div>")[0])
+    assert f"2 results of 2 pupils: {OFF_LIST_WORDS}" in box
+    assert f"1 result of 1 pupil: {UNKNOWN_WORDS}" in box

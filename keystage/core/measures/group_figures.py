@@ -19,7 +19,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from keystage.core.measures.ks4.schools import GroupSpec, chosen_groups, comparator_for, group_codes
+from keystage.core.measures.ks4.schools import (
+    GroupSpec,
+    chosen_groups,
+    comparator_for,
+    group_codes,
+    value_names,
+)
 
 SUPPRESS_BELOW = 6  # DfE's usual threshold: figures of fewer pupils are not shown
 # Columns a key stage may add beside a figure (``<name>_<extra>``, e.g. KS2 progress's CI).
@@ -85,9 +91,7 @@ def group_figures(
             .agg(sums)
             .with_columns(
                 pl.lit(group.name).alias("group"),
-                pl.col("_value_order")
-                .replace_strict(list(range(len(values))), values, return_dtype=pl.String)
-                .alias("value"),
+                value_names(values),
                 pl.lit(order, dtype=pl.Int64).alias("_group_order"),
             )
         )

@@ -56,6 +56,7 @@ from keystage.core.measures.ks4.schools import (
     chosen_groups,
     group_codes,
     significance,
+    value_names,
 )
 from keystage.core.measures.primary import progress
 from keystage.core.reference.frameworks import FrameworkLibrary
@@ -305,9 +306,7 @@ def value_added_figures(
             .group_by(key, "_value_order")
             .agg(*sums)
             .with_columns(
-                pl.col("_value_order")
-                .replace_strict(list(range(len(names))), names, return_dtype=pl.String)
-                .alias("value"),
+                value_names(names),
                 pl.lit(group.name).alias("group"),
                 pl.lit(order, dtype=pl.Int64).alias("_group_order"),
             )

@@ -481,6 +481,16 @@ def group_codes(frame: pl.DataFrame, group: Group) -> tuple[pl.Series, list[str]
     return values.replace_strict(names, list(range(len(names))), default=None, return_dtype=pl.UInt32), names
 
 
+def value_names(names: list[str], codes: str = "_value_order") -> pl.Expr:
+    """The group value named by each number in ``codes`` (as numbered by ``group_codes``), as text.
+    A group no pupil has a value of (ethnicity with none recorded) has no names: Polars would then
+    keep the numbers' type, even through a cast, and the group's table could not be stacked with
+    the others'."""
+    if not names:
+        return pl.lit(None, dtype=pl.String).alias("value")
+    return pl.col(codes).replace_strict(list(range(len(names))), names, return_dtype=pl.String).alias("value")
+
+
 def _value_names(group: Group, found: set[str]) -> list[str]:
     declared = list(group.values or ())
     return declared + sorted(found - set(declared))
@@ -522,9 +532,7 @@ def _measures(
             .agg(pl.col(key).first(), pl.col("_value_order").first(), *sums)
             .filter(pl.col("_value_order").is_not_null())
             .with_columns(
-                pl.col("_value_order")
-                .replace_strict(list(range(len(names))), names, return_dtype=pl.String)
-                .alias("value"),
+                value_names(names),
                 pl.lit(group.name).alias("group"),
                 pl.lit(order, dtype=pl.Int64).alias("_group_order"),
             )

@@ -38,6 +38,7 @@ from keystage.core.measures.ks4.schools import (
     chosen_groups,
     group_codes,
     significance,
+    value_names,
 )
 
 SUBJECT_COLUMNS = (
@@ -261,9 +262,7 @@ class SubjectMeasures:
             part, cohort = self._group_sums(school, value)
             label = [
                 pl.lit(group.name).alias("group"),
-                pl.col("_value_order")
-                .replace_strict(list(range(len(names))), names, return_dtype=pl.String)
-                .alias("value"),
+                value_names(names),
                 pl.lit(order, dtype=pl.Int64).alias("_group_order"),
             ]
             sums.append(part.with_columns(label))
