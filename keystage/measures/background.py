@@ -20,6 +20,7 @@ import polars as pl
 from keystage.core.measures.ks4.estimates import Estimates, national_floors
 from keystage.core.measures.ks4.pupils import pupil_measures
 from keystage.core.synth import SynthSpec, SynthYear, generate
+from keystage.core.synth.output import ks1_on_roster
 from keystage.measures.models import SyntheticBackground
 from keystage.organisations.models import School
 
@@ -111,6 +112,8 @@ def background_tables(
         pl.col("date_of_birth").dt.month().cast(pl.Int8).alias("month_of_birth"),
         pl.lit(True).alias("_on_roster"),
     )
+    if kind == "ks4":  # Year 11's KS1 assessments, as the roster holds them
+        pupils = pupils.join(ks1_on_roster(primary, pupils), on="upn", how="left")
     results = ks4 if kind == "ks4" else primary
     return results.join(pupils.select("upn"), on="upn", how="semi"), pupils
 

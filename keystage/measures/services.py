@@ -946,12 +946,12 @@ def _subject_rows(
 def _pupil_rows(run: MeasureRun, figures: Ks4Figures, only: int | None) -> Iterator[PupilFigure]:
     table = _platform_pupils(figures.measures.pupils, only)
     stored = figures.measures.only(table.get_column("upn"))
-    lines = explanations(stored)
+    added = figures.value_added
+    lines = explanations(stored, no_progress8=added.gap.message if added is not None else None)
     left_out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for result in not_counted(stored).iter_rows(named=True):
         left_out[result["upn"]].append({k: result[k] for k in ("qan", "title", "grade", "series", "reason")})
     present = [c for c in CHARACTERISTICS if c in table.columns]
-    added = figures.value_added
     for row in table.iter_rows(named=True):
         explanation = lines.get(row["upn"], [])
         if added is not None:

@@ -147,11 +147,9 @@ def with_figures(
 
 
 def explain(lines: list[str], row: dict[str, Any], added: ValueAdded) -> list[str]:
-    """A pupil's explanation in a year without Progress 8: the engine's lines, less its "No Progress
-    8: ..." line (whose reason is for a year with Progress 8), then their KS1 prior attainment, group
-    and value added, and why there is no Progress 8."""
-    kept = [line for line in lines if not line.startswith("No Progress 8:")]
-    return [*kept, *ks1.explanation(row, added.groups), f"No Progress 8: {added.gap.message}."]
+    """A pupil's explanation in a year without Progress 8: the engine's lines (worked out with
+    ``no_progress8=added.gap.message``), then their KS1 prior attainment, group and value added."""
+    return [*lines, *ks1.explanation(row, added.groups)]
 
 
 def pupil_fields(row: dict[str, Any]) -> dict[str, Any]:

@@ -196,3 +196,17 @@ def test_a_file_of_2026_is_measured_against_the_platforms_stored_national_groups
         by_upn["K3"]["ks1_va"] is None
         and by_upn["K3"]["ks1_missing"] == "no pupils nationally in their KS1 group"
     )
+
+
+def test_a_synthetic_background_of_2026_gives_the_nation_its_ks1_value_added(db, ks4_catalogue):
+    """The demo's background: its Year 11 carry their KS1 assessments (nine years back, the older
+    codes), so the national KS1 groups and the value added exist in a year without Progress 8."""
+    from keystage.measures.background import set_background
+
+    set_background(YEAR, scale="small", seed=31, schools=[])
+    run, _figures = services.compute_and_store_ks4(YEAR)
+    nation = SchoolFigure.objects.national().get(run=run, group="all", value="all")
+    assert nation.p8 is None and nation.p8_pupils == 0
+    assert nation.ks1_va_pupils > 0.9 * nation.cohort  # all but the few with a pre-key stage code
+    assert nation.ks1_va is not None and abs(nation.ks1_va) < 0.05  # the nation against itself
+    assert run.ks1_groups is not None

@@ -36,7 +36,7 @@ MAX_BYTES = 20 * 1024 * 1024  # a whole secondary school is well under 1 MB
 # Codes a KS1 prior-attainment column may hold: the KS1 framework's, in every year it has had, and
 # the older teacher assessment codes (PKF, BLW ...) of pupils now in secondary school, whose KS1
 # is their prior attainment when they have no KS2 tests.
-_KS1_CODES = (
+KS1_CODES = (
     frozenset(
         code
         for framework in FrameworkLibrary.from_directory().versions("ks1")
@@ -172,8 +172,8 @@ def _ks1(text: str) -> str | None:
     value = text.strip().upper()
     if not value:
         return None
-    if value not in _KS1_CODES:
-        raise ValueError(f"must be a KS1 teacher assessment code ({', '.join(sorted(_KS1_CODES))})")
+    if value not in KS1_CODES:
+        raise ValueError(f"must be a KS1 teacher assessment code ({', '.join(sorted(KS1_CODES))})")
     return value
 
 

@@ -409,6 +409,28 @@ def _repeat_entries(
     block(second, qan, grades_of(qan, level(second, 0.0)))
 
 
+def _ks1_teacher_assessments(
+    rng: np.random.Generator, cohort: dict[str, Any], lowest: str
+) -> list[pl.DataFrame]:
+    """The cohort's KS1 teacher assessments in reading, writing and maths (upn, assessment, result):
+    greater depth, expected, working towards, else ``lowest`` (the pre-key stage code of the year
+    they were assessed: PKF until 2018, PK4 from 2019)."""
+    blocks = []
+    for code in ("ks1_reading_ta", "ks1_writing_ta", "ks1_maths_ta"):
+        latent = cohort["ability"] + rng.normal(0, 0.35, len(cohort["ability"]))
+        levels = np.select([latent > 1.0, latent > -0.6, latent > -2.2], [0, 1, 2], 3)
+        blocks.append(
+            pl.DataFrame(
+                {
+                    "upn": cohort["upn"],
+                    "assessment": code,
+                    "result": _labels(levels, ["GDS", "EXS", "WTS", lowest]),
+                }
+            )
+        )
+    return blocks
+
+
 def _primary(
     rng: np.random.Generator, cohorts: dict[int, dict[str, Any]], params: dict[str, Any]
 ) -> pl.DataFrame:
@@ -447,16 +469,7 @@ def _primary(
     add(year2, "phonics_mark", marks(year2, retake, shift=4.0), retake)
 
     def ks1_ta(cohort: dict[str, Any]) -> None:
-        for code in ("ks1_reading_ta", "ks1_writing_ta", "ks1_maths_ta"):
-            latent = cohort["ability"] + rng.normal(0, 0.35, len(cohort["ability"]))
-            add(
-                cohort,
-                code,
-                _labels(
-                    np.select([latent > 1.0, latent > -0.6, latent > -2.2], [0, 1, 2], 3),
-                    ["GDS", "EXS", "WTS", "PK4"],
-                ),
-            )
+        blocks.extend(_ks1_teacher_assessments(rng, cohort, "PK4"))
 
     # KS1 teacher assessment (optional since 2023/24; most schools still assess).
     ks1_ta(year2)
@@ -541,6 +554,11 @@ def generate(
             cohorts[nc_year] = cohort
         primary_results = _primary(rng, cohorts, params)
         frames.extend(_frame(c) for c in cohorts.values())
+    if secondary.height:
+        # Year 11's KS1 assessments, nine years back: prior attainment for keystage's KS1-based value
+        # added in the years without Progress 8. Drawn last, so every draw above is as it was.
+        lowest = "PKF" if spec.year - 9 <= 2018 else "PK4"
+        primary_results = pl.concat([primary_results, *_ks1_teacher_assessments(rng, year11, lowest)])
     pupils = pl.concat(frames) if frames else pl.DataFrame()
     return SynthYear(
         spec=spec,

@@ -37,21 +37,26 @@ KS1_ON_ROSTER = {
 }
 
 
+def ks1_on_roster(primary_results: pl.DataFrame, pupils: pl.DataFrame) -> pl.DataFrame:
+    """The KS1 teacher assessments of ``pupils`` (upn) as the roster holds them: upn, ks1_reading,
+    ks1_writing, ks1_maths (null where a pupil has none)."""
+    ks1 = (
+        primary_results.filter(pl.col("assessment").is_in(list(KS1_ON_ROSTER)))
+        .join(pupils.select("upn"), on="upn", how="semi")
+        .pivot(on="assessment", index="upn", values="result", aggregate_function="first")
+        .rename(lambda name: KS1_ON_ROSTER.get(name, name))
+    )
+    return ks1.with_columns(
+        pl.lit(None, dtype=pl.String).alias(c) for c in KS1_ON_ROSTER.values() if c not in ks1.columns
+    ).select("upn", *KS1_ON_ROSTER.values())
+
+
 def roster_frame(year: SynthYear) -> pl.DataFrame:
     """Pupils in the roster CSV format (keystage/core/pupils/roster_csv.py), with each school's DfE number.
     Pupils past Year 2 carry their KS1 teacher assessments, as an MIS holds them (from the KS1 CTF)."""
     yes_no = {True: "Y", False: "N"}
     flags = ("fsm6", "looked_after", "adopted_from_care", "eal")
-    past_ks1 = year.pupils.filter(pl.col("nc_year") > 2).select("upn")
-    ks1 = (
-        year.primary_results.filter(pl.col("assessment").is_in(list(KS1_ON_ROSTER)))
-        .join(past_ks1, on="upn", how="semi")
-        .pivot(on="assessment", index="upn", values="result", aggregate_function="first")
-        .rename(lambda name: KS1_ON_ROSTER.get(name, name))
-    )
-    ks1 = ks1.with_columns(
-        pl.lit(None, dtype=pl.String).alias(c) for c in KS1_ON_ROSTER.values() if c not in ks1.columns
-    )
+    ks1 = ks1_on_roster(year.primary_results, year.pupils.filter(pl.col("nc_year") > 2).select("upn"))
     return (
         year.pupils.join(year.schools.select("school_id", "dfe_number"), on="school_id")
         .join(ks1, on="upn", how="left")

@@ -940,14 +940,17 @@ def _grades_of(points: pl.DataFrame, qans: list[str]) -> dict[str, str]:
     return dict(listed.iter_rows())
 
 
-def _figure_lines(p: dict[str, Any], label: str | None) -> list[str]:
-    """A pupil's figures, after the results."""
+def _figure_lines(p: dict[str, Any], label: str | None, no_progress8: str | None = None) -> list[str]:
+    """A pupil's figures, after the results. ``no_progress8``: why no pupil has Progress 8 this year
+    (DfE publishes none), said in place of each pupil's own reason."""
     lines = [
         f"Attainment 8 {p['a8']:g}: English {p['a8_english']:g}, maths {p['a8_maths']:g}, "
         f"EBacc {p['a8_ebacc']:g} ({p['ebacc_slots_filled']} of 3 slots), open {p['a8_open']:g} "
         f"({p['open_slots_filled']} of 3 slots)."
     ]
-    if p["p8"] is None:
+    if no_progress8 is not None:
+        lines.append(f"No Progress 8: {no_progress8}.")
+    elif p["p8"] is None:
         reason = "no KS2 prior attainment" if p["ks2_pa"] is None else "no estimates for this year"
         lines.append(f"No Progress 8: {reason}.")
     else:
@@ -959,9 +962,12 @@ def _figure_lines(p: dict[str, Any], label: str | None) -> list[str]:
     return lines
 
 
-def explanations(measures: PupilMeasures, upns: list[str] | None = None) -> dict[str, list[str]]:
+def explanations(
+    measures: PupilMeasures, upns: list[str] | None = None, *, no_progress8: str | None = None
+) -> dict[str, list[str]]:
     """Each pupil's explanation (all pupils if ``upns`` is None), in one pass over their results:
-    each result and what it counted for, then their figures, in plain words."""
+    each result and what it counted for, then their figures, in plain words. ``no_progress8``: as
+    for ``_figure_lines``, in a year DfE publishes no Progress 8 for."""
     lines: dict[str, list[str]] = defaultdict(list)
     year, list_year = measures.year, measures.list_year
     slots = measures.slots(upns)
@@ -971,7 +977,7 @@ def explanations(measures: PupilMeasures, upns: list[str] | None = None) -> dict
         lines[row["upn"]].append(_result_line(row, year, list_year, grades))
     pupils = measures.pupils if upns is None else measures.pupils.filter(pl.col("upn").is_in(upns))
     for pupil in pupils.iter_rows(named=True):
-        lines[pupil["upn"]].extend(_figure_lines(pupil, measures.estimates_label))
+        lines[pupil["upn"]].extend(_figure_lines(pupil, measures.estimates_label, no_progress8))
     return dict(lines)
 
 
