@@ -18,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.management import execute_from_command_line
 
     prog = "keystage"
+    if len(args) > 1 and args[1] not in {"serve", "runserver"}:
+        # The worker and commands may wait for SQLite's write lock longer than a web page does.
+        os.environ.setdefault("KEYSTAGE_SQLITE_TIMEOUT", "30")
     if len(args) < 2 or args[1] in {"-h", "--help"}:
         args = [prog, "help"]
     execute_from_command_line([prog, *args[1:]])

@@ -131,6 +131,7 @@ TEMPLATES = [
     }
 ]
 
+WEB_SQLITE_TIMEOUT_SECONDS = "5"
 # Database: SQLite in WAL mode by default, so the web server and the worker can share it.
 _default_sqlite = f"sqlite:///{VAR_DIR / 'keystage.sqlite3'}"
 # Connections are kept between requests (KEYSTAGE_DB_CONN_MAX_AGE seconds; 0 opens one per request):
@@ -145,7 +146,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # IMMEDIATE: writers queue for the lock instead of failing mid-transaction.
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        # How long a write waits for another writer before the page answers 503 ("try again"): short
+        # for the web (a person is waiting), longer for the worker and commands (KEYSTAGE_SQLITE_TIMEOUT,
+        # set by keystage.cli; `keystage serve` sets the web's).
+        "timeout": float(os.environ.get("KEYSTAGE_SQLITE_TIMEOUT", WEB_SQLITE_TIMEOUT_SECONDS)),
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
     }
     # A file, not memory, so a worker process in a test can see the test database; one per test
@@ -337,7 +341,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"refusals": {"()": "keystage.web.log_filters.RefusalsWithoutTracebacks"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["refusals"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("KEYSTAGE_LOG_LEVEL", "INFO")},
     # WeasyPrint reports each step of every PDF at INFO: too chatty for a log.
     "loggers": {

@@ -91,6 +91,7 @@ def test_each_demo_role_reads_the_reports_its_role_allows(demo, live_server, new
     _open(officer, base, "la-officer@riverside-la.example", checked)
     officer.goto(f"{base}/reports/{authority.pk}/ks2/{year}/")
     officer.get_by_role("link", name="Summary reports for schools").click()
+    officer.locator("#summary-schools").wait_for()  # the click's page, not the one before
     schools = officer.locator("#summary-schools tbody tr").count()
     assert (
         schools

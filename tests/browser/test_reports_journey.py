@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from playwright.sync_api import expect
 from pypdf import PdfReader
 from python_calamine import CalamineWorkbook
 
@@ -131,7 +132,8 @@ def test_an_anonymised_teachers_scatter_points_lead_nowhere(reports_world, passw
     page.get_by_role("link", name="Subjects").click()
     assert_accessible(page, checked)
     page.locator("#subjects tbody a").first.click()
-    assert page.locator("#grades-chart svg").count() == 1 and page.locator("#grades tbody tr").count() > 1
+    expect(page.locator("#grades-chart svg")).to_have_count(1)  # waits for the page the click opens
+    assert page.locator("#grades tbody tr").count() > 1
     assert_accessible(page, checked)
     _shot(page, "subjects")
 

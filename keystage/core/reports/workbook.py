@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import xlsxwriter
+from keystage.core.workbook_cells import new_workbook, write_cell
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Table:
 def report_workbook(title: str, about: Sequence[tuple[str, str]], tables: Sequence[Table]) -> bytes:
     """``about``: (label, text) lines for the cover sheet, e.g. ("Filters applied", "Gender: Male.")."""
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    book = new_workbook(buffer)
     heading = book.add_format({"bold": True, "font_size": 14})
     label = book.add_format({"bold": True, "valign": "top"})
     wrapped = book.add_format({"text_wrap": True, "valign": "top"})
@@ -31,21 +31,21 @@ def report_workbook(title: str, about: Sequence[tuple[str, str]], tables: Sequen
     cover = book.add_worksheet("About")
     cover.set_column(0, 0, 24)
     cover.set_column(1, 1, 100)
-    cover.write(0, 0, title, heading)
+    write_cell(cover, 0, 0, title, heading)
     for row, (name, text) in enumerate(about, start=2):
-        cover.write(row, 0, name, label)
-        cover.write(row, 1, text, wrapped)
+        write_cell(cover, row, 0, name, label)
+        write_cell(cover, row, 1, text, wrapped)
     used: set[str] = {"About"}
     for table in tables:
         sheet = book.add_worksheet(_sheet_name(table.title, used))
-        sheet.write(0, 0, table.title, heading)
+        write_cell(sheet, 0, 0, table.title, heading)
         for col, name in enumerate(table.columns):
-            sheet.write(2, col, name, header)
+            write_cell(sheet, 2, col, name, header)
             width = max([len(str(name))] + [len(str(r[col])) for r in table.rows if col < len(r)] + [8])
             sheet.set_column(col, col, min(width + 2, 60))
         for row, values in enumerate(table.rows, start=3):
             for col, value in enumerate(values):
-                sheet.write(row, col, "" if value is None else value, cell)
+                write_cell(sheet, row, col, value, cell)
         sheet.freeze_panes(3, 1)
     book.close()
     return buffer.getvalue()

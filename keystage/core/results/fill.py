@@ -36,6 +36,7 @@ from keystage.core.results.rules import RULES, Severity
 from keystage.core.results.validation import cell_text, column_letter
 from keystage.core.results.workbooks import RESULTS_SHEET
 from keystage.core.synth.generator import load_parameters
+from keystage.core.workbook_cells import set_openpyxl_value
 
 Value = int | float | str
 Cell = Value | date | datetime | None
@@ -767,7 +768,7 @@ def fill_template(
         cell = worksheet.cell(row=row, column=index + 1)
         if not cell.has_style and index in styles:
             cell._style = copy(styles[index])
-        cell.value = written
+        set_openpyxl_value(cell, written)
     out = io.BytesIO()
     book.save(out)
     per_pupil = [len(taken) for taken in results]

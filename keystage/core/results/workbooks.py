@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import xlsxwriter
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
@@ -21,6 +20,7 @@ from keystage.core.results.kinds import academic_year_name
 from keystage.core.results.layout import SubjectColumn, TemplateLayout
 from keystage.core.results.rules import Issue, Severity
 from keystage.core.results.validation import column_letter
+from keystage.core.workbook_cells import new_workbook, write_cell
 
 RESULTS_SHEET = "Results"
 GUIDANCE_SHEET = "Guidance"
@@ -73,19 +73,19 @@ def _first_subject_column(layout: TemplateLayout) -> int:
 def _write_headings(sheet: Worksheet, layout: TemplateLayout, formats: _Formats, made_on: date) -> None:
     label_column = _first_subject_column(layout) - 1
     if layout.header_rows:
-        sheet.write_string(0, 0, layout.title, formats.stamp)
-        sheet.write_string(0, 1, f"Template v{layout.version}, {made_on:%d/%m/%Y}", formats.stamp)
+        write_cell(sheet, 0, 0, layout.title, formats.stamp)
+        write_cell(sheet, 0, 1, f"Template v{layout.version}, {made_on:%d/%m/%Y}", formats.stamp)
         for row, header_row in enumerate(layout.header_rows):
-            sheet.write_string(row, label_column, header_row.label, formats.label)
+            write_cell(sheet, row, label_column, header_row.label, formats.label)
             for offset, column in enumerate(layout.subjects):
-                sheet.write_string(row, label_column + 1 + offset, header_row.value(column), formats.code)
+                write_cell(sheet, row, label_column + 1 + offset, header_row.value(column), formats.code)
     heading = layout.heading_row - 1
     for index, pupil_field in enumerate(layout.pupil_fields):
-        sheet.write_string(heading, index, pupil_field.header, formats.header)
+        write_cell(sheet, heading, index, pupil_field.header, formats.header)
         sheet.set_column(index, index, pupil_field.width, formats.unlocked)
     first = _first_subject_column(layout)
     for offset, column in enumerate(layout.subjects):
-        sheet.write_string(heading, first + offset, column.header, formats.header)
+        write_cell(sheet, heading, first + offset, column.header, formats.header)
     if layout.subjects:
         sheet.set_column(first, first + len(layout.subjects) - 1, 14, formats.unlocked)
     sheet.set_row(heading, 60 if layout.header_rows else 45)
@@ -116,7 +116,7 @@ def _dropdowns(
             hidden = lists[0]
             list_column = offset
             for row, choice in enumerate(choices):
-                hidden.write_string(row, list_column, choice)
+                write_cell(hidden, row, list_column, choice)
             letter = column_letter(list_column)
             options["source"] = f"=Lists!${letter}$1:${letter}${len(choices)}"
         sheet.data_validation(first_row, first + offset, last_row, first + offset, options)
@@ -142,7 +142,7 @@ def _protect(sheet: Worksheet) -> None:
 def _guidance(book: Workbook, layout: TemplateLayout, formats: _Formats, made_on: date) -> None:
     sheet = book.add_worksheet(GUIDANCE_SHEET)
     kind = layout.kind
-    sheet.write_string(0, 0, f"{layout.title} template: guidance", formats.title)
+    write_cell(sheet, 0, 0, f"{layout.title} template: guidance", formats.title)
     lines = [
         f"Template version {layout.version}, made {made_on:%d/%m/%Y} by keystage.",
         f"Enter each pupil's results for {academic_year_name(layout.year)} in the {RESULTS_SHEET} sheet. "
@@ -166,7 +166,7 @@ def _guidance(book: Workbook, layout: TemplateLayout, formats: _Formats, made_on
     if layout.reference_note:
         lines.append(f"Source: {layout.reference_note}")
     for row, line in enumerate(lines, start=1):
-        sheet.write_string(row, 0, line)
+        write_cell(sheet, row, 0, line)
     table_row = len(lines) + 2
     columns = [
         "Column",
@@ -180,7 +180,7 @@ def _guidance(book: Workbook, layout: TemplateLayout, formats: _Formats, made_on
     ]
     widths = [8, 40, 12, 12, 60, 30, 16, 40]
     for index, (title, width) in enumerate(zip(columns, widths, strict=True)):
-        sheet.write_string(table_row, index, title, formats.header)
+        write_cell(sheet, table_row, index, title, formats.header)
         sheet.set_column(index, index, width)
     first = _first_subject_column(layout)
     for offset, column in enumerate(layout.subjects):
@@ -195,7 +195,7 @@ def _guidance(book: Workbook, layout: TemplateLayout, formats: _Formats, made_on
             _describe_valid(column),
         ]
         for index, text in enumerate(values):
-            sheet.write_string(table_row + 1 + offset, index, text)
+            write_cell(sheet, table_row + 1 + offset, index, text)
 
 
 def _describe_valid(column: SubjectColumn) -> str:
@@ -217,7 +217,7 @@ def write_template(
 ) -> bytes:
     """The .xlsx a school downloads from Get template, pre-filled with its pupils."""
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_numbers": False})
+    book = new_workbook(buffer)
     formats = _Formats(book)
     sheet = book.add_worksheet(RESULTS_SHEET)
     _write_headings(sheet, layout, formats, made_on)
@@ -262,19 +262,15 @@ def _write_pupil(
             sheet.write_datetime(row, index, pupil.date_of_birth, formats.date)
             continue
         value = values[pupil_field.key]
-        if isinstance(value, int):
-            sheet.write_number(row, index, value, formats.unlocked)
-        else:
-            sheet.write_string(
-                row, index, str(value), formats.text if pupil_field.key == "dfe" else formats.unlocked
-            )
+        text_format = formats.text if pupil_field.key == "dfe" else formats.unlocked
+        write_cell(sheet, row, index, value if isinstance(value, int) else str(value), text_format)
 
 
 def write_error_workbook(layout: TemplateLayout, rows: list[list[object]], issues: Sequence[Issue]) -> bytes:
     """The school's file back, with each bad cell highlighted and commented and an Errors sheet
     listing every issue. Values are written back exactly as they were read."""
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_numbers": False})
+    book = new_workbook(buffer)
     formats = _Formats(book)
     errors = book.add_worksheet(ERRORS_SHEET)
     sheet = book.add_worksheet(RESULTS_SHEET)
@@ -296,7 +292,7 @@ def write_error_workbook(layout: TemplateLayout, rows: list[list[object]], issue
             if marked:
                 has_error = any(i.severity is Severity.ERROR for i in marked)
                 cell_format = formats.bad if has_error else formats.warn
-            _write_value(sheet, r, c, value, cell_format, formats)
+            write_cell(sheet, r, c, value, cell_format, date_format=formats.date)
     comments = 0
     for (r, c), marked in by_cell.items():
         if r >= len(rows) or c >= len(rows[r]):
@@ -311,7 +307,8 @@ def write_error_workbook(layout: TemplateLayout, rows: list[list[object]], issue
     sheet.freeze_panes(layout.heading_row, _first_subject_column(layout))
     titles = ["Row", "Column", "Heading", "Value", "Code", "Severity", "Message"]
     widths = [6, 8, 30, 16, 30, 9, 90]
-    errors.write_string(
+    write_cell(
+        errors,
         0,
         0,
         f"{len(issues)} issue{'s' if len(issues) != 1 else ''} in this {layout.title} upload. "
@@ -319,7 +316,7 @@ def write_error_workbook(layout: TemplateLayout, rows: list[list[object]], issue
         formats.bold,
     )
     for index, (title, width) in enumerate(zip(titles, widths, strict=True)):
-        errors.write_string(2, index, title, formats.header)
+        write_cell(errors, 2, index, title, formats.header)
         errors.set_column(index, index, width, formats.wrap if title == "Message" else None)
     for offset, issue in enumerate(issues, start=3):
         values = [
@@ -332,10 +329,7 @@ def write_error_workbook(layout: TemplateLayout, rows: list[list[object]], issue
             issue.message,
         ]
         for index, value in enumerate(values):
-            if isinstance(value, int):
-                errors.write_number(offset, index, value)
-            else:
-                errors.write_string(offset, index, "" if value is None else str(value))
+            write_cell(errors, offset, index, value if isinstance(value, int) else str(value or ""))
     errors.autofilter(2, 0, 2 + len(issues), len(titles) - 1)
     errors.freeze_panes(3, 0)
     errors.activate()
@@ -350,20 +344,3 @@ def _column_index(letters: str) -> int | None:
     for letter in letters:
         index = index * 26 + (ord(letter) - 64)
     return index - 1
-
-
-def _write_value(
-    sheet: Worksheet, row: int, col: int, value: object, cell_format: Any, formats: _Formats
-) -> None:
-    if value is None or value == "":
-        if cell_format is not None:
-            sheet.write_blank(row, col, None, cell_format)
-        return
-    if isinstance(value, bool):
-        sheet.write_boolean(row, col, value, cell_format)
-    elif isinstance(value, int | float):
-        sheet.write_number(row, col, value, cell_format)
-    elif isinstance(value, date):
-        sheet.write_datetime(row, col, value, cell_format or formats.date)
-    else:
-        sheet.write_string(row, col, str(value), cell_format)

@@ -52,7 +52,11 @@ class Command(BaseCommand):
             action="store_true",
             help="the file is the school's whole roll: pupils not in it are marked as left",
         )
-        load.add_argument("--allow-many-leavers", action="store_true")
+        load.add_argument(
+            "--allow-many-leavers",
+            action="store_true",
+            help="with --whole-school: the file may mark more than half the roll as left",
+        )
         export = sub.add_parser(
             "export",
             help="write a school's pupils, or its confirmed results of a collection, as a CTF",

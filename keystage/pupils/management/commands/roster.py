@@ -27,6 +27,11 @@ class Command(BaseCommand):
             action="store_true",
             help="the file is not the whole school: nobody is marked as left",
         )
+        load.add_argument(
+            "--allow-many-leavers",
+            action="store_true",
+            help="a whole-school file may mark more than half the roll as left (they really left)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         school = school_from_option(options["school"])

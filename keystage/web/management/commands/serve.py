@@ -7,6 +7,7 @@ import sys
 from argparse import ArgumentParser
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -28,6 +29,9 @@ class Command(BaseCommand):
         if not options["no_collectstatic"]:
             # Pages name static files by content hash: the server needs the collected set.
             call_command("collectstatic", interactive=False, verbosity=0)
+        # A page waits at most this long for SQLite's write lock, then answers 503 (a demo's worker
+        # may have passed its own, longer wait down to this process).
+        os.environ["KEYSTAGE_SQLITE_TIMEOUT"] = settings.WEB_SQLITE_TIMEOUT_SECONDS
         argv = [
             sys.executable,
             "-m",
