@@ -61,7 +61,7 @@ def things(world, settings, tmp_path):
         actor=world.person("manage_data"),
     )  # fmt: skip
     report = returns.publish_report(
-        round_, world.s1, source=as_file(b"%PDF", "r.pdf"), filename="r.pdf",
+        round_, world.s1, source=as_file(b"%PDF-1.7", "r.pdf"), filename="r.pdf",
         actor=world.person("la_data_officer"),
     )  # fmt: skip
     return world, upload, round_, sent, report

@@ -4,6 +4,7 @@ transaction and audit record, and queues the long work (checking a CTF) for the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from django.utils.crypto import get_random_string
 from keystage.accounts import policy
 from keystage.audit import log
 from keystage.audit.models import AuditAction
-from keystage.core import year_groups
+from keystage.core import file_kinds, year_groups
 from keystage.core.results.kinds import academic_year_name
 from keystage.core.results.reading import detect_format
 from keystage.core.results.validation import ValidationReport
@@ -660,6 +661,14 @@ def publish_report(
     _check_size(filename, source.size or 0)
     sha256, size = file_digest(source)
     _check_size(filename, size)
+    kind = file_kinds.kind_of(source)
+    if kind is None:
+        raise ReturnsError(
+            f"{filename} cannot be published to a school: its content is not a "
+            f"{file_kinds.ALLOWED_KINDS} file. Save the report as one of these and publish it again.",
+            "file",
+        )
+    filename = file_kinds.download_name(filename, kind)[-255:]
     earlier = PublishedReport.objects.filter(round=round_, school=school, sha256=sha256).first()
     if earlier is not None:
         raise ReturnsError(
@@ -699,8 +708,17 @@ def publish_report(
 # Downloads -------------------------------------------------------------------------------------
 
 
-def _open_audited(stored: FieldFile, school: School, *, missing: str, actor: Any, **audit: Any) -> FieldFile:
-    """A stored file of a school's, for someone who may see the school's files; audited."""
+def _open_audited(
+    stored: FieldFile,
+    school: School,
+    *,
+    missing: str,
+    actor: Any,
+    check: Callable[[FieldFile], None] | None = None,
+    **audit: Any,
+) -> FieldFile:
+    """A stored file of a school's, for someone who may see the school's files; audited once it
+    passes ``check`` (which raises ReturnsError to refuse it)."""
     if not can_see_school_files(actor, school):
         raise PermissionDenied("You do not have permission to see this school's files.")
     if not stored:
@@ -709,6 +727,12 @@ def _open_audited(stored: FieldFile, school: School, *, missing: str, actor: Any
         stored.open("rb")
     except FileNotFoundError:
         raise ReturnsError(missing) from None
+    if check is not None:
+        try:
+            check(stored)
+        except BaseException:
+            stored.close()
+            raise
     log.record(AuditAction.RETURN_DOWNLOADED, actor=actor, organisation=school, **audit)
     return stored
 
@@ -726,18 +750,34 @@ def open_return_file(sent: Return, *, actor: Any, ip: str | None = None) -> Fiel
     )
 
 
-def open_report_file(report: PublishedReport, *, actor: Any, ip: str | None = None) -> FieldFile:
-    """A report the LA published to a school."""
-    return _open_audited(
+def open_report_file(
+    report: PublishedReport, *, actor: Any, ip: str | None = None
+) -> tuple[FieldFile, file_kinds.FileKind]:
+    """A report the LA published to a school, and its kind, read from its content. A file published
+    before kinds were checked that is of no kind served is refused, not served."""
+    kinds: list[file_kinds.FileKind] = []
+
+    def served_kind(stored: FieldFile) -> None:
+        kind = file_kinds.kind_of(stored)
+        if kind is None:
+            raise ReturnsError(
+                f"“{report.title}” is not a {file_kinds.ALLOWED_KINDS} file, so keystage does not serve "
+                "it. Ask your LA to publish it again as one of these."
+            )
+        kinds.append(kind)
+
+    stored = _open_audited(
         report.file,
         report.school,
         missing="The stored report is missing; ask your LA to publish it again.",
         actor=actor,
+        check=served_kind,
         subject=f"{report.round}: report “{report.title}”",
         ip_address=ip,
         report=report.pk,
         file="published_report",
     )
+    return stored, kinds[0]
 
 
 # What the pages show ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from keystage.accounts import policy
 from keystage.audit.log import client_address
+from keystage.core.file_kinds import download_name
 from keystage.core.returns import ReturnTag
 from keystage.core.roles import Action
 from keystage.organisations.models import LocalAuthority, School
@@ -241,11 +242,19 @@ def report_download(request: HttpRequest, report_id: int) -> HttpResponseBase:
     if not services.can_see_school_files(request.user, report.school):
         raise PermissionDenied("You do not have permission to see this school's reports.")
     try:
-        stored = services.open_report_file(report, actor=request.user, ip=client_address(request))
+        stored, kind = services.open_report_file(report, actor=request.user, ip=client_address(request))
     except services.ReturnsError as error:
         messages.error(request, str(error))
         return redirect("returns:school", org_id=report.school_id)
-    return _download(stored, report.filename)
+    # Served as what its content is, under a name that ends so: never as a page the browser runs.
+    response = FileResponse(
+        stored,
+        as_attachment=True,
+        filename=download_name(report.filename, kind),
+        content_type=kind.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 # LA side ---------------------------------------------------------------------------------------

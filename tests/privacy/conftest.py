@@ -180,7 +180,7 @@ def published_report(school, round_: ReturnRound) -> PublishedReport:
     made = PublishedReport(
         round=round_, school=school, title="Summary report", filename="summary.pdf", sha256="0" * 64
     )
-    made.file.save("summary.pdf", ContentFile(b"%PDF pupils"), save=False)
+    made.file.save("summary.pdf", ContentFile(b"%PDF-1.7 pupils"), save=False)
     made.save()
     return made
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -293,7 +294,7 @@ def everything(world):
     report = services.publish_report(
         round_,
         world.s1,
-        source=as_file(b"%PDF", "r.pdf"),
+        source=as_file(b"%PDF-1.7", "r.pdf"),
         filename="r.pdf",
         actor=world.person("la_data_officer"),
     )
@@ -491,3 +492,34 @@ def test_bad_la_input_gets_a_clear_message(world, settings):
     )
     assert "Only CTF returns" in text(check)
     assert not CorrectionRequest.objects.exists() and not PublishedReport.objects.exists()
+
+
+def test_the_la_publishes_only_files_of_a_kind_served_told_by_content_not_name(world):
+    round_ = open_round(world.la)
+    officer = signed_in(world.person("la_data_officer"))
+    publish = reverse("returns:publish", args=[world.la.pk, round_.pk, world.s1.pk])
+    page = b"<!DOCTYPE html><html><script>alert(document.cookie)</script></html>"
+    for name, data in (("summary.html", page), ("summary.pdf", page), ("run.sh", b"#!/bin/sh\nrm -rf /\n")):
+        refused = officer.post(publish, {"title": "Summary", "file": as_file(data, name)})
+        assert refused.status_code == 400, name
+        assert f"{name} cannot be published to a school: its content is not a PDF, Excel" in text(refused)
+    assert not PublishedReport.objects.exists()
+
+    # A real PDF called .html is published, and a school downloads it as the PDF it is.
+    published = officer.post(
+        publish, {"title": "Summary", "file": as_file(b"%PDF-1.7 summary", "summary.html")}
+    )
+    assert published.status_code == 302
+    report = PublishedReport.objects.get()
+    download = signed_in(world.person("school_named")).get(
+        reverse("returns:report_download", args=[report.pk])
+    )
+    assert download.status_code == 200 and download["Content-Type"] == "application/pdf"
+    assert 'filename="summary.html.pdf"' in download["Content-Disposition"]
+    assert download["X-Content-Type-Options"] == "nosniff"
+
+    # One stored before kinds were checked is not served as what it is not.
+    report.file.save("old.html", ContentFile(page), save=True)
+    school = signed_in(world.person("school_named"))
+    refused = school.get(reverse("returns:report_download", args=[report.pk]), follow=True)
+    assert "is not a PDF, Excel" in text(refused) and "Ask your LA to publish it again" in text(refused)
