@@ -571,18 +571,22 @@ def _store_results(upload: Upload, report: ValidationReport, layout: TemplateLay
 
 def requeue_stalled_validations(now: datetime | None = None) -> int:
     """Uploads left processing with no check queued or running for them (the task was lost, or
-    failed: its worker died every time it took it) are queued again. The worker runs this when it
+    failed) are queued again, and one whose every check died with its worker is refused (it is
+    not counted in what is returned: the number queued again). The worker runs this when it
     starts and every minute after. A check still queued or running is left alone, however long it
     takes: a dead worker's task is queued again by the worker itself (requeue_orphaned_tasks)."""
     now = now or timezone.now()
-    stalled = (
-        Upload.objects.filter(status=UploadStatus.PROCESSING)
-        .filter(
-            Q(validation_started_at__lt=now - STALLED_AFTER)
-            | Q(validation_started_at__isnull=True, validation_queued_at__lt=now - LOST_AFTER)
-            | Q(validation_queued_at__isnull=True, uploaded_at__lt=now - STALLED_AFTER)
-        )
-        .exclude(pk__in=_uploads_with_a_check_pending())
+    pending = _uploads_with_a_check_pending()
+    processing = Upload.objects.filter(status=UploadStatus.PROCESSING).exclude(pk__in=pending)
+    # A file whose every check died with its worker is refused by this sweep, the one that found the
+    # last death, rather than queued again after another wait.
+    spent = processing.filter(validation_attempts__gte=CHECK_ATTEMPTS)
+    for upload_id in spent.values_list("pk", flat=True):
+        validate_stored_upload(upload_id)
+    stalled = processing.filter(validation_attempts__lt=CHECK_ATTEMPTS).filter(
+        Q(validation_started_at__lt=now - STALLED_AFTER)
+        | Q(validation_started_at__isnull=True, validation_queued_at__lt=now - LOST_AFTER)
+        | Q(validation_queued_at__isnull=True, uploaded_at__lt=now - STALLED_AFTER)
     )
     ids = list(stalled.values_list("pk", flat=True))
     Upload.objects.filter(pk__in=ids).update(validation_started_at=None)

@@ -436,10 +436,15 @@ def requeue_stalled_validations(now: datetime | None = None) -> int:
     from keystage.returns.tasks import validate_return_task
 
     now = now or timezone.now()
+    waiting = Return.objects.filter(validation=Validation.PENDING).exclude(
+        pk__in=first_args_pending(validate_return_task)
+    )
+    # A CTF whose every check died with its worker is refused by this sweep, not queued again.
+    for return_id in waiting.filter(validation_attempts__gte=CHECK_ATTEMPTS).values_list("pk", flat=True):
+        validate_return(return_id)
     ids = list(
-        Return.objects.filter(validation=Validation.PENDING)
+        waiting.filter(validation_attempts__lt=CHECK_ATTEMPTS)
         .filter(Q(validation_queued_at__lt=now - STALLED_AFTER) | Q(validation_queued_at__isnull=True))
-        .exclude(pk__in=first_args_pending(validate_return_task))
         .values_list("pk", flat=True)
     )
     for return_id in ids:

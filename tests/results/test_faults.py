@@ -401,8 +401,11 @@ def test_a_file_that_kills_every_check_is_refused_after_three_not_checked_for_ev
         assert worker.requeue_orphaned_tasks(worker_id="me") == (1 if attempt < worker.ATTEMPTS else 0)
     task.refresh_from_db()
     assert task.status == TaskResultStatus.FAILED
-    # The task failed, the upload is still processing: the sweep queues a new check, which refuses it.
-    assert services.requeue_stalled_validations(now=later) == 1
+    # The task failed on its third death; the same sweep (a worker's, once a minute, or a new worker's
+    # at start) refuses the upload, with no wait for it to look stalled and no fourth check.
+    assert services.requeue_stalled_validations(now=timezone.now()) == 0
+    upload.refresh_from_db()
+    assert upload.status == UploadStatus.ERROR
     call_command("worker", "--batch", "--interval", "0", verbosity=0)
 
     assert len(checks) == services.CHECK_ATTEMPTS  # not a fourth time

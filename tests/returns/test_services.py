@@ -454,6 +454,18 @@ def test_a_ctf_that_kills_every_check_is_refused_after_three_not_checked_for_eve
     assert sent.issues[0]["message"] == services.UNCHECKABLE_MESSAGE
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_that_finds_a_ctfs_last_check_dead_refuses_it_at_once(world):
+    open_round(world.la)
+    sent = send(world, ctf(world.s1, [(upn(world.s1, 1), "Ann", "41")]))
+    Return.objects.filter(pk=sent.pk).update(validation_attempts=services.CHECK_ATTEMPTS)
+    DBTaskResult.objects.update(status="FAILED")  # its third worker died: the task was failed
+    assert services.requeue_stalled_validations() == 0  # not queued again, and no wait for it to look stalled
+    sent.refresh_from_db()
+    assert sent.validation == Validation.ERRORS
+    assert sent.issues[0]["message"] == services.UNCHECKABLE_MESSAGE
+
+
 def test_the_demo_opens_every_return_of_the_year_once(db):
     assert load_demo_returns() == []  # no demo LA loaded
     LocalAuthorityFactory(code="990", name="Riverside (demo LA)")
