@@ -117,6 +117,41 @@ def test_a_named_head_reads_filters_switches_and_finds_a_pupil(
     _shot(page, "pupil")
 
 
+def test_every_scatter_point_hollow_or_filled_is_a_click_and_a_keyboard_target(
+    reports_world,  # noqa: F811
+    password,
+    live_server,
+    new_page,
+):
+    world, base, checked = reports_world, live_server.url, []
+    page = new_page()
+    _sign_in(page, base, world.person("school_named").email, password, checked)
+    scatter = f"{base}/reports/{world.s1.pk}/ks4/{YEAR}/scatter/"
+    page.goto(scatter)
+    hollow = page.locator("a.ks-chart__point:has(rect)")
+    assert hollow.count() > 0
+    # The middle of a hollow square (not its outline) opens that pupil, for a square no other covers.
+    for index in range(hollow.count()):
+        box = hollow.nth(index).locator("rect").bounding_box()
+        middle = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        on_top = page.evaluate(
+            "([x, y]) => document.elementFromPoint(x, y)?.closest('a')?.getAttribute('aria-label')", middle
+        )
+        if on_top == hollow.nth(index).get_attribute("aria-label"):
+            break
+    name = hollow.nth(index).get_attribute("aria-label").split(":")[0]
+    page.mouse.click(*middle)
+    expect(page.locator("#pupil-name")).to_have_text(name)
+
+    page.goto(scatter)
+    first = page.locator("a.ks-chart__point").first
+    name = first.get_attribute("aria-label").split(":")[0]
+    first.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#pupil-name")).to_have_text(name)
+    assert_accessible(page, checked)
+
+
 def test_an_anonymised_teachers_scatter_points_lead_nowhere(reports_world, password, live_server, new_page):  # noqa: F811
     world, base, checked = reports_world, live_server.url, []
     page = new_page()

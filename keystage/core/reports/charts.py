@@ -112,8 +112,9 @@ def scatter_svg(
             )
         else:
             mark = (
+                # Hollow, but the whole square is the target (pointer-events), not just its outline.
                 f'<rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" fill="none" '
-                f'stroke="#505a5f" stroke-width="1.5"/>'
+                f'stroke="#505a5f" stroke-width="1.5" pointer-events="all"/>'
             )
         if link is not None and point.ref:
             name = escape(point.label, quote=True)
