@@ -912,6 +912,7 @@ def pupil_detail(run: MeasureRun, school: School, upn: str) -> dict[str, Any] | 
         if figure is None:
             return None
         labels = {**KS4_MEASURES, **KS4_KS1_VA_MEASURES}
+        # Measures by their key; the other rows are already in words.
         rows = [(labels[k].label if k in labels else k, v) for k, v in _ks4_pupil_figures(figure, run.year)]
         return {
             "upn": upn,
@@ -955,7 +956,7 @@ def _ks4_pupil_figures(figure: PupilFigure, year: int) -> list[tuple[str, Any]]:
             ("ebacc_aps", figure.ebacc_aps),
         ]
     return [
-        ("ks2_pa", figure.ks2_pa),
+        ("KS2 prior attainment (average of reading and maths scaled scores)", figure.ks2_pa),
         ("a8", figure.a8),
         ("a8_english", figure.a8_english),
         ("a8_maths", figure.a8_maths),
