@@ -46,12 +46,16 @@ _UPLOAD_ID = {
 _ISSUE = {
     "type": "object",
     "description": "One problem found in a file: where it is, what was there, and what to do.",
-    "required": ["row", "column", "column_header", "value", "code", "message", "severity"],
+    "required": ["row", "column", "column_header", "value", "pupil", "code", "message", "severity"],
     "properties": {
         "row": {"type": ["integer", "null"], "description": "Row number as the spreadsheet shows it."},
         "column": {"type": ["string", "null"], "description": "Column letter, e.g. “H”."},
         "column_header": {"type": ["string", "null"]},
         "value": {"type": ["string", "null"], "description": "What the cell held."},
+        "pupil": {
+            "type": "string",
+            "description": "Whom it concerns, by UPN and name as the file gives them (CTFs), or empty.",
+        },
         "code": {"type": "string", "description": "A stable code, e.g. result.score_range."},
         "message": {"type": "string", "description": "What is wrong and how to fix it, in plain English."},
         "severity": {"type": "string", "enum": ["error", "warning"]},

@@ -81,7 +81,7 @@ def test_validate_a_good_and_a_bad_file_stores_nothing(world):
     assert body["valid"] is False and body["pupils"] == 3
     assert [i["code"] for i in body["issues"]] == ["result.score_range", "result.score_range"]
     first = body["issues"][0]
-    assert set(first) == {"row", "column", "column_header", "value", "code", "message", "severity"}
+    assert set(first) == {"row", "column", "column_header", "value", "pupil", "code", "message", "severity"}
     assert first["column_header"] == MARK and first["severity"] == "error" and first["value"] == "41"
 
     # Without a school, the file is checked on its own (no DfE number or roster to compare).

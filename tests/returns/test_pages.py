@@ -70,6 +70,12 @@ def test_a_data_officer_sends_a_ctf_with_errors_and_sees_them(world):
     assert len(messages) == 2 and all(m in page for m in messages)
     detail = text(client.get(reverse("returns:return_detail", args=[sent.pk])))
     assert "Every problem found" in detail and "Year 1 and retakes" in detail and messages[1] in detail
+    # Each problem names its pupil as people know them, at the school and at the LA: not "Pupil 1".
+    round_school = reverse("returns:round_school", args=[world.la.pk, sent.round_id, world.s1.pk])
+    la_view = text(signed_in(world.person("la_data_officer")).get(round_school))
+    for seen in (page, detail, la_view):
+        assert f"UPN {upn(world.s1, 1)}, Brown, Ann" in seen and f"UPN {upn(world.s1, 2)}, Brown, Bea" in seen
+        assert "Pupil 1" not in seen
     # The comment may name pupils: people who never see pupils do not see it.
     for persona in ("governor", "school_anon"):
         assert "Year 1 and retakes" not in text(signed_in(world.person(persona)).get(school_url(world)))

@@ -28,6 +28,7 @@ class Issue:
     column: str | None = None
     column_header: str | None = None
     value: str = ""
+    pupil: str = ""  # whom it concerns, as the file names them: "UPN A123..., Smith, Ann" (CTFs)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +36,7 @@ class Issue:
             "column": self.column,
             "column_header": self.column_header,
             "value": self.value,
+            "pupil": self.pupil,
             "code": self.code,
             "message": self.message,
             "severity": self.severity.value,

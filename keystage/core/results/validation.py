@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -738,6 +738,18 @@ def _check_grid(
 # CTF ---------------------------------------------------------------------------------------------
 
 
+def ctf_pupil_words(upn: str, surname: str, forename: str, number: int) -> str:
+    """A CTF's pupil as people know them: UPN and name as the file gives them, or its place in the
+    file when it gives neither."""
+    name = ", ".join(part.strip() for part in (surname, forename) if part and part.strip())
+    upn = (upn or "").strip()
+    if upn and name:
+        return f"UPN {upn}, {name}"
+    if upn or name:
+        return f"UPN {upn}" if upn else name
+    return f"Pupil {number} in the file (no UPN or name)"
+
+
 def _check_ctf(
     data: bytes,
     layout: TemplateLayout,
@@ -768,7 +780,9 @@ def _check_ctf(
     checks.dfe(header_entry, None, school_dfe, dfe_place)
     if header_entry.dfe:
         report.dfe_numbers[header_entry.dfe] = len(document.pupils)
+    named: dict[int, str] = {}
     for number, pupil in enumerate(document.pupils, start=1):
+        named[number] = ctf_pupil_words(pupil.upn, pupil.surname, pupil.forename, number)
         entry = PupilEntry(row=number, upn="", dfe=header_entry.dfe)
         if pupil.nc_year:
             checks.nc_year(entry, number, pupil.nc_year, _Place("NCyearActual", "NC year"))
@@ -791,6 +805,8 @@ def _check_ctf(
             if read_as is not None:
                 entry.results[mapped.assessment] = read_as
         report.pupils.append(entry)
+    # A CTF has no rows a person can see: each pupil's problem names the pupil, as the file does.
+    report.issues[:] = [replace(i, pupil=named[i.row]) if i.row in named else i for i in report.issues]
     for key in sorted(unmapped):
         stage, subject, method, component, qualifier = key
         report.issues.append(
