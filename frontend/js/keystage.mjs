@@ -25,6 +25,7 @@ function poll(region) {
           region.innerHTML = body.html;
           delete region.dataset.pollUrl;
           initAll({ scope: region });
+          activateOnAgreement(region);
           const heading = region.querySelector("[id='outcome-heading'], h2");
           if (heading) {
             heading.setAttribute("tabindex", "-1");
@@ -48,4 +49,21 @@ function poll(region) {
   window.setTimeout(tick, POLL_EVERY_MS);
 }
 
+// A form that asks the person to agree (data-agree-to-submit) keeps its submit button inactive until
+// the box is ticked. Without JavaScript the button works, and the server refuses an unticked box.
+function activateOnAgreement(scope) {
+  scope.querySelectorAll("form[data-agree-to-submit]").forEach((form) => {
+    const box = form.querySelector("input[type=checkbox]");
+    const button = form.querySelector("button[type=submit]");
+    if (!box || !button) return;
+    const sync = () => {
+      button.disabled = !box.checked;
+      button.setAttribute("aria-disabled", String(!box.checked));
+    };
+    box.addEventListener("change", sync);
+    sync();
+  });
+}
+
 document.querySelectorAll("[data-poll-url]").forEach(poll);
+activateOnAgreement(document);

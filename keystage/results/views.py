@@ -337,7 +337,7 @@ def _history_filters(request: HttpRequest, schools: list[School]) -> dict[str, A
         "year": choice("year", set(years)),
         "service": choice("service", set(KINDS)),
         "tidy": request.GET.get("tidy") == "1",
-        "years": years,
+        "years": [(y, academic_year_name(int(y))) for y in years],  # 2026 reads "2025/26", as everywhere
     }
 
 

@@ -86,7 +86,15 @@ def test_template_errors_fix_confirm_and_manage_uploads(world, password, live_se
     _run_worker()
     expect(page.get_by_role("heading", name="Your file passed the checks: 3 pupils")).to_be_visible()
     assert_accessible(page, checked)
-    page.get_by_role("button", name="Confirm submission").click()
+    confirm = page.get_by_role("button", name="Confirm submission")
+    agree = page.get_by_label("I agree to the terms and conditions")
+    expect(confirm).to_be_disabled()  # inactive until the terms are ticked
+    agree.check()
+    expect(confirm).to_be_enabled()
+    agree.uncheck()
+    expect(confirm).to_be_disabled()
+    # Sent unticked all the same (no JavaScript, or a crafted request): the server refuses it.
+    page.locator("form[data-agree-to-submit]").evaluate("form => form.requestSubmit()")
     expect(page.locator(".govuk-error-summary")).to_contain_text("Tick the box to agree")
     assert_accessible(page, checked)
     page.get_by_label("I agree to the terms and conditions").check()

@@ -19,7 +19,7 @@ from keystage.audit.models import AuditAction, AuditEvent
 from keystage.results import services
 from keystage.results.models import SubmittedPupil, Upload, UploadStatus
 from tests.conftest import signed_in
-from tests.results.conftest import filled, open_collection, roster
+from tests.results.conftest import YEAR, filled, open_collection, roster
 
 MARK = "Phonics screening check mark"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -165,6 +165,8 @@ def test_upload_with_errors_then_fixed_then_confirmed(world):
 
     history = client.get(reverse("results:history")).content.decode()
     assert history.count("In use</span>") == 1 and "fixed.xlsx" in history and "results.xlsx" in history
+    # The year filter names academic years as every other page does.
+    assert f'<option value="{YEAR}">{YEAR - 1}/{YEAR % 100:02d}</option>' in history
     tidy = client.get(reverse("results:history") + "?tidy=1").content.decode()
     assert "fixed.xlsx" in tidy and "results.xlsx" not in tidy
     home = client.get(_home(collection, world.s1)).content.decode()
