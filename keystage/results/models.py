@@ -141,6 +141,11 @@ class Upload(models.Model):
     def can_download(self) -> bool:
         return self.status != UploadStatus.DELETED and bool(self.file)
 
+    @property
+    def first_error(self) -> str:
+        """The message of the file's first error ("" with none), for a list of files."""
+        return next((i.get("message", "") for i in self.issues or [] if i.get("severity") == "error"), "")
+
 
 class Deadline(models.TextChoices):
     PROVISIONAL = "provisional", "Provisional deadline"

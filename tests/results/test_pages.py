@@ -249,6 +249,9 @@ def test_trust_bulk_upload_matches_each_file_to_its_school_and_refuses_others(wo
         files.append(
             SimpleUploadedFile(f"{school.dfe_number}.xlsx", filled(template, "phonics", {(1, MARK): 33}))
         )
+    template = services.download_template(collection, world.s1, actor=admin)
+    marks = {(n, MARK): 40 + n for n in (1, 2, 3)}  # three marks over 40: three errors
+    files.append(SimpleUploadedFile("three errors.xlsx", filled(template, "phonics", marks)))
     outside = services.download_template(collection, world.s3, actor=None)
     files.append(SimpleUploadedFile("outside.xlsx", filled(outside, "phonics", {(1, MARK): 30})))
     files.append(SimpleUploadedFile("empty.xlsx", b""))
@@ -269,9 +272,17 @@ def test_trust_bulk_upload_matches_each_file_to_its_school_and_refuses_others(wo
         "8004001.xlsx": (UploadStatus.SUCCESSFUL, world.s1.pk),
         "8002001.xlsx": (UploadStatus.SUCCESSFUL, world.s2.pk),
         "outside.xlsx": (UploadStatus.ERROR, None),
+        "three errors.xlsx": (UploadStatus.ERROR, world.s1.pk),
     }
     status = client.get(response["Location"] + "status/").json()
     assert status["done"] and "not a school of this trust" in status["html"]
+    # Each file says how many errors it has, and leads to all of them: not just the first.
+    three = batch.get(filename="three errors.xlsx")
+    row = status["html"].split("three errors.xlsx</td>")[1].split("</tr>")[0]
+    assert 'data-errors="3">3 errors<' in row and "Range must be" not in row
+    assert f'href="/uploads/{three.pk}/#outcome-heading">See all 3 errors' in row
+    detail = client.get(reverse("results:upload_detail", args=[three.pk])).content.decode()
+    assert detail.count("Range must be between 0 to 40") == 3
     assert "School Two (8002001)" in status["html"]
 
     for persona in ("manage_data", "other_trust_admin", "trust_anon"):
