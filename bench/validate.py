@@ -45,7 +45,7 @@ def filled_template(pupils: int, reference: Path, seed: int = 1) -> tuple[bytes,
     )
     roster = [
         TemplatePupil(
-            build_upn("800", "4001", 20, n),
+            build_upn("800", "4001", 10 + n // 1000, n % 1000),  # 1,000 serials per issue year
             f"Pupil{n}",
             "Smith",
             date(2010, 1 + n % 12, 1 + n % 28),

@@ -204,6 +204,12 @@ KEYSTAGE_TWO_FACTOR_MAX_FAILURES = int(os.environ.get("KEYSTAGE_TWO_FACTOR_MAX_F
 KEYSTAGE_INVITATION_DAYS = int(os.environ.get("KEYSTAGE_INVITATION_DAYS", "7"))
 # The largest results file accepted; a 2,000-pupil template with every subject is under 5 MB.
 KEYSTAGE_MAX_UPLOAD_BYTES = int(os.environ.get("KEYSTAGE_MAX_UPLOAD_MB", "20")) * 1024 * 1024
+# POST /api/v1/validate checks a file in the web request only up to this (about a second of a web
+# worker per MB); a larger file is checked by the background worker while the caller polls.
+KEYSTAGE_API_VALIDATE_MAX_BYTES = int(float(os.environ.get("KEYSTAGE_API_VALIDATE_MAX_MB", "1")) * 1024**2)
+# Per person (all their tokens together): checks running at once, and checks started in a minute.
+KEYSTAGE_API_CHECKS_AT_ONCE = int(os.environ.get("KEYSTAGE_API_CHECKS_AT_ONCE", "2"))
+KEYSTAGE_API_CHECKS_PER_MINUTE = int(os.environ.get("KEYSTAGE_API_CHECKS_PER_MINUTE", "20"))
 
 
 def _estimates_by_year(text: str) -> dict[int, str]:

@@ -50,3 +50,32 @@ class ApiToken(models.Model):
         if self.is_expired():
             return "Expired"
         return "Active"
+
+
+class ApiCheck(models.Model):
+    """A file checked through POST /api/v1/validate: a small one in the request, a larger one by the
+    background worker while the caller polls. The per-person limits count these. A queued check keeps
+    its file only until it is checked; the outcome is kept a day, for the caller to read."""
+
+    class Status(models.TextChoices):
+        CHECKING = "checking", "Being checked"
+        DONE = "done", "Checked"
+        FAILED = "failed", "Could not be checked"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_checks")
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CHECKING)
+    queued = models.BooleanField(default=False, help_text="Checked by the background worker.")
+    kind = models.CharField(max_length=20, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    school = models.ForeignKey("organisations.School", null=True, blank=True, on_delete=models.SET_NULL)
+    file = models.FileField(upload_to="api-checks/", blank=True)
+    outcome = models.JSONField(null=True, blank=True, help_text="The check's answer, as the API gives it.")
+    answer_status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="200, 409 or 422.")
+
+    class Meta:
+        verbose_name = "API file check"
+
+    def __str__(self) -> str:
+        return f"check {self.pk} by {self.user_id} at {self.started_at:%Y-%m-%d %H:%M:%S}"

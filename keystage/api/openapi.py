@@ -35,6 +35,14 @@ FIRST_YEAR, LAST_YEAR = 2000, 2100
 _YEAR = {"type": "integer", "minimum": FIRST_YEAR, "maximum": LAST_YEAR, "examples": [2026]}
 # A DfE number: the LA code, then the establishment number, with or without a slash between.
 _DFE = {"type": "string", "pattern": "^[0-9]{3}/?[0-9]{4}$", "examples": ["8004001"]}
+_CHECK_ID = {
+    "name": "check_id",
+    "in": "path",
+    "required": True,
+    "description": "The check's id, as POST /validate answered with it.",
+    "schema": {"type": "integer", "minimum": 1},
+}
+
 _UPLOAD_ID = {
     "name": "upload_id",
     "in": "path",
@@ -158,12 +166,26 @@ _COMPONENTS: dict[str, Any] = {
         "Issue": _ISSUE,
         "ValidationResult": {
             "type": "object",
-            "required": ["valid", "pupils", "issues"],
+            "required": ["valid", "pupils", "issues", "issues_total", "issues_offset", "issues_limit"],
             "properties": {
                 "valid": {"type": "boolean"},
                 "pupils": {"type": "integer", "description": "Pupil rows read from the file."},
-                "issues": {"type": "array", "items": _ref("Issue")},
+                "issues": {
+                    "type": "array",
+                    "items": _ref("Issue"),
+                    "description": "A page of the issues: issues_limit of them from issues_offset.",
+                },
+                "issues_total": {"type": "integer", "description": "How many issues the file has."},
+                "issues_offset": {"type": "integer"},
+                "issues_limit": {"type": "integer"},
+                "errors": {"type": "integer"},
+                "warnings": {"type": "integer"},
             },
+        },
+        "CheckQueued": {
+            "type": "object",
+            "required": ["id", "status"],
+            "properties": {"id": {"type": "integer"}, "status": {"const": "checking"}},
         },
         "UnreadableFile": {
             "type": "object",
@@ -444,7 +466,21 @@ _COMPONENTS: dict[str, Any] = {
         "FileForm": {
             "type": "object",
             "required": ["file", "collection", "year"],
-            "properties": _FILE_FORM_FIELDS,
+            "properties": {
+                **_FILE_FORM_FIELDS,
+                "issues_offset": {
+                    "type": "string",
+                    "pattern": "^[0-9]{0,9}$",
+                    "description": "Where the page of issues starts; 0 if empty.",
+                },
+                "issues_limit": {
+                    "type": "string",
+                    # 1 to 5000 in at most nine digits, or empty
+                    "pattern": "^(0{0,8}[1-9]|0{0,7}[1-9][0-9]|0{0,6}[1-9][0-9]{2}"
+                    "|0{0,5}[1-4][0-9]{3}|0{0,5}5000)?$",
+                    "description": "How many issues, 1 to 5000; 500 if empty.",
+                },
+            },
         },
         "UploadForm": {
             "type": "object",
@@ -505,28 +541,81 @@ def _paths() -> dict[str, Any]:
         "/validate": {
             "post": {
                 "operationId": "validateFile",
-                "summary": "Check a results file now, as an upload would be checked; nothing is stored",
+                "summary": "Check a results file as an upload would be checked; nothing is stored",
                 "description": "With `school`, the file's DfE numbers and pupils are checked against that "
                 "school and its roster, and you need permission to submit data for it. Without, you need "
-                "that permission for some school.",
+                "that permission for some school. Files up to KEYSTAGE_API_VALIDATE_MAX_MB (1 MB unless "
+                "the server says otherwise) are checked at once; larger ones are checked by the background "
+                "worker: 202 with a Location to poll. Each person may have 2 checks running at once and "
+                "start 20 a minute (429 with Retry-After past that). The issues come a page at a time: "
+                "form fields issues_offset (default 0) and issues_limit (default 500, at most 5000).",
                 "security": secured,
                 "requestBody": {
                     "required": True,
                     "content": {"multipart/form-data": {"schema": _ref("FileForm")}},
                 },
                 "responses": {
-                    "200": _ok("The file was read: valid or not, with every issue.", "ValidationResult"),
-                    "400": _error("The request is missing something or has a bad value.", *_BAD_INPUT),
+                    "200": _ok(
+                        "The file was read: valid or not, with a page of its issues.", "ValidationResult"
+                    ),
+                    "202": {
+                        "description": "A larger file: the background worker checks it. Poll the Location "
+                        "(GET /validate/{check_id}).",
+                        "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+                        "content": {_JSON: {"schema": _ref("CheckQueued")}},
+                    },
+                    "400": _error(
+                        "The request is missing something or has a bad value.",
+                        *_BAD_INPUT,
+                        "invalid_issues_offset",
+                        "invalid_issues_limit",
+                    ),
                     "401": _UNAUTHORISED,
                     "403": _error("You may not submit data for this school.", "forbidden"),
                     "404": _error("No school has the DfE number given.", "unknown_school"),
                     "409": _error("The collection cannot be checked yet.", "collection_unavailable"),
                     "413": too_large,
+                    "429": _error(
+                        "Too many checks at once or in a minute: see Retry-After.", "too_many_checks"
+                    ),
                     "422": _ok(
                         "The file cannot be read (corrupt, protected, not a results file).", "UnreadableFile"
                     ),
                 },
             }
+        },
+        "/validate/{check_id}": {
+            "parameters": [_CHECK_ID],
+            "get": {
+                "operationId": "getFileCheck",
+                "summary": "The answer of a file check the background worker does: 202 until it is done",
+                "security": secured,
+                "parameters": [
+                    {
+                        "name": "issues_offset",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 999_999_999},
+                    },
+                    {
+                        "name": "issues_limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 5000},
+                    },
+                ],
+                "responses": {
+                    "200": _ok(
+                        "The file was read: valid or not, with a page of its issues.", "ValidationResult"
+                    ),
+                    "202": _ok("Still being checked: poll again after Retry-After seconds.", "CheckQueued"),
+                    "400": _error(
+                        "A query value is not valid.", "invalid_issues_offset", "invalid_issues_limit"
+                    ),
+                    "401": _UNAUTHORISED,
+                    "404": _error("You have no file check with this id.", "not_found"),
+                    "409": _error("The collection cannot be checked.", "collection_unavailable"),
+                    "422": _ok("The file could not be read, or its check stopped.", "UnreadableFile"),
+                },
+            },
         },
         "/uploads": {
             "get": {

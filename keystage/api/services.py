@@ -7,16 +7,22 @@ of the database gives no working token; looking the hash up needs no secret comp
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core.files.base import File
 from django.db import transaction
 from django.utils import timezone
 
-from keystage.api.models import ApiToken
+from keystage.api.models import ApiCheck, ApiToken
 from keystage.audit import log
 from keystage.audit.models import AuditAction
+from keystage.web.faults import save_whole
 
 TOKEN_PREFIX = "ks_"  # noqa: S105  # the visible start of every token, not a secret
 _SECRET_BYTES = 32  # 43 URL-safe characters
@@ -132,3 +138,128 @@ def authenticate(authorization: str, *, ip_address: str | None = None) -> ApiTok
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip_address)
         token.last_used_at, token.last_used_ip = now, ip_address
     return token
+
+
+# Checking files (POST /api/v1/validate) -------------------------------------------------------------
+
+# A check that never said it finished (its worker was killed) stops counting as running after this.
+CHECK_STUCK_AFTER = timedelta(minutes=10)
+CHECK_WINDOW = timedelta(minutes=1)
+OUTCOME_KEPT = timedelta(days=1)
+
+
+class TooManyChecks(Exception):
+    """A person's checks are over a limit; ``retry_after`` seconds until one is free. str() says why."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def refuse_if_over_limits(user: Any) -> None:
+    """Raise TooManyChecks now if a new check would be refused: asked before a request's file is
+    read, so a refusal costs the web worker little. (_start_check asks again, under the lock.)"""
+    _over_limits(ApiCheck.objects.filter(user=user), timezone.now())
+
+
+def _over_limits(mine: Any, now: datetime) -> None:
+    at_once, per_minute = settings.KEYSTAGE_API_CHECKS_AT_ONCE, settings.KEYSTAGE_API_CHECKS_PER_MINUTE
+    running = mine.filter(status=ApiCheck.Status.CHECKING, started_at__gte=now - CHECK_STUCK_AFTER).count()
+    if running >= at_once:
+        raise TooManyChecks(
+            f"You have {running} files being checked already; at most {at_once} are checked at once "
+            "for one person. Wait for one to finish (poll its Location), then send the next.",
+            retry_after=5,
+        )
+    recent = list(mine.filter(started_at__gte=now - CHECK_WINDOW).order_by("started_at")[:per_minute])
+    if len(recent) >= per_minute:
+        wait = CHECK_WINDOW - (now - recent[0].started_at)
+        raise TooManyChecks(
+            f"You have sent {per_minute} files to check in the last minute, the most keystage takes "
+            "from one person in a minute. Wait, then send the next.",
+            retry_after=max(1, math.ceil(wait.total_seconds())),
+        )
+
+
+def _start_check(user: Any, **fields: Any) -> ApiCheck:
+    """A new check of the person's, within their limits (else TooManyChecks). Counted in the database
+    under a lock on the person's row, so the limits hold across web workers and servers and a burst
+    cannot pass them. Outcomes older than a day go, with their files."""
+    with transaction.atomic():
+        type(user).objects.select_for_update().filter(pk=user.pk).first()
+        now = timezone.now()
+        mine = ApiCheck.objects.filter(user=user)
+        for old in mine.filter(started_at__lt=now - OUTCOME_KEPT).exclude(file=""):
+            old.file.delete(save=False)
+        mine.filter(started_at__lt=now - OUTCOME_KEPT).delete()
+        _over_limits(mine, now)
+        return ApiCheck.objects.create(user=user, started_at=now, **fields)
+
+
+def finish_check(check: ApiCheck, outcome: dict[str, Any], answer_status: int) -> None:
+    ApiCheck.objects.filter(pk=check.pk).update(
+        status=ApiCheck.Status.DONE, finished_at=timezone.now(), outcome=outcome, answer_status=answer_status
+    )
+
+
+@contextmanager
+def check_in_request(user: Any) -> Iterator[ApiCheck]:
+    """Hold one of the person's check slots while a small file is checked in the web request."""
+    check = _start_check(user)
+    try:
+        yield check
+    finally:
+        # Its outcome goes back in the answer; only that it ended is kept.
+        ApiCheck.objects.filter(pk=check.pk, status=ApiCheck.Status.CHECKING).update(
+            status=ApiCheck.Status.DONE, finished_at=timezone.now()
+        )
+
+
+def queue_check(user: Any, *, source: File[Any], kind: str, year: int, school: Any) -> ApiCheck:
+    """A larger file, kept and checked by the background worker; the caller polls for the outcome."""
+    from keystage.api.tasks import check_api_file_task
+
+    check = _start_check(user, queued=True, kind=kind, year=year, school=school)
+    try:
+        save_whole(check.file, f"check-{check.pk}.bin", source)
+        check.save(update_fields=["file"])
+    except BaseException:
+        check.delete()
+        raise
+    transaction.on_commit(lambda: check_api_file_task.enqueue(check.pk))
+    return check
+
+
+def run_queued_check(check_id: int) -> ApiCheck | None:
+    """The worker's part: check the kept file as an upload would be checked, keep the answer, delete
+    the file. Safe to run twice: a check already done is left alone."""
+    from keystage.results import services as results
+
+    check = ApiCheck.objects.select_related("school").filter(pk=check_id).first()
+    if check is None or check.status != ApiCheck.Status.CHECKING:
+        return check
+    try:
+        with check.file.open("rb") as stored:
+            data = stored.read()
+    except (FileNotFoundError, ValueError):
+        data = None
+    if data is None:
+        outcome = {"error": {"code": "file_gone", "message": "The file was not kept: send it again."}}
+        ApiCheck.objects.filter(pk=check.pk).update(
+            status=ApiCheck.Status.FAILED, finished_at=timezone.now(), outcome=outcome, answer_status=422
+        )
+    else:
+        try:
+            report = results.check_file(data, check.kind, int(check.year or 0), check.school)
+        except results.CollectionError as error:
+            finish_check(check, {"error": {"code": "collection_unavailable", "message": str(error)}}, 409)
+        else:
+            body = report.as_dict()
+            if report.readable:
+                finish_check(check, body, 200)
+            else:
+                message = report.issues[0].message if report.issues else "The file cannot be read."
+                finish_check(check, {**body, "error": {"code": "unreadable_file", "message": message}}, 422)
+    check.file.delete(save=False)
+    ApiCheck.objects.filter(pk=check.pk).update(file="")
+    return ApiCheck.objects.filter(pk=check.pk).first()

@@ -10,6 +10,7 @@ urlpatterns = [
     path("openapi.json", views.openapi_document, name="openapi"),
     path("collections", views.collections, name="collections"),
     path("validate", views.validate, name="validate"),
+    path("validate/<int:check_id>", views.validate_result, name="validate_result"),
     path("uploads", views.uploads, name="uploads"),
     path("uploads/<id:upload_id>", views.upload, name="upload"),
     path("uploads/<id:upload_id>/confirm", views.confirm, name="confirm"),

@@ -6,15 +6,20 @@ permissions (policy) and write the audit log. Every failure is JSON (see endpoin
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve, reverse
+from django.utils import timezone
 
 from keystage.accounts import policy
-from keystage.api import openapi
+from keystage.api import openapi, services
 from keystage.api.endpoint import ApiError, endpoint, form_with_file
+from keystage.api.models import ApiCheck
 from keystage.audit.log import client_address, record
 from keystage.audit.models import AuditAction
 from keystage.core.estimates.ambition import LEVELS
@@ -30,6 +35,8 @@ from keystage.results.models import Collection, Upload, UploadStatus
 
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MOST_UPLOADS_LISTED = 1000
+ISSUES_PER_PAGE = 500  # of a validate answer, unless issues_limit says otherwise
+MOST_ISSUES = 5000
 
 
 # Input ------------------------------------------------------------------------------------------
@@ -190,10 +197,63 @@ def collections(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"collections": [collection_json(c) for c in found]})
 
 
+def _issue_page(values: Any) -> tuple[int, int]:
+    """issues_offset and issues_limit (form fields, or the query of a poll): which issues an answer
+    lists, as the API document's patterns say (at most nine digits)."""
+    found = []
+    for name, default, top in (
+        ("issues_offset", 0, 999_999_999),
+        ("issues_limit", ISSUES_PER_PAGE, MOST_ISSUES),
+    ):
+        text = str(values.get(name, "") or "").strip() or str(default)
+        lowest = 1 if name == "issues_limit" else 0
+        if not (text.isascii() and text.isdigit()) or not lowest <= int(text) <= top or len(text) > 9:
+            raise ApiError(
+                400, f"invalid_{name}", f"{name} is a whole number from {lowest} to {top}, not “{text[:20]}”."
+            )
+        found.append(int(text))
+    return found[0], found[1]
+
+
+def _paged(outcome: dict[str, Any], offset: int, limit: int) -> dict[str, Any]:
+    """A check's answer with its issues a page at a time (a file can have tens of thousands)."""
+    issues = outcome.get("issues", [])
+    return {
+        **outcome,
+        "issues": issues[offset : offset + limit],
+        "issues_total": len(issues),
+        "issues_offset": offset,
+        "issues_limit": limit,
+        "errors": sum(i.get("severity") == "error" for i in issues),
+        "warnings": sum(i.get("severity") == "warning" for i in issues),
+    }
+
+
+def _discard_body(request: HttpRequest) -> None:
+    """Read and drop what the client sends, unparsed (a local socket gives 10 MB in milliseconds), so
+    it can read the refusal: a server that closes mid-upload leaves most clients with a reset."""
+    with contextlib.suppress(OSError, RequestDataTooBig):
+        while request.read(1 << 16):
+            pass
+
+
+def _too_many(refused: Any) -> ApiError:
+    return ApiError(429, "too_many_checks", str(refused), {"Retry-After": str(refused.retry_after)})
+
+
 @endpoint("POST")
 def validate(request: HttpRequest) -> HttpResponse:
-    """Check a file as an upload would be checked, at once; nothing is stored."""
+    """Check a file as an upload would be checked; nothing is kept but the answer. A small file is
+    checked in the request (a bounded time: at most KEYSTAGE_API_VALIDATE_MAX_BYTES); a larger one by
+    the background worker, answered 202 with a Location to poll. Each person has a few checks at once
+    and so many a minute (429 with Retry-After past that)."""
+    try:
+        services.refuse_if_over_limits(request.user)  # before the file is parsed: a refusal costs little
+    except services.TooManyChecks as refused:
+        _discard_body(request)
+        raise _too_many(refused) from None
     fields, file = form_with_file(request)
+    offset, limit = _issue_page(fields)
     kind = _kind(fields)
     year = _year(_required(fields, "year", "academic year (e.g. 2026 for 2025/26)"))
     school = _school(fields["school"]) if fields.get("school", "").strip() else None  # empty: no school
@@ -206,15 +266,52 @@ def validate(request: HttpRequest) -> HttpResponse:
             "Checking files is for people who upload results: you do not have a role that submits "
             "data for any school.",
         )
+    if (file.size or 0) > settings.KEYSTAGE_API_VALIDATE_MAX_BYTES:
+        try:
+            check = services.queue_check(request.user, source=file, kind=kind, year=year, school=school)
+        except services.TooManyChecks as refused:
+            raise _too_many(refused) from None
+        return _check_answer(request, check, offset, limit)
     try:
-        report = results.check_file(file.read(), kind, year, school)
+        with services.check_in_request(request.user):
+            report = results.check_file(file.read(), kind, year, school)
+    except services.TooManyChecks as refused:
+        raise _too_many(refused) from None
     except results.CollectionError as error:
         raise ApiError(409, "collection_unavailable", str(error)) from None
-    body = report.as_dict()
+    body = _paged(report.as_dict(), offset, limit)
     if not report.readable:
         message = report.issues[0].message if report.issues else "The file cannot be read."
         return JsonResponse({**body, "error": {"code": "unreadable_file", "message": message}}, status=422)
     return JsonResponse(body)
+
+
+def _check_answer(request: HttpRequest, check: ApiCheck, offset: int, limit: int) -> JsonResponse:
+    if check.status == ApiCheck.Status.CHECKING:
+        if check.started_at < timezone.now() - services.CHECK_STUCK_AFTER:
+            raise ApiError(
+                422, "check_failed", "The check of this file stopped part way through. Send the file again."
+            )
+        response = JsonResponse({"id": check.pk, "status": "checking"}, status=202)
+        response["Location"] = _absolute(request, "api:validate_result", check.pk)
+        response["Retry-After"] = "2"
+        return response
+    outcome = check.outcome or {}
+    if "issues" not in outcome:  # the collection was not open, or the file was gone: an error answer
+        return JsonResponse(outcome, status=check.answer_status or 422)
+    body = {"id": check.pk, "status": "done", **_paged(outcome, offset, limit)}
+    return JsonResponse(body, status=check.answer_status or 200)
+
+
+@endpoint("GET")
+def validate_result(request: HttpRequest, check_id: int) -> HttpResponse:
+    """The answer of a file sent to POST /validate and checked by the background worker: 202 while
+    it is being checked, then the answer (a page of its issues at a time). Only its sender sees it."""
+    check = ApiCheck.objects.filter(pk=check_id, user_id=request.user.pk or 0, queued=True).first()
+    if check is None:
+        raise ApiError(404, "not_found", "You have no file check with this number (answers are kept a day).")
+    offset, limit = _issue_page(request.GET)
+    return _check_answer(request, check, offset, limit)
 
 
 def _flag(request: HttpRequest, name: str) -> bool:

@@ -71,7 +71,16 @@ def test_validate_a_good_and_a_bad_file_stores_nothing(world):
 
     good = client.post("/api/v1/validate", _form(world, filled(template, "phonics", {(1, MARK): 35})))
     assert good.status_code == 200
-    assert good.json() == {"valid": True, "pupils": 3, "issues": []}
+    assert good.json() == {
+        "valid": True,
+        "pupils": 3,
+        "issues": [],
+        "issues_total": 0,
+        "issues_offset": 0,
+        "issues_limit": 500,
+        "errors": 0,
+        "warnings": 0,
+    }
 
     bad = client.post(
         "/api/v1/validate", _form(world, filled(template, "phonics", {(1, MARK): 41, (2, MARK): "x"}))

@@ -56,7 +56,9 @@ class _DataPersonsToken:
 
 
 @pytest.fixture
-def data_person(world) -> Iterator[None]:
+def data_person(world, settings) -> Iterator[None]:  # Django's settings fixture, here
+    # Hundreds of generated checks from one person: the per-minute limit (tested on its own) is lifted.
+    settings.KEYSTAGE_API_CHECKS_PER_MINUTE = 100_000
     open_collection("phonics")
     roster(world.s1)
     token, _text = services.create_token(user=world.person("manage_data"), name="MIS", expires_in_days=90)

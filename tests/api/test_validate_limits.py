@@ -1,0 +1,94 @@
+"""POST /api/v1/validate cannot starve the site: a file over the stated bound is checked by the
+background worker (202, a Location to poll), each person has a few checks at once and so many a
+minute (429 with Retry-After past that), and the issues come a page at a time with their total."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from keystage.api.models import ApiCheck
+from keystage.results.models import Upload
+from tests.api.conftest import api
+from tests.api.test_endpoints import MARK, _error, _form, _template
+from tests.results.conftest import filled, open_collection
+
+pytestmark = pytest.mark.django_db(transaction=True)  # checks are queued when their request commits
+
+
+@pytest.fixture
+def small_bound(settings):
+    """Every template is over this: it goes to the background worker."""
+    settings.KEYSTAGE_API_VALIDATE_MAX_BYTES = 1024
+
+
+def _worker() -> None:
+    call_command("worker", "--batch", "--interval", "0", verbosity=0)
+
+
+def test_a_file_over_the_bound_is_checked_by_the_worker_and_polled(world, small_bound):
+    template = _template(world, open_collection())
+    client = api(world.person("manage_data"))
+    bad = filled(template, "phonics", {(1, MARK): 41, (2, MARK): 42, (3, MARK): 43})
+    queued = client.post("/api/v1/validate", _form(world, bad))
+    assert queued.status_code == 202 and queued.json()["status"] == "checking"
+    location = queued["Location"]
+    assert location.endswith(f"/api/v1/validate/{queued.json()['id']}")
+    waiting = client.get(location)
+    assert waiting.status_code == 202 and waiting["Retry-After"] == "2"
+
+    _worker()
+    answer = client.get(location, {"issues_limit": 2})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["valid"] is False and body["pupils"] == 3 and body["status"] == "done"
+    assert (body["issues_total"], body["errors"], len(body["issues"])) == (3, 3, 2)
+    rest = client.get(location, {"issues_offset": 2}).json()
+    assert [i["value"] for i in rest["issues"]] == ["43"]
+    _error(client.get(location, {"issues_limit": "0"}), 400, "invalid_issues_limit")
+    # Nothing is kept but the answer, and only its sender reads it.
+    check = ApiCheck.objects.get()
+    assert not check.file and not Upload.objects.exists()
+    _error(api(world.person("trust_admin")).get(location), 404, "not_found")
+
+
+def test_each_person_has_two_checks_at_once(world, small_bound):
+    template = _template(world, open_collection())
+    client = api(world.person("manage_data"))
+    good = filled(template, "phonics", {(1, MARK): 35})
+    assert [client.post("/api/v1/validate", _form(world, good)).status_code for _ in range(2)] == [202, 202]
+    refused = client.post("/api/v1/validate", _form(world, good))
+    assert _error(refused, 429, "too_many_checks").startswith("You have 2 files being checked already")
+    assert refused["Retry-After"] == "5"
+    # Another person is not held up by them.
+    assert api(world.person("trust_admin")).post("/api/v1/validate", _form(world, good)).status_code == 202
+    _worker()
+    assert client.post("/api/v1/validate", _form(world, good)).status_code == 202
+
+
+def test_each_person_starts_so_many_checks_a_minute(world, settings):
+    settings.KEYSTAGE_API_CHECKS_PER_MINUTE = 3
+    template = _template(world, open_collection())
+    client = api(world.person("manage_data"))
+    good = filled(template, "phonics", {(1, MARK): 35})
+    assert [client.post("/api/v1/validate", _form(world, good)).status_code for _ in range(3)] == [200] * 3
+    refused = client.post("/api/v1/validate", _form(world, good))
+    assert "in the last minute" in _error(refused, 429, "too_many_checks")
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    # A minute on, it is taken again.
+    ApiCheck.objects.update(started_at=timezone.now() - timedelta(seconds=61))
+    assert client.post("/api/v1/validate", _form(world, good)).status_code == 200
+
+
+def test_a_check_that_died_with_its_worker_says_so_and_frees_its_slot(world, small_bound):
+    template = _template(world, open_collection())
+    client = api(world.person("manage_data"))
+    good = filled(template, "phonics", {(1, MARK): 35})
+    first = client.post("/api/v1/validate", _form(world, good))
+    client.post("/api/v1/validate", _form(world, good))
+    ApiCheck.objects.update(started_at=timezone.now() - timedelta(minutes=11))  # never finished
+    _error(client.get(first["Location"]), 422, "check_failed")
+    assert client.post("/api/v1/validate", _form(world, good)).status_code == 202  # no longer counted
