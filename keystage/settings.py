@@ -190,6 +190,11 @@ LOGOUT_REDIRECT_URL = "web:home"
 KEYSTAGE_LOGIN_MAX_FAILURES_PER_ACCOUNT = int(os.environ.get("KEYSTAGE_LOGIN_MAX_FAILURES_PER_ACCOUNT", "5"))
 KEYSTAGE_LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("KEYSTAGE_LOGIN_MAX_FAILURES_PER_ADDRESS", "20"))
 KEYSTAGE_LOGIN_LOCKOUT_MINUTES = int(os.environ.get("KEYSTAGE_LOGIN_LOCKOUT_MINUTES", "15"))
+# "Forgotten your password?": a link works once, for this long; links asked for per account and per
+# address in KEYSTAGE_LOGIN_LOCKOUT_MINUTES.
+PASSWORD_RESET_TIMEOUT = 60 * 60
+KEYSTAGE_PASSWORD_RESETS_PER_ACCOUNT = int(os.environ.get("KEYSTAGE_PASSWORD_RESETS_PER_ACCOUNT", "3"))
+KEYSTAGE_PASSWORD_RESETS_PER_ADDRESS = int(os.environ.get("KEYSTAGE_PASSWORD_RESETS_PER_ADDRESS", "20"))
 # Reverse proxies whose X-Forwarded-For is believed (their own addresses, comma-separated).
 KEYSTAGE_TRUSTED_PROXIES = frozenset(
     a.strip() for a in os.environ.get("KEYSTAGE_TRUSTED_PROXIES", "").split(",") if a.strip()

@@ -321,6 +321,11 @@ TESTED_ELSEWHERE = {
     "accounts:login": "tests/accounts (signing in)",
     "accounts:logout": "tests/accounts (signing out)",
     "accounts:accept_invitation": "tests/accounts (a signed, expiring token instead of a role)",
+    # Forgotten passwords: for people signed out; a signed, single-use link instead of a role.
+    "accounts:forgotten_password": "tests/accounts/test_password_reset.py",
+    "accounts:reset_sent": "tests/accounts/test_password_reset.py",
+    "accounts:reset_password": "tests/accounts/test_password_reset.py",
+    "api:validate_result": "tests/api/test_validate_limits.py (only the sender reads a check)",
     # A person's own two-factor pages: no organisation, only their own devices.
     "accounts:two_factor_verify": "tests/accounts/test_two_factor.py",
     "accounts:two_factor_recovery": "tests/accounts/test_two_factor.py",

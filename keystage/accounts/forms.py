@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
@@ -125,3 +126,32 @@ class RecoveryCodeForm(forms.Form):
         help_text="One of the codes you printed or saved when you set up two-factor sign-in, like "
         "abcd-2345. Each code works once.",
     )
+
+
+class ForgottenPasswordForm(forms.Form):
+    email = forms.EmailField(
+        label="Email address",
+        max_length=254,
+        help_text="The address you sign in with. We email a link to choose a new password.",
+        error_messages={
+            "required": "Enter your email address",
+            "invalid": "Enter an email address in the correct format, like name@example.com",
+            "max_length": "Email address must be 254 characters or fewer",
+        },
+    )
+
+
+class NewPasswordForm(SetPasswordForm):  # type: ignore[type-arg]
+    """Django's checks of a new password (length, common, like the name, all digits), in our words."""
+
+    error_messages = {"password_mismatch": "The two passwords do not match"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].label = "New password"
+        self.fields[
+            "new_password1"
+        ].help_text = "At least 10 characters, not all numbers, not one used widely."
+        self.fields["new_password1"].error_messages["required"] = "Enter a new password"
+        self.fields["new_password2"].label = "The new password again"
+        self.fields["new_password2"].error_messages["required"] = "Enter the new password again"

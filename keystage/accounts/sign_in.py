@@ -8,7 +8,7 @@ from django.contrib.auth import authenticate, login
 from django.http import HttpRequest
 
 from keystage.accounts.models import normalise_email
-from keystage.accounts.throttle import Reservation, release, reserve_attempt
+from keystage.accounts.throttle import Reservation, release, remember_address, reserve_attempt
 from keystage.audit.log import client_address, record
 from keystage.audit.models import AuditAction
 
@@ -38,5 +38,6 @@ def sign_in(request: HttpRequest, email: str, password: str) -> SignInRefused | 
     if user is None:
         return SignInRefused(WRONG_DETAILS)
     release(reservation)
+    remember_address(email, address)
     login(request, user)
     return None

@@ -3,11 +3,13 @@
 Each attempt takes a place before its password is checked (under a row lock, so attempts sent
 all at once are counted one by one); a successful sign-in gives the places back. An account is
 locked after a few failures in the window; an address after many more, to slow guessing across
-accounts without locking out a whole school behind one network address.
+accounts, but never for accounts that signed in from it lately: a whole school behind one network
+address is not locked out by someone there guessing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from datetime import timedelta
@@ -43,12 +45,53 @@ def _locked_row(key: str) -> SignInThrottle:
     return SignInThrottle.objects.select_for_update().get(key=key)
 
 
+# An account that signed in from an address this recently is not held up by that address's failures.
+KNOWN_ADDRESS_FOR = timedelta(days=30)
+
+
+def _known_key(email: str, ip_address: str) -> str:
+    return "known:" + hashlib.sha256(f"{email}|{ip_address}".encode()).hexdigest()
+
+
 def reserve_attempt(email: str, ip_address: str | None) -> Reservation | int:
-    """A reservation to try the password, or the whole minutes to wait before trying again."""
+    """A reservation to try the password, or the whole minutes to wait before trying again.
+
+    Failures are counted per account and per address separately. The address's limit slows guessing
+    across accounts; it does not apply to an account that signed in from that address lately, so a
+    school behind one network address keeps signing in while someone there guesses at accounts. The
+    account's own limit always applies."""
     limits = [(f"account:{email}", settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ACCOUNT)]
-    if ip_address:
+    if ip_address and not _signed_in_from_lately(email, ip_address):
         limits.append((f"address:{ip_address}", settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ADDRESS))
     return _reserve(limits)
+
+
+def _signed_in_from_lately(email: str, ip_address: str) -> bool:
+    return SignInThrottle.objects.filter(
+        key=_known_key(email, ip_address), window_start__gte=timezone.now() - KNOWN_ADDRESS_FOR
+    ).exists()
+
+
+def remember_address(email: str, ip_address: str | None) -> None:
+    """The password was right from this address: the account is known there (kept as a hash)."""
+    if ip_address:
+        SignInThrottle.objects.update_or_create(
+            key=_known_key(email, ip_address), defaults={"window_start": timezone.now(), "attempts": 0}
+        )
+
+
+def reserve_reset_request(email: str, ip_address: str | None) -> Reservation | int:
+    """A place to send a password reset link, or the minutes to wait: a few per account and more per
+    address in the window, so nobody's inbox can be flooded. Never given back."""
+    limits = [(f"reset:{email}", settings.KEYSTAGE_PASSWORD_RESETS_PER_ACCOUNT)]
+    if ip_address:
+        limits.append((f"reset-address:{ip_address}", settings.KEYSTAGE_PASSWORD_RESETS_PER_ADDRESS))
+    return _reserve(limits)
+
+
+def forget_failures(email: str) -> None:
+    """A new password was set from a reset link: the account's failed sign-ins no longer count."""
+    SignInThrottle.objects.filter(key=f"account:{email}").update(attempts=0)
 
 
 def reserve_code_attempt(user_id: int) -> Reservation | int:

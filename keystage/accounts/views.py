@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
@@ -18,8 +19,15 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from keystage.accounts import policy, services, two_factor
-from keystage.accounts.forms import InviteForm, NewAccountForm, RolesForm, SignInForm
+from keystage.accounts import password_reset, policy, services, two_factor
+from keystage.accounts.forms import (
+    ForgottenPasswordForm,
+    InviteForm,
+    NewAccountForm,
+    NewPasswordForm,
+    RolesForm,
+    SignInForm,
+)
 from keystage.accounts.models import Invitation, Membership, User, normalise_email
 from keystage.accounts.sign_in import sign_in as sign_in_service
 from keystage.accounts.tokens import InvitationLinkError, invitation_from_token
@@ -54,6 +62,38 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         {"form": form, "next": _safe_next(request), "two_factor_on": two_factor.is_on()},
         status=status,
     )
+
+
+@require_http_methods(["GET", "POST"])
+def forgotten_password(request: HttpRequest) -> HttpResponse:
+    """Ask for a reset link: the same answer whether or not the address has an account."""
+    form = ForgottenPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        password_reset.request_reset(form.cleaned_data["email"], ip_address=client_address(request))
+        return redirect("accounts:reset_sent")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/forgotten_password.html", {"form": form}, status=status)
+
+
+def reset_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/reset_sent.html", {"minutes": settings.PASSWORD_RESET_TIMEOUT // 60})
+
+
+@require_http_methods(["GET", "POST"])
+def reset_password(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """Choose a new password with a reset link; a used, expired or altered link is told so."""
+    user = password_reset.user_of_link(uidb64, token)
+    if user is None:
+        return render(request, "accounts/reset_link_problem.html", status=400)
+    form = NewPasswordForm(user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        password_reset.set_new_password(
+            user, form.cleaned_data["new_password1"], ip_address=client_address(request)
+        )
+        messages.success(request, "Your password has been changed. Sign in with your new password.")
+        return redirect("accounts:login")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/reset_password.html", {"form": form}, status=status)
 
 
 @require_POST

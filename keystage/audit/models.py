@@ -11,6 +11,8 @@ class AuditAction(models.TextChoices):
     LOGIN_FAILED = "login_failed", "Sign-in failed"
     LOGIN_THROTTLED = "login_throttled", "Sign-in refused (too many failures)"
     LOGOUT = "logout", "Signed out"
+    PASSWORD_RESET_REQUESTED = "password_reset_requested", "Asked for a password reset link"
+    PASSWORD_RESET = "password_reset", "Set a new password from a reset link"
     INVITATION_SENT = "invitation_sent", "Invited a user"
     INVITATION_RESENT = "invitation_resent", "Re-sent an invitation"
     INVITATION_CANCELLED = "invitation_cancelled", "Cancelled an invitation"

@@ -204,3 +204,34 @@ def test_a_school_behind_one_address_is_not_locked_out_by_its_successful_sign_in
     settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ADDRESS = 3
     for _ in range(10):
         assert _try(Client(), world.person("governor").email, password).status_code == 302
+
+
+def test_a_school_of_30_behind_one_address_signs_in_while_one_account_there_is_attacked(
+    world, password, settings
+):
+    from keystage.accounts.models import Membership
+    from keystage.core.roles import Role
+
+    settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+    staff = []
+    for n in range(30):  # teachers with anonymised reports: the password is all they give
+        person = User.objects.create_user(
+            f"teacher{n}@school-one.example", password, full_name=f"Teacher {n}"
+        )
+        Membership.objects.create(user=person, organisation=world.s1, role=Role.SCHOOL_ANON.value)
+        staff.append(person)
+        assert _try(Client(), person.email, password).status_code == 302  # Monday: all sign in
+    victim = world.person("school_named").email
+    # Someone behind the school's address cycles passwords on one account, then sprays others.
+    for n in range(12):
+        _try(Client(), victim, f"guess-{n}")
+    for n in range(40):
+        _try(Client(), f"made-up-{n}@school-one.example", "guess")
+    # Every one of the 30 still signs in from that address; the attacked account is locked; an
+    # account never seen from that address waits, as guessing from it is slowed.
+    assert [_try(Client(), p.email, password).status_code for p in staff] == [302] * 30
+    locked = _try(Client(), victim, password)
+    assert locked.status_code == 400 and b"too many failed attempts" in locked.content
+    newcomer = _try(Client(), world.person("governor").email, password)
+    assert newcomer.status_code == 400 and b"too many failed attempts" in newcomer.content
+    assert _try(Client(), world.person("governor").email, password, REMOTE_ADDR="10.1.2.3").status_code == 302

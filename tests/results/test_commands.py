@@ -49,6 +49,7 @@ def test_template_then_validate_with_json_and_exit_status(world, tmp_path, capsy
             "column": "L",
             "column_header": MARK,
             "value": "41",
+            "pupil": "",
             "code": "result.score_range",
             "message": (
                 "Range must be between 0 to 40 and be whole numbers, or A, D, Q, L. Allows empty field."
