@@ -186,7 +186,7 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:home"
 
-# Sign-in throttling: failures counted from the audit log.
+# Sign-in throttling (keystage/accounts/throttle.py): slowed from half a limit, locked at it.
 KEYSTAGE_LOGIN_MAX_FAILURES_PER_ACCOUNT = int(os.environ.get("KEYSTAGE_LOGIN_MAX_FAILURES_PER_ACCOUNT", "5"))
 KEYSTAGE_LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("KEYSTAGE_LOGIN_MAX_FAILURES_PER_ADDRESS", "20"))
 KEYSTAGE_LOGIN_LOCKOUT_MINUTES = int(os.environ.get("KEYSTAGE_LOGIN_LOCKOUT_MINUTES", "15"))

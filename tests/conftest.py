@@ -107,6 +107,30 @@ def password() -> str:
     return PASSWORD
 
 
+class ThrottleClock:
+    """The sign-in throttle's clock, moved on by hand: a test waits out a slow-down at once."""
+
+    def __init__(self) -> None:
+        from django.utils import timezone
+
+        self.now = timezone.now()
+
+    def __call__(self):
+        return self.now
+
+    def wait(self, seconds: float) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def throttle_clock(monkeypatch) -> ThrottleClock:
+    clock = ThrottleClock()
+    monkeypatch.setattr("keystage.accounts.throttle._now", clock)
+    return clock
+
+
 @pytest.fixture(autouse=True)
 def _static_files_without_collectstatic(settings, tmp_path_factory):
     """Tests render pages from a fresh checkout, before any collectstatic: unhashed static names.

@@ -154,6 +154,8 @@ class SignInThrottle(models.Model):
     key = models.CharField(max_length=300, unique=True)  # account:<email>, address:<ip>, two-factor:<id>
     window_start = models.DateTimeField()
     attempts = models.PositiveIntegerField(default=0)
+    # When the last attempt was taken: sign-in slows down (keystage.accounts.throttle) before it locks.
+    last_attempt = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.key}: {self.attempts} since {self.window_start:%H:%M}"

@@ -28,11 +28,21 @@ def sign_in(request: HttpRequest, email: str, password: str) -> SignInRefused | 
     address = client_address(request)
     reservation = reserve_attempt(email, address)
     if not isinstance(reservation, Reservation):
-        record(AuditAction.LOGIN_THROTTLED, actor_email=email, ip_address=address)
-        minutes = reservation
+        record(
+            AuditAction.LOGIN_THROTTLED,
+            actor_email=email,
+            ip_address=address,
+            locked=reservation.locked,
+            wait_seconds=reservation.seconds,
+        )
+        if reservation.locked:
+            return SignInRefused(
+                f"There have been too many failed attempts to sign in. Wait {reservation.in_words()}, "
+                "then try again."
+            )
         return SignInRefused(
-            f"There have been too many failed attempts to sign in. Wait {minutes} "
-            f"minute{'s' if minutes != 1 else ''}, then try again."
+            f"There have been failed attempts to sign in, so sign-in is slowed down. Wait "
+            f"{reservation.in_words()}, then try again."
         )
     user = authenticate(request, username=email, password=password)
     if user is None:

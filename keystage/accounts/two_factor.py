@@ -324,12 +324,11 @@ def _reserve(user: Any, ip_address: str | None) -> Reservation:
     reservation = reserve_code_attempt(user.pk)
     if isinstance(reservation, Reservation):
         return reservation
-    minutes = reservation
     record(
         AuditAction.LOGIN_THROTTLED, actor=user, subject=user.email, ip_address=ip_address, stage="two-factor"
     )
     raise CodeRefusedError(
-        f"There have been too many wrong codes. Wait {minutes} minute{'s' if minutes != 1 else ''}, then "
+        f"There have been too many wrong codes. Wait {reservation.in_words()}, then "
         "try again. If you have lost your phone, use a recovery code, or ask your organisation's "
         "administrator to reset your two-factor sign-in"
     )

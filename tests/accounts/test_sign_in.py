@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,16 @@ SIGN_IN = "/sign-in/"
 
 def _try(client: Client, email: str, password: str, **extra):
     return client.post(SIGN_IN, {"email": email, "password": password}, **extra)
+
+
+SLOWED = re.compile(rb"sign-in is slowed down\. Wait (\d+) seconds?")
+
+
+def _try_patiently(client: Client, email: str, password: str, clock, **extra):
+    """As a person, or a patient guesser, would: wait out each slow-down (never the lock) and try."""
+    while match := SLOWED.search((response := _try(client, email, password, **extra)).content):
+        clock.wait(int(match[1]))
+    return response
 
 
 def test_the_configured_password_hasher_is_argon2():
@@ -79,45 +90,95 @@ def test_malformed_sign_in_input_is_explained(db, data, message):
     assert message in response.content
 
 
-def test_after_five_failures_the_account_is_locked_even_with_the_right_password(world, password, settings):
+def test_after_five_failures_the_account_is_locked_even_with_the_right_password(
+    world, password, settings, throttle_clock
+):
     settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
     email = world.person("school_named").email
     client = Client()
     for _ in range(5):
-        _try(client, email, "wrong-password")
-    locked = _try(client, email, password)
+        _try_patiently(client, email, "wrong-password", throttle_clock)
+    locked = _try_patiently(client, email, password, throttle_clock)
     assert locked.status_code == 400
     assert b"too many failed attempts to sign in" in locked.content
-    assert b"Wait 15 minutes" in locked.content
+    assert b"Wait 15 minutes" in locked.content  # 14 s of slow-down into a 15-minute window
     assert "_auth_user_id" not in client.session
-    assert AuditEvent.objects.filter(action=AuditAction.LOGIN_THROTTLED, actor_email=email).count() == 1
+    throttled = AuditEvent.objects.filter(action=AuditAction.LOGIN_THROTTLED, actor_email=email)
+    assert throttled.filter(detail__locked=True).count() == 1
+    assert AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED, actor_email=email).count() == 5
     # Another account from the same place is not locked by this one.
     assert _try(Client(), world.person("governor").email, password).status_code == 302
 
 
-def test_the_lock_lifts_when_the_failures_leave_the_window(world, password, settings):
+def test_sign_in_slows_down_before_it_locks(world, password, settings, throttle_clock):
+    settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
+    email = world.person("school_named").email
+    client = Client()
+    for _ in range(2):  # two mistypes: no wait yet
+        assert b"Enter a correct email address and password" in _try(client, email, "wrong-password").content
+    waits = []
+    for _ in range(3):
+        slowed = _try(client, email, password)  # not even the right password is tried while waiting
+        assert slowed.status_code == 400 and "_auth_user_id" not in client.session
+        waits.append(int(SLOWED.search(slowed.content)[1]))
+        throttle_clock.wait(waits[-1] - 1)
+        for _ in range(5):  # trying again and again during the wait does not lengthen it
+            assert SLOWED.search(_try(client, email, "wrong-password").content)
+        throttle_clock.wait(1)
+        assert b"Enter a correct email address" in _try(client, email, "wrong-password").content
+    assert waits == [2, 4, 8]  # then the fifth failure locks
+    locked = _try(client, email, password)
+    assert b"too many failed attempts to sign in. Wait 15 minutes" in locked.content
+    assert AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED, actor_email=email).count() == 5
+    slowed_events = AuditEvent.objects.filter(
+        action=AuditAction.LOGIN_THROTTLED, actor_email=email, detail__locked=False
+    )
+    assert slowed_events.count() == 18
+
+
+def test_a_person_who_mistyped_waits_seconds_then_signs_in(world, password, throttle_clock):
+    email = world.person("school_named").email
+    client = Client()
+    for _ in range(3):
+        _try_patiently(client, email, "wrong-password", throttle_clock)
+    slowed = _try(client, email, password)
+    assert b"sign-in is slowed down. Wait 4 seconds, then try again." in slowed.content
+    throttle_clock.wait(4)
+    assert _try(client, email, password).status_code == 302
+    # Signed in: the next mistype starts afresh, with no wait.
+    assert b"Enter a correct email" in _try(Client(), email, "wrong-password").content
+    assert b"Enter a correct email" in _try(Client(), email, "wrong-password").content
+
+
+def test_the_lock_lifts_when_the_failures_leave_the_window(world, password, settings, throttle_clock):
     email = world.person("school_named").email
     for _ in range(settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ACCOUNT):
-        _try(Client(), email, "wrong-password")
+        _try_patiently(Client(), email, "wrong-password", throttle_clock)
     SignInThrottle.objects.update(
         window_start=timezone.now() - timedelta(minutes=settings.KEYSTAGE_LOGIN_LOCKOUT_MINUTES + 1)
     )
     assert _try(Client(), email, password).status_code == 302
 
 
-def test_a_success_resets_the_count_of_failures(world, password, settings):
+def test_a_success_resets_the_count_of_failures(world, password, settings, throttle_clock):
     email = world.person("school_named").email
     for _ in range(settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ACCOUNT - 1):
-        _try(Client(), email, "wrong-password")
-    assert _try(Client(), email, password).status_code == 302
+        _try_patiently(Client(), email, "wrong-password", throttle_clock)
+    assert _try_patiently(Client(), email, password, throttle_clock).status_code == 302
     _try(Client(), email, "wrong-password")
     assert _try(Client(), email, password).status_code == 302
 
 
-def test_an_address_guessing_across_many_accounts_is_slowed(world, password, settings):
+def test_an_address_guessing_across_many_accounts_is_slowed_then_locked(
+    world, password, settings, throttle_clock
+):
     settings.KEYSTAGE_LOGIN_MAX_FAILURES_PER_ADDRESS = 6
-    for n in range(6):
+    for n in range(3):
         _try(Client(), f"guess{n}@example.org", "wrong")
+    # Half the address's limit: every account tried from there waits, though each failed only once.
+    assert SLOWED.search(_try(Client(), "guess9@example.org", "wrong").content)
+    for n in range(3, 6):
+        _try_patiently(Client(), f"guess{n}@example.org", "wrong", throttle_clock)
     response = _try(Client(), world.person("governor").email, password)
     assert response.status_code == 400 and b"too many failed attempts" in response.content
     elsewhere = _try(Client(), world.person("governor").email, password, REMOTE_ADDR="10.1.2.3")
@@ -172,8 +233,9 @@ def test_a_form_sent_without_its_csrf_token_is_refused_with_a_page_not_a_crash(w
 
 
 @pytest.mark.django_db(transaction=True)
-def test_many_wrong_passwords_sent_at_once_are_still_stopped_at_the_limit(world, settings):
-    """Attempts take their place before the password is checked, so a burst cannot slip through."""
+def test_many_wrong_passwords_sent_at_once_are_still_stopped_at_the_limit(world, settings, throttle_clock):
+    """Attempts take their place before the password is checked, so a burst cannot slip through:
+    two are tried, then the slow-down refuses the rest (all sent in the same instant)."""
     import threading
 
     from django.db import connection
@@ -196,8 +258,8 @@ def test_many_wrong_passwords_sent_at_once_are_still_stopped_at_the_limit(world,
     for thread in threads:
         thread.join()
     assert statuses == [400] * 12
-    assert AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED, actor_email=email).count() == 5
-    assert AuditEvent.objects.filter(action=AuditAction.LOGIN_THROTTLED, actor_email=email).count() == 7
+    assert AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED, actor_email=email).count() == 2
+    assert AuditEvent.objects.filter(action=AuditAction.LOGIN_THROTTLED, actor_email=email).count() == 10
 
 
 def test_a_school_behind_one_address_is_not_locked_out_by_its_successful_sign_ins(world, password, settings):
@@ -207,7 +269,7 @@ def test_a_school_behind_one_address_is_not_locked_out_by_its_successful_sign_in
 
 
 def test_a_school_of_30_behind_one_address_signs_in_while_one_account_there_is_attacked(
-    world, password, settings
+    world, password, settings, throttle_clock
 ):
     from keystage.accounts.models import Membership
     from keystage.core.roles import Role
@@ -224,9 +286,9 @@ def test_a_school_of_30_behind_one_address_signs_in_while_one_account_there_is_a
     victim = world.person("school_named").email
     # Someone behind the school's address cycles passwords on one account, then sprays others.
     for n in range(12):
-        _try(Client(), victim, f"guess-{n}")
+        _try_patiently(Client(), victim, f"guess-{n}", throttle_clock)
     for n in range(40):
-        _try(Client(), f"made-up-{n}@school-one.example", "guess")
+        _try_patiently(Client(), f"made-up-{n}@school-one.example", "guess", throttle_clock)
     # Every one of the 30 still signs in from that address; the attacked account is locked; an
     # account never seen from that address waits, as guessing from it is slowed.
     assert [_try(Client(), p.email, password).status_code for p in staff] == [302] * 30
