@@ -206,6 +206,8 @@ if KEYSTAGE_TWO_FACTOR not in {"required", "off"}:
     raise ImproperlyConfigured(f"KEYSTAGE_TWO_FACTOR is “{KEYSTAGE_TWO_FACTOR}”: use required or off.")
 # Wrong codes (authenticator or recovery) before a person must wait KEYSTAGE_LOGIN_LOCKOUT_MINUTES.
 KEYSTAGE_TWO_FACTOR_MAX_FAILURES = int(os.environ.get("KEYSTAGE_TWO_FACTOR_MAX_FAILURES", "5"))
+# How much lower than the web server a background worker runs (Unix nice; 0 for the same).
+KEYSTAGE_WORKER_NICENESS = int(os.environ.get("KEYSTAGE_WORKER_NICENESS", "10"))
 KEYSTAGE_INVITATION_DAYS = int(os.environ.get("KEYSTAGE_INVITATION_DAYS", "7"))
 # The largest results file accepted; a 2,000-pupil template with every subject is under 5 MB.
 KEYSTAGE_MAX_UPLOAD_BYTES = int(os.environ.get("KEYSTAGE_MAX_UPLOAD_MB", "20")) * 1024 * 1024

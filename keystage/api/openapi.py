@@ -176,6 +176,12 @@ _COMPONENTS: dict[str, Any] = {
                     "description": "A page of the issues: issues_limit of them from issues_offset.",
                 },
                 "issues_total": {"type": "integer", "description": "How many issues the file has."},
+                "issues_kept": {
+                    "type": "integer",
+                    "description": "How many of them can be paged through: all of a file checked at "
+                    "once; at most the first 10,000 (errors first) of one checked by the background "
+                    "worker. The counts are always of every issue.",
+                },
                 "issues_offset": {"type": "integer"},
                 "issues_limit": {"type": "integer"},
                 "errors": {"type": "integer"},

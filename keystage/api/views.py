@@ -216,16 +216,18 @@ def _issue_page(values: Any) -> tuple[int, int]:
 
 
 def _paged(outcome: dict[str, Any], offset: int, limit: int) -> dict[str, Any]:
-    """A check's answer with its issues a page at a time (a file can have tens of thousands)."""
-    issues = outcome.get("issues", [])
+    """A check's answer with its issues a page at a time (a file can have tens of thousands); the
+    counts are of all of them, including any past those a background check kept."""
+    whole = services.kept_outcome(outcome, most=len(outcome.get("issues", [])))
+    counts = {
+        key: outcome.get(key, whole[key]) for key in ("issues_total", "issues_kept", "errors", "warnings")
+    }
     return {
         **outcome,
-        "issues": issues[offset : offset + limit],
-        "issues_total": len(issues),
+        **counts,
+        "issues": outcome.get("issues", [])[offset : offset + limit],
         "issues_offset": offset,
         "issues_limit": limit,
-        "errors": sum(i.get("severity") == "error" for i in issues),
-        "warnings": sum(i.get("severity") == "warning" for i in issues),
     }
 
 

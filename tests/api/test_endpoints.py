@@ -76,6 +76,7 @@ def test_validate_a_good_and_a_bad_file_stores_nothing(world):
         "pupils": 3,
         "issues": [],
         "issues_total": 0,
+        "issues_kept": 0,
         "issues_offset": 0,
         "issues_limit": 500,
         "errors": 0,

@@ -55,6 +55,29 @@ def test_a_file_over_the_bound_is_checked_by_the_worker_and_polled(world, small_
     _error(api(world.person("trust_admin")).get(location), 404, "not_found")
 
 
+def test_a_checked_file_keeps_its_first_issues_errors_first_and_counts_them_all(
+    world, small_bound, monkeypatch
+):
+    """A file of half a million issues would keep 120 MB of answer: the counts are of every issue,
+    the pages of the first few thousand, errors before warnings."""
+    from keystage.api import services
+
+    monkeypatch.setattr(services, "KEPT_ISSUES", 2)
+    template = _template(world, open_collection())
+    client = api(world.person("manage_data"))
+    bad = filled(template, "phonics", {(1, MARK): 41, (2, MARK): 42, (3, MARK): 43})
+    location = client.post("/api/v1/validate", _form(world, bad))["Location"]
+    _worker()
+    body = client.get(location).json()
+    assert (body["issues_total"], body["issues_kept"], body["errors"]) == (3, 2, 3)
+    assert [i["value"] for i in body["issues"]] == ["41", "42"]
+    assert client.get(location, {"issues_offset": 2}).json()["issues"] == []
+    kept = services.kept_outcome(
+        {"issues": [{"severity": "warning"}, {"severity": "error"}, {"severity": "warning"}]}, most=1
+    )
+    assert (kept["issues"], kept["warnings"], kept["errors"]) == ([{"severity": "error"}], 2, 1)
+
+
 def test_each_person_has_two_checks_at_once(world, small_bound):
     template = _template(world, open_collection())
     client = api(world.person("manage_data"))

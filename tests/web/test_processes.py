@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import socket
 import subprocess
@@ -108,7 +110,15 @@ def test_keystage_serve_answers_pages_health_and_static_files(db, tmp_path):
                     raise
                 time.sleep(0.2)
         assert health.status == 200
-        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
+        # Someone's large upload is still arriving on one connection: with one worker process, the
+        # next person's page is still answered (threads), not queued behind it.
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as slow_upload:
+            slow_upload.sendall(
+                b"POST /api/v1/validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; "
+                b"boundary=x\r\nContent-Length: 10000000\r\n\r\n--x\r\n"
+            )
+            time.sleep(0.5)
+            page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
         assert "Sign in" in page
         css = urllib.request.urlopen(f"http://127.0.0.1:{port}/static/dist/keystage.css", timeout=5)
         assert css.status == 200 and b"govuk-header" in css.read()
@@ -165,6 +175,15 @@ def test_the_demo_serves_with_a_live_worker_and_takes_both_down_on_sigterm(tmp_p
                 pass
             time.sleep(0.5)
         assert health.get("status") == "ok", health
+        # Its worker runs at a lower CPU priority than the web server, so checks never slow the pages.
+        priorities = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                command = (stat.parent / "cmdline").read_bytes().split(b"\0")
+                if int(fields[1]) == demo.pid and b"keystage.cli" in command:
+                    priorities[command[command.index(b"keystage.cli") + 1].decode()] = int(fields[16])
+        assert priorities["worker"] >= 10 and priorities["worker"] > priorities.get("serve", 0), priorities
         demo.send_signal(signal.SIGTERM)
         output, _ = demo.communicate(timeout=30)
     finally:

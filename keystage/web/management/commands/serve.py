@@ -18,6 +18,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--bind", default=os.environ.get("KEYSTAGE_BIND", "127.0.0.1:8000"))
         parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=int(os.environ.get("KEYSTAGE_WEB_THREADS", "4")),
+            help="requests each worker serves at once: a page is not queued behind a large upload",
+        )
         parser.add_argument("--timeout", type=int, default=60, help="seconds before a stuck request is ended")
         parser.add_argument(
             "--no-collectstatic",
@@ -41,6 +47,10 @@ class Command(BaseCommand):
             options["bind"],
             "--workers",
             str(options["workers"]),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(options["threads"]),
             "--timeout",
             str(options["timeout"]),
             "--access-logfile",

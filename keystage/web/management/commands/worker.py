@@ -153,6 +153,14 @@ def _retry_if_failed_by_database(sender: Any, task_result: Any, **kwargs: Any) -
         _retry_later([task_result.id], timezone.now())
 
 
+def _lower_priority(niceness: int) -> None:
+    """Checking a large file is CPU for seconds: on a machine shared with the web server, its
+    requests go first. Set, not added to, so a worker started twice in one process is not lowered twice."""
+    if niceness > 0 and hasattr(os, "setpriority"):
+        with suppress(OSError):  # not allowed here: run at the priority given
+            os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), niceness))
+
+
 def _reason(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else error.__class__.__name__
@@ -165,6 +173,8 @@ class Command(DatabaseWorkerCommand):
         worker_id = options.get("worker_id") or f"{socket.gethostname()}-{os.getpid()}-{get_random_string(6)}"
         options["worker_id"] = worker_id = worker_id[:64]
         batch = bool(options.get("batch"))
+        if not batch:
+            _lower_priority(settings.KEYSTAGE_WORKER_NICENESS)
         self._until_database(lambda: self._start(worker_id), batch=batch)
         stop = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(worker_id, stop), daemon=True)
