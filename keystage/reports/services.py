@@ -932,8 +932,44 @@ def pupil_detail(run: MeasureRun, school: School, upn: str) -> dict[str, Any] | 
         "name": name,
         "figures": rows,
         "explanation": [],
-        "results": sorted(primary.results.items()),
+        "results": results_in_words(primary.results, run.year),
     }
+
+
+@dataclass(frozen=True)
+class ResultInWords:
+    assessment: str  # the assessment's name
+    result: str  # as confirmed: a score or a code
+    meaning: str  # what a code means, and that it is not a score; empty for a score
+
+
+def results_in_words(results: Mapping[str, str], year: int) -> list[ResultInWords]:
+    """A pupil's confirmed results named as the year's frameworks name them, each code with its
+    meaning (a code such as the multiplication check's B is not a score, so no average counts it)."""
+    from keystage.reference_data.services import framework_library
+
+    library = framework_library()
+    assessments = {}
+    for collection in library.collections():
+        try:
+            framework = library.for_year(collection, year)
+        except KeyError:
+            continue
+        assessments.update({a.code: a for a in framework.assessments})
+    found = []
+    for code, result in results.items():
+        assessment = assessments.get(code)
+        if assessment is None:
+            found.append(ResultInWords(code.replace("_", " "), str(result), ""))
+            continue
+        outcome = assessment.outcome(str(result))
+        meaning = ""
+        if outcome is not None and assessment.score is not None:
+            meaning = f"{outcome.label}: a code, not a score, so no average score counts it"
+        elif outcome is not None:
+            meaning = outcome.label
+        found.append(ResultInWords(assessment.label, str(result), meaning))
+    return sorted(found, key=lambda r: r.assessment)
 
 
 def _ks4_pupil_figures(figure: PupilFigure, year: int) -> list[tuple[str, Any]]:

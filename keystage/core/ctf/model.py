@@ -155,6 +155,21 @@ def mapping_in_force(mappings: list[AssessmentMapping], year: int) -> Assessment
     return usable[-1]
 
 
+def nearest_mapping(mappings: list[AssessmentMapping], year: int) -> tuple[AssessmentMapping, str]:
+    """The mapping in force for ``year`` or, for a year none covers (a file from before the first),
+    the earliest there is, with a sentence saying so (empty when the year is covered)."""
+    try:
+        return mapping_in_force(mappings, year), ""
+    except KeyError:
+        if not mappings:
+            raise
+    earliest = min(mappings, key=lambda m: m.from_year)
+    return earliest, (
+        f"keystage has no CTF assessment mapping for {year - 1}/{str(year)[-2:]}; the nearest, in force "
+        f"from {earliest.from_year - 1}/{str(earliest.from_year)[-2:]}, was used"
+    )
+
+
 @cache
 def mapping_for(year: int) -> AssessmentMapping:
     """The shipped mapping in force for the academic year ending in ``year``."""

@@ -31,8 +31,8 @@ from keystage.core.ctf.model import (
     CTFPupil,
     SchoolRef,
     StageResult,
-    mapping_for,
-    mapping_in_force,
+    nearest_mapping,
+    shipped_mappings,
 )
 from keystage.core.pupils.model import InvalidUPNError, check_upn
 from keystage.core.reference.frameworks import Assessment, FrameworkLibrary
@@ -52,16 +52,26 @@ class CTFProblem:
     path: str  # e.g. CTfile/CTFpupilData/Pupil[3]/DOB
     upn: str
     message: str
+    severity: str = "error"  # or "warning": worth knowing, the file is still used
 
     def __str__(self) -> str:
         who = f" (UPN {self.upn})" if self.upn else ""
-        return f"{self.path}{who}: {self.message}"
+        label = "Warning: " if self.severity == "warning" else ""
+        return f"{label}{self.path}{who}: {self.message}"
 
 
 @dataclass
 class CTFRead:
     document: CTFDocument
     problems: list[CTFProblem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[CTFProblem]:
+        return [p for p in self.problems if p.severity != "warning"]
+
+    @property
+    def warnings(self) -> list[CTFProblem]:
+        return [p for p in self.problems if p.severity == "warning"]
 
 
 class _CappedReader(io.RawIOBase):
@@ -335,16 +345,30 @@ def read_ctf(source: Path | bytes | BinaryIO, *, max_bytes: int = DEFAULT_MAX_BY
     return CTFRead(CTFDocument(stream.header, pupils), stream.problems)
 
 
-def _assessment_index(frameworks: FrameworkLibrary, year: int) -> dict[str, Assessment]:
+def _assessment_index(
+    frameworks: FrameworkLibrary, year: int
+) -> tuple[dict[str, Assessment], dict[str, str]]:
+    """Every assessment of the year's frameworks; for a collection with none that early, those of its
+    earliest, with a note (by assessment) saying so."""
     index: dict[str, Assessment] = {}
+    notes: dict[str, str] = {}
     for collection in frameworks.collections():
         try:
             framework = frameworks.for_year(collection, year)
         except KeyError:
-            continue
+            versions = frameworks.versions(collection)
+            if not versions:
+                continue
+            framework = min(versions, key=lambda f: f.from_year)
+            note = (
+                f"keystage has no {collection} framework for {year - 1}/{str(year)[-2:]}; its results "
+                f"were checked against the nearest, in force from {framework.from_year - 1}/"
+                f"{str(framework.from_year)[-2:]}"
+            )
+            notes.update({assessment.code: note for assessment in framework.assessments})
         for assessment in framework.assessments:
             index[assessment.code] = assessment
-    return index
+    return index, notes
 
 
 def check_ctf(
@@ -359,13 +383,21 @@ def check_ctf(
     document = read.document
     academic_year = (document.header.source.academic_year or document.header.generated_at.year - 1) + 1
     frameworks = frameworks or FrameworkLibrary.from_directory()
-    assessments = _assessment_index(frameworks, academic_year)
+    assessments, notes = _assessment_index(frameworks, academic_year)
     try:
-        mapping = (
-            mapping_in_force(mappings, academic_year) if mappings is not None else mapping_for(academic_year)
+        mapping, fallback = nearest_mapping(
+            shipped_mappings() if mappings is None else mappings, academic_year
         )
     except KeyError:
-        mapping = None
+        mapping, fallback = None, ""
+    warned: set[str] = set()
+
+    def warn_once(note: str) -> None:
+        if note and note not in warned:
+            warned.add(note)
+            where = "CTfile/Header/SourceSchool/AcademicYear"
+            read.problems.append(CTFProblem(where, "", note + ".", severity="warning"))
+
     seen: dict[str, int] = {}
     unreadable_dates = {p.path for p in read.problems if p.path.endswith("/DOB")}
     for number, pupil in enumerate(document.pupils, start=1):
@@ -388,6 +420,9 @@ def check_ctf(
         for index, result in enumerate(pupil.results, start=1):
             where = f"{path}/StageAssessments/StageAssessment[{index}]"
             entry = mapping.assessment_for(result) if mapping else None
+            if entry is not None:
+                warn_once(fallback)
+                warn_once(notes.get(entry.assessment, ""))
             if entry is None:
                 problem(
                     CTFProblem(

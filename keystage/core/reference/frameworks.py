@@ -42,6 +42,11 @@ FLAGS = frozenset(
         "missing",
         "unable_to_access",
         "not_graded",  # U: entered, ungraded
+        "just_arrived",  # arrived too recently to be assessed
+        "not_taken",  # did not take, or did not finish, the check
+        "incorrectly_registered",  # registered for an assessment not theirs (e.g. not in Year 4)
+        "not_administered",  # the school could not administer it
+        "annulled",  # the result was annulled (maladministration or cheating)
     }
 )
 

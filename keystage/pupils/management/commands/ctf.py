@@ -92,9 +92,15 @@ class Command(BaseCommand):
         )
         for problem in read.problems:
             self.stdout.write(str(problem))
-        if read.problems:
-            raise CommandError(f"{len(read.problems)} problem{'s' if len(read.problems) != 1 else ''} found.")
-        self.stdout.write(self.style.SUCCESS("No problems found."))
+        if read.errors:
+            raise CommandError(f"{len(read.errors)} problem{'s' if len(read.errors) != 1 else ''} found.")
+        warnings = len(read.warnings)
+        self.stdout.write(
+            self.style.SUCCESS(
+                "No problems found"
+                + (f" ({warnings} warning{'s' if warnings != 1 else ''})." if warnings else ".")
+            )
+        )
 
     def _import(self, file: Path, school: str, year: int, **options: Any) -> None:
         target = school_from_option(school)
