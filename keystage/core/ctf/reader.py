@@ -35,6 +35,7 @@ from keystage.core.ctf.model import (
     shipped_mappings,
 )
 from keystage.core.pupils.model import InvalidUPNError, check_upn
+from keystage.core.pupils.names import odd_name, visible
 from keystage.core.reference.frameworks import Assessment, FrameworkLibrary
 
 DEFAULT_MAX_BYTES = 150 * 1024 * 1024
@@ -413,6 +414,9 @@ def check_ctf(
         for name, value in (("Surname", pupil.surname), ("Forename", pupil.forename)):
             if not value:
                 problem(CTFProblem(f"{path}/{name}", pupil.upn, f"{name} is missing"))
+            elif (reason := odd_name(value)) is not None:
+                message = f"{name} “{visible(value)}” {reason}; it is kept exactly as written: check it"
+                problem(CTFProblem(f"{path}/{name}", pupil.upn, message, severity="warning"))
         if pupil.date_of_birth is None and f"{path}/DOB" not in unreadable_dates:
             problem(CTFProblem(f"{path}/DOB", pupil.upn, "DOB is missing"))
         if pupil.sex not in {"M", "F"}:

@@ -234,6 +234,9 @@ ADDED_PUPIL = rule(
 )
 FORENAME_MISSING = rule("forename.missing", E, "Forename is missing.", "forename")
 SURNAME_MISSING = rule("surname.missing", E, "Surname is missing.", "surname")
+_ODD_NAME = " keystage keeps it exactly as written, as text (never a formula); check it is the pupil's name."
+FORENAME_ODD = rule("forename.odd", W, "Forename “{value}” {reason}." + _ODD_NAME, "forename")
+SURNAME_ODD = rule("surname.odd", W, "Surname “{value}” {reason}." + _ODD_NAME, "surname")
 DOB_MISSING = rule("dob.missing", E, "{header} is missing.", "dob")
 DOB_DAY = rule("dob.day", E, "Day of birth must be a whole number from 1 to 31, not “{value}”.", "dob")
 DOB_MONTH = rule("dob.month", E, "Month of birth must be a whole number from 1 to 12, not “{value}”.", "dob")

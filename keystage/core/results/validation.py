@@ -17,6 +17,7 @@ from typing import Any
 from keystage.core.ctf.model import AssessmentMapping, CTFDocument
 from keystage.core.ctf.reader import CTFError, read_ctf
 from keystage.core.pupils.model import InvalidUPNError, UPNCheckLetterError, check_upn
+from keystage.core.pupils.names import odd_name, visible
 from keystage.core.results import rules
 from keystage.core.results.kinds import KINDS, academic_year_name
 from keystage.core.results.layout import SubjectColumn, TemplateLayout
@@ -444,10 +445,18 @@ class _PupilChecks:
             self.issues.append(rule.issue(year=self.year_name, title=self.kind.title, **where))
 
     def name(self, entry: PupilEntry, key: str, row: int, value: object, place: _Place) -> None:
-        text = " ".join(cell_text(value).split())
+        given = cell_text(value)
+        text = " ".join(given.split())
         if not text:
             rule = rules.FORENAME_MISSING if key == "forename" else rules.SURNAME_MISSING
             self.issues.append(rule.issue(row=row, column=place.column, header=place.header))
+        elif (reason := odd_name(given.lstrip(" ")) or odd_name(text)) is not None:
+            rule = rules.FORENAME_ODD if key == "forename" else rules.SURNAME_ODD
+            self.issues.append(
+                rule.issue(
+                    row=row, column=place.column, header=place.header, value=visible(given), reason=reason
+                )
+            )
         setattr(entry, key, text)
 
     def gender(self, entry: PupilEntry, row: int, value: object, place: _Place) -> None:

@@ -1,0 +1,88 @@
+"""Names that may not be what they look like are warned about where they come in (an upload's check,
+a CTF's check) and kept exactly as written: one beginning as a spreadsheet formula does (=, +, -, @,
+a tab or a carriage return), or one holding a hidden character."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from keystage.core.ctf.model import CTFDocument, CTFHeader, CTFPupil, SchoolRef
+from keystage.core.ctf.reader import check_ctf
+from keystage.core.ctf.writer import write_ctf
+from keystage.core.pupils.model import build_upn
+from keystage.core.pupils.names import odd_name
+from keystage.core.results.validation import validate_upload
+from keystage.core.workbook_cells import set_openpyxl_value
+from tests.core.results.conftest import cell_of, edited, template
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ('=HYPERLINK("http://evil.example/","x")', "begins with “=”"),
+        ("+cmd|' /C calc'!A0", "begins with “+”"),
+        ("-2+3", "begins with “-”"),
+        ("@SUM(1+1)", "begins with “@”"),
+        ("\t=1+1", "begins with a tab"),
+        ("Ann\u202eeJ", "holds a hidden character (U+202E)"),
+        ("Jo\x07e", "holds a hidden character (U+0007)"),
+    ],
+)
+def test_formula_starts_and_hidden_characters_are_named(name, reason):
+    assert reason in (odd_name(name) or "")
+
+
+@pytest.mark.parametrize("name", ["O'Brien", "Smith-Jones", "Zoë", "Nguyễn", "Mary Ann", "D'Souza-Ali"])
+def test_ordinary_names_are_not(name):
+    assert odd_name(name) is None
+
+
+def test_an_upload_warns_on_each_and_keeps_the_name_as_written(layouts):
+    layout = layouts["phonics"]
+
+    def fill(sheet):  # typed as text, as a school's spreadsheet keeps it
+        set_openpyxl_value(sheet[cell_of(layout, "Surname", 1)], '=HYPERLINK("http://evil.example/","x")')
+        set_openpyxl_value(sheet[cell_of(layout, "Forename", 2)], "@SUM(1+1)")
+        set_openpyxl_value(sheet[cell_of(layout, "Forename", 3)], "Ann\u202eeJ")
+
+    report = validate_upload(edited(template(layout), fill), layout)
+    odd = [i for i in report.issues if i.code in {"surname.odd", "forename.odd"}]
+    assert [(i.code, i.severity) for i in odd] == [
+        ("surname.odd", "warning"),
+        ("forename.odd", "warning"),
+        ("forename.odd", "warning"),
+    ]
+    assert odd[0].message.startswith('Surname “=HYPERLINK("http://evil.example/","x")” begins with “=”')
+    assert "keeps it exactly as written, as text (never a formula)" in odd[0].message
+    assert "Ann⟨U+202E⟩eJ" in odd[2].message
+    # Warnings only: the file's errors are those of the same template with ordinary names.
+    plain = validate_upload(template(layout), layout)
+    assert [i.code for i in report.issues if i.severity == "error"] == [
+        i.code for i in plain.issues if i.severity == "error"
+    ]
+    assert report.pupils[0].surname == '=HYPERLINK("http://evil.example/","x")'
+
+
+def test_a_ctf_check_warns_on_each_name_and_still_passes():
+    header = CTFHeader(
+        25,
+        datetime(2025, 6, 20),
+        "partial",
+        "Other MIS",
+        SchoolRef(la="801", estab="2001", name="School One", academic_year=2024),
+        SchoolRef(la="801", estab="LLLL"),
+    )
+    pupil = CTFPupil(
+        upn=build_upn("801", "2001", 18, 1),
+        surname="+cmd|' /C calc'!A0",
+        forename="Ann",
+        date_of_birth=date(2014, 10, 8),
+        sex="F",
+    )
+    read = check_ctf(write_ctf(CTFDocument(header, [pupil])))
+    assert read.errors == []
+    (warning,) = read.warnings
+    assert warning.path.endswith("Pupil[1]/Surname") and "begins with “+”" in warning.message
+    assert read.document.pupils[0].surname == "+cmd|' /C calc'!A0"
