@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 from typing import Literal, cast
@@ -114,6 +115,36 @@ def _read_workbook(data: bytes, kind: Format) -> Grid:
             rules.FILE_UNREADABLE.issue(kind=f"an {kind} workbook", reason=_short(error))
         ) from None
     return Grid(kind, rows, name)
+
+
+_LOOKS_LIKE_UPN = re.compile(r"[A-Z]\d{11}[0-9A-Z]")
+
+
+def sheets_holding_upns(data: bytes, *, besides: str) -> list[tuple[str, int]]:
+    """The workbook's other worksheets that hold what look like UPNs, with how many, most first: where
+    a school moved its pupils when the results sheet has none. Empty for a file that is not a
+    workbook or cannot be read again."""
+    if detect_format(data) not in ("xlsx", "ods", "xls"):
+        return []
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        names = [m.name for m in workbook.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+        found = []
+        for name in names:
+            if name == besides:
+                continue
+            rows = workbook.get_sheet_by_name(name).to_python()
+            count = sum(
+                1
+                for row in rows
+                for cell in row
+                if isinstance(cell, str) and _LOOKS_LIKE_UPN.fullmatch(cell.strip())
+            )
+            if count:
+                found.append((name, count))
+    except (CalamineError, IndexError, ValueError, OSError):
+        return []
+    return sorted(found, key=lambda sheet: -sheet[1])
 
 
 def _short(error: Exception) -> str:

@@ -195,6 +195,13 @@ HEADER_EDITED = rule(
 NO_PUPILS = rule(
     "structure.no_pupils", E, "The file has no pupil rows below the column headings.", "structure"
 )
+PUPILS_ON_ANOTHER_SHEET = rule(
+    "structure.pupils_on_another_sheet",
+    E,
+    "The sheet “{sheet}”, which keystage reads, has no pupils; the sheet “{other}” holds {count} UPNs. "
+    "Put the pupils on “{sheet}” under its column headings, then upload the file again.",
+    "structure",
+)
 BLANK_TEMPLATE = rule(
     "structure.blank_template",
     E,

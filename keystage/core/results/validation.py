@@ -29,6 +29,7 @@ from keystage.core.results.reading import (
     check_size,
     detect_format,
     read_grid,
+    sheets_holding_upns,
 )
 from keystage.core.results.rules import Issue, Severity
 
@@ -156,10 +157,25 @@ def validate_upload(
             report.rows = grid.rows
             report.issues.extend(grid.notes)
             _check_grid(grid, layout, context, alternatives, report)
+            _name_the_sheet_holding_the_pupils(data, grid, report)
     except UnreadableFileError as error:
         report.readable = False
         report.issues.append(error.issue)
     return report
+
+
+def _name_the_sheet_holding_the_pupils(data: bytes, grid: Grid, report: ValidationReport) -> None:
+    """A results sheet without pupils, in a workbook where another sheet holds UPNs: say which."""
+    empty = {rules.NO_PUPILS.code, rules.NOT_A_TEMPLATE.code}
+    where = next((n for n, issue in enumerate(report.issues) if issue.code in empty), None)
+    if where is None or not grid.sheet:
+        return
+    found = sheets_holding_upns(data, besides=grid.sheet)
+    if found:
+        other, count = found[0]
+        report.issues[where] = rules.PUPILS_ON_ANOTHER_SHEET.issue(
+            row=report.issues[where].row, sheet=grid.sheet, other=other, count=count
+        )
 
 
 # Structure -------------------------------------------------------------------------------------

@@ -86,3 +86,27 @@ def test_a_ctf_check_warns_on_each_name_and_still_passes():
     (warning,) = read.warnings
     assert warning.path.endswith("Pupil[1]/Surname") and "begins with “+”" in warning.message
     assert read.document.pupils[0].surname == "+cmd|' /C calc'!A0"
+
+
+def test_pupils_moved_to_another_sheet_are_found_and_the_sheet_named(layouts):
+    """Nothing read silently wrong: not just "no pupil rows", but where the pupils are."""
+    import io
+
+    from openpyxl import load_workbook
+
+    layout = layouts["phonics"]
+    book = load_workbook(io.BytesIO(template(layout)))
+    results = book["Results"]
+    heading = layout.heading_row
+    moved = book.create_sheet("My pupils")
+    for row in results.iter_rows(min_row=heading + 1):
+        moved.append([cell.value for cell in row])
+        for cell in row:
+            cell.value = None
+    out = io.BytesIO()
+    book.save(out)
+    report = validate_upload(out.getvalue(), layout)
+    (issue,) = [i for i in report.issues if i.code == "structure.pupils_on_another_sheet"]
+    assert "The sheet “Results”, which keystage reads, has no pupils" in issue.message
+    assert "the sheet “My pupils” holds 4 UPNs" in issue.message
+    assert "structure.no_pupils" not in [i.code for i in report.issues]
