@@ -124,7 +124,7 @@ XXE = b"""<?xml version="1.0"?>
         (XXE, "declares a document type (DTD)"),
         (b"<?xml version='1.0'?><Pupils><Pupil/></Pupils>", "its root element is <Pupils>, not <CTfile>"),
         (b"<CTfile><CTFpupilData/></CTfile>", "has no Header"),
-        (b"<CTfile><Header><CTFversion>12.0</CTFversion></Header></CTfile>", "CTFversion “12.0” is not one"),
+        (b"<CTfile><Header><CTFversion>10.0</CTFversion></Header></CTfile>", "CTFversion “10.0” is not one"),
         (b"", "The file is empty"),
     ],
 )

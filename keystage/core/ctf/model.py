@@ -10,7 +10,11 @@ from pathlib import Path
 from keystage.core.reference.toml_files import read_toml
 
 MAPPING_DIR = Path(__file__).parent.parent / "reference" / "data" / "ctf"
-VERSIONS = range(17, 27)  # CTFversion 17.0 … 26.0
+# CTFversion 11.0 … 27.0. CTF 11 (2011) is the oldest specification DfE still publishes, and every
+# element keystage reads (UPN, names, date of birth, Sex or the older Gender, NC year, ethnicity,
+# language, SEN, FSM, stage assessments) is in every version since; MIS suppliers still running an
+# old release write those. 27.0 is next year's, which suppliers release in the summer before.
+VERSIONS = range(11, 28)
 
 
 @dataclass(frozen=True)

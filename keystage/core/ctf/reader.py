@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -31,6 +32,7 @@ from keystage.core.ctf.model import (
     CTFPupil,
     SchoolRef,
     StageResult,
+    ctf_version,
     nearest_mapping,
     shipped_mappings,
 )
@@ -65,6 +67,7 @@ class CTFProblem:
 class CTFRead:
     document: CTFDocument
     problems: list[CTFProblem] = field(default_factory=list)
+    not_read: Counter[str] = field(default_factory=Counter)  # elements keystage skipped, by pupils
 
     @property
     def errors(self) -> list[CTFProblem]:
@@ -185,6 +188,63 @@ def _fsm_in_last_six_years(element: etree._Element, as_of: date) -> bool | None:
     return False
 
 
+# The parts of a pupil's record keystage reads (paths below <Pupil>, without positions); every other
+# element is counted as not read, so a check says what it left out.
+READ_IN_A_PUPIL = frozenset(
+    {
+        "UPN",
+        "Surname",
+        "Forename",
+        "DOB",
+        "Sex",
+        "Gender",
+        "BasicDetails/NCyearActual",
+        "BasicDetails/Ethnicity",
+        "BasicDetails/Languages/Type/LanguageType",
+        "BasicDetails/Languages/Type/Language",
+        "SENhistory/SEN/SENprovision",
+        "FSMhistory/FSMinstance/FSMstartDate",
+        "FSMhistory/FSMinstance/FSMendDate",
+        "LookedAfter/InCare",
+        "StageAssessments/KeyStage/Stage",
+        *(
+            f"StageAssessments/KeyStage/StageAssessment/{name}"
+            for name in (
+                "Locale",
+                "Year",
+                "Subject",
+                "Method",
+                "Component",
+                "ResultStatus",
+                "ResultQualifier",
+                "Result",
+                "ResultDate",
+            )
+        ),
+    }
+)
+
+
+def _not_read(element: etree._Element) -> set[str]:
+    """The elements of a pupil's record keystage does not read, by their first part (Address,
+    Contacts, Attendance …) or, inside a part it reads, by their path."""
+    found = set()
+    for leaf in element.iter():
+        if len(leaf) or leaf is element or not isinstance(leaf.tag, str):
+            continue
+        parts = []
+        node: etree._Element | None = leaf
+        while node is not None and node is not element:
+            parts.append(str(node.tag))
+            node = node.getparent()
+        path = "/".join(reversed(parts))
+        if path not in READ_IN_A_PUPIL:
+            top = parts[-1]
+            read_below = any(known.startswith(top + "/") for known in READ_IN_A_PUPIL)
+            found.add(path if read_below else top)
+    return found
+
+
 def _pupil(element: etree._Element, path: str, problems: list[CTFProblem], as_of: date) -> CTFPupil:
     upn = _text(element, "UPN")
     dob_text = _text(element, "DOB")
@@ -219,7 +279,7 @@ def _pupil(element: etree._Element, path: str, problems: list[CTFProblem], as_of
         surname=_text(element, "Surname"),
         forename=_text(element, "Forename"),
         date_of_birth=dob,
-        sex=_text(element, "Sex"),
+        sex=_text(element, "Sex") or _text(element, "Gender"),  # Gender: the older versions' name
         nc_year=_text(element, "BasicDetails/NCyearActual"),
         ethnicity=_text(element, "BasicDetails/Ethnicity"),
         first_language=first_language,
@@ -256,6 +316,7 @@ class CTFStream:
         self._stream = _open(source, max_bytes)
         self.header: CTFHeader | None = None
         self.problems: list[CTFProblem] = []
+        self.not_read: Counter[str] = Counter()  # element -> pupils whose record has it
 
     def __iter__(self) -> Iterator[CTFPupil]:
         count = 0
@@ -288,6 +349,7 @@ class CTFStream:
                         in_pupil = False
                         count += 1
                         as_of = self.header.generated_at.date() if self.header else date.today()
+                        self.not_read.update(_not_read(element))
                         yield _pupil(element, f"CTfile/CTFpupilData/Pupil[{count}]", self.problems, as_of)
                         _free(element)
                     continue
@@ -343,7 +405,7 @@ def read_ctf(source: Path | bytes | BinaryIO, *, max_bytes: int = DEFAULT_MAX_BY
     stream = CTFStream(source, max_bytes=max_bytes)
     pupils = list(stream)
     assert stream.header is not None  # the stream raises when the Header is missing
-    return CTFRead(CTFDocument(stream.header, pupils), stream.problems)
+    return CTFRead(CTFDocument(stream.header, pupils), stream.problems, stream.not_read)
 
 
 def _assessment_index(
@@ -392,6 +454,18 @@ def check_ctf(
     except KeyError:
         mapping, fallback = None, ""
     warned: set[str] = set()
+    version, expected = document.header.version, ctf_version(academic_year)
+    if version < expected - 1:  # suppliers write the year's version, or last year's early on
+        read.problems.append(
+            CTFProblem(
+                "CTfile/Header/CTFversion",
+                "",
+                f"CTF {version}.0 is older than the {expected}.0 written for {academic_year - 1}/"
+                f"{str(academic_year)[-2:]}: the MIS that wrote it may need updating. It was read: every "
+                "element keystage uses is in every version since 11.0.",
+                severity="warning",
+            )
+        )
 
     def warn_once(note: str) -> None:
         if note and note not in warned:

@@ -36,6 +36,15 @@ from keystage.results.services import CollectionError, export_la_ctf, la_ctf_ref
 RESULTS_KINDS = [key for key, kind in KINDS.items() if kind.la_tag]
 
 
+def _school_words(school: SchoolRef | None) -> str:
+    """A header's school as its LA and establishment number and name, or that the file gives none."""
+    if school is None:
+        return "(no school given)"
+    number = f"{school.la}{school.estab}".strip()
+    words = " ".join(part for part in (number, (school.name or "").strip()) if part)
+    return words or "(no school given)"
+
+
 class Command(BaseCommand):
     help = "Check, import and export Common Transfer Files (CTF XML)."
 
@@ -87,11 +96,16 @@ class Command(BaseCommand):
         read = check_ctf(file, frameworks=framework_library(), mappings=ctf_mappings())
         header = read.document.header
         self.stdout.write(
-            f"CTF {header.version}.0 from {header.source.la}{header.source.estab} {header.source.name} to "
-            f"{header.destination.la}{header.destination.estab}: {len(read.document.pupils)} pupils"
+            f"CTF {header.version}.0 from {_school_words(header.source)} to "
+            f"{_school_words(header.destination)}: {len(read.document.pupils)} pupils"
         )
         for problem in read.problems:
             self.stdout.write(str(problem))
+        if read.not_read:
+            parts = ", ".join(f"{name} ({count})" for name, count in sorted(read.not_read.items()))
+            self.stdout.write(
+                f"Not read (keystage does not use them), with the pupils that have them: {parts}"
+            )
         if read.errors:
             raise CommandError(f"{len(read.errors)} problem{'s' if len(read.errors) != 1 else ''} found.")
         warnings = len(read.warnings)
