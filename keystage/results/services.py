@@ -478,8 +478,10 @@ def upload_context(school: School | None, year: int) -> UploadContext:
     if school is None:
         return UploadContext()
     roster = {
-        p.upn: RosterPupil(p.upn, p.forename, p.surname)
-        for p in Pupil.objects.filter(school=school, academic_year=year).only("upn", "forename", "surname")
+        p.upn: RosterPupil(p.upn, p.forename, p.surname, p.date_of_birth, p.sex, p.nc_year)
+        for p in Pupil.objects.filter(school=school, academic_year=year).only(
+            "upn", "forename", "surname", "date_of_birth", "sex", "nc_year"
+        )
     }
     return UploadContext(school_dfe=school.dfe_number, school_name=school.name, roster=roster)
 

@@ -239,6 +239,19 @@ ADDED_PUPIL = rule(
     "UPN {value} is not on the school's roster for {year}; the pupil is added with these results.",
     "upn",
 )
+ROSTER_DIFFERS = rule(
+    "pupil.roster_differs",
+    W,
+    "UPN {upn} is {pupil} on the school's roster; this row's {what} is “{value}” (the roster's: {roster}). "
+    "Check the UPN is this pupil's: a mistyped UPN gives the results to another child.",
+    "upn",
+)
+ROSTER_DID_YOU_MEAN = rule(
+    "pupil.roster_did_you_mean",
+    W,
+    "UPN {value} is not on the roster, but {pupil} is, under UPN {other}: did you mean {other}?",
+    "upn",
+)
 FORENAME_MISSING = rule("forename.missing", E, "Forename is missing.", "forename")
 SURNAME_MISSING = rule("surname.missing", E, "Surname is missing.", "surname")
 _ODD_NAME = " keystage keeps it exactly as written, as text (never a formula); check it is the pupil's name."

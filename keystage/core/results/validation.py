@@ -72,6 +72,32 @@ class RosterPupil:
     upn: str
     forename: str = ""
     surname: str = ""
+    date_of_birth: date | None = None
+    sex: str = ""  # F / M
+    nc_year: int | None = None
+
+    def in_words(self) -> str:
+        """The pupil as a roster difference names them: "Amelia Walker, born 1 October 2014, female"."""
+        parts = [" ".join(p for p in (self.forename, self.surname) if p) or "(no name)"]
+        if self.date_of_birth:
+            parts.append(f"born {_day(self.date_of_birth)}")
+        if self.sex in ("F", "M"):
+            parts.append({"F": "female", "M": "male"}[self.sex])
+        if self.nc_year is not None:
+            parts.append("Reception" if self.nc_year == 0 else f"Year {self.nc_year}")
+        return ", ".join(parts)
+
+
+def _person_key(surname: str, forename: str, born: date | None) -> tuple[str, str, date | None]:
+    return (" ".join(surname.split()).casefold(), " ".join(forename.split()).casefold(), born)
+
+
+def _day(value: date) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
 @dataclass(frozen=True)
@@ -161,7 +187,12 @@ def validate_upload(
     except UnreadableFileError as error:
         report.readable = False
         report.issues.append(error.issue)
+    # Who the results go to comes first: a pupil off the roster, or not the roster's pupil.
+    report.issues.sort(key=lambda issue: issue.code not in ROSTER_CODES)
     return report
+
+
+ROSTER_CODES = frozenset({rules.ROSTER_DIFFERS.code, rules.ROSTER_DID_YOU_MEAN.code, rules.ADDED_PUPIL.code})
 
 
 def _name_the_sheet_holding_the_pupils(data: bytes, grid: Grid, report: ValidationReport) -> None:
@@ -460,6 +491,90 @@ class _PupilChecks:
             rule = rules.NOT_ON_ROSTER if self.kind.roster_only else rules.ADDED_PUPIL
             self.issues.append(rule.issue(year=self.year_name, title=self.kind.title, **where))
 
+    def against_roster(self, entry: PupilEntry, places: Mapping[str, _Place]) -> None:
+        """A pupil whose UPN is on the roster but whose name, birth date, sex or year differ there:
+        a warning for each (a mistyped UPN gives results to another child). A UPN not on the roster,
+        whose name and birth date are another UPN's there: "did you mean"."""
+        roster = self.context.roster
+        if not roster or not entry.upn:
+            return
+        known = roster.get(entry.upn)
+        if known is None:
+            match = self._roster_by_person().get(
+                _person_key(entry.surname, entry.forename, entry.date_of_birth)
+            )
+            if match is not None and entry.date_of_birth is not None:
+                place = places["upn"]
+                self.issues.append(
+                    rules.ROSTER_DID_YOU_MEAN.issue(
+                        row=entry.row,
+                        column=place.column,
+                        header=place.header,
+                        value=entry.upn,
+                        other=match.upn,
+                        pupil=match.in_words(),
+                    )
+                )
+            return
+        said = {
+            "surname": (
+                "surname",
+                entry.surname,
+                known.surname,
+                not _same_text(entry.surname, known.surname),
+            ),
+            "forename": (
+                "forename",
+                entry.forename,
+                known.forename,
+                not _same_text(entry.forename, known.forename),
+            ),
+            "dob": (
+                "date of birth",
+                _day(entry.date_of_birth) if entry.date_of_birth else "",
+                _day(known.date_of_birth) if known.date_of_birth else "",
+                entry.date_of_birth is not None
+                and known.date_of_birth is not None
+                and entry.date_of_birth != known.date_of_birth,
+            ),
+            "gender": (
+                "sex",
+                entry.sex,
+                known.sex,
+                entry.sex in ("F", "M") and known.sex in ("F", "M") and entry.sex != known.sex,
+            ),
+            "nc_year": (
+                "year group",
+                str(entry.nc_year),
+                str(known.nc_year),
+                entry.nc_year is not None and known.nc_year is not None and entry.nc_year != known.nc_year,
+            ),
+        }
+        for key, (what, given, on_roster, differs) in said.items():
+            if not differs or not given:
+                continue
+            place = places.get(key) or places.get("dob_day") or places["upn"]
+            self.issues.append(
+                rules.ROSTER_DIFFERS.issue(
+                    row=entry.row,
+                    column=place.column,
+                    header=place.header,
+                    value=given,
+                    upn=entry.upn,
+                    pupil=known.in_words(),
+                    what=what,
+                    roster=on_roster or "blank",
+                )
+            )
+
+    def _roster_by_person(self) -> dict[tuple[str, str, date | None], RosterPupil]:
+        if not hasattr(self, "_by_person"):
+            self._by_person = {
+                _person_key(p.surname, p.forename, p.date_of_birth): p
+                for p in (self.context.roster or {}).values()
+            }
+        return self._by_person
+
     def name(self, entry: PupilEntry, key: str, row: int, value: object, place: _Place) -> None:
         given = cell_text(value)
         text = " ".join(given.split())
@@ -753,6 +868,7 @@ def _check_grid(
                 any_result = True
             if read is not None:
                 results[key] = read
+        checks.against_roster(entry, places)
         report.pupils.append(entry)
     if pupil_rows == 0:
         issues.append(rules.NO_PUPILS.issue(row=heading + 2))
@@ -761,6 +877,17 @@ def _check_grid(
 
 
 # CTF ---------------------------------------------------------------------------------------------
+
+
+# Where a CTF pupil's roster differences are said to be: its elements.
+CTF_PLACES = {
+    "upn": _Place("UPN", "UPN"),
+    "forename": _Place("Forename", "Forename"),
+    "surname": _Place("Surname", "Surname"),
+    "dob": _Place("DOB", "Date of birth"),
+    "gender": _Place("Sex", "Sex"),
+    "nc_year": _Place("NCyearActual", "NC year"),
+}
 
 
 def ctf_pupil_words(upn: str, surname: str, forename: str, number: int) -> str:
@@ -829,6 +956,7 @@ def _check_ctf(
             any_result = any_result or bool(result.result.strip())
             if read_as is not None:
                 entry.results[mapped.assessment] = read_as
+        checks.against_roster(entry, CTF_PLACES)
         report.pupils.append(entry)
     # A CTF has no rows a person can see: each pupil's problem names the pupil, as the file does.
     report.issues[:] = [replace(i, pupil=named[i.row]) if i.row in named else i for i in report.issues]
