@@ -503,7 +503,9 @@ def _finish(
     # the page says everything the workbook does, so an upload whose workbook could not be made or
     # kept (a full disk) still ends with its errors shown, and without the download.
     kept = Upload(pk=upload_id)
-    if report is not None and not valid and report.rows is not None and layout is not None:
+    # A file that passed with warnings gets its workbook too: the roster's differences marked in it.
+    marked = report is not None and (not valid or bool(report.warnings))
+    if report is not None and marked and report.rows is not None and layout is not None:
         try:
             workbook = write_error_workbook(layout, report.rows, report.issues)
             save_whole(kept.error_workbook, f"errors-{upload_id}.xlsx", ContentFile(workbook))

@@ -4,8 +4,10 @@ upload's page."""
 
 from __future__ import annotations
 
+import io
 import json
 
+import openpyxl
 import pytest
 from django.core.management import call_command
 
@@ -58,3 +60,8 @@ def test_a_changed_name_is_warned_about_in_the_cli_the_api_and_on_the_page(world
     page = signed_in(world.person("manage_data")).get(f"/uploads/{upload.pk}/")
     assert page.status_code == 200
     assert "this row&#x27;s forename is “Kid0”" in page.content.decode()
+    errors = signed_in(world.person("manage_data")).get(f"/uploads/{upload.pk}/errors/")
+    assert errors.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(b"".join(errors.streaming_content)))
+    listed = [str(cell) for row in book["Errors"].iter_rows(values_only=True) for cell in row if cell]
+    assert any(text == cli["message"] for text in listed)
