@@ -15,6 +15,7 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
+from lxml import etree
 from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 
 from keystage.core.results import rules
@@ -114,7 +115,13 @@ def _read_workbook(data: bytes, kind: Format) -> Grid:
         raise UnreadableFileError(
             rules.FILE_UNREADABLE.issue(kind=f"an {kind} workbook", reason=_short(error))
         ) from None
-    return Grid(kind, rows, name)
+    grid = Grid(kind, rows, name)
+    if kind == "xlsx":
+        grid.notes.extend(
+            rules.FORMULA_WITHOUT_VALUE.issue(row=row, column=column, value=formula)
+            for row, column, formula in formulas_without_values(data, name)
+        )
+    return grid
 
 
 _LOOKS_LIKE_UPN = re.compile(r"[A-Z]\d{11}[0-9A-Z]")
@@ -145,6 +152,54 @@ def sheets_holding_upns(data: bytes, *, besides: str) -> list[tuple[str, int]]:
     except (CalamineError, IndexError, ValueError, OSError):
         return []
     return sorted(found, key=lambda sheet: -sheet[1])
+
+
+_SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_CELL_REF = re.compile(r"([A-Z]{1,3})(\d+)")
+
+
+def formulas_without_values(data: bytes, sheet: str) -> list[tuple[int, str, str]]:
+    """The sheet's cells that hold a formula but no saved value (row, column letters, formula): what a
+    tool that writes formulas without working them out leaves, and what would otherwise read as blank.
+    Empty when the workbook's parts cannot be found (calamine read it; nothing more is claimed)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            path = _sheet_part(archive, sheet)
+            if path is None:
+                return []
+            found = []
+            with archive.open(path) as part:
+                cells = etree.iterparse(part, tag=f"{_SHEET_NS}c", resolve_entities=False, no_network=True)
+                for _, cell in cells:
+                    formula = cell.find(f"{_SHEET_NS}f")
+                    value = cell.find(f"{_SHEET_NS}v")
+                    has_value = value is not None and (value.text or "") != ""
+                    if formula is not None and not has_value and cell.get("t") != "inlineStr":
+                        place = _CELL_REF.fullmatch(cell.get("r", ""))
+                        if place is not None:
+                            found.append((int(place[2]), place[1], "=" + (formula.text or "")))
+                    cell.clear()
+            return found
+    except (zipfile.BadZipFile, KeyError, OSError, etree.XMLSyntaxError):
+        return []
+
+
+def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:
+    """The zip member holding the named worksheet, by the workbook's relationships."""
+    relationships = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    book = etree.fromstring(archive.read("xl/workbook.xml"), parser)
+    target_id = next(
+        (s.get(relationships) for s in book.iter(f"{_SHEET_NS}sheet") if s.get("name") == sheet), None
+    )
+    if target_id is None:
+        return None
+    rels = etree.fromstring(archive.read("xl/_rels/workbook.xml.rels"), parser)
+    for rel in rels:
+        if rel.get("Id") == target_id:
+            target = rel.get("Target", "")
+            return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    return None
 
 
 def _short(error: Exception) -> str:

@@ -192,6 +192,13 @@ HEADER_EDITED = rule(
     "be edited.",
     "structure",
 )
+FORMULA_WITHOUT_VALUE = rule(
+    "cell.formula_without_value",
+    E,
+    "This cell holds a formula ({value}) with no saved value, so nothing can be read from it: type the "
+    "value, not a formula.",
+    "results",
+)
 NO_PUPILS = rule(
     "structure.no_pupils", E, "The file has no pupil rows below the column headings.", "structure"
 )

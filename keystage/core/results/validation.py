@@ -184,6 +184,7 @@ def validate_upload(
             report.issues.extend(grid.notes)
             _check_grid(grid, layout, context, alternatives, report)
             _name_the_sheet_holding_the_pupils(data, grid, report)
+            _only_the_formula_said(report)
     except UnreadableFileError as error:
         report.readable = False
         report.issues.append(error.issue)
@@ -193,6 +194,14 @@ def validate_upload(
 
 
 ROSTER_CODES = frozenset({rules.ROSTER_DIFFERS.code, rules.ROSTER_DID_YOU_MEAN.code, rules.ADDED_PUPIL.code})
+
+
+def _only_the_formula_said(report: ValidationReport) -> None:
+    """A formula without a saved value reads as blank; its cell's "missing" issue would mislead."""
+    code = rules.FORMULA_WITHOUT_VALUE.code
+    cells = {(i.row, i.column) for i in report.issues if i.code == code}
+    if cells:
+        report.issues[:] = [i for i in report.issues if i.code == code or (i.row, i.column) not in cells]
 
 
 def _name_the_sheet_holding_the_pupils(data: bytes, grid: Grid, report: ValidationReport) -> None:

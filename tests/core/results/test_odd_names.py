@@ -110,3 +110,24 @@ def test_pupils_moved_to_another_sheet_are_found_and_the_sheet_named(layouts):
     assert "The sheet “Results”, which keystage reads, has no pupils" in issue.message
     assert "the sheet “My pupils” holds 4 UPNs" in issue.message
     assert "structure.no_pupils" not in [i.code for i in report.issues]
+
+
+def test_a_formula_with_no_saved_value_is_an_error_naming_its_cell(layouts):
+    """openpyxl (and other tools) write formulas without working them out: read as blank, a score
+    was dropped and a forename 'missing'. Now each is an error on its cell."""
+    layout = layouts["phonics"]
+    mark = next(s.header for s in layout.subjects)
+
+    def fill(sheet):
+        sheet[cell_of(layout, mark, 1)] = "=SUM(20,15)"
+        sheet[cell_of(layout, "Forename", 2)] = '=CONCAT("A","nn")'
+
+    report = validate_upload(edited(template(layout), fill), layout)
+    formulas = [i for i in report.issues if i.code == "cell.formula_without_value"]
+    assert [(i.row, i.column, i.value) for i in formulas] == [
+        (layout.heading_row + 1, cell_of(layout, mark, 1).rstrip("0123456789"), "=SUM(20,15)"),
+        (layout.heading_row + 2, cell_of(layout, "Forename", 2).rstrip("0123456789"), '=CONCAT("A","nn")'),
+    ]
+    assert "type the value, not a formula" in formulas[0].message
+    assert "forename.missing" not in [i.code for i in report.issues]
+    assert not report.valid
