@@ -269,6 +269,20 @@ DOB_DAY = rule("dob.day", E, "Day of birth must be a whole number from 1 to 31, 
 DOB_MONTH = rule("dob.month", E, "Month of birth must be a whole number from 1 to 12, not “{value}”.", "dob")
 DOB_YEAR = rule("dob.year", E, "Year of birth must be {expected} for {cohort}, not “{value}”.", "dob")
 DOB_NOT_A_DATE = rule("dob.not_a_date", E, "{day}/{month}/{year} is not a real date.", "dob")
+DOB_AMBIGUOUS = rule(
+    "dob.ambiguous",
+    E,
+    "Date of birth “{value}” could be {one} or {other}, and no date in the file settles which order its "
+    "dates are written in. Write it as {iso} (year-month-day), or save the file with UK date settings.",
+    "dob",
+)
+DOB_MONTH_FIRST = rule(
+    "dob.month_first",
+    W,
+    "The file's dates of birth are written month first (mm/dd/yyyy, as a spreadsheet with US settings "
+    "saves them): a day above 12 comes second in some and first in none, so all were read month first.",
+    "dob",
+)
 DOB_FORMAT = rule("dob.format", E, "Date of birth “{value}” must be a date written dd/mm/yyyy.", "dob")
 DOB_OUT_OF_COHORT = rule(
     "dob.out_of_cohort",

@@ -9,7 +9,7 @@ rows with canonical results, ready to store.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -417,6 +417,9 @@ class _PupilChecks:
         self.seen: dict[str, int] = {}
         self.birth_years = sorted(self.kind.birth_years(layout.year))
         self.year_name = academic_year_name(layout.year)
+        # How a CSV's dd/mm or mm/dd dates of birth are read: "dmy", "mdy" (settled by the file), or
+        # "unsettled" (every date could be either; an ambiguous one is then an error).
+        self.date_order = "dmy"
         self.checkers = {column.key: _ResultChecker(column) for column in layout.subjects}
 
     def dfe(self, entry: PupilEntry, row: int | None, value: object, place: _Place) -> None:
@@ -665,7 +668,22 @@ class _PupilChecks:
             if not text:
                 self.issues.append(rules.DOB_MISSING.issue(row=row, column=place.column, header=place.header))
                 return
-            born = _parse_uk_date(text)
+            ambiguous = _ambiguous_date(text)
+            if ambiguous is not None and self.date_order == "unsettled":
+                day_first, month_first = ambiguous
+                self.issues.append(
+                    rules.DOB_AMBIGUOUS.issue(
+                        row=row,
+                        column=place.column,
+                        header=place.header,
+                        value=text,
+                        one=_day(day_first),
+                        other=_day(month_first),
+                        iso=day_first.isoformat(),
+                    )
+                )
+                return
+            born = _parse_us_date(text) if self.date_order == "mdy" else _parse_uk_date(text)
             if born is None:
                 self.issues.append(
                     rules.DOB_FORMAT.issue(row=row, column=place.column, header=place.header, value=text)
@@ -712,6 +730,48 @@ class _PupilChecks:
                     last=last.strftime("%d/%m/%Y"),
                 )
             )
+
+
+_SLASHED_DATE = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+
+
+def _ambiguous_date(text: str) -> tuple[date, date] | None:
+    """A date that reads as two different days, day first and month first (05/10/2019), or None."""
+    match = _SLASHED_DATE.fullmatch(text)
+    if not match or match[1] == match[2] or int(match[1]) > 12 or int(match[2]) > 12:
+        return None
+    try:
+        return date(int(match[3]), int(match[2]), int(match[1])), date(
+            int(match[3]), int(match[1]), int(match[2])
+        )
+    except ValueError:
+        return None
+
+
+def date_order(texts: Iterable[str]) -> str:
+    """Which order a file's slashed dates use: "dmy" if any has a day above 12 first (or none is
+    slashed), "mdy" if any has one second and none first, else "unsettled"."""
+    day_first = month_first = slashed = False
+    for text in texts:
+        match = _SLASHED_DATE.fullmatch(text.strip())
+        if not match:
+            continue
+        slashed = True
+        day_first = day_first or int(match[1]) > 12
+        month_first = month_first or int(match[2]) > 12
+    if not slashed or day_first:
+        return "dmy"
+    return "mdy" if month_first else "unsettled"
+
+
+def _parse_us_date(text: str) -> date | None:
+    match = _SLASHED_DATE.fullmatch(text)
+    if match:
+        try:
+            return date(int(match[3]), int(match[1]), int(match[2]))
+        except ValueError:
+            return None
+    return _parse_uk_date(text)
 
 
 def _parse_uk_date(text: str) -> date | None:
@@ -822,6 +882,13 @@ def _check_grid(
         return
     checks = _PupilChecks(layout, context, report)
     issues = report.issues
+    if grid.format == "csv" and "dob" in columns.pupil:
+        index = columns.pupil["dob"]
+        checks.date_order = date_order(
+            cell_text(cells[index]) for cells in rows[heading + 1 :] if index < len(cells)
+        )
+        if checks.date_order == "mdy":
+            issues.append(rules.DOB_MONTH_FIRST.issue(header=cell_text(rows[heading][index]).strip()))
     places = {
         key: _Place(column_letter(index), cell_text(rows[heading][index]).strip())
         for key, index in columns.pupil.items()

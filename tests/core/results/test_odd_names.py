@@ -15,7 +15,7 @@ from keystage.core.pupils.model import build_upn
 from keystage.core.pupils.names import odd_name
 from keystage.core.results.validation import validate_upload
 from keystage.core.workbook_cells import set_openpyxl_value
-from tests.core.results.conftest import cell_of, edited, template
+from tests.core.results.conftest import cell_of, cohort, edited, template
 
 
 @pytest.mark.parametrize(
@@ -131,3 +131,47 @@ def test_a_formula_with_no_saved_value_is_an_error_naming_its_cell(layouts):
     assert "type the value, not a formula" in formulas[0].message
     assert "forename.missing" not in [i.code for i in report.issues]
     assert not report.valid
+
+
+def _ks1_csv_with_dates(layouts, dates: list[str]) -> tuple[bytes, object]:
+    import csv
+    import io
+
+    from keystage.core.results.reading import read_grid
+
+    layout = layouts["ks1"]
+    rows = read_grid(template(layout, cohort("ks1", len(dates)))).rows
+    heading = layout.heading_row - 1
+    dob = [str(c).strip() for c in rows[heading]].index("Date of birth")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for n, row in enumerate(rows):
+        row = ["" if v is None else v for v in row]
+        if heading < n <= heading + len(dates):
+            row[dob] = dates[n - heading - 1]
+        writer.writerow(row)
+    return out.getvalue().encode(), layout
+
+
+def test_csv_dates_that_could_be_read_either_way_are_errors_unless_the_file_settles_it(layouts):
+    import datetime as dt
+
+    born = cohort("ks1", 1)[0].date_of_birth.year
+    # Only ambiguous dates: each is an error saying both readings.
+    data, layout = _ks1_csv_with_dates(layouts, [f"05/03/{born}", f"03/04/{born}"])
+    report = validate_upload(data, layout)
+    ambiguous = [i for i in report.issues if i.code == "dob.ambiguous"]
+    assert len(ambiguous) == 2
+    assert f"could be 5 March {born} or 3 May {born}" in ambiguous[0].message
+    assert f"Write it as {born}-03-05" in ambiguous[0].message
+    # A day above 12 first settles day-first: the ambiguous date is read so, with no issue.
+    data, layout = _ks1_csv_with_dates(layouts, [f"05/03/{born}", f"25/04/{born}"])
+    report = validate_upload(data, layout)
+    assert not [i for i in report.issues if i.code.startswith("dob.")]
+    assert report.pupils[0].date_of_birth == dt.date(born, 3, 5)
+    # A day above 12 second (and none first) settles month-first, as US settings save: said once.
+    data, layout = _ks1_csv_with_dates(layouts, [f"05/03/{born}", f"04/25/{born}"])
+    report = validate_upload(data, layout)
+    (said,) = [i for i in report.issues if i.code.startswith("dob.")]
+    assert said.code == "dob.month_first" and said.severity == "warning"
+    assert [p.date_of_birth for p in report.pupils] == [dt.date(born, 5, 3), dt.date(born, 4, 25)]
