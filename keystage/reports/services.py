@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import polars as pl
@@ -946,16 +947,9 @@ class ResultInWords:
 def results_in_words(results: Mapping[str, str], year: int) -> list[ResultInWords]:
     """A pupil's confirmed results named as the year's frameworks name them, each code with its
     meaning (a code such as the multiplication check's B is not a score, so no average counts it)."""
-    from keystage.reference_data.services import framework_library
+    from keystage.reference_data.services import reference_version
 
-    library = framework_library()
-    assessments = {}
-    for collection in library.collections():
-        try:
-            framework = library.for_year(collection, year)
-        except KeyError:
-            continue
-        assessments.update({a.code: a for a in framework.assessments})
+    assessments = _assessments_for(year, reference_version())
     found = []
     for code, result in results.items():
         assessment = assessments.get(code)
@@ -970,6 +964,14 @@ def results_in_words(results: Mapping[str, str], year: int) -> list[ResultInWord
             meaning = outcome.label
         found.append(ResultInWords(assessment.label, str(result), meaning))
     return sorted(found, key=lambda r: r.assessment)
+
+
+@lru_cache(maxsize=16)
+def _assessments_for(year: int, version: int) -> dict[str, Any]:
+    """The year's assessments by code, read once per load of reference data (``version``)."""
+    from keystage.reference_data.services import framework_library
+
+    return framework_library().assessments_for(year)
 
 
 def _ks4_pupil_figures(figure: PupilFigure, year: int) -> list[tuple[str, Any]]:

@@ -297,6 +297,16 @@ class FrameworkLibrary:
             raise KeyError(f"no {collection} framework covers {year - 1}/{str(year)[-2:]}")
         return versions[-1]
 
+    def assessments_for(self, year: int) -> dict[str, Assessment]:
+        """Every assessment of the frameworks in force for the academic year ending in ``year``."""
+        found: dict[str, Assessment] = {}
+        for collection in self.collections():
+            try:
+                found.update({a.code: a for a in self.for_year(collection, year).assessments})
+            except KeyError:
+                continue
+        return found
+
     def all(self) -> list[Framework]:
         return [f for versions in self._by_collection.values() for f in versions]
 

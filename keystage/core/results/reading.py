@@ -156,6 +156,7 @@ def sheets_holding_upns(data: bytes, *, besides: str) -> list[tuple[str, int]]:
 
 _SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _CELL_REF = re.compile(r"([A-Z]{1,3})(\d+)")
+_HAS_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 
 
 def formulas_without_values(data: bytes, sheet: str) -> list[tuple[int, str, str]]:
@@ -167,8 +168,11 @@ def formulas_without_values(data: bytes, sheet: str) -> list[tuple[int, str, str
             path = _sheet_part(archive, sheet)
             if path is None:
                 return []
+            sheet_xml = archive.read(path)
+            if not _HAS_FORMULA.search(sheet_xml):  # most files: no formula at all, nothing to parse
+                return []
             found = []
-            with archive.open(path) as part:
+            with io.BytesIO(sheet_xml) as part:
                 cells = etree.iterparse(part, tag=f"{_SHEET_NS}c", resolve_entities=False, no_network=True)
                 for _, cell in cells:
                     formula = cell.find(f"{_SHEET_NS}f")

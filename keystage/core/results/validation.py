@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from keystage.core.ctf.model import AssessmentMapping, CTFDocument
@@ -88,8 +89,13 @@ class RosterPupil:
         return ", ".join(parts)
 
 
+def _folded(text: str) -> str:
+    """A name as compared with the roster's: spacing and case aside."""
+    return " ".join(text.split()).casefold()
+
+
 def _person_key(surname: str, forename: str, born: date | None) -> tuple[str, str, date | None]:
-    return (" ".join(surname.split()).casefold(), " ".join(forename.split()).casefold(), born)
+    return (_folded(surname), _folded(forename), born)
 
 
 def _day(value: date) -> str:
@@ -97,7 +103,7 @@ def _day(value: date) -> str:
 
 
 def _same_text(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+    return _folded(a) == _folded(b)
 
 
 @dataclass(frozen=True)
@@ -512,7 +518,7 @@ class _PupilChecks:
             return
         known = roster.get(entry.upn)
         if known is None:
-            match = self._roster_by_person().get(
+            match = self._roster_by_person.get(
                 _person_key(entry.surname, entry.forename, entry.date_of_birth)
             )
             if match is not None and entry.date_of_birth is not None:
@@ -579,13 +585,10 @@ class _PupilChecks:
                 )
             )
 
+    @cached_property
     def _roster_by_person(self) -> dict[tuple[str, str, date | None], RosterPupil]:
-        if not hasattr(self, "_by_person"):
-            self._by_person = {
-                _person_key(p.surname, p.forename, p.date_of_birth): p
-                for p in (self.context.roster or {}).values()
-            }
-        return self._by_person
+        roster = (self.context.roster or {}).values()
+        return {_person_key(p.surname, p.forename, p.date_of_birth): p for p in roster}
 
     def name(self, entry: PupilEntry, key: str, row: int, value: object, place: _Place) -> None:
         given = cell_text(value)
