@@ -232,6 +232,8 @@ def _not_read(element: etree._Element) -> set[str]:
     for leaf in element.iter():
         if len(leaf) or leaf is element or not isinstance(leaf.tag, str):
             continue
+        if not (leaf.text or "").strip():
+            continue  # an empty element (<BasicDetails/>) holds nothing to skip
         parts = []
         node: etree._Element | None = leaf
         while node is not None and node is not element:

@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 
 from keystage.core.ctf.model import CTFPupil
 from keystage.core.ctf.reader import CTFProblem
-from keystage.core.pupils.model import InvalidUPNError, Pupil, SenProvision, Sex, check_upn, ethnic_group_of
+from keystage.core.pupils.model import (
+    InvalidUPNError,
+    Pupil,
+    SenProvision,
+    Sex,
+    check_upn,
+    ethnic_group_of,
+    nc_year_by_birth,
+)
 from keystage.core.pupils.roster_csv import parse_nc_year
 
 ALWAYS = frozenset({"surname", "forename", "date_of_birth", "sex", "nc_year"})
@@ -19,12 +27,16 @@ ALWAYS = frozenset({"surname", "forename", "date_of_birth", "sex", "nc_year"})
 @dataclass
 class CTFRoster:
     pupils: list[Pupil] = field(default_factory=list)
-    problems: list[CTFProblem] = field(default_factory=list)
+    problems: list[CTFProblem] = field(default_factory=list)  # each keeps its pupil out
+    warnings: list[CTFProblem] = field(default_factory=list)  # the pupil is imported, as each says
     upns_in_file: set[str] = field(default_factory=set)
     supplied: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
-def roster_from_ctf(pupils: list[CTFPupil]) -> CTFRoster:
+def roster_from_ctf(pupils: list[CTFPupil], academic_year: int | None = None) -> CTFRoster:
+    """With ``academic_year``, a pupil the file gives no NC year for (STA's multiplication check
+    and other assessment-only files write none) is placed by age, with a warning; a pupil already
+    on the roster keeps the year group it has."""
     roster = CTFRoster()
     first_seen: dict[str, int] = {}
     for number, ctf in enumerate(pupils, start=1):
@@ -41,17 +53,35 @@ def roster_from_ctf(pupils: list[CTFPupil]) -> CTFRoster:
                 CTFProblem(f"{path}/UPN", upn, f"the same UPN is already Pupil[{first_seen[upn]}]")
             )
         first_seen.setdefault(upn, number)
-        try:
-            nc_year: int | None = parse_nc_year(ctf.nc_year)
-        except ValueError:
-            nc_year = None
-            problems.append(
-                CTFProblem(
-                    f"{path}/BasicDetails/NCyearActual",
-                    upn,
-                    f"NC year “{ctf.nc_year}” must be R or a year from 1 to 14",
+        by_age = not ctf.nc_year.strip() and academic_year is not None and ctf.date_of_birth is not None
+        nc_year: int | None = None
+        where = f"{path}/BasicDetails/NCyearActual"
+        if by_age:
+            assert academic_year is not None and ctf.date_of_birth is not None
+            nc_year = nc_year_by_birth(ctf.date_of_birth, academic_year)
+            if 0 <= nc_year <= 14:
+                group = "Reception" if nc_year == 0 else f"Year {nc_year}"
+                roster.warnings.append(
+                    CTFProblem(
+                        where,
+                        upn,
+                        f"no NC year given: {group} by the date of birth if the pupil is new to the "
+                        "roster (a pupil on it keeps its year group)",
+                        severity="warning",
+                    )
                 )
-            )
+            else:
+                nc_year = None
+                problems.append(
+                    CTFProblem(where, upn, "no NC year given, and the date of birth is not of school age")
+                )
+        else:
+            try:
+                nc_year = parse_nc_year(ctf.nc_year)
+            except ValueError:
+                problems.append(
+                    CTFProblem(where, upn, f"NC year “{ctf.nc_year}” must be R or a year from 1 to 14")
+                )
         if ctf.date_of_birth is None:
             problems.append(CTFProblem(f"{path}/DOB", upn, "a roster needs a date of birth"))
         if ctf.sex not in {"M", "F"} or not ctf.surname or not ctf.forename:
@@ -74,7 +104,7 @@ def roster_from_ctf(pupils: list[CTFPupil]) -> CTFRoster:
         if problems or ctf.date_of_birth is None or nc_year is None:
             roster.problems.extend(problems)
             continue
-        given = set(ALWAYS)
+        given = set(ALWAYS) - ({"nc_year"} if by_age else set())
         given |= {"ethnicity"} if ethnicity else set()
         given |= {"sen"} if ctf.sen_provision else set()
         given |= {"eal"} if ctf.first_language else set()

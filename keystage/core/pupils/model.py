@@ -129,3 +129,12 @@ def build_upn(la_code: str, establishment: str, issue_year: int, serial: int) ->
     """A valid permanent UPN: check letter, issuing LA, establishment, two-digit year, serial."""
     body = f"{int(la_code):03d}{int(establishment):04d}{issue_year % 100:02d}{serial:03d}"
     return check_upn(stdnum_upn.calc_check_digit(body) + body)
+
+
+def nc_year_by_birth(born: date, academic_year: int) -> int:
+    """The year group a pupil born on ``born`` is in, by age, in the academic year ending in
+    ``academic_year`` (0 is Reception): those born 1 September 2019 to 31 August 2020 are in
+    Reception in 2024/25. A pupil taught out of their age group is in another, so this is a
+    default to say, never a fact."""
+    cohort = born.year + (1 if born.month >= 9 else 0)  # the calendar year of their 31 August
+    return academic_year - 5 - cohort

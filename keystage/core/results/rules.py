@@ -339,6 +339,20 @@ UNGRADED = rule(
     "Use “U” for an ungraded result or a fail (not “{value}”); leave the cell blank if not entered.",
     "results",
 )
+CTF_NOT_READ = rule(
+    "file.ctf_not_read",
+    W,
+    "Parts of the CTF keystage does not use were not read (each with the number of pupils whose "
+    "record has it): {parts}.",
+    "file",
+)
+CTF_OTHER_COLLECTION = rule(
+    "result.ctf_other_collection",
+    W,
+    "{count} result{plural} coded Stage {stage}, Subject {subject}, Method {method}, Component "
+    "{component} belong{verb} to another collection, not {title}; {pronoun} {was} not read here.",
+    "results",
+)
 CTF_UNMAPPED = rule(
     "result.ctf_unmapped",
     W,

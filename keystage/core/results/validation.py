@@ -9,6 +9,7 @@ rows with canonical results, ready to store.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -1006,6 +1007,7 @@ def _check_ctf(
     labels = {column.key: column.header for column in layout.subjects}
     any_result = False
     unmapped: set[tuple[str, ...]] = set()
+    elsewhere: Counter[tuple[str, ...]] = Counter()  # results for another collection, by what they are
     # The DfE number is the file's, not each pupil's: checked once.
     header_entry = PupilEntry(row=0, upn="")
     checks.dfe(header_entry, None, school_dfe, dfe_place)
@@ -1029,7 +1031,9 @@ def _check_ctf(
                 unmapped.add(result.key)
                 continue
             if mapped.assessment not in wanted:
-                continue  # another collection's assessment, e.g. KS1 results in a KS2 pupil's file
+                # another collection's assessment, e.g. KS1 results in a KS2 pupil's file: counted
+                elsewhere[result.key[:4]] += 1
+                continue
             place = _Place(f"StageAssessment {'/'.join(result.key)}", labels[mapped.assessment])
             read_as = checks.checkers[mapped.assessment].check(number, result.result, place, report.issues)
             any_result = any_result or bool(result.result.strip())
@@ -1051,6 +1055,25 @@ def _check_ctf(
                 year=academic_year_name(layout.year),
             )
         )
+    for (stage, subject, method, component), count in sorted(elsewhere.items()):
+        one = count == 1
+        report.issues.append(
+            rules.CTF_OTHER_COLLECTION.issue(
+                count=count,
+                stage=stage,
+                subject=subject,
+                method=method,
+                component=component,
+                plural="" if one else "s",
+                verb="s" if one else "",
+                title=layout.kind.title,
+                pronoun="it" if one else "they",
+                was="was" if one else "were",
+            )
+        )
+    if read.not_read:
+        parts = ", ".join(f"{name} ({count})" for name, count in sorted(read.not_read.items()))
+        report.issues.append(rules.CTF_NOT_READ.issue(parts=parts))
     if not document.pupils:
         report.issues.append(rules.NO_PUPILS.issue())
     elif not any_result:

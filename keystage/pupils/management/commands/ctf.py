@@ -20,7 +20,7 @@ from keystage.core.ctf.model import (
     ctf_version,
     la_destination,
 )
-from keystage.core.ctf.reader import CTFError, check_ctf
+from keystage.core.ctf.reader import CTFError, CTFRead, check_ctf
 from keystage.core.ctf.roster import roster_from_ctf
 from keystage.core.ctf.writer import write_ctf
 from keystage.core.results.kinds import KINDS, academic_year_name
@@ -97,15 +97,10 @@ class Command(BaseCommand):
         header = read.document.header
         self.stdout.write(
             f"CTF {header.version}.0 from {_school_words(header.source)} to "
-            f"{_school_words(header.destination)}: {len(read.document.pupils)} pupils"
+            f"{_school_words(header.destination)}: {len(read.document.pupils)} "
+            f"pupil{'' if len(read.document.pupils) == 1 else 's'}"
         )
-        for problem in read.problems:
-            self.stdout.write(str(problem))
-        if read.not_read:
-            parts = ", ".join(f"{name} ({count})" for name, count in sorted(read.not_read.items()))
-            self.stdout.write(
-                f"Not read (keystage does not use them), with the pupils that have them: {parts}"
-            )
+        self._write_what_was_found(read)
         if read.errors:
             raise CommandError(f"{len(read.errors)} problem{'s' if len(read.errors) != 1 else ''} found.")
         warnings = len(read.warnings)
@@ -115,6 +110,16 @@ class Command(BaseCommand):
                 + (f" ({warnings} warning{'s' if warnings != 1 else ''})." if warnings else ".")
             )
         )
+
+    def _write_what_was_found(self, read: CTFRead) -> None:
+        """Each problem and warning, then the parts of the file keystage skipped, with their pupils."""
+        for problem in read.problems:
+            self.stdout.write(str(problem))
+        if read.not_read:
+            parts = ", ".join(f"{name} ({count})" for name, count in sorted(read.not_read.items()))
+            self.stdout.write(
+                f"Not read (keystage does not use them), with the pupils that have them: {parts}"
+            )
 
     def _import(self, file: Path, school: str, year: int, **options: Any) -> None:
         target = school_from_option(school)
@@ -131,9 +136,14 @@ class Command(BaseCommand):
                 f"{header.destination.la}{header.destination.estab}, not from or to {target.dfe_number} "
                 f"({target.name}). Check you chose the right school and file."
             )
-        roster = roster_from_ctf(read.document.pupils)
+        # The file's results are not imported here (a collection's upload takes them), but what the
+        # check found in them is said, as `ctf check` says it.
+        self._write_what_was_found(read)
+        roster = roster_from_ctf(read.document.pupils, academic_year=year)
         for problem in roster.problems:
             self.stderr.write(str(problem))
+        for warning in roster.warnings:
+            self.stdout.write(str(warning))
         # "full" in a CTF's header is about how much of each record is included, not whether the
         # file covers the school: only the person importing can say it is the whole roll.
         full = bool(options["whole_school"])
