@@ -477,3 +477,14 @@ def test_the_demo_opens_every_return_of_the_year_once(db):
     first = list(ReturnRound.objects.values_list("pk", "deadline"))
     assert load_demo_returns() == opened
     assert list(ReturnRound.objects.values_list("pk", "deadline")) == first
+
+
+def test_the_parts_of_a_returned_ctf_keystage_does_not_read_are_named_in_its_check(world):
+    open_round(world.la)
+    on_roll(world.s1, 1)
+    data = ctf(world.s1, [(upn(world.s1, 1), "Pupil1", "32")])
+    data = data.replace(b"</Pupil>", b"<Address><PostCode>AB1 2CD</PostCode></Address></Pupil>")
+    checked = sent_and_checked(world, data)
+    assert checked.validation == Validation.VALID and checked.error_count == 0
+    (named,) = [i for i in checked.issues if i["code"] == "file.ctf_not_read"]
+    assert named["severity"] == "warning" and named["message"].endswith("whose record has it): Address (1).")
