@@ -8,12 +8,13 @@ import contextlib
 import tempfile
 from pathlib import Path
 
+from keystage.core.measures.pipeline import MeasuresError
 from keystage.core.synth import SynthSpec
 from keystage.core.synth.ks5 import synthetic_ks5_year
 from keystage.estimates import services
 from keystage.estimates.models import Ks5Dataset, Transition
 from keystage.measures.demo import DEMO_SEED, demo_background_scale
-from keystage.measures.services import MeasuresError, catalogue_from
+from keystage.measures.services import catalogue_from
 from keystage.web.demo import current_academic_year
 
 

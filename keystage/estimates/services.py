@@ -21,17 +21,17 @@ from keystage.core.estimates.datasets import OutcomeData, ks2_outcomes, ks4_outc
 from keystage.core.estimates.engine import FittedOutcome, fit_outcomes, score
 from keystage.core.estimates.ks5 import ks5_outcomes, read_ks5_outcomes
 from keystage.core.estimates.model import EstimatesError
-from keystage.core.measures import characteristics
+from keystage.core.measures import characteristics, pipeline
 from keystage.core.measures.ks4.points import points_table
 from keystage.core.measures.ks4.pupils import ks2_prior_attainment, pupil_measures
 from keystage.core.measures.ks4.subjects import SubjectMeasures
+from keystage.core.measures.pipeline import MeasuresError
 from keystage.core.measures.primary import progress
 from keystage.core.results.kinds import academic_year_name
 from keystage.estimates.models import EstimatesFit, FitStatus, Ks5Dataset, Transition
 from keystage.measures import services as measures
 from keystage.measures.background import background_for
 from keystage.measures.models import MeasureRun, PupilFigure
-from keystage.measures.services import MeasuresError
 from keystage.organisations.models import School
 from keystage.pupils.models import Pupil
 from keystage.reports.services import pupil_names
@@ -169,7 +169,7 @@ def national_outcomes(transition: str, years: list[int]) -> tuple[list[OutcomeDa
     if transition == Transition.KS1_KS2:
         frame, backgrounds = ks2_national_table(years)
         return ks2_outcomes(
-            frame, measures.primary_framework("ks2", max(years)), progress.load_tables()
+            frame, pipeline.primary_framework("ks2", max(years)), progress.load_tables()
         ), backgrounds
     if transition == Transition.KS4_KS5:
         table, sources = ks5_national_table(years)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from keystage.core.measures.pipeline import MeasuresError
 from keystage.measures import services
 from keystage.measures.background import background_for, set_background
 from keystage.measures.models import KeyStage
@@ -48,7 +49,7 @@ def load_demo_reports(year: int | None = None, *, scale: str | None = None) -> l
                     services.compute_and_store_ks4(each, source="demo")
                 else:
                     services.compute_and_store_primary(key_stage.value, each, source="demo")
-            except services.MeasuresError:
+            except MeasuresError:
                 continue  # e.g. no KS4 catalogue loaded: the run says why; the rest of the demo goes on
             done.append(f"{key_stage.label} {each - 1}/{str(each)[-2:]}")
     return done

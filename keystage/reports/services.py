@@ -19,6 +19,7 @@ from django.core.cache import cache
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from keystage.core.measures import pipeline
 from keystage.core.measures.group_figures import SUPPRESS_BELOW, Measure
 from keystage.core.measures.ks4 import ks1_value_added as ks1
 from keystage.core.measures.ks4.estimates import ELEMENTS
@@ -250,7 +251,7 @@ def figure_rows_of_schools(run: MeasureRun, schools: QuerySet[School]) -> QueryS
 def measure_infos(run: MeasureRun) -> dict[str, MeasureInfo]:
     if run.key_stage == "ks4":
         return ks4_measures(run.year)
-    framework = measures.primary_framework(run.key_stage, run.year)
+    framework = pipeline.primary_framework(run.key_stage, run.year)
     return primary_measures(KEY_STAGES[run.key_stage].measures(framework), framework)
 
 
@@ -783,7 +784,7 @@ def pupil_table(run: MeasureRun, organisation: Organisation) -> tuple[pl.DataFra
             {**{k: v for k, v in r.items() if k != "characteristics"}, **r["characteristics"]} for r in rows
         ]
         return _frame(table), dict(KS4_PUPIL_MEASURES)
-    framework = measures.primary_framework(run.key_stage, run.year)
+    framework = pipeline.primary_framework(run.key_stage, run.year)
     chosen = KEY_STAGES[run.key_stage].measures(framework)
     primary_rows = PrimaryPupilFigure.objects.filter(run=run, school__in=school_ids(organisation)).values(
         "school_id", "upn", "nc_year", "figures", "characteristics"

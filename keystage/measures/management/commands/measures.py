@@ -26,6 +26,7 @@ from typing import Any
 import polars as pl
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from keystage.core.measures import pipeline
 from keystage.core.measures.group_figures import SUPPRESS_BELOW, suppressed
 from keystage.core.measures.ks4 import io
 from keystage.core.measures.ks4.pupils import PupilMeasures, not_counted, not_counted_summary
@@ -222,7 +223,7 @@ class Command(BaseCommand):
         try:
             figures = self._from_files(options) if from_files else self._from_database(options)
             self._write(figures, options)
-        except (services.MeasuresError, io.TableFileError) as error:
+        except (pipeline.MeasuresError, io.TableFileError) as error:
             raise CommandError(str(error)) from None
 
     def _trends(self, options: dict[str, Any]) -> None:
@@ -296,13 +297,13 @@ class Command(BaseCommand):
                 figures = self._primary_from_database(key_stage, options)
                 compared = "national"
             self._write_primary(key_stage, figures, compared, options)
-        except (services.MeasuresError, io.TableFileError) as error:
+        except (pipeline.MeasuresError, io.TableFileError) as error:
             raise CommandError(str(error)) from None
 
-    def _primary_from_files(self, key_stage: str, options: dict[str, Any]) -> services.PrimaryFigures:
+    def _primary_from_files(self, key_stage: str, options: dict[str, Any]) -> pipeline.PrimaryFigures:
         results = io.read_primary_results(options["results"])
         pupils = io.read_primary_pupils(options["pupils"])
-        figures = services.compute_primary(key_stage, results, pupils, year=options["framework_year"])
+        figures = pipeline.primary_figures(key_stage, results, pupils, year=options["framework_year"])
         framework = figures.framework
         self.stdout.write(
             f"{framework.title} from {options['results'].name} and {options['pupils'].name}: "
@@ -311,7 +312,7 @@ class Command(BaseCommand):
         )
         return figures
 
-    def _primary_from_database(self, key_stage: str, options: dict[str, Any]) -> services.PrimaryFigures:
+    def _primary_from_database(self, key_stage: str, options: dict[str, Any]) -> pipeline.PrimaryFigures:
         school = school_from_option(options["school"]) if options["school"] else None
         run, figures = services.compute_and_store_primary(key_stage, options["year"], school=school)
         scope = f" for {run.school.name}" if run.school is not None else ""
@@ -330,7 +331,7 @@ class Command(BaseCommand):
         return figures
 
     def _write_primary(
-        self, key_stage: str, figures: services.PrimaryFigures, compared: str, options: dict[str, Any]
+        self, key_stage: str, figures: pipeline.PrimaryFigures, compared: str, options: dict[str, Any]
     ) -> None:
         for note in figures.notes:
             self.stdout.write(f"Note: {note}")
@@ -353,7 +354,7 @@ class Command(BaseCommand):
             self.stdout.write(f"... and {everyone.height - SHOWN_SCHOOLS} more schools.")
         self._write_tables(options, figures.pupils, figures.schools, figures.aggregates)
 
-    def _from_files(self, options: dict[str, Any]) -> services.Ks4Figures:
+    def _from_files(self, options: dict[str, Any]) -> pipeline.Ks4Figures:
         if options["results"] is None or options["pupils"] is None:
             missing = "--pupils" if options["results"] is not None else "--results"
             raise CommandError(f"From files, give both --results and --pupils ({missing} is missing).")
@@ -369,10 +370,10 @@ class Command(BaseCommand):
         if pupils.height == 0:
             raise CommandError(f"{options['pupils'].name} has no pupils.")
         if "school" not in pupils.columns:
-            pupils = pupils.with_columns(pl.lit(services.FILE_SCHOOL).alias("school"))
+            pupils = pupils.with_columns(pl.lit(pipeline.FILE_SCHOOL).alias("school"))
         unknown = results.filter(~pl.col("upn").is_in(pupils.get_column("upn").implode()))
         catalogue, source = services.catalogue_from(options["catalogue"])
-        years = services.catalogue_years(catalogue)
+        years = pipeline.catalogue_years(catalogue)
         year = options["points_year"] or io.results_year(results) or (years[-1] if years else None)
         if year is None:
             raise CommandError(f"The KS4 catalogue from {source} has no years; give --points-year.")
@@ -399,7 +400,7 @@ class Command(BaseCommand):
         )
         return figures
 
-    def _from_database(self, options: dict[str, Any]) -> services.Ks4Figures:
+    def _from_database(self, options: dict[str, Any]) -> pipeline.Ks4Figures:
         year = options["year"]
         school = school_from_option(options["school"]) if options["school"] else None
         catalogue = None
@@ -418,7 +419,7 @@ class Command(BaseCommand):
         # files name trusts and LAs as people know them.
         pupils = figures.measures.pupils.drop("trust", "la", strict=False)
         figures.measures = dataclasses.replace(figures.measures, pupils=pupils)
-        aggregated = pl.col("level").is_in(list(services.AGGREGATED_BY))
+        aggregated = pl.col("level").is_in(list(pipeline.AGGREGATED_BY))
         ids = {
             *figures.aggregates.get_column("organisation").to_list(),
             *figures.subjects.filter(aggregated).get_column("organisation").to_list(),
@@ -447,7 +448,7 @@ class Command(BaseCommand):
             f"{run.schools} schools, points from the {run.points_year} rules; {run.estimates}."
         )
 
-    def _write(self, figures: services.Ks4Figures, options: dict[str, Any]) -> None:
+    def _write(self, figures: pipeline.Ks4Figures, options: dict[str, Any]) -> None:
         for note in figures.notes:
             self.stdout.write(f"Note: {note}")
         self._not_counted(figures.measures, options)
@@ -459,7 +460,7 @@ class Command(BaseCommand):
                     f"P8 {_number(row['p8'])} (95% CI {_number(row['p8_ci_low'])} to "
                     f"{_number(row['p8_ci_high'])}, {row['banding']})"
                 )
-            elif row.get("ks1_va") is not None:  # a year without Progress 8 (keystage.measures.value_added)
+            elif row.get("ks1_va") is not None:  # a year without Progress 8 (ks4.no_progress8)
                 low, high = _number(row["ks1_va_ci_low"]), _number(row["ks1_va_ci_high"])
                 p8 += (
                     f", KS1-based value added {_number(row['ks1_va'])} (95% CI {low} "
