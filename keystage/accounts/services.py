@@ -23,11 +23,12 @@ from keystage.accounts.models import Invitation, Membership, User, normalise_ema
 from keystage.accounts.tasks import send_invitation_email
 from keystage.audit.log import record
 from keystage.audit.models import AuditAction
+from keystage.core.refusals import Refused
 from keystage.core.roles import Action, Role, parse_roles
 from keystage.organisations.models import Organisation
 
 
-class ActionRefusedError(Exception):
+class ActionRefusedError(Refused):
     """A request that cannot be carried out as asked; str() is a message for the person."""
 
 

@@ -7,12 +7,13 @@ from django.core import signing
 
 from keystage.accounts import policy
 from keystage.accounts.models import Invitation
+from keystage.core.refusals import Refused
 from keystage.core.roles import Action
 
 _SALT = "keystage.accounts.invitation"
 
 
-class InvitationLinkError(Exception):
+class InvitationLinkError(Refused):
     """A link that cannot be used; str() tells the person what to do."""
 
 

@@ -37,6 +37,7 @@ from keystage.accounts import policy
 from keystage.accounts.throttle import Reservation, release, reserve_code_attempt
 from keystage.audit.log import record
 from keystage.audit.models import AuditAction
+from keystage.core.refusals import Refused
 from keystage.core.roles import two_factor_required
 
 RECOVERY_CODE_COUNT = 10
@@ -51,7 +52,7 @@ WRONG_AUTHENTICATOR_CODE = (
 WRONG_RECOVERY_CODE = "That recovery code is not right, or it has been used already"
 
 
-class CodeRefusedError(Exception):
+class CodeRefusedError(Refused):
     """A code that did not let the person in; str() says why, in words for the person."""
 
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from keystage.api.models import ApiCheck, ApiToken
 from keystage.audit import log
 from keystage.audit.models import AuditAction
+from keystage.core.refusals import Refused
 from keystage.web.faults import save_whole
 
 TOKEN_PREFIX = "ks_"  # noqa: S105  # the visible start of every token, not a secret
@@ -30,11 +31,11 @@ _MAX_PRESENTED = 200  # anything longer is not one of ours; do not hash it
 LAST_USED_EVERY = timedelta(minutes=1)  # note use at most this often: no write per request
 
 
-class TokenActionError(Exception):
+class TokenActionError(Refused):
     """A token action that cannot be done; str() is the message to show."""
 
 
-class AuthenticationFailed(Exception):
+class AuthenticationFailed(Refused):
     """Why a request's token was not accepted: a stable code and a message for the script's author."""
 
     def __init__(self, code: str, message: str) -> None:
@@ -148,7 +149,7 @@ CHECK_WINDOW = timedelta(minutes=1)
 OUTCOME_KEPT = timedelta(days=1)
 
 
-class TooManyChecks(Exception):
+class TooManyChecks(Refused):
     """A person's checks are over a limit; ``retry_after`` seconds until one is free. str() says why."""
 
     def __init__(self, message: str, retry_after: int) -> None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 
+from keystage.core.refusals import Refused
 
-class InvalidIdentifierError(ValueError):
+
+class InvalidIdentifierError(Refused, ValueError):
     """An identifier that cannot be what it claims to be; str() is a plain-English message."""
 
 

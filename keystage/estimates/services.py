@@ -27,6 +27,7 @@ from keystage.core.measures.ks4.pupils import ks2_prior_attainment, pupil_measur
 from keystage.core.measures.ks4.subjects import SubjectMeasures
 from keystage.core.measures.pipeline import MeasuresError
 from keystage.core.measures.primary import progress
+from keystage.core.refusals import Refused
 from keystage.core.results.kinds import academic_year_name
 from keystage.estimates.models import EstimatesFit, FitStatus, Ks5Dataset, Transition
 from keystage.measures import services as measures
@@ -46,7 +47,7 @@ LOST_AFTER = timedelta(
 )  # a national fit takes about a minute  # KS1 behind them, KS2 ahead (Year 6: this summer)
 
 
-class EstimatesServiceError(Exception):
+class EstimatesServiceError(Refused):
     """Something a person asked for that cannot be done, with the reason in words."""
 
 

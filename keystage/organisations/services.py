@@ -28,6 +28,7 @@ from django.utils.crypto import get_random_string
 from keystage.audit.log import record
 from keystage.audit.models import AuditAction
 from keystage.core.organisations import gias
+from keystage.core.refusals import Refused
 from keystage.core.roles import OrgKind
 from keystage.organisations.models import GIASImport, LocalAuthority, Organisation, School, Trust
 from keystage.web.faults import DATABASE_UNAVAILABLE, discard_unrecorded, save_whole
@@ -443,7 +444,7 @@ def import_gias(
 # Uploads in /admin/: stored, then imported by a worker.
 
 
-class GiasUploadError(Exception):
+class GiasUploadError(Refused):
     """An upload refused before it is stored; str() is the message for the person."""
 
 

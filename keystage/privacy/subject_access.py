@@ -29,6 +29,7 @@ from keystage.audit import log
 from keystage.audit.models import AuditAction, AuditEvent
 from keystage.core.estimates.ambition import LEVELS
 from keystage.core.pupils.model import InvalidUPNError, check_upn
+from keystage.core.refusals import Refused
 from keystage.core.results.kinds import academic_year_name
 from keystage.estimates import services as estimates
 from keystage.measures.models import PrimaryPupilFigure, PupilFigure
@@ -48,7 +49,7 @@ SECTIONS: dict[str, str] = {
 }
 
 
-class SubjectAccessError(Exception):
+class SubjectAccessError(Refused):
     """A request that cannot be answered as asked; str() says why, for the UPN field."""
 
 

@@ -13,6 +13,7 @@ from keystage.accounts import policy
 from keystage.audit.log import record
 from keystage.audit.models import AuditAction
 from keystage.core.pupils.model import Pupil as CorePupil
+from keystage.core.refusals import Refused
 from keystage.core.roles import Action
 from keystage.organisations.models import School
 from keystage.pupils.models import Pupil
@@ -26,7 +27,7 @@ class RosterImportResult:
     left: int
 
 
-class RosterImportRefusedError(Exception):
+class RosterImportRefusedError(Refused):
     """A roster that would do harm if imported as asked; str() says why and what to do."""
 
 

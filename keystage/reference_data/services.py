@@ -46,6 +46,7 @@ from keystage.core.reference.frameworks import (
     parse_framework,
 )
 from keystage.core.reference.ks4_diff import CatalogueDiff, EstimatesDiff, diff_catalogues, diff_estimates
+from keystage.core.refusals import Refused
 from keystage.reference_data.models import (
     CTFMappingVersion,
     DiscountCode,
@@ -359,7 +360,7 @@ _ESTIMATES_NAMES = {
 _RELEASE = re.compile(r"20[0-9]{2}(prov|rev|final)")
 
 
-class ReferenceLoadError(Exception):
+class ReferenceLoadError(Refused):
     """New reference data that cannot be previewed or applied; str() is the message to show. Nothing
     has changed."""
 

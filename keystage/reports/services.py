@@ -26,6 +26,7 @@ from keystage.core.measures.ks4.estimates import ELEMENTS
 from keystage.core.measures.ks4.prior_attainment import without_progress8
 from keystage.core.measures.ks4.schools import GROUPS, comparator_for
 from keystage.core.measures.primary import KEY_STAGES
+from keystage.core.refusals import Refused
 from keystage.core.reports import inspection
 from keystage.core.reports.breakdown import Filters, breakdown
 from keystage.core.reports.catalogue import (
@@ -67,7 +68,7 @@ _KINDS = {"ks4": measures.KS4_KINDS, **measures.PRIMARY_KINDS}  # the collection
 TREND_YEARS = 3
 
 
-class NoFigures(Exception):
+class NoFigures(Refused):
     """There is nothing to show yet, and why (shown to the reader)."""
 
 

@@ -16,6 +16,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from keystage.core.refusals import Refused
 from keystage.core.reports.catalogue import KEY_STAGE_LABELS
 from keystage.core.results.kinds import academic_year_name
 from keystage.core.returns import ReturnTag
@@ -34,7 +35,7 @@ SUMMARY_KEY_STAGES = frozenset(k for k in (t.key_stage for t in ReturnTag) if k 
 LOST_AFTER = timedelta(minutes=30)
 
 
-class SummaryError(Exception):
+class SummaryError(Refused):
     """Why the summaries cannot be published (shown to the LA)."""
 
 

@@ -25,6 +25,7 @@ from keystage.audit.models import AuditAction
 from keystage.core import year_groups
 from keystage.core.ctf.model import SchoolRef, la_destination, mapping_in_force
 from keystage.core.ctf.results import ResultsCTF, ResultsCTFError, ResultsPupil, results_ctf
+from keystage.core.refusals import Refused
 from keystage.core.results.kinds import KINDS, academic_year_name
 from keystage.core.results.layout import TemplateLayout, framework_layout, ks4_layout
 from keystage.core.results.validation import RosterPupil, UploadContext, ValidationReport, validate_upload
@@ -66,7 +67,7 @@ UNCHECKABLE_MESSAGE = (
 )
 
 
-class CollectionError(Exception):
+class CollectionError(Refused):
     """A user action that cannot be done; str() is the message to show."""
 
 

@@ -22,6 +22,7 @@ from keystage.accounts import policy
 from keystage.audit import log
 from keystage.audit.models import AuditAction
 from keystage.core import file_kinds, year_groups
+from keystage.core.refusals import Refused
 from keystage.core.results.kinds import academic_year_name
 from keystage.core.results.reading import detect_format
 from keystage.core.results.validation import ValidationReport
@@ -73,7 +74,7 @@ _FORMAT_NAMES = {
 RETENTION_ENDED = "This file was deleted when its retention period ended; its record stays."
 
 
-class ReturnsError(Exception):
+class ReturnsError(Refused):
     """A user action that cannot be done; str() is the message to show, ``field`` the form field
     it concerns (None for the whole form)."""
 

@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 
 from keystage.core.reference.toml_files import read_toml
+from keystage.core.refusals import Refused
 
 MAPPING_DIR = Path(__file__).parent.parent / "reference" / "data" / "ctf"
 # CTFversion 11.0 … 27.0. CTF 11 (2011) is the oldest specification DfE still publishes, and every
@@ -105,7 +106,7 @@ class AssessmentMapping:
         return next((e for e in self.entries if e.assessment == assessment), None)
 
 
-class MappingError(ValueError):
+class MappingError(Refused, ValueError):
     """A mapping file that cannot be used; str() names the file and what is wrong."""
 
 

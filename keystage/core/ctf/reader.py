@@ -39,6 +39,7 @@ from keystage.core.ctf.model import (
 from keystage.core.pupils.model import InvalidUPNError, check_upn
 from keystage.core.pupils.names import odd_name, visible
 from keystage.core.reference.frameworks import Assessment, FrameworkLibrary
+from keystage.core.refusals import Refused
 
 DEFAULT_MAX_BYTES = 150 * 1024 * 1024
 # A pupil's record with years of history has hundreds of elements; far more is not a real record.
@@ -46,7 +47,7 @@ MAX_ELEMENTS_PER_PUPIL = 5000
 MAX_HEADER_ELEMENTS = 200
 
 
-class CTFError(ValueError):
+class CTFError(Refused, ValueError):
     """A file that cannot be read as a CTF at all; str() says why, with the line where known."""
 
 

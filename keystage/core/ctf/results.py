@@ -28,12 +28,13 @@ from keystage.core.ctf.model import (
     mapping_in_force,
 )
 from keystage.core.ctf.writer import write_ctf
+from keystage.core.refusals import Refused
 
 LOCALE = "ENG"
 RESULT_STATUS = "R"  # a result, as the MTC coding in shared/domain/ctf.md has it
 
 
-class ResultsCTFError(ValueError):
+class ResultsCTFError(Refused, ValueError):
     """The results cannot be written as a CTF; str() says why."""
 
 

@@ -27,6 +27,7 @@ import polars as pl
 from numpy.typing import NDArray
 
 from keystage.core.jsonsafe import finite_or_none
+from keystage.core.refusals import Refused
 
 Array = NDArray[np.float64]
 
@@ -39,7 +40,7 @@ _MOST_STEPS = 100
 _TOLERANCE = 1e-9
 
 
-class EstimatesError(ValueError):
+class EstimatesError(Refused, ValueError):
     """Data that cannot give a model (no pupils, one outcome only, no spread of prior attainment)."""
 
 

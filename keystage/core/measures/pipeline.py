@@ -41,6 +41,7 @@ from keystage.core.measures.ks4.subjects import SUBJECT_COLUMNS, SubjectMeasures
 from keystage.core.measures.primary import KEY_STAGES, phonics
 from keystage.core.reference.frameworks import Framework, FrameworkLibrary
 from keystage.core.reference.ks4_catalogue import Catalogue
+from keystage.core.refusals import Refused
 from keystage.core.results.kinds import academic_year_name
 
 FILE_SCHOOL = "file"  # the school of a pupils file without a school column
@@ -48,7 +49,7 @@ FILE_SCHOOL = "file"  # the school of a pupils file without a school column
 AGGREGATED_BY = ("trust", "la")
 
 
-class MeasuresError(Exception):
+class MeasuresError(Refused):
     """A computation that cannot be done as asked; str() is the message to show."""
 
 

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from keystage.core.refusals import Refused
+
 LA_CODES_FILE = Path(__file__).parent.parent / "reference" / "data" / "la_codes" / "la_codes.csv"
 STATUSES = ("current", "former", "wales", "pseudo")
 
 
-class LACodesFileError(ValueError):
+class LACodesFileError(Refused, ValueError):
     """The LA codes file cannot be read; str() names the file, row and problem."""
 
 

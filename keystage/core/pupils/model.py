@@ -12,6 +12,7 @@ from pathlib import Path
 from stdnum.gb import upn as stdnum_upn
 
 from keystage.core.pupils.la_codes import is_issuing_code
+from keystage.core.refusals import Refused
 
 _ETHNICITY_FILE = Path(__file__).parent.parent / "reference" / "data" / "ethnicity.toml"
 
@@ -31,7 +32,7 @@ class SenProvision(StrEnum):
         return {"E": "EHC plan", "K": "SEN support", "N": "No SEN"}[self.value]
 
 
-class InvalidUPNError(ValueError):
+class InvalidUPNError(Refused, ValueError):
     """A UPN that cannot be right; str() says which part is wrong."""
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from keystage.core.measures.ks4 import ks1_value_added
 from keystage.core.pupils.model import InvalidUPNError, Pupil, SenProvision, Sex, check_upn, ethnic_group_of
 from keystage.core.reference.frameworks import FrameworkLibrary
+from keystage.core.refusals import Refused
 
 REQUIRED = ("upn", "surname", "forename", "date_of_birth", "sex", "nc_year")
 OPTIONAL = (
@@ -47,7 +48,7 @@ KS1_CODES = (
 )
 
 
-class RosterFileError(ValueError):
+class RosterFileError(Refused, ValueError):
     """A file that cannot be read as a roster at all; str() says why."""
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from keystage.core.reference.toml_files import read_toml
+from keystage.core.refusals import Refused
 
 DATA_DIR = Path(__file__).parent / "data" / "frameworks"
 
@@ -51,7 +52,7 @@ FLAGS = frozenset(
 )
 
 
-class FrameworkError(ValueError):
+class FrameworkError(Refused, ValueError):
     """A framework file that cannot be used; str() names the file and what is wrong."""
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 
 from python_calamine import CalamineError, CalamineWorkbook
 
+from keystage.core.refusals import Refused
+
 PILLARS = {
     "English": "english",
     "English Literature": "english_literature",
@@ -36,7 +38,7 @@ PILLARS = {
 _QAN = re.compile(r"[0-9]{7}[0-9X]")
 
 
-class CatalogueFileError(ValueError):
+class CatalogueFileError(Refused, ValueError):
     """A whole file that cannot be used (missing, not a workbook, sheets or columns not found)."""
 
 

@@ -31,6 +31,7 @@ import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
 from keystage.core.pupils.model import UPNCheckLetterError, check_upn
+from keystage.core.refusals import Refused
 from keystage.core.results.layout import SubjectColumn, TemplateLayout
 from keystage.core.results.rules import RULES, Severity
 from keystage.core.results.validation import cell_text, column_letter
@@ -45,7 +46,7 @@ Rng = np.random.Generator
 _UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"  # the first character of a UPN: its check letter
 
 
-class FillError(ValueError):
+class FillError(Refused, ValueError):
     """The file cannot be filled; str() says why, for the person running the command."""
 
 

@@ -18,6 +18,7 @@ from typing import Literal, cast
 from lxml import etree
 from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 
+from keystage.core.refusals import Refused
 from keystage.core.results import rules
 from keystage.core.results.rules import Issue
 
@@ -32,7 +33,7 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
 
 
-class UnreadableFileError(Exception):
+class UnreadableFileError(Refused):
     """The file cannot be read at all; ``issue`` says why, for the user."""
 
     def __init__(self, issue: Issue) -> None:

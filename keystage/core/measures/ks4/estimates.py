@@ -31,6 +31,8 @@ from statistics import NormalDist
 
 import polars as pl
 
+from keystage.core.refusals import Refused
+
 ELEMENTS = ("english", "maths", "ebacc", "open")
 MEASURES = ("a8", *ELEMENTS)  # the columns of Estimates.by_pag after "pag"
 SD_KEYS = ("p8", *ELEMENTS)
@@ -76,7 +78,7 @@ _RELEASE_ORDER = {"prov": 0, "rev": 1, "final": 2}
 _RANGE = re.compile(r"\s*(?P<low>[0-9]+(?:\.[0-9]+)?)\s+to\s+(?P<high>[0-9]+(?:\.[0-9]+)?)\s*", re.IGNORECASE)
 
 
-class EstimatesFileError(ValueError):
+class EstimatesFileError(Refused, ValueError):
     """A reference file that is missing or cannot be read; the message names the file."""
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from keystage.core.measures.ks4.series import WINDOWS_TEXT, Series, parse_series, series_keys
+from keystage.core.refusals import Refused
 
 FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet"}
 
@@ -46,7 +47,7 @@ _SEN = {
 KS2_HIGHEST = 120.0  # the top of the KS2 scaled score scale
 
 
-class TableFileError(ValueError):
+class TableFileError(Refused, ValueError):
     """A file that cannot be read or written, or whose content is not as expected; the message
     names the file and, where it applies, the line."""
 

@@ -73,6 +73,7 @@ from keystage.core.measures.ks4.schools import Z_95, significance
 from keystage.core.measures.primary.results import score
 from keystage.core.reference.frameworks import Framework
 from keystage.core.reference.toml_files import read_toml
+from keystage.core.refusals import Refused
 
 DATA_FILE = Path(__file__).parents[2] / "reference" / "data" / "ks2_progress.toml"
 
@@ -112,7 +113,7 @@ _SCHEMA: dict[str, Any] = {
 }
 
 
-class ProgressTableError(ValueError):
+class ProgressTableError(Refused, ValueError):
     """A point table that cannot be used; str() names the file and what is wrong."""
 
 
