@@ -123,10 +123,11 @@ for email in sys.argv[1:]:
 print(json.dumps(keys))
 """
 
-# Run in the demo's environment: the dashboard worked out cold, N times. Each time a complete run of
-# a year no report shows is recorded first (as a refresh records its run), so every cached dashboard
-# is out of date; then one request. Then, once every worker has it cached, N requests from the cache,
-# one at a time as well. The runs are deleted at the end. Prints the times in ms as JSON.
+# Run in the demo's environment: the dashboard worked out cold, N times. Each time a complete KS4 run
+# of a year long gone is recorded first (as a refresh records its run: a dashboard's cache key names
+# its key stage's newest complete run), so every cached KS4 dashboard is out of date; then one
+# request. Then, once every worker has it cached, N requests from the cache, one at a time as well.
+# The runs are deleted at the end. Prints the times in ms as JSON.
 COLD_VIEWS = """
 import http.client, json, sys, time, django
 django.setup()
@@ -148,7 +149,7 @@ made, cold, warm, statuses = [], [], [], []
 try:
     for _ in range(count):
         made.append(MeasureRun.objects.create(
-            key_stage="eyfsp", year=1901, status=RunStatus.COMPLETE, source="bench",
+            key_stage="ks4", year=1901, status=RunStatus.COMPLETE, source="bench",
             computed_at=timezone.now(),
         ).pk)
         took, status = view()
