@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from keystage.core import key_stages
 from keystage.core.jsonsafe import json_safe
 from keystage.core.measures import characteristics
 from keystage.core.measures.group_figures import (
@@ -77,7 +78,7 @@ from keystage.results.models import Result, SubmittedPupil, Upload, UploadStatus
 logger = logging.getLogger(__name__)
 
 KS4 = KeyStage.KS4.value
-KS4_KINDS = tuple(key for key in KINDS if key.startswith("ks4"))
+KS4_KINDS = key_stages.KEY_STAGES["ks4"].kinds
 PLATFORM = "platform"
 # A queued refresh whose task cannot be found and that has waited this long was lost: queue another.
 LOST_AFTER = timedelta(minutes=30)
@@ -391,9 +392,11 @@ def _with_background(
 
 
 # The collections each primary key stage's figures read.
-PRIMARY_KINDS = {"eyfsp": ("eyfsp",), "phonics": ("phonics",), "ks1": ("ks1",), "ks2": ("ks2-ta",)}
+PRIMARY_KINDS = {key: key_stages.KEY_STAGES[key].kinds for key in key_stages.PRIMARY}
 KS1_TA = {"ks1_reading": "ks1_reading_ta", "ks1_writing": "ks1_writing_ta", "ks1_maths": "ks1_maths_ta"}
-KS1_TO_KS2_YEARS = 4  # KS1 is assessed in Year 2, KS2 in Year 6
+# KS1 is assessed in Year 2, KS2 in Year 6; Year 2's phonics reads the Year 1 check a year before.
+KS1_TO_KS2_YEARS = key_stages.KEY_STAGES["ks2"].reads("ks1").years_before
+PHONICS_YEARS_BEFORE = key_stages.KEY_STAGES["phonics"].reads("phonics").years_before
 
 
 def _confirmed_results(uploads: Any, subjects: Iterable[str] | None = None) -> pl.DataFrame:
@@ -422,15 +425,15 @@ def primary_database_tables(key_stage: str, year: int) -> tuple[pl.DataFrame, pl
     results = _confirmed_results(uploads)
     upns = pupils.get_column("upn")
     if key_stage == "phonics" and pupils.height:
-        last_year = uploads_in_use(year - 1, ("phonics",))
+        last_year = uploads_in_use(year - PHONICS_YEARS_BEFORE, PRIMARY_KINDS["phonics"])
         earlier = _confirmed_results(last_year, [phonics.MARK])
         # Year 2's "met by the end of Year 2" counts every Year 2 pupil, and those who met the standard
         # in Year 1 are not checked again: last year's Year 1 pupils who met it, not in this year's
         # uploads, count as Year 2 pupils of last year's school, if that school has confirmed this
         # year's check (else its Year 2 would be last year's pupils alone).
-        met = phonics.met_the_standard(earlier, primary_framework("phonics", year - 1))
+        met = phonics.met_the_standard(earlier, primary_framework("phonics", year - PHONICS_YEARS_BEFORE))
         this_year = pupils.get_column("school_id").unique().implode()
-        passed = _uploaded_pupils(last_year, year - 1).filter(
+        passed = _uploaded_pupils(last_year, year - PHONICS_YEARS_BEFORE).filter(
             (pl.col("nc_year") == 1)
             & pl.col("upn").is_in(met.implode())
             & ~pl.col("upn").is_in(upns.implode())
@@ -452,7 +455,9 @@ def primary_database_tables(key_stage: str, year: int) -> tuple[pl.DataFrame, pl
             ]
         )
     if key_stage == "ks2" and year in progress.PROGRESS_YEARS:
-        ks1 = _confirmed_results(uploads_in_use(year - KS1_TO_KS2_YEARS, ("ks1",)), KS1_TA.values())
+        ks1 = _confirmed_results(
+            uploads_in_use(year - KS1_TO_KS2_YEARS, PRIMARY_KINDS["ks1"]), KS1_TA.values()
+        )
         on_roster = pupils.unpivot(
             index="upn", on=list(KS1_TA), variable_name="assessment", value_name="result"
         )
@@ -991,25 +996,19 @@ def results_in_use_changed(upload: Upload) -> None:
     committed, and those of a later year that read these results and have been computed already
     (phonics the year after: Year 2's "met by the end of Year 2"; KS2 four years after: progress)."""
     collection = upload.collection
-    key_stage = key_stage_of(collection.kind)
+    key_stage = key_stages.key_stage_of(collection.kind)
     if key_stage is None:
         return
     year = collection.year
-    later = {"phonics": ("phonics", year + 1), "ks1": ("ks2", year + KS1_TO_KS2_YEARS)}.get(key_stage)
+    later = key_stages.later_readers(key_stage, year)
 
     def refresh() -> None:
         queue_refresh(key_stage, year)
-        if later is not None and MeasureRun.objects.filter(key_stage=later[0], year=later[1]).exists():
-            queue_refresh(*later)
+        for stage, later_year in later:
+            if MeasureRun.objects.filter(key_stage=stage, year=later_year).exists():
+                queue_refresh(stage, later_year)
 
     transaction.on_commit(refresh)
-
-
-def key_stage_of(kind: str) -> str | None:
-    """The key stage whose figures a collection kind's results feed."""
-    if kind in KS4_KINDS:
-        return KS4
-    return next((stage for stage, kinds in PRIMARY_KINDS.items() if kind in kinds), None)
 
 
 def _still_waiting(run: MeasureRun) -> bool:

@@ -19,6 +19,7 @@ from django.core.cache import cache
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from keystage.core import key_stages
 from keystage.core.measures import pipeline
 from keystage.core.measures.group_figures import SUPPRESS_BELOW, Measure
 from keystage.core.measures.ks4 import ks1_value_added as ks1
@@ -64,7 +65,8 @@ from keystage.results.models import Collection, SubmittedPupil
 from keystage.results.services import kinds_for
 
 KEY_STAGES_SHOWN = ("ks4", "ks2", "ks1", "phonics", "eyfsp")
-_KINDS = {"ks4": measures.KS4_KINDS, **measures.PRIMARY_KINDS}  # the collections each key stage reads
+# The collections each key stage reads.
+_KINDS = {key: info.kinds for key, info in key_stages.KEY_STAGES.items()}
 TREND_YEARS = 3
 
 

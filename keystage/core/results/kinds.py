@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from keystage.core.key_stages import key_stage_of
+
 
 @dataclass(frozen=True)
 class CollectionKind:
@@ -25,9 +27,9 @@ class CollectionKind:
     la_tag: str | None  # the LA return tag its CTFs travel under
 
     @property
-    def report_key_stage(self) -> str:
-        """The key stage of the reports its results feed: ks4 for both KS4 collections, ks2 for KS2 TA."""
-        return "ks4" if self.key.startswith("ks4") else "ks2" if self.key == "ks2-ta" else self.key
+    def report_key_stage(self) -> str | None:
+        """The key stage of the reports its results feed (keystage.core.key_stages)."""
+        return key_stage_of(self.key)
 
     def birth_span(self, year: int, nc_year: int) -> tuple[date, date]:
         """The first and last birthdays of the pupils in ``nc_year`` in the academic year ending
