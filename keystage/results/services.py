@@ -26,6 +26,7 @@ from keystage.core import year_groups
 from keystage.core.ctf.model import SchoolRef, la_destination, mapping_in_force
 from keystage.core.ctf.results import ResultsCTF, ResultsCTFError, ResultsPupil, results_ctf
 from keystage.core.refusals import Refused
+from keystage.core.results import rules
 from keystage.core.results.kinds import KINDS, academic_year_name
 from keystage.core.results.layout import TemplateLayout, framework_layout, ks4_layout
 from keystage.core.results.validation import RosterPupil, UploadContext, ValidationReport, validate_upload
@@ -60,11 +61,7 @@ STALLED_AFTER = timedelta(minutes=2)
 LOST_AFTER = timedelta(minutes=10)
 # Checks of one upload that may start without finishing before the file is refused as uncheckable.
 CHECK_ATTEMPTS = 3
-UNCHECKABLE_MESSAGE = (
-    "This file could not be checked: the check stopped part way through each time it was tried. "
-    "Check it is the template saved as .xlsx, .ods or .csv and upload it again; if it happens again, "
-    "tell your administrator."
-)
+UNCHECKABLE_MESSAGE = rules.UPLOAD_UNCHECKABLE.message
 
 
 class CollectionError(Refused):
@@ -432,7 +429,7 @@ def validate_stored_upload(upload_id: int) -> Upload | None:
     if upload.validation_attempts >= CHECK_ATTEMPTS:
         # Every earlier check of it died with its worker (memory, a crash in a reader): stop trying.
         logger.error("upload %s refused after %s unfinished checks", upload_id, upload.validation_attempts)
-        return _finish(upload_id, None, [_file_issue(UNCHECKABLE_MESSAGE)], None)
+        return _finish(upload_id, None, [rules.UPLOAD_UNCHECKABLE.issue().as_dict()], None)
     Upload.objects.filter(pk=upload_id).update(
         validation_started_at=timezone.now(), validation_attempts=F("validation_attempts") + 1
     )
@@ -463,16 +460,8 @@ def validate_stored_upload(upload_id: int) -> Upload | None:
     return _finish(upload_id, school, [i.as_dict() for i in report.issues], report, layout)
 
 
-def _file_issue(message: str) -> dict[str, Any]:
-    return {
-        "row": None,
-        "column": None,
-        "column_header": None,
-        "value": "",
-        "code": "upload.refused",
-        "message": message,
-        "severity": "error",
-    }
+def _file_issue(reason: str) -> dict[str, Any]:
+    return rules.UPLOAD_REFUSED.issue(reason=reason).as_dict()
 
 
 def upload_context(school: School | None, year: int) -> UploadContext:

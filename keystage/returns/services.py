@@ -23,6 +23,7 @@ from keystage.audit import log
 from keystage.audit.models import AuditAction
 from keystage.core import file_kinds, year_groups
 from keystage.core.refusals import Refused
+from keystage.core.results import rules
 from keystage.core.results.kinds import academic_year_name
 from keystage.core.results.reading import detect_format
 from keystage.core.results.validation import ValidationReport
@@ -56,10 +57,7 @@ logger = logging.getLogger(__name__)
 
 STALLED_AFTER = timedelta(minutes=2)
 CHECK_ATTEMPTS = 3  # checks that may start without finishing before the file is refused
-UNCHECKABLE_MESSAGE = (
-    "This file could not be checked: the check stopped part way through each time it was tried. Check "
-    "it is a CTF exported from your MIS and send it again; if it happens again, ask your LA."
-)
+UNCHECKABLE_MESSAGE = rules.RETURN_UNCHECKABLE.message
 MAX_COMMENT = 1000
 MAX_MESSAGE = 2000
 _FORMAT_NAMES = {
@@ -332,18 +330,6 @@ def _queue_validation(return_id: int) -> None:
     validate_return_task.enqueue(return_id)
 
 
-def _file_issue(message: str) -> dict[str, Any]:
-    return {
-        "row": None,
-        "column": None,
-        "column_header": None,
-        "value": "",
-        "code": "return.not_ctf",
-        "message": message,
-        "severity": "error",
-    }
-
-
 def validate_return(return_id: int) -> Return | None:
     """The worker's part: check a CTF with the results engine and keep the outcome and its pupils.
     Safe to run twice: a return no longer waiting to be checked is left alone."""
@@ -353,7 +339,7 @@ def validate_return(return_id: int) -> Return | None:
     if sent.validation_attempts >= CHECK_ATTEMPTS:
         # Every earlier check of it died with its worker (memory, a crash in a reader): stop trying.
         logger.error("LA return %s refused after %s unfinished checks", return_id, sent.validation_attempts)
-        return _finish(return_id, [{**_file_issue(UNCHECKABLE_MESSAGE), "code": "return.check_failed"}], None)
+        return _finish(return_id, [rules.RETURN_UNCHECKABLE.issue().as_dict()], None)
     Return.objects.filter(pk=return_id).update(validation_attempts=F("validation_attempts") + 1)
     tag = sent.tag_info
     kind = tag.collection_kind
@@ -363,22 +349,18 @@ def validate_return(return_id: int) -> Return | None:
         data = stored.read()
     if data and detect_format(data) != "ctf":
         found = _FORMAT_NAMES.get(detect_format(data), "not a CTF")
-        message = (
-            f"{sent.round.la.name} takes {tag.label} returns as a CTF (an XML file), and this file is "
-            f"{found}. Export a CTF from your MIS for the LA and send that."
-        )
-        return _finish(return_id, [_file_issue(message)], None)
+        refused = rules.RETURN_NOT_CTF.issue(la=sent.round.la.name, tag=tag.label, found=found)
+        return _finish(return_id, [refused.as_dict()], None)
     year = sent.round.year
     try:
         report = check_file(data, kind, year, sent.school)
     except CollectionError as error:
-        return _finish(return_id, [{**_file_issue(str(error)), "code": "return.no_layout"}], None)
+        return _finish(return_id, [rules.RETURN_NO_LAYOUT.issue(reason=str(error)).as_dict()], None)
     except DATABASE_UNAVAILABLE:
         raise  # not the file's fault: it stays waiting, and the task is run again (keystage worker)
     except Exception:  # never leave a file "being checked" for ever; the log has the details
         logger.exception("LA return %s could not be checked", return_id)
-        message = "This file could not be checked. Send it again; if the problem stays, ask your LA."
-        return _finish(return_id, [{**_file_issue(message), "code": "return.check_failed"}], None)
+        return _finish(return_id, [rules.RETURN_CHECK_FAILED.issue().as_dict()], None)
     return _finish(return_id, [i.as_dict() for i in report.issues], report)
 
 

@@ -339,6 +339,37 @@ UNGRADED = rule(
     "Use “U” for an ungraded result or a fail (not “{value}”); leave the cell blank if not entered.",
     "results",
 )
+# Refusals of a whole stored file by the upload and LA-return checks, with the reason in words.
+UPLOAD_REFUSED = rule("upload.refused", E, "{reason}", "file")
+UPLOAD_UNCHECKABLE = rule(
+    "upload.uncheckable",
+    E,
+    "This file could not be checked: the check stopped part way through each time it was tried. "
+    "Check it is the template saved as .xlsx, .ods or .csv and upload it again; if it happens again, "
+    "tell your administrator.",
+    "file",
+)
+RETURN_NOT_CTF = rule(
+    "return.not_ctf",
+    E,
+    "{la} takes {tag} returns as a CTF (an XML file), and this file is {found}. Export a CTF from your "
+    "MIS for the LA and send that.",
+    "file",
+)
+RETURN_NO_LAYOUT = rule("return.no_layout", E, "{reason}", "file")
+RETURN_UNCHECKABLE = rule(
+    "return.uncheckable",
+    E,
+    "This file could not be checked: the check stopped part way through each time it was tried. Check "
+    "it is a CTF exported from your MIS and send it again; if it happens again, ask your LA.",
+    "file",
+)
+RETURN_CHECK_FAILED = rule(
+    "return.check_failed",
+    E,
+    "This file could not be checked. Send it again; if the problem stays, ask your LA.",
+    "file",
+)
 CTF_NOT_READ = rule(
     "file.ctf_not_read",
     W,
