@@ -14,7 +14,7 @@ from keystage.core.synth.ks5 import synthetic_ks5_year
 from keystage.estimates import services
 from keystage.estimates.models import Ks5Dataset, Transition
 from keystage.measures.demo import DEMO_SEED, demo_background_scale
-from keystage.measures.services import catalogue_from
+from keystage.measures.reference_choice import catalogue_from
 from keystage.web.demo import current_academic_year
 
 

@@ -30,7 +30,7 @@ from keystage.core.measures.primary import progress
 from keystage.core.refusals import Refused
 from keystage.core.results.kinds import academic_year_name
 from keystage.estimates.models import EstimatesFit, FitStatus, Ks5Dataset, Transition
-from keystage.measures import services as measures
+from keystage.measures import loading, reference_choice
 from keystage.measures.background import background_for
 from keystage.measures.models import MeasureRun, PupilFigure
 from keystage.organisations.models import School
@@ -249,7 +249,7 @@ def ks2_national_table(years: list[int]) -> tuple[pl.DataFrame, list[str]]:
     school-year a school of its own."""
     tables, backgrounds = [], []
     for year in years:
-        results, pupils = measures.primary_database_tables("ks2", year)
+        results, pupils = loading.primary_database_tables("ks2", year)
         if pupils.height == 0:
             raise EstimatesServiceError(f"There are no KS2 results for {academic_year_name(year)} to fit on.")
         wide = results.pivot(on="assessment", index="upn", values="result", aggregate_function="first")
@@ -274,10 +274,10 @@ def ks2_national_table(years: list[int]) -> tuple[pl.DataFrame, list[str]]:
 def ks4_national_tables(years: list[int]) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
     """The KS4 pupils (the measures' pupil table) and subject entries of every school in ``years``
     (platform uploads in use and any synthetic background), each school-year a school of its own."""
-    catalogue = measures.database_catalogue()
+    catalogue = reference_choice.database_catalogue()
     pupil_tables, entry_tables, backgrounds = [], [], []
     for year in years:
-        results, pupils = measures.database_tables(year)
+        results, pupils = loading.database_tables(year)
         if pupils.height == 0:
             raise EstimatesServiceError(f"There are no KS4 results for {academic_year_name(year)} to fit on.")
         rules_year = catalogue.rules_year(year)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from keystage.measures import services
+from keystage.measures import refresh
 from keystage.measures.models import KeyStage, RunStatus
 from keystage.web import task_priorities
 
 
 def _refresh(key_stage: str, year: int) -> str:
-    run = services.run_queued_refresh(key_stage, year)
+    run = refresh.run_queued_refresh(key_stage, year)
     if run is None:
         return "nothing queued: another worker took the refresh"
     if run.status != RunStatus.COMPLETE:

@@ -50,6 +50,7 @@ from keystage.core.reports.catalogue import (
 )
 from keystage.core.results.kinds import academic_year_name
 from keystage.measures import services as measures
+from keystage.measures import trends as measure_trends
 from keystage.measures.models import (
     MeasureRun,
     PrimaryFigure,
@@ -417,7 +418,7 @@ def _trends(
     """Each measure's figure in the last TREND_YEARS years up to ``year``, formatted."""
     years = range(year - TREND_YEARS + 1, year + 1)
     school = organisation if isinstance(organisation, School) else None
-    table = measures.trend_table(
+    table = measure_trends.trend_table(
         key_stage, school=school, organisation_id=None if school else organisation.pk, years=years
     )
     trends: dict[str, list[tuple[int, str]]] = {}

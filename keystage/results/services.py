@@ -33,7 +33,7 @@ from keystage.core.results.validation import RosterPupil, UploadContext, Validat
 from keystage.core.results.workbooks import TemplatePupil, write_error_workbook, write_template
 from keystage.core.returns import ReturnTag, parse_tag
 from keystage.core.roles import Action
-from keystage.measures.services import results_in_use_changed
+from keystage.measures.refresh import results_in_use_changed
 from keystage.organisations.models import School
 from keystage.pupils.models import Pupil
 from keystage.reference_data import services as reference

@@ -251,13 +251,13 @@ def test_a_whole_roster_file_keeps_year_11_and_reads_dfe_number_as_the_school(fi
 
 
 def test_the_estimates_each_year_uses_are_chosen_by_setting(settings):
-    from keystage.measures import services
+    from keystage.measures import reference_choice
 
-    assert services.default_estimates(2024) == "dfe-2024-provisional"  # DfE's, where published
-    assert services.default_estimates(2026) == "platform"
+    assert reference_choice.default_estimates(2024) == "dfe-2024-provisional"  # DfE's, where published
+    assert reference_choice.default_estimates(2026) == "platform"
     settings.KEYSTAGE_KS4_ESTIMATES = {2026: "dfe-2024-provisional", 2024: "platform"}
-    assert services.default_estimates(2026) == "dfe-2024-provisional"
-    assert services.default_estimates(2024) == "platform"
+    assert reference_choice.default_estimates(2026) == "dfe-2024-provisional"
+    assert reference_choice.default_estimates(2024) == "platform"
 
 
 def test_trust_la_and_subject_figures_from_files(files, tmp_path):

@@ -9,10 +9,9 @@ import polars as pl
 
 from keystage.core.measures.ks4.estimates import load_dfe_estimates
 from keystage.core.measures.ks4.points import points_table
-from keystage.core.measures.ks4.pupils import pupil_measures, with_national_floors
+from keystage.core.measures.ks4.pupils import explanations, pupil_measures, with_national_floors
 from keystage.core.reference.ks4_catalogue import import_dfe_2019_folder
 from keystage.core.synth import SynthSpec, generate
-from keystage.measures.services import explanations
 from tests.core.reference.test_ks4_catalogue import DFE_2019
 
 PROGRESS8 = DFE_2019.parent / "progress8"

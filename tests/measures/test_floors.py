@@ -19,7 +19,7 @@ from django.utils import timezone
 from keystage.core.measures.ks4.estimates import load_dfe_estimates
 from keystage.core.synth import SynthSpec, generate
 from keystage.measures import background as background_module
-from keystage.measures import services
+from keystage.measures import reference_choice, services
 from keystage.measures.background import set_background
 from keystage.measures.models import PupilFigure, SchoolFigure
 from keystage.pupils.models import Pupil
@@ -35,7 +35,7 @@ NO_RESULTS = (7, 19, 33)  # pupils who took nothing: P8 far below any floor
 
 def published_floor() -> float:
     """DfE's national SD of P8 in the release, 1% of a normal distribution below 0."""
-    sd = load_dfe_estimates(services.progress8_base_folder(), RELEASE).sd["p8"]
+    sd = load_dfe_estimates(reference_choice.progress8_base_folder(), RELEASE).sd["p8"]
     return -NormalDist().inv_cdf(0.99) * sd
 
 

@@ -14,7 +14,7 @@ from django_tasks_db.models import DBTaskResult
 
 from keystage.core.pupils.model import build_upn
 from keystage.core.roles import Role
-from keystage.measures import services
+from keystage.measures import services, trends
 from keystage.measures.models import MeasureRun, PrimaryFigure, PrimaryPupilFigure, RunStatus
 from keystage.measures.tasks import refresh_measures
 from keystage.pupils.models import Pupil
@@ -243,7 +243,7 @@ def test_trends_put_three_years_side_by_side_from_the_stored_runs(world, tmp_pat
     printed = capsys.readouterr().out
     assert f"School One, phonics, {YEAR - 3}/{(YEAR - 2) % 100}" in printed
     assert "phonics_y1_met: 0.50 (national 0.50); 1.00 (national 1.00); 0.00 (national 0.00)" in printed
-    table = services.trend_table("phonics", school=world.s1)
+    table = trends.trend_table("phonics", school=world.s1)
     row = table.filter(table["measure"] == "phonics_y1_average_mark").row(0, named=True)
     assert (row[f"{YEAR - 2} figure"], row[f"{YEAR - 1} figure"], row[f"{YEAR} figure"]) == (27.5, 35.5, 15.0)
     assert row[f"{YEAR} pupils"] == 2

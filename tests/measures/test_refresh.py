@@ -15,7 +15,7 @@ from django_tasks_db.models import DBTaskResult
 from keystage.core.measures.ks4.points import points_table
 from keystage.core.measures.ks4.pupils import pupil_measures
 from keystage.core.roles import Role
-from keystage.measures import services
+from keystage.measures import reference_choice, refresh, services
 from keystage.measures.models import MeasureRun, PupilFigure, RunStatus, SchoolFigure, SubjectFigure
 from keystage.measures.tasks import refresh_ks4_measures
 from keystage.results.models import Result
@@ -70,7 +70,7 @@ def test_a_confirmed_upload_refreshes_the_years_figures_in_the_worker(world):
     engine = pupil_measures(
         results,
         pl.DataFrame({"upn": [p.upn for p in pupils]}),
-        points_table(services.database_catalogue(), YEAR),
+        points_table(reference_choice.database_catalogue(), YEAR),
     ).pupils
     assert {upn: stored[upn].a8 for upn in stored} == dict(engine.select("upn", "a8").iter_rows())
     assert all(f.a8 > 0 and f.p8 is not None for f in stored.values())
@@ -152,9 +152,9 @@ def test_confirmations_in_a_row_queue_one_refresh_until_it_starts(world, django_
     assert refresh_tasks() == 1
     assert MeasureRun.objects.filter(status=RunStatus.QUEUED).count() == 1
 
-    run = services.run_queued_refresh("ks4", YEAR)
+    run = refresh.run_queued_refresh("ks4", YEAR)
     assert run.status == RunStatus.COMPLETE and (run.pupils, run.schools) == (8, 2)
-    assert services.run_queued_refresh("ks4", YEAR) is None  # a second task finds nothing to do
+    assert refresh.run_queued_refresh("ks4", YEAR) is None  # a second task finds nothing to do
     # Once the refresh has started, a new confirmation queues another.
     newer = upload_ks4(collection, world.s1, world.person("manage_data"), seed=3)
     with django_capture_on_commit_callbacks(execute=True):
@@ -195,7 +195,7 @@ def test_deleting_the_upload_in_use_refreshes_and_its_pupils_leave_the_figures(
     for upload, user in ((kept, s1_data), (deleted, s3_data)):
         with django_capture_on_commit_callbacks(execute=True):
             confirm(upload, user)
-    before = services.run_queued_refresh("ks4", YEAR)
+    before = refresh.run_queued_refresh("ks4", YEAR)
     assert (before.pupils, before.schools) == (8, 2)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -203,7 +203,7 @@ def test_deleting_the_upload_in_use_refreshes_and_its_pupils_leave_the_figures(
     assert not MeasureRun.objects.filter(status=RunStatus.QUEUED).exists()
     with django_capture_on_commit_callbacks(execute=True):
         results.delete_upload(deleted, actor=s3_data)
-    after = services.run_queued_refresh("ks4", YEAR)
+    after = refresh.run_queued_refresh("ks4", YEAR)
     assert after is not None and (after.pupils, after.schools) == (4, 1)
     assert services.latest_run("ks4", YEAR).pk == after.pk
     assert set(
@@ -212,11 +212,11 @@ def test_deleting_the_upload_in_use_refreshes_and_its_pupils_leave_the_figures(
 
 
 def test_a_refresh_whose_task_was_lost_is_queued_again(world):
-    first = services.queue_refresh("ks4", YEAR)
-    assert first is not None and services.queue_refresh("ks4", YEAR) is None  # debounced
+    first = refresh.queue_refresh("ks4", YEAR)
+    assert first is not None and refresh.queue_refresh("ks4", YEAR) is None  # debounced
     DBTaskResult.objects.all().delete()  # the task is gone and the run never started
     MeasureRun.objects.filter(pk=first.pk).update(queued_at=timezone.now() - timedelta(hours=1))
-    again = services.queue_refresh("ks4", YEAR)
+    again = refresh.queue_refresh("ks4", YEAR)
     first.refresh_from_db()
     assert again is not None and again.pk != first.pk and refresh_tasks() == 1
     assert first.status == RunStatus.FAILED and "never started" in first.message
@@ -330,7 +330,7 @@ def test_a_run_stores_trust_la_and_subject_figures(world, tmp_path):
     assert SchoolFigure.objects.filter(run=run, organisation=world.away_trust).count() == 0
     assert SchoolFigure.objects.filter(run=run, organisation=world.trust, group="sex").count() == 2
 
-    catalogue = services.database_catalogue()
+    catalogue = reference_choice.database_catalogue()
     maths_code = catalogue.by_qan("60146084").discount_code(2021)
 
     def subject(code, **where):

@@ -16,7 +16,7 @@ from django.test import Client
 
 from keystage.audit.models import AuditAction, AuditEvent
 from keystage.core.reference.dfe_files import KS4_PROGRESS8, shipped_path
-from keystage.measures import services as measures
+from keystage.measures import reference_choice
 from keystage.reference_data.models import (
     EstimatesRelease,
     PendingReferenceLoad,
@@ -272,18 +272,18 @@ def _estimates_files(folder: Path, release: str, *, shift: float = 0.0) -> dict[
 
 def test_a_new_release_of_progress8_estimates_is_previewed_applied_and_then_offered(db, staff, tmp_path):
     client = signed_in(staff)
-    assert "dfe-2025-provisional" not in measures.estimates_names()
+    assert "dfe-2025-provisional" not in reference_choice.estimates_names()
     files = _estimates_files(tmp_path, "2025prov")
     response = client.post(UPLOAD, {"form": "estimates", "release": "2025prov", **files})
     assert response.status_code == 302
     preview = client.get(response["Location"]).content.decode()
     assert "DfE 2025 provisional estimates (2025prov): a new release, 34 prior attainment groups" in preview
     assert "Nothing loaded now would change" not in preview
-    assert "dfe-2025-provisional" not in measures.estimates_names()  # not before it is applied
+    assert "dfe-2025-provisional" not in reference_choice.estimates_names()  # not before it is applied
 
     assert client.post(response["Location"], {"action": "apply"}).status_code == 302
-    assert "dfe-2025-provisional" in measures.estimates_names()
-    assert measures.default_estimates(2025) == "dfe-2025-provisional"
+    assert "dfe-2025-provisional" in reference_choice.estimates_names()
+    assert reference_choice.default_estimates(2025) == "dfe-2025-provisional"
     loaded = EstimatesRelease.objects.get(release="2025prov")
     assert loaded.loaded_by == staff and loaded.source_names == ["a8_2025prov.csv", "sd.csv"]
     event = AuditEvent.objects.get(action=AuditAction.REFERENCE_LOADED)
@@ -300,9 +300,9 @@ def test_a_release_of_the_same_name_says_it_replaces_the_shipped_one_and_what_di
     assert "replaces the release loaded now (shipped with keystage); 34 figures differ" in preview
     assert "<td>group 1</td><td>Attainment 8</td><td>15.96</td><td>16.46</td>" in preview
     client.post(response["Location"], {"action": "apply"})
-    read = load_dfe_estimates(measures.progress8_folder(), "2024prov")
+    read = load_dfe_estimates(reference_choice.progress8_folder(), "2024prov")
     assert read.by_pag.filter(read.by_pag["pag"] == 1)["a8"][0] == pytest.approx(16.46)
-    assert measures.estimates_names()["dfe-2023-revised"] == "2023rev"  # the shipped ones still there
+    assert reference_choice.estimates_names()["dfe-2023-revised"] == "2023rev"  # the shipped ones still there
 
 
 @pytest.mark.parametrize(

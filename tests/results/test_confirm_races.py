@@ -17,6 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from keystage.measures import services as measures
+from keystage.measures import storing as measure_storing
 from keystage.measures.models import RunStatus
 from keystage.results import services
 from keystage.results.models import Collection, Deadline, FrozenSubmission, Upload, UploadStatus
@@ -170,7 +171,7 @@ def test_a_confirmation_while_a_worker_stores_the_figures_does_not_deadlock(worl
     first, second = _validated_uploads(collection, world.s1, user, (30, 31))
     first = services.confirm_upload(first, actor=user, agreed=True)
     storing = threading.Event()
-    mark_reports_available = measures._mark_reports_available
+    mark_reports_available = measure_storing._mark_reports_available
 
     def and_a_school_confirms_meanwhile(run, school_ids):
         # The figures' rows refer to the school; PostgreSQL checks those references as the
@@ -179,7 +180,7 @@ def test_a_confirmation_while_a_worker_stores_the_figures_does_not_deadlock(worl
         storing.set()
         _until_another_connection_waits_for_a_lock()
 
-    monkeypatch.setattr(measures, "_mark_reports_available", and_a_school_confirms_meanwhile)
+    monkeypatch.setattr(measure_storing, "_mark_reports_available", and_a_school_confirms_meanwhile)
     errors: list[Exception] = []
 
     def run(action, wait_for=None):

@@ -47,7 +47,7 @@ from keystage.core.synth.ks5 import synthetic_ks5_year
 from keystage.estimates.models import EstimatesFit, FitStatus, Ks5Dataset, Transition
 from keystage.estimates.services import fitted_outcomes
 from keystage.measures.models import MeasureRun
-from keystage.measures.services import catalogue_from
+from keystage.measures.reference_choice import catalogue_from
 from keystage.organisations.models import School
 from keystage.pupils.models import Pupil
 from keystage.reference_data.models import EstimatesRelease, ReferenceImport

@@ -32,7 +32,7 @@ from keystage.core.measures.ks4 import io
 from keystage.core.measures.ks4.pupils import PupilMeasures, not_counted, not_counted_summary
 from keystage.core.measures.primary import KEY_STAGES
 from keystage.core.results.kinds import academic_year_name
-from keystage.measures import services
+from keystage.measures import reference_choice, services, trends
 from keystage.measures.models import MeasureRun
 from keystage.pupils.management.school_option import school_from_option
 
@@ -43,10 +43,10 @@ OUTPUTS = ("pupil_out", "school_out", "aggregate_out", "subject_out", "not_count
 def _estimates_help() -> str:
     try:
         # The files' releases only: building a command's help reads no database.
-        names = list(services.estimates_names(services.progress8_base_folder()))
+        names = list(reference_choice.estimates_names(reference_choice.progress8_base_folder()))
     except OSError:
         names = []
-    listed = ", ".join([*names, services.PLATFORM])
+    listed = ", ".join([*names, reference_choice.PLATFORM])
     return (
         f"the Progress 8 estimates: {listed}. dfe-* are DfE's published estimates (shipped with keystage, "
         "or KEYSTAGE_REFERENCE_DIR/ks4/progress8; and any release loaded in /admin/); platform computes "
@@ -192,14 +192,16 @@ class Command(BaseCommand):
             "year, not a grade of its qualification, or not in the catalogue), one row each: school, "
             "upn, qan, title, grade, series, reason",
         )
-        trends = parser.add_argument_group("trends, from the stored runs")
-        trends.add_argument(
+        trend_options = parser.add_argument_group("trends, from the stored runs")
+        trend_options.add_argument(
             "--trends",
             action="store_true",
             help="print every measure year by year (of --school, else the nation) from each year's latest "
             "stored run, with the national figure beside it",
         )
-        trends.add_argument("--trend-out", type=Path, help="write the trends table (.csv, .json or .parquet)")
+        trend_options.add_argument(
+            "--trend-out", type=Path, help="write the trends table (.csv, .json or .parquet)"
+        )
         parser.add_argument(
             "--subject-out",
             type=Path,
@@ -236,7 +238,7 @@ class Command(BaseCommand):
             )
         _check_outputs(options, ("trend_out",))
         school = school_from_option(options["school"]) if options["school"] else None
-        table = services.trend_table(key_stage, school=school)
+        table = trends.trend_table(key_stage, school=school)
         years = [c.split()[0] for c in table.columns if c.endswith(" figure")]
         below = options["suppress_below"]
         small = {y: (pl.col(f"{y} pupils") > 0) & (pl.col(f"{y} pupils") < below) for y in years}
@@ -372,12 +374,12 @@ class Command(BaseCommand):
         if "school" not in pupils.columns:
             pupils = pupils.with_columns(pl.lit(pipeline.FILE_SCHOOL).alias("school"))
         unknown = results.filter(~pl.col("upn").is_in(pupils.get_column("upn").implode()))
-        catalogue, source = services.catalogue_from(options["catalogue"])
+        catalogue, source = reference_choice.catalogue_from(options["catalogue"])
         years = pipeline.catalogue_years(catalogue)
         year = options["points_year"] or io.results_year(results) or (years[-1] if years else None)
         if year is None:
             raise CommandError(f"The KS4 catalogue from {source} has no years; give --points-year.")
-        estimates = options["estimates"] or services.default_estimates(year, otherwise="newest")
+        estimates = options["estimates"] or reference_choice.default_estimates(year, otherwise="newest")
         figures = services.compute_ks4(
             results,
             pupils,
@@ -405,7 +407,7 @@ class Command(BaseCommand):
         school = school_from_option(options["school"]) if options["school"] else None
         catalogue = None
         if options["catalogue"] is not None:
-            catalogue, _source = services.catalogue_from(options["catalogue"])
+            catalogue, _source = reference_choice.catalogue_from(options["catalogue"])
         run, figures = services.compute_and_store_ks4(
             year,
             school=school,

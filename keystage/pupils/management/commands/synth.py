@@ -132,7 +132,7 @@ class Command(BaseCommand):
     def _ks5(self, options: dict[str, Any]) -> None:
         from keystage.core.measures.pipeline import MeasuresError
         from keystage.core.synth.ks5 import synthetic_ks5_year
-        from keystage.measures.services import catalogue_from
+        from keystage.measures.reference_choice import catalogue_from
 
         output: Path | None = options["output"]
         if output is None or output.suffix.lower() not in (".csv", ".parquet"):
