@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
 from types import FrameType
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -307,17 +308,9 @@ def load_demo(env: dict[str, str]) -> float:
 
 
 def find_pages(env: dict[str, str]) -> dict[str, dict[str, object]]:
-    done = subprocess.run(
-        [sys.executable, "-c", FIND_PAGES, SECONDARY_DFE, PRIMARY_DFE],
-        env=env,
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
+    found: dict[str, dict[str, object]] = in_demo(
+        env, FIND_PAGES, [SECONDARY_DFE, PRIMARY_DFE], "Could not find the demo schools' report pages."
     )
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr[-4000:])
-        sys.exit("Could not find the demo schools' report pages.")
-    found: dict[str, dict[str, object]] = json.loads(done.stdout.strip().splitlines()[-1])
     if "secondary" not in found:
         sys.exit(
             "The demo has no KS4 figures for Oakfield Academy "
@@ -430,9 +423,10 @@ def sign_in(port: int, email: str, authenticator_key: str | None) -> str:
     return cookie
 
 
-def authenticators(env: dict[str, str], emails: list[str]) -> dict[str, str]:
+def in_demo(env: dict[str, str], script: str, args: list[str], failure: str) -> Any:
+    """Run ``script`` in the demo's environment; what it printed last, read as JSON."""
     done = subprocess.run(
-        [sys.executable, "-c", AUTHENTICATORS, *emails],
+        [sys.executable, "-c", script, *args],
         env=env,
         cwd=settings.BASE_DIR,
         capture_output=True,
@@ -441,8 +435,14 @@ def authenticators(env: dict[str, str], emails: list[str]) -> dict[str, str]:
     )
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-4000:])
-        sys.exit("Could not give the bench's people authenticators.")
-    keys: dict[str, str] = json.loads(done.stdout.strip().splitlines()[-1])
+        sys.exit(failure)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def authenticators(env: dict[str, str], emails: list[str]) -> dict[str, str]:
+    keys: dict[str, str] = in_demo(
+        env, AUTHENTICATORS, emails, "Could not give the bench's people authenticators."
+    )
     return keys
 
 
@@ -450,18 +450,8 @@ def cold_views(
     env: dict[str, str], port: int, path: str, cookie: str, count: int, workers: int
 ) -> tuple[list[float], list[float]]:
     """The dashboard's times worked out cold and from the cache, one request at a time, in ms."""
-    done = subprocess.run(
-        [sys.executable, "-c", COLD_VIEWS, str(port), path, cookie, str(count), str(workers)],
-        env=env,
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr[-4000:])
-        sys.exit("Could not measure the dashboard worked out cold.")
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    args = [str(port), path, cookie, str(count), str(workers)]
+    found = in_demo(env, COLD_VIEWS, args, "Could not measure the dashboard worked out cold.")
     if any(status != 200 for status in found["statuses"]):
         sys.exit(f"A cold dashboard view answered {found['statuses']}.")
     return [float(ms) for ms in found["cold"]], [float(ms) for ms in found["warm"]]
