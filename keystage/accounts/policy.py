@@ -82,6 +82,30 @@ def require(user: Any, action: Action, organisation: Organisation) -> None:
         raise PermissionDenied("You do not have permission to do that for this organisation.")
 
 
+# Questions asked in several places, answered once here.
+
+
+def is_platform_staff(user: Any) -> bool:
+    """Platform administrators: the admin site, fitting estimates, any person's API tokens."""
+    return bool(getattr(user, "is_active", False) and getattr(user, "is_staff", False))
+
+
+def sees_pupils(user: Any, organisation: Organisation) -> bool:
+    """Whether the person sees pupil-level figures in the organisation's reports and estimates (names,
+    UPNs, each pupil's results): they may view its reports and its pupils' data."""
+    return can(user, Action.VIEW_REPORTS, organisation) and can(user, Action.VIEW_PUPIL_DATA, organisation)
+
+
+def may_read_school_files(user: Any, school: School) -> bool:
+    """Files a school sent its LA, their issues and the reports published to it hold pupils: the
+    school's people who submit data or see pupils, and its LA's people who run returns."""
+    return (
+        can(user, Action.SUBMIT_DATA, school)
+        or can(user, Action.VIEW_PUPIL_DATA, school)
+        or can(user, Action.RUN_LA_COLLECTIONS, school.la)
+    )
+
+
 def roles_in(user: Any, organisation: Organisation) -> list[Role]:
     return [h.role for h in held_roles(user) if h.organisation_id == organisation.pk]
 

@@ -383,7 +383,7 @@ def reset_two_factor(
 
 def reset_two_factor_as_platform_staff(*, actor: User, user: User, ip_address: str | None = None) -> int:
     """The same reset from platform administration, for anyone (platform staff included)."""
-    if not (actor.is_active and actor.is_staff):
+    if not policy.is_platform_staff(actor):
         raise ActionRefusedError(
             "Only platform staff can reset two-factor sign-in from platform administration."
         )

@@ -19,6 +19,7 @@ from django.core.files.base import File
 from django.db import transaction
 from django.utils import timezone
 
+from keystage.accounts import policy
 from keystage.api.models import ApiCheck, ApiToken
 from keystage.audit import log
 from keystage.audit.models import AuditAction
@@ -82,7 +83,7 @@ def create_token(
 
 def revoke_token(token: ApiToken, *, actor: Any, ip_address: str | None = None) -> ApiToken:
     """The owner (or platform staff) stops a token working at once. Revoking twice changes nothing."""
-    if getattr(actor, "pk", None) != token.user_id and not getattr(actor, "is_staff", False):
+    if getattr(actor, "pk", None) != token.user_id and not policy.is_platform_staff(actor):
         raise TokenActionError("Only the person who made a token can revoke it.")
     with transaction.atomic():
         current = ApiToken.objects.select_for_update().get(pk=token.pk)

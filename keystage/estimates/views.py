@@ -41,10 +41,6 @@ def _school(request: HttpRequest, org_id: int) -> School:
     return organisation
 
 
-def _sees_pupils(request: HttpRequest, school: School) -> bool:
-    return policy.can(request.user, Action.VIEW_PUPIL_DATA, school)
-
-
 def _choices(request: HttpRequest, school: School) -> dict[str, Any]:
     try:
         level = int(request.GET.get("level", "50"))
@@ -87,7 +83,7 @@ def _levels() -> list[tuple[int, str]]:
 @require_GET
 def school_estimates(request: HttpRequest, org_id: int) -> HttpResponse:
     school = _school(request, org_id)
-    named = _sees_pupils(request, school)
+    named = policy.sees_pupils(request.user, school)
     chosen = _choices(request, school)
     search = request.GET.get("q", "")[:100]
     sort = request.GET.get("sort", "name")
@@ -178,7 +174,7 @@ def school_estimates(request: HttpRequest, org_id: int) -> HttpResponse:
 @require_GET
 def pupil_estimates(request: HttpRequest, org_id: int, upn: str) -> HttpResponse:
     school = _school(request, org_id)
-    if not _sees_pupils(request, school):
+    if not policy.sees_pupils(request.user, school):
         raise PermissionDenied("A pupil's estimates need a named role.")
     chosen = _choices(request, school)
     found = services.pupil_estimates(
@@ -281,7 +277,7 @@ def national(request: HttpRequest) -> HttpResponse:
             )
             if outcome
             else [],
-            "staff": request.user.is_staff,
+            "staff": policy.is_platform_staff(request.user),
             "transitions": [(t.value, t.label) for t in Transition],
             "transition": fit.transition if fit else transition,
         },
@@ -291,7 +287,7 @@ def national(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def request_fit(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_staff:
+    if not policy.is_platform_staff(request.user):
         raise PermissionDenied("Only platform administrators fit estimates.")
     try:
         years = [int(part) for part in request.POST.get("years", "").replace(",", " ").split()]

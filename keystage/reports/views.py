@@ -67,12 +67,6 @@ def _key_stage(key_stage: str, year: int) -> None:
         raise Http404("No such report.")
 
 
-def _sees_pupils(request: HttpRequest, organisation: Organisation) -> bool:
-    return policy.can(request.user, Action.VIEW_REPORTS, organisation) and policy.can(
-        request.user, Action.VIEW_PUPIL_DATA, organisation
-    )
-
-
 def _context(request: HttpRequest, organisation: Organisation, key_stage: str, year: int) -> dict[str, Any]:
     """What every report page's heading and navigation need."""
     full = policy.can(request.user, Action.VIEW_REPORTS, organisation)
@@ -86,7 +80,7 @@ def _context(request: HttpRequest, organisation: Organisation, key_stage: str, y
         "year_name": academic_year_name(year),
         "years": [(y, academic_year_name(y)) for y in years],
         "full_reports": full,
-        "sees_pupils": isinstance(organisation, School) and _sees_pupils(request, organisation),
+        "sees_pupils": isinstance(organisation, School) and policy.sees_pupils(request.user, organisation),
         "has_scatter": key_stage in services.SCATTER_X and full,
         "runs_returns": isinstance(organisation, LocalAuthority)
         and key_stage in la_summaries.SUMMARY_KEY_STAGES
@@ -258,7 +252,7 @@ def scatter(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
     _key_stage(key_stage, year)
     organisation = _organisation(request, org_id)
     context = _context(request, organisation, key_stage, year)
-    named = _sees_pupils(request, organisation)
+    named = policy.sees_pupils(request.user, organisation)
     group = request.GET.get("highlight", "disadvantaged")
     group = group if group in groups_for(key_stage) else "disadvantaged"
     values = group_values(group)
@@ -536,7 +530,7 @@ def _pupil_school(request: HttpRequest, org_id: int) -> School:
     organisation = _organisation(request, org_id)
     if not isinstance(organisation, School):
         raise Http404("Pupil lists are per school.")
-    if not _sees_pupils(request, organisation):
+    if not policy.sees_pupils(request.user, organisation):
         raise PermissionDenied("Pupil-level reports need a named role.")
     return organisation
 

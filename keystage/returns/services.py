@@ -97,16 +97,6 @@ def can_run(user: Any, la: LocalAuthority) -> bool:
     return policy.can(user, Action.RUN_LA_COLLECTIONS, la)
 
 
-def can_see_school_files(user: Any, school: School) -> bool:
-    """Files sent, their issues and the reports published hold pupils: the school's people who
-    submit data or see pupils, and its LA's people who run returns."""
-    return (
-        policy.can(user, Action.SUBMIT_DATA, school)
-        or policy.can(user, Action.VIEW_PUPIL_DATA, school)
-        or can_run(user, school.la)
-    )
-
-
 def _require_la(actor: Any, la: LocalAuthority) -> None:
     policy.require(actor, Action.RUN_LA_COLLECTIONS, la)
 
@@ -707,7 +697,7 @@ def _open_audited(
 ) -> FieldFile:
     """A stored file of a school's, for someone who may see the school's files; audited once it
     passes ``check`` (which raises ReturnsError to refuse it)."""
-    if not can_see_school_files(actor, school):
+    if not policy.may_read_school_files(actor, school):
         raise PermissionDenied("You do not have permission to see this school's files.")
     if not stored:
         raise ReturnsError(RETENTION_ENDED)

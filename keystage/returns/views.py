@@ -75,7 +75,7 @@ def _download(stored: Any, filename: str) -> FileResponse:
 def checking(request: HttpRequest, org_id: int) -> JsonResponse:
     """What a page showing a file being checked polls: done once none of the school's files is."""
     school = _school(request, org_id, Action.VIEW_ORGANISATION)
-    if not services.can_see_school_files(request.user, school):
+    if not policy.may_read_school_files(request.user, school):
         raise PermissionDenied("You do not have permission to see this school's files.")
     pending = Return.objects.filter(school=school, validation=Validation.PENDING).exists()
     return JsonResponse({"done": not pending, "reload": True})
@@ -102,7 +102,7 @@ def school(request: HttpRequest, org_id: int) -> HttpResponse:
             "reports": reports,
             "can_send": policy.can(user, Action.SUBMIT_DATA, school),
             "can_sign": policy.can(user, Action.SIGN_LA_CONFIRMATION, school),
-            "can_see_files": services.can_see_school_files(user, school),
+            "can_see_files": policy.may_read_school_files(user, school),
             "open_tags": bool(services.rounds_open_to(school)),
             "being_checked": any(r.being_checked for r in history if r.current),
         },
@@ -200,7 +200,7 @@ def _viewable_return(request: HttpRequest, return_id: int) -> Return:
     sent = get_object_or_404(
         Return.objects.select_related("round__la", "school__la", "sent_by"), pk=return_id
     )
-    if not services.can_see_school_files(request.user, sent.school):
+    if not policy.may_read_school_files(request.user, sent.school):
         raise PermissionDenied("You do not have permission to see this school's files.")
     return sent
 
@@ -239,7 +239,7 @@ def return_download(request: HttpRequest, return_id: int) -> HttpResponseBase:
 @login_required
 def report_download(request: HttpRequest, report_id: int) -> HttpResponseBase:
     report = get_object_or_404(PublishedReport.objects.select_related("school__la"), pk=report_id)
-    if not services.can_see_school_files(request.user, report.school):
+    if not policy.may_read_school_files(request.user, report.school):
         raise PermissionDenied("You do not have permission to see this school's reports.")
     try:
         stored, kind = services.open_report_file(report, actor=request.user, ip=client_address(request))

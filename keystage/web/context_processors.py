@@ -45,7 +45,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             items.append({"label": label, "href": href, "active": path.startswith(href)})
         elif allowed:  # several organisations: the home page lists each one's links
             items.append({"label": label, "href": f"{home}#organisations", "active": False})
-    if user.is_staff:
+    if policy.is_platform_staff(user):
         items.append({"label": "Platform admin", "href": reverse("admin:index"), "active": False})
     return {"nav_items": items}
 

@@ -245,7 +245,7 @@ FILE_MARKERS = (
     "_pdf_response(",
     "_download(",
 )
-PUPIL_MARKERS = ("VIEW_PUPIL_DATA", "_sees_pupils(", "_pupil_school(")
+PUPIL_MARKERS = ("VIEW_PUPIL_DATA", "sees_pupils(", "_pupil_school(")
 
 
 @pytest.fixture
