@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import date, timedelta
+from pathlib import Path
 
 import openpyxl
 import pytest
 from django.core.files.base import ContentFile
+from django.core.management import call_command
 from django.utils import timezone
 
 from keystage.core.pupils.model import build_upn
@@ -74,3 +77,19 @@ def filled(data: bytes, kind: str, values: dict[tuple[int, str], object]) -> byt
 
 def as_file(data: bytes, name: str = "results.xlsx") -> ContentFile:
     return ContentFile(data, name=name)
+
+
+def validate_json(path: Path, kind: str, school, capsys) -> dict:
+    """What `keystage validate --json` prints for the file, as a school's data manager runs it."""
+    call_command(
+        "validate",
+        str(path),
+        "--collection",
+        kind,
+        "--year",
+        str(YEAR),
+        "--school",
+        school.dfe_number,
+        "--json",
+    )
+    return json.loads(capsys.readouterr().out)

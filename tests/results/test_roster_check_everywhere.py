@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import html
 import io
-import json
 
 import openpyxl
 import pytest
-from django.core.management import call_command
 
 from keystage.core.pupils.model import build_upn
 from keystage.results import services
 from tests.api.conftest import api
 from tests.api.test_endpoints import _form
 from tests.conftest import signed_in
-from tests.results.conftest import YEAR, as_file, filled, open_collection, roster
+from tests.results.conftest import as_file, filled, open_collection, roster, validate_json
 
 MARK = "Phonics screening check mark"
 
@@ -36,18 +34,7 @@ def test_a_changed_name_is_warned_about_in_the_cli_the_api_and_on_the_page(world
 
     path = tmp_path / "results.xlsx"
     path.write_bytes(data)
-    call_command(
-        "validate",
-        str(path),
-        "--collection",
-        "phonics",
-        "--year",
-        str(YEAR),
-        "--school",
-        world.s1.dfe_number,
-        "--json",
-    )
-    printed = json.loads(capsys.readouterr().out)
+    printed = validate_json(path, "phonics", world.s1, capsys)
     (cli,) = [i for i in printed["issues"] if i["code"] == "pupil.roster_differs"]
     assert cli["message"].startswith(expected) and printed["issues"][0]["code"] == "pupil.roster_differs"
 
@@ -108,18 +95,7 @@ def test_a_mistyped_upn_a_changed_birth_date_and_a_pupil_off_the_roster_give_thr
 
     path = tmp_path / "results.xlsx"
     path.write_bytes(data)
-    call_command(
-        "validate",
-        str(path),
-        "--collection",
-        "phonics",
-        "--year",
-        str(YEAR),
-        "--school",
-        world.s1.dfe_number,
-        "--json",
-    )
-    printed = json.loads(capsys.readouterr().out)
+    printed = validate_json(path, "phonics", world.s1, capsys)
     messages = three(printed["issues"])
     assert printed["valid"] is True  # warnings do not block a submission
     assert {i["code"] for i in printed["issues"][:3]} == set(wanted)  # and they are listed first

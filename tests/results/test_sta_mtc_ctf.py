@@ -4,11 +4,9 @@ parts of the file keystage does not use are named, and the pupils' pages say wha
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import pytest
-from django.core.management import call_command
 
 from keystage.core.ctf.model import CTFDocument, CTFHeader, CTFPupil, SchoolRef, StageResult
 from keystage.core.ctf.writer import write_ctf
@@ -16,7 +14,7 @@ from keystage.measures import services as measures
 from keystage.results import services
 from keystage.results.models import Result, UploadStatus
 from tests.conftest import signed_in
-from tests.results.conftest import YEAR, as_file, open_collection, roster
+from tests.results.conftest import YEAR, as_file, open_collection, roster, validate_json
 
 # The codes STA's check service writes in <Result> when a pupil has no score
 # (DfE's MTC service, admin/lib/consts/ctf-results.js), and two scores.
@@ -97,18 +95,7 @@ def test_what_an_mis_adds_is_named_as_not_read_on_the_page_in_the_cli_and_the_ap
 
     path = tmp_path / "mtc.xml"
     path.write_bytes(data)
-    call_command(
-        "validate",
-        str(path),
-        "--collection",
-        "ks2-ta",
-        "--year",
-        str(YEAR),
-        "--school",
-        world.s1.dfe_number,
-        "--json",
-    )
-    printed = json.loads(capsys.readouterr().out)
+    printed = validate_json(path, "ks2-ta", world.s1, capsys)
     assert printed["valid"] is True
     (cli,) = [i for i in printed["issues"] if i["code"] == "file.ctf_not_read"]
     assert cli["message"].endswith(expected) and cli["severity"] == "warning"

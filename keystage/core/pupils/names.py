@@ -16,7 +16,7 @@ def hidden_characters(text: str) -> list[str]:
     U+XXXX, in the order they come; ordinary spaces are not among them."""
     found = []
     for character in text:
-        if character in " " or unicodedata.category(character) not in {"Cc", "Cf"}:
+        if unicodedata.category(character) not in {"Cc", "Cf"}:
             continue
         code = f"U+{ord(character):04X}"
         if code not in found:
