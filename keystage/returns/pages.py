@@ -1,14 +1,22 @@
 """What the returns pages show: each school's rounds with its latest file, confirmation, open
 corrections and reports; the LA's rounds and a round's schools; pupils returned by more than one
-school (the movers)."""
+school (the movers). The pages' reads take the person asking, check the policy and, where the page
+shows pupils (a checked CTF's problems, the movers), record who saw which return's pupils."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 
+from keystage.accounts import policy
+from keystage.audit import log
+from keystage.audit.models import AuditAction
 from keystage.core.returns import Registration, ReturnTag, took_phonics_check, who_submits
+from keystage.core.roles import Action
 from keystage.organisations.models import LocalAuthority, School
 from keystage.pupils.models import Pupil
 from keystage.returns.models import (
@@ -18,8 +26,11 @@ from keystage.returns.models import (
     Return,
     ReturnedPupil,
     ReturnRound,
+    Validation,
 )
-from keystage.returns.rounds import current_year
+from keystage.returns.rounds import can_run, current_year, require_la, rounds_open_to
+
+NOT_YOURS = "You do not have permission to see this school's files."
 
 
 @dataclass
@@ -192,3 +203,158 @@ def movers(round_: ReturnRound) -> list[Mover]:
         submits = next((s for s in schools if str(s.pk) == decision.submits), None)
         result.append(Mover(upn, name, schools, submits, decision.reason))
     return result
+
+
+# The pages, read for the person asking -------------------------------------------------------
+
+
+def _pupils_in(issues: Sequence[dict[str, Any]]) -> int:
+    """How many of a CTF's problems are about a pupil (named, or a row of the file with its value)
+    rather than the whole file."""
+    return sum(1 for issue in issues if issue.get("pupil") or issue.get("row") is not None)
+
+
+def _record_problems_shown(
+    sent: Return, shown: Sequence[dict[str, Any]], *, actor: Any, ip: str | None
+) -> None:
+    """Problems naming pupils are pupils' data: who saw which return's is recorded."""
+    pupils = _pupils_in(shown)
+    if pupils:
+        log.record(
+            AuditAction.PUPILS_VIEWED,
+            actor=actor,
+            organisation=sent.school,
+            subject=f"{sent.round}: problems found in {sent.filename}",
+            ip_address=ip,
+            sent_return=sent.pk,
+            problems=pupils,
+        )
+
+
+@dataclass(frozen=True)
+class SchoolReturnsPage:
+    """A school's LA returns page, as the person asking may see it."""
+
+    rounds: list[SchoolRound]
+    history: list[Return]  # the files sent, newest first (the latest 50)
+    reports: list[PublishedReport]
+    can_send: bool
+    can_sign: bool
+    can_see_files: bool  # the files' problems, comments and downloads, which name pupils
+    open_tags: bool
+    being_checked: bool
+
+
+def school_returns_page(school: School, *, actor: Any, ip: str | None = None) -> SchoolReturnsPage:
+    """The school's rounds, files and reports. Its files' problems are shown only to those who may
+    see the school's files, and each return whose problems name pupils is audited."""
+    policy.require(actor, Action.VIEW_ORGANISATION, school)
+    can_see_files = policy.may_read_school_files(actor, school)
+    rounds = school_rounds(school)
+    history = list(
+        Return.objects.filter(school=school)
+        .select_related("round", "sent_by")
+        .order_by("-sent_at", "-pk")[:50]
+    )
+    if can_see_files:
+        for view in rounds:
+            if view.current is not None:
+                _record_problems_shown(view.current, view.current.first_issues, actor=actor, ip=ip)
+    return SchoolReturnsPage(
+        rounds=rounds,
+        history=history,
+        reports=list(PublishedReport.objects.filter(school=school).select_related("round")),
+        can_send=policy.can(actor, Action.SUBMIT_DATA, school),
+        can_sign=policy.can(actor, Action.SIGN_LA_CONFIRMATION, school),
+        can_see_files=can_see_files,
+        open_tags=bool(rounds_open_to(school)),
+        being_checked=any(r.being_checked for r in history if r.current),
+    )
+
+
+def still_checking(school: School, *, actor: Any) -> bool:
+    """Whether any of the school's files is being checked (what a page showing one polls); it says
+    nothing of their content."""
+    policy.require(actor, Action.VIEW_ORGANISATION, school)
+    if not policy.may_read_school_files(actor, school):
+        raise PermissionDenied(NOT_YOURS)
+    return Return.objects.filter(school=school, validation=Validation.PENDING).exists()
+
+
+@dataclass(frozen=True)
+class ReturnPage:
+    """One file a school sent, with every problem found in it."""
+
+    sent: Return
+    as_la: bool  # seen by the LA that runs its round (else by the school)
+    corrections: list[CorrectionRequest]
+
+
+def return_page(sent: Return, *, actor: Any, ip: str | None = None) -> ReturnPage:
+    """A file for the school or its LA; audited when its problems name pupils."""
+    if not policy.may_read_school_files(actor, sent.school):
+        raise PermissionDenied(NOT_YOURS)
+    _record_problems_shown(sent, sent.issues, actor=actor, ip=ip)
+    return ReturnPage(sent, can_run(actor, sent.round.la), list(sent.corrections.all()))
+
+
+@dataclass(frozen=True)
+class RoundSchoolPage:
+    """One school in a round, as its LA sees it."""
+
+    view: SchoolRound
+    history: list[Return]  # every file it sent in the round, newest first
+    corrections: list[CorrectionRequest]
+
+
+def round_school_page(
+    round_: ReturnRound, school: School, *, actor: Any, ip: str | None = None
+) -> RoundSchoolPage:
+    """What the school sent in the LA's round; audited when its latest file's problems shown name
+    pupils."""
+    require_la(actor, round_.la)
+    view = school_rounds_for(round_, school)
+    if view.current is not None:
+        _record_problems_shown(view.current, view.current.first_issues, actor=actor, ip=ip)
+    history = list(
+        Return.objects.filter(round=round_, school=school)
+        .select_related("sent_by")
+        .order_by("-sent_at", "-pk")
+    )
+    corrections = list(
+        CorrectionRequest.objects.filter(sent_return__round=round_, sent_return__school=school)
+    )
+    return RoundSchoolPage(view, history, corrections)
+
+
+@dataclass(frozen=True)
+class RoundPage:
+    """A round as its LA sees it: every school it is for, and the pupils more than one returned."""
+
+    rows: list[tuple[School, SchoolRound]]
+    movers: list[Mover]
+
+    @property
+    def sent_count(self) -> int:
+        return sum(1 for _school, view in self.rows if view.current)
+
+    @property
+    def confirmed_count(self) -> int:
+        return sum(1 for _school, view in self.rows if view.confirmation)
+
+
+def round_page(round_: ReturnRound, *, actor: Any, ip: str | None = None) -> RoundPage:
+    """The LA's round; the movers name pupils, so showing any is audited."""
+    require_la(actor, round_.la)
+    found = movers(round_)
+    if found:
+        log.record(
+            AuditAction.PUPILS_VIEWED,
+            actor=actor,
+            organisation=round_.la,
+            subject=f"{round_}: pupils returned by more than one school",
+            ip_address=ip,
+            round=round_.pk,
+            pupils=len(found),
+        )
+    return RoundPage(round_overview(round_), found)

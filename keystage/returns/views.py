@@ -30,7 +30,7 @@ from keystage.returns import files, la_actions, pages, services
 from keystage.returns import rounds as return_rounds
 from keystage.returns.errors import ReturnsError
 from keystage.returns.forms import ConfirmationForm, CorrectionForm, OpenRoundForm, PublishForm, SendForm
-from keystage.returns.models import CorrectionRequest, PublishedReport, Return, ReturnRound, Validation
+from keystage.returns.models import PublishedReport, Return, ReturnRound, Validation
 from keystage.web.uploads import max_upload_mb, too_large_message, upload_refused_for_size
 
 
@@ -77,37 +77,28 @@ def _download(stored: Any, filename: str) -> FileResponse:
 @login_required
 def checking(request: HttpRequest, org_id: int) -> JsonResponse:
     """What a page showing a file being checked polls: done once none of the school's files is."""
-    school = _school(request, org_id, Action.VIEW_ORGANISATION)
-    if not policy.may_read_school_files(request.user, school):
-        raise PermissionDenied("You do not have permission to see this school's files.")
-    pending = Return.objects.filter(school=school, validation=Validation.PENDING).exists()
+    school = get_object_or_404(School, pk=org_id)
+    pending = pages.still_checking(school, actor=request.user)
     return JsonResponse({"done": not pending, "reload": True})
 
 
 @login_required
 def school(request: HttpRequest, org_id: int) -> HttpResponse:
-    school = _school(request, org_id, Action.VIEW_ORGANISATION)
-    user = request.user
-    rounds = pages.school_rounds(school)
-    history = list(
-        Return.objects.filter(school=school)
-        .select_related("round", "sent_by")
-        .order_by("-sent_at", "-pk")[:50]
-    )
-    reports = list(PublishedReport.objects.filter(school=school).select_related("round"))
+    school = get_object_or_404(School.objects.select_related("la"), pk=org_id)
+    page = pages.school_returns_page(school, actor=request.user, ip=client_address(request))
     return render(
         request,
         "returns/school.html",
         {
             "school": school,
-            "rounds": rounds,
-            "history": history,
-            "reports": reports,
-            "can_send": policy.can(user, Action.SUBMIT_DATA, school),
-            "can_sign": policy.can(user, Action.SIGN_LA_CONFIRMATION, school),
-            "can_see_files": policy.may_read_school_files(user, school),
-            "open_tags": bool(return_rounds.rounds_open_to(school)),
-            "being_checked": any(r.being_checked for r in history if r.current),
+            "rounds": page.rounds,
+            "history": page.history,
+            "reports": page.reports,
+            "can_send": page.can_send,
+            "can_sign": page.can_sign,
+            "can_see_files": page.can_see_files,
+            "open_tags": page.open_tags,
+            "being_checked": page.being_checked,
         },
     )
 
@@ -210,18 +201,20 @@ def _viewable_return(request: HttpRequest, return_id: int) -> Return:
 
 @login_required
 def return_detail(request: HttpRequest, return_id: int) -> HttpResponse:
-    sent = _viewable_return(request, return_id)
-    as_la = return_rounds.can_run(request.user, sent.round.la)
+    sent = get_object_or_404(
+        Return.objects.select_related("round__la", "school__la", "sent_by"), pk=return_id
+    )
+    page = pages.return_page(sent, actor=request.user, ip=client_address(request))
     return render(
         request,
         "returns/return_detail.html",
         {
             "sent": sent,
-            "as_la": as_la,
-            "corrections": list(sent.corrections.all()),
+            "as_la": page.as_la,
+            "corrections": page.corrections,
             "back": (
                 reverse("returns:round_school", args=[sent.round.la_id, sent.round_id, sent.school_id])
-                if as_la
+                if page.as_la
                 else reverse("returns:school", args=[sent.school_id])
             ),
         },
@@ -306,17 +299,17 @@ def open_round(request: HttpRequest, org_id: int) -> HttpResponse:
 def round_page(request: HttpRequest, org_id: int, round_id: int) -> HttpResponse:
     la = _la(request, org_id)
     round_ = _round(la, round_id)
-    rows = pages.round_overview(round_)
+    page = pages.round_page(round_, actor=request.user, ip=client_address(request))
     return render(
         request,
         "returns/round.html",
         {
             "la": la,
             "round": round_,
-            "rows": rows,
-            "sent_count": sum(1 for _s, view in rows if view.current),
-            "confirmed_count": sum(1 for _s, view in rows if view.confirmation),
-            "movers": pages.movers(round_),
+            "rows": page.rows,
+            "sent_count": page.sent_count,
+            "confirmed_count": page.confirmed_count,
+            "movers": page.movers,
         },
     )
 
@@ -331,12 +324,8 @@ def _round_school_page(
     publish_form: PublishForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    view = pages.school_rounds_for(round_, school)
-    history = list(
-        Return.objects.filter(round=round_, school=school)
-        .select_related("sent_by")
-        .order_by("-sent_at", "-pk")
-    )
+    page = pages.round_school_page(round_, school, actor=request.user, ip=client_address(request))
+    view = page.view
     return render(
         request,
         "returns/round_school.html",
@@ -345,10 +334,8 @@ def _round_school_page(
             "round": round_,
             "school": school,
             "view": view,
-            "history": history,
-            "corrections": list(
-                CorrectionRequest.objects.filter(sent_return__round=round_, sent_return__school=school)
-            ),
+            "history": page.history,
+            "corrections": page.corrections,
             "correction_form": correction_form or CorrectionForm(),
             "publish_form": publish_form or PublishForm(),
             "being_checked": view.current is not None and view.current.being_checked,
