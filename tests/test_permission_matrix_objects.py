@@ -17,7 +17,7 @@ from django.urls import reverse
 from keystage.audit.models import AuditEvent
 from keystage.results import services as results
 from keystage.results.models import Upload
-from keystage.returns import services as returns
+from keystage.returns import la_actions, services
 from keystage.returns.models import PublishedReport, Return, ReturnRound
 from tests.conftest import PERSONAS, signed_in
 from tests.results.conftest import open_collection, roster
@@ -56,11 +56,11 @@ def things(world, settings, tmp_path):
     )
     results.validate_stored_upload(upload.pk)
     round_ = open_round(world.la, "census")
-    sent = returns.send_return(
+    sent = services.send_return(
         world.s1, tag="census", source=as_file(b"census", "c.csv"), filename="c.csv",
         actor=world.person("manage_data"),
     )  # fmt: skip
-    report = returns.publish_report(
+    report = la_actions.publish_report(
         round_, world.s1, source=as_file(b"%PDF-1.7", "r.pdf"), filename="r.pdf",
         actor=world.person("la_data_officer"),
     )  # fmt: skip

@@ -23,8 +23,9 @@ from keystage.core.returns import ReturnTag
 from keystage.organisations.models import LocalAuthority, School
 from keystage.reports import pdf, services
 from keystage.reports.models import ExportStatus, SummaryPublication
-from keystage.returns import services as returns
+from keystage.returns.la_actions import publish_report
 from keystage.returns.models import ReturnRound
+from keystage.returns.rounds import can_run
 
 logger = logging.getLogger(__name__)
 # The key stages whose returns have summaries (ReturnTag.key_stage).
@@ -83,7 +84,7 @@ def request_publication(
     now). One already queued is handed back, so a double click publishes nothing twice."""
     from keystage.reports.tasks import publish_summaries
 
-    if not returns.can_run(actor, round_.la):
+    if not can_run(actor, round_.la):
         raise PermissionDenied("Only the LA's data officers publish reports to its schools.")
     key_stage = round_.tag_info.key_stage
     if key_stage is None:
@@ -122,7 +123,7 @@ def publish(publication_id: int) -> str:
     round_, actor = publication.round, publication.requested_by
     la = LocalAuthority.objects.get(pk=round_.la_id)
     label = f"{KEY_STAGE_LABELS[publication.key_stage]} {academic_year_name(round_.year)}"
-    if actor is None or not returns.can_run(actor, la):
+    if actor is None or not can_run(actor, la):
         return _finish(
             publication, ExportStatus.FAILED, "The person who asked can no longer publish reports."
         )
@@ -135,7 +136,7 @@ def publish(publication_id: int) -> str:
     for school in schools:
         try:
             data = summary_pdf(school, la, publication.key_stage, round_.year, printed_for)
-            returns.publish_report(
+            publish_report(
                 round_,
                 school,
                 source=ContentFile(data, name="summary.pdf"),

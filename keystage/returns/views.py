@@ -25,9 +25,12 @@ from keystage.core.file_kinds import download_name
 from keystage.core.returns import ReturnTag
 from keystage.core.roles import Action
 from keystage.organisations.models import LocalAuthority, School
-from keystage.returns import services
+from keystage.returns import checking as checks
+from keystage.returns import files, la_actions, pages, services
+from keystage.returns import rounds as return_rounds
+from keystage.returns.errors import ReturnsError
 from keystage.returns.forms import ConfirmationForm, CorrectionForm, OpenRoundForm, PublishForm, SendForm
-from keystage.returns.models import CorrectionRequest, PublishedReport, Return, ReturnRound, Validation
+from keystage.returns.models import PublishedReport, Return, ReturnRound, Validation
 from keystage.web.uploads import max_upload_mb, too_large_message, upload_refused_for_size
 
 
@@ -47,7 +50,7 @@ def _round(la: LocalAuthority, round_id: int) -> ReturnRound:
     return get_object_or_404(ReturnRound.objects.select_related("la"), pk=round_id, la=la)
 
 
-def _show_error(form: forms.Form, error: services.ReturnsError) -> None:
+def _show_error(form: forms.Form, error: ReturnsError) -> None:
     field = error.field if error.field in form.fields else None
     form.add_error(field, str(error))
 
@@ -74,37 +77,28 @@ def _download(stored: Any, filename: str) -> FileResponse:
 @login_required
 def checking(request: HttpRequest, org_id: int) -> JsonResponse:
     """What a page showing a file being checked polls: done once none of the school's files is."""
-    school = _school(request, org_id, Action.VIEW_ORGANISATION)
-    if not policy.may_read_school_files(request.user, school):
-        raise PermissionDenied("You do not have permission to see this school's files.")
-    pending = Return.objects.filter(school=school, validation=Validation.PENDING).exists()
+    school = get_object_or_404(School, pk=org_id)
+    pending = pages.still_checking(school, actor=request.user)
     return JsonResponse({"done": not pending, "reload": True})
 
 
 @login_required
 def school(request: HttpRequest, org_id: int) -> HttpResponse:
-    school = _school(request, org_id, Action.VIEW_ORGANISATION)
-    user = request.user
-    rounds = services.school_rounds(school)
-    history = list(
-        Return.objects.filter(school=school)
-        .select_related("round", "sent_by")
-        .order_by("-sent_at", "-pk")[:50]
-    )
-    reports = list(PublishedReport.objects.filter(school=school).select_related("round"))
+    school = get_object_or_404(School.objects.select_related("la"), pk=org_id)
+    page = pages.school_returns_page(school, actor=request.user, ip=client_address(request))
     return render(
         request,
         "returns/school.html",
         {
             "school": school,
-            "rounds": rounds,
-            "history": history,
-            "reports": reports,
-            "can_send": policy.can(user, Action.SUBMIT_DATA, school),
-            "can_sign": policy.can(user, Action.SIGN_LA_CONFIRMATION, school),
-            "can_see_files": policy.may_read_school_files(user, school),
-            "open_tags": bool(services.rounds_open_to(school)),
-            "being_checked": any(r.being_checked for r in history if r.current),
+            "rounds": page.rounds,
+            "history": page.history,
+            "reports": page.reports,
+            "can_send": page.can_send,
+            "can_sign": page.can_sign,
+            "can_see_files": page.can_see_files,
+            "open_tags": page.open_tags,
+            "being_checked": page.being_checked,
         },
     )
 
@@ -113,7 +107,7 @@ def school(request: HttpRequest, org_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def send(request: HttpRequest, org_id: int) -> HttpResponse:
     school = _school(request, org_id, Action.SUBMIT_DATA)
-    rounds = services.rounds_open_to(school)
+    rounds = return_rounds.rounds_open_to(school)
     tags = list(dict.fromkeys(ReturnTag(r.tag) for r in rounds))
     form = SendForm(
         request.POST or None, request.FILES or None, tags=tags, initial={"tag": request.GET.get("tag")}
@@ -130,7 +124,7 @@ def send(request: HttpRequest, org_id: int) -> HttpResponse:
                 actor=request.user,
                 ip=client_address(request),
             )
-        except services.ReturnsError as error:
+        except ReturnsError as error:
             _show_error(form, error)
         else:
             if sent.validation == Validation.PENDING:
@@ -180,7 +174,7 @@ def confirm(request: HttpRequest, org_id: int, round_id: int) -> HttpResponse:
                 actor=user,
                 ip=client_address(request),
             )
-        except services.ReturnsError as error:
+        except ReturnsError as error:
             _show_error(form, error)
         else:
             messages.success(
@@ -207,18 +201,20 @@ def _viewable_return(request: HttpRequest, return_id: int) -> Return:
 
 @login_required
 def return_detail(request: HttpRequest, return_id: int) -> HttpResponse:
-    sent = _viewable_return(request, return_id)
-    as_la = services.can_run(request.user, sent.round.la)
+    sent = get_object_or_404(
+        Return.objects.select_related("round__la", "school__la", "sent_by"), pk=return_id
+    )
+    page = pages.return_page(sent, actor=request.user, ip=client_address(request))
     return render(
         request,
         "returns/return_detail.html",
         {
             "sent": sent,
-            "as_la": as_la,
-            "corrections": list(sent.corrections.all()),
+            "as_la": page.as_la,
+            "corrections": page.corrections,
             "back": (
                 reverse("returns:round_school", args=[sent.round.la_id, sent.round_id, sent.school_id])
-                if as_la
+                if page.as_la
                 else reverse("returns:school", args=[sent.school_id])
             ),
         },
@@ -229,8 +225,8 @@ def return_detail(request: HttpRequest, return_id: int) -> HttpResponse:
 def return_download(request: HttpRequest, return_id: int) -> HttpResponseBase:
     sent = _viewable_return(request, return_id)
     try:
-        stored = services.open_return_file(sent, actor=request.user, ip=client_address(request))
-    except services.ReturnsError as error:
+        stored = files.open_return_file(sent, actor=request.user, ip=client_address(request))
+    except ReturnsError as error:
         messages.error(request, str(error))
         return redirect("returns:return_detail", return_id=sent.pk)
     return _download(stored, sent.filename)
@@ -242,8 +238,8 @@ def report_download(request: HttpRequest, report_id: int) -> HttpResponseBase:
     if not policy.may_read_school_files(request.user, report.school):
         raise PermissionDenied("You do not have permission to see this school's reports.")
     try:
-        stored, kind = services.open_report_file(report, actor=request.user, ip=client_address(request))
-    except services.ReturnsError as error:
+        stored, kind = files.open_report_file(report, actor=request.user, ip=client_address(request))
+    except ReturnsError as error:
         messages.error(request, str(error))
         return redirect("returns:school", org_id=report.school_id)
     # Served as what its content is, under a name that ends so: never as a page the browser runs.
@@ -263,7 +259,7 @@ def report_download(request: HttpRequest, report_id: int) -> HttpResponseBase:
 @login_required
 def la(request: HttpRequest, org_id: int) -> HttpResponse:
     la = _la(request, org_id)
-    rows = services.la_rounds(la)
+    rows = pages.la_rounds(la)
     return render(request, "returns/la.html", {"la": la, "rows": rows})
 
 
@@ -275,7 +271,7 @@ def open_round(request: HttpRequest, org_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            opened = services.open_round(
+            opened = return_rounds.open_round(
                 la,
                 tag=data["tag"],
                 year=data["year"],
@@ -286,7 +282,7 @@ def open_round(request: HttpRequest, org_id: int) -> HttpResponse:
                 instructions=data["instructions"],
                 actor=request.user,
             )
-        except services.ReturnsError as error:
+        except ReturnsError as error:
             _show_error(form, error)
         else:
             messages.success(request, f"The {opened} return is open to your schools.")
@@ -303,17 +299,17 @@ def open_round(request: HttpRequest, org_id: int) -> HttpResponse:
 def round_page(request: HttpRequest, org_id: int, round_id: int) -> HttpResponse:
     la = _la(request, org_id)
     round_ = _round(la, round_id)
-    rows = services.round_overview(round_)
+    page = pages.round_page(round_, actor=request.user, ip=client_address(request))
     return render(
         request,
         "returns/round.html",
         {
             "la": la,
             "round": round_,
-            "rows": rows,
-            "sent_count": sum(1 for _s, view in rows if view.current),
-            "confirmed_count": sum(1 for _s, view in rows if view.confirmation),
-            "movers": services.movers(round_),
+            "rows": page.rows,
+            "sent_count": page.sent_count,
+            "confirmed_count": page.confirmed_count,
+            "movers": page.movers,
         },
     )
 
@@ -328,12 +324,8 @@ def _round_school_page(
     publish_form: PublishForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    view = services.school_rounds_for(round_, school)
-    history = list(
-        Return.objects.filter(round=round_, school=school)
-        .select_related("sent_by")
-        .order_by("-sent_at", "-pk")
-    )
+    page = pages.round_school_page(round_, school, actor=request.user, ip=client_address(request))
+    view = page.view
     return render(
         request,
         "returns/round_school.html",
@@ -342,10 +334,8 @@ def _round_school_page(
             "round": round_,
             "school": school,
             "view": view,
-            "history": history,
-            "corrections": list(
-                CorrectionRequest.objects.filter(sent_return__round=round_, sent_return__school=school)
-            ),
+            "history": page.history,
+            "corrections": page.corrections,
             "correction_form": correction_form or CorrectionForm(),
             "publish_form": publish_form or PublishForm(),
             "being_checked": view.current is not None and view.current.being_checked,
@@ -378,13 +368,13 @@ def request_correction(request: HttpRequest, org_id: int, round_id: int, school_
     form = CorrectionForm(request.POST)
     if form.is_valid():
         try:
-            services.request_correction(
+            la_actions.request_correction(
                 _current_return(round_, school),
                 message=form.cleaned_data["message"],
                 actor=request.user,
                 ip=client_address(request),
             )
-        except services.ReturnsError as error:
+        except ReturnsError as error:
             _show_error(form, error)
         else:
             messages.success(request, f"{school.name} has been asked for a correction.")
@@ -399,10 +389,10 @@ def accept(request: HttpRequest, org_id: int, round_id: int, school_id: int) -> 
     round_ = _round(la, round_id)
     school = _school_of_round(round_, school_id)
     try:
-        services.accept_return(
+        la_actions.accept_return(
             _current_return(round_, school), actor=request.user, ip=client_address(request)
         )
-    except services.ReturnsError as error:
+    except ReturnsError as error:
         messages.error(request, str(error))
     else:
         messages.success(request, f"{school.name}'s file is accepted.")
@@ -416,8 +406,8 @@ def check_again(request: HttpRequest, org_id: int, round_id: int, school_id: int
     round_ = _round(la, round_id)
     school = _school_of_round(round_, school_id)
     try:
-        services.check_again(_current_return(round_, school), actor=request.user, ip=client_address(request))
-    except services.ReturnsError as error:
+        checks.check_again(_current_return(round_, school), actor=request.user, ip=client_address(request))
+    except ReturnsError as error:
         messages.error(request, str(error))
     else:
         messages.success(request, f"{school.name}'s file is being checked again.")
@@ -434,7 +424,7 @@ def publish(request: HttpRequest, org_id: int, round_id: int, school_id: int) ->
     if not _refuse_too_large(request, form) and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            report = services.publish_report(
+            report = la_actions.publish_report(
                 round_,
                 school,
                 source=upload,
@@ -443,7 +433,7 @@ def publish(request: HttpRequest, org_id: int, round_id: int, school_id: int) ->
                 actor=request.user,
                 ip=client_address(request),
             )
-        except services.ReturnsError as error:
+        except ReturnsError as error:
             _show_error(form, error)
         else:
             messages.success(request, f"“{report.title}” is published to {school.name}.")

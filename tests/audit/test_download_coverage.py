@@ -233,6 +233,10 @@ PAGES_NAMING_PUPILS = {
     "reports:pupil": "one pupil's figures (tests/reports/test_reports.py)",
     "estimates:pupil": "one pupil's estimates (tests/estimates/test_pages.py)",
     "organisations:detail": "links to the subject access export for those who may use it",
+    "returns:school": "its files' problems, naming pupils (tests/returns/test_pupils_viewed.py)",
+    "returns:return_detail": "a file's problems, naming pupils (tests/returns/test_pupils_viewed.py)",
+    "returns:round_school": "a school's file's problems, to its LA (tests/returns/test_pupils_viewed.py)",
+    "returns:round": "pupils two schools returned (tests/returns/test_pupils_viewed.py)",
 }
 # What in a view's own code shows it can answer with a file, or with pupils' identities (the API's JSON
 # is no file, so a view that checks for a pupil-level role is caught by the second).

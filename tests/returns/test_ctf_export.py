@@ -15,7 +15,7 @@ from django.urls import reverse
 from keystage.audit.models import AuditAction, AuditEvent
 from keystage.results import services as results
 from keystage.results.models import Collection
-from keystage.returns import services as returns
+from keystage.returns import checking
 from keystage.returns.models import Return, ReturnedPupil, ReturnStatus, Validation
 from tests.conftest import signed_in
 from tests.results.conftest import open_collection
@@ -65,7 +65,7 @@ def test_send_to_the_la_sends_the_confirmed_results_and_the_las_check_finds_noth
     assert "confirmed" in sent.comment and upload.filename in sent.comment
     assert AuditEvent.objects.filter(action=AuditAction.RETURN_SENT, organisation=world.s1).count() == 1
 
-    checked = returns.validate_return(sent.pk)  # the LA's check, as the worker runs it
+    checked = checking.validate_return(sent.pk)  # the LA's check, as the worker runs it
     assert checked.validation == Validation.VALID and checked.status == ReturnStatus.VALIDATED
     assert checked.issues == [] and checked.error_count == 0 and checked.warning_count == 0
     assert checked.file_format == "ctf" and checked.pupil_count == 5

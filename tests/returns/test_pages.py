@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from keystage.audit.models import AuditAction, AuditEvent
-from keystage.returns import services
+from keystage.returns import la_actions, services
+from keystage.returns.checking import validate_return
 from keystage.returns.models import (
     CorrectionRequest,
     HeadTeacherConfirmation,
@@ -61,7 +62,7 @@ def test_a_data_officer_sends_a_ctf_with_errors_and_sees_them(world):
     assert client.get(checking).json() == {"done": False, "reload": True}
     assert signed_in(world.person("other_school_admin")).get(checking).status_code == 403
     sent = Return.objects.get()
-    services.validate_return(sent.pk)
+    validate_return(sent.pk)
     assert client.get(checking).json()["done"] is True
     page = text(client.get(school_url(world)))
     assert "A file is being checked" not in page
@@ -165,7 +166,7 @@ def test_the_la_sees_who_sent_and_confirmed_asks_for_a_correction_and_publishes_
     on_roll(world.s1, 1)
     post_file(school, world, ctf(world.s1, [(upn(world.s1, 1), "Pupil1", "31")]))
     sent = Return.objects.get()
-    services.validate_return(sent.pk)
+    validate_return(sent.pk)
     signed_in(world.person("school_named")).post(
         reverse("returns:confirm", args=[world.s1.pk, round_.pk]), confirmation_data()
     )
@@ -217,14 +218,14 @@ def test_the_la_accepts_a_file_or_is_told_why_not(world):
     round_ = open_round(world.la)
     school = signed_in(world.person("manage_data"))
     post_file(school, world, ctf(world.s1, [(upn(world.s1, 1), "Ann", "44")]))
-    services.validate_return(Return.objects.get().pk)
+    validate_return(Return.objects.get().pk)
     officer = signed_in(world.person("la_data_officer"))
     accept = reverse("returns:accept", args=[world.la.pk, round_.pk, world.s1.pk])
     refused = officer.post(accept, follow=True)
     assert refused.status_code == 200 and "ask the school for a correction instead" in text(refused)
     on_roll(world.s1, 1)
     post_file(school, world, ctf(world.s1, [(upn(world.s1, 1), "Pupil1", "40")]), name="fixed.xml")
-    services.validate_return(Return.objects.get(current=True).pk)
+    validate_return(Return.objects.get(current=True).pk)
     accepted = officer.post(accept, follow=True)
     assert "School One&#x27;s file is accepted." in text(accepted)
     assert Return.objects.get(current=True).status == ReturnStatus.ACCEPTED
@@ -248,7 +249,7 @@ def test_the_round_flags_a_pupil_two_schools_returned_with_the_school_that_shoul
             filename="phonics.xml",
             actor=sender,
         )
-        services.validate_return(sent.pk)
+        validate_return(sent.pk)
     page = text(
         signed_in(world.person("la_data_officer")).get(
             reverse("returns:round", args=[world.la.pk, round_.pk])
@@ -296,8 +297,8 @@ def everything(world):
         filename="c.csv",
         actor=world.person("manage_data"),
     )
-    services.request_correction(sent, message="Check it", actor=world.person("la_data_officer"))
-    report = services.publish_report(
+    la_actions.request_correction(sent, message="Check it", actor=world.person("la_data_officer"))
+    report = la_actions.publish_report(
         round_,
         world.s1,
         source=as_file(b"%PDF-1.7", "r.pdf"),

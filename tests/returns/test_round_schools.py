@@ -8,7 +8,8 @@ from datetime import date
 
 from django.urls import reverse
 
-from keystage.returns import services
+from keystage.returns import pages, services
+from keystage.returns.errors import ReturnsError
 from keystage.returns.models import HeadTeacherConfirmation, Return
 from tests.conftest import signed_in
 from tests.factories import SchoolFactory, member
@@ -63,7 +64,7 @@ def _more_schools(world):
 def test_a_ks1_round_lists_and_counts_only_the_schools_with_year_2(world):
     more = _more_schools(world)
     round_ = open_round(world.la, "ks1")
-    assert [s.name for s in services.round_schools(round_)] == [
+    assert [s.name for s in pages.round_schools(round_)] == [
         "Brook Infant School",
         "School One",
         "School Two",
@@ -79,14 +80,14 @@ def test_a_ks1_round_lists_and_counts_only_the_schools_with_year_2(world):
 
     # KS2 TA is for the juniors and the middle school too (Year 6), and the census for every open school.
     ks2 = open_round(world.la, "ks2-ta")
-    assert {s.name for s in services.round_schools(ks2)} == {
+    assert {s.name for s in pages.round_schools(ks2)} == {
         "School One",
         "School Two",
         "Brook Junior School",
         "Hill Middle School",
     }
     census = open_round(world.la, "census", deadline=date(YEAR, 5, 31))
-    assert len(services.round_schools(census)) == 6  # every open school of the LA, not the closed one
+    assert len(pages.round_schools(census)) == 6  # every open school of the LA, not the closed one
 
 
 def test_a_secondary_is_told_why_it_cannot_send_a_ks1_return_and_its_head_is_not_asked_to_confirm(world):
@@ -111,7 +112,7 @@ def test_a_secondary_is_told_why_it_cannot_send_a_ks1_return_and_its_head_is_not
 
     try:
         services.round_for_sending(secondary, round_.tag_info)
-    except services.ReturnsError as error:
+    except ReturnsError as error:
         assert str(error).startswith("The KS1 ") and "is for schools with Year 2" in str(error)
         assert "School Three teaches Years 7 to 13" in str(error)
     else:
@@ -133,6 +134,6 @@ def test_a_school_that_sent_stays_in_the_round_when_its_age_range_changes(world)
     )
     primary.phase, primary.statutory_low_age, primary.statutory_high_age = "secondary", 11, 16
     primary.save()
-    assert primary in services.round_schools(round_)
-    counted = next(row for row in services.la_rounds(world.la) if row.round == round_)
+    assert primary in pages.round_schools(round_)
+    counted = next(row for row in pages.la_rounds(world.la) if row.round == round_)
     assert (counted.sent, counted.schools) == (1, 2)

@@ -16,8 +16,9 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from keystage.audit.models import AuditAction, AuditEvent
-from keystage.returns import services
+from keystage.returns import checking, la_actions, pages, rounds, services
 from keystage.returns.demo import load_demo_returns
+from keystage.returns.errors import ReturnsError
 from keystage.returns.models import (
     CorrectionRequest,
     HeadTeacherConfirmation,
@@ -53,7 +54,7 @@ def send(
 
 def sent_and_checked(world, data: bytes, **kwargs) -> Return:
     sent = send(world, data, **kwargs)
-    return services.validate_return(sent.pk)
+    return checking.validate_return(sent.pk)
 
 
 def test_a_ctf_with_errors_is_checked_by_the_results_engine_and_keeps_every_issue(world):
@@ -65,7 +66,7 @@ def test_a_ctf_with_errors_is_checked_by_the_results_engine_and_keeps_every_issu
     sent = send(world, data)
     assert sent.validation == Validation.PENDING and sent.status == ReturnStatus.SENT
     assert len(sent.sha256) == 64 and sent.size == len(data) and sent.file.name.startswith("la-returns/")
-    checked = services.validate_return(sent.pk)
+    checked = checking.validate_return(sent.pk)
     assert checked.validation == Validation.ERRORS and checked.status == ReturnStatus.VALIDATED
     assert checked.file_format == "ctf" and checked.pupil_count == 3
     assert [i["code"] for i in checked.issues if i["severity"] == "error"] == [
@@ -78,7 +79,7 @@ def test_a_ctf_with_errors_is_checked_by_the_results_engine_and_keeps_every_issu
     assert AuditEvent.objects.filter(action=AuditAction.RETURN_SENT, organisation=world.s1).exists()
     assert AuditEvent.objects.filter(action=AuditAction.RETURN_VALIDATED, organisation=world.s1).exists()
     # Running the check twice (a worker restarted) changes nothing.
-    assert services.validate_return(sent.pk).validated_at == checked.validated_at
+    assert checking.validate_return(sent.pk).validated_at == checked.validated_at
 
 
 def test_a_valid_ctf_is_validated_with_its_pupils(world):
@@ -104,8 +105,8 @@ def test_a_ctf_the_engine_cannot_check_ends_with_a_message_not_for_ever_being_ch
     def broken(*args, **kwargs):
         raise RuntimeError("engine fault")
 
-    monkeypatch.setattr(services, "check_file", broken)
-    checked = services.validate_return(sent.pk)
+    monkeypatch.setattr(checking, "check_file", broken)
+    checked = checking.validate_return(sent.pk)
     assert checked.validation == Validation.ERRORS and not checked.being_checked
     assert checked.issues[0]["message"].startswith("This file could not be checked. Send it again")
 
@@ -120,7 +121,7 @@ def test_a_census_file_is_sent_as_it_is(world):
 def test_a_newer_file_replaces_the_older_and_answers_the_correction_request(world):
     open_round(world.la)
     first = sent_and_checked(world, ctf(world.s1, [(upn(world.s1, 1), "Ann", "44")]))
-    correction = services.request_correction(
+    correction = la_actions.request_correction(
         first, message="Pupil 1's mark is over 40.", actor=world.person("la_data_officer")
     )
     second = send(world, ctf(world.s1, [(upn(world.s1, 1), "Ann", "40")]))
@@ -129,15 +130,15 @@ def test_a_newer_file_replaces_the_older_and_answers_the_correction_request(worl
     assert not first.current and first.status == ReturnStatus.SUPERSEDED and first.superseded_at
     assert second.current and correction.resolved and correction.resolved_by == second
     assert list(Return.objects.filter(school=world.s1)) == [second, first]  # history kept
-    with pytest.raises(services.ReturnsError, match="newer file"):
-        services.request_correction(first, message="Again", actor=world.person("la_data_officer"))
+    with pytest.raises(ReturnsError, match="newer file"):
+        la_actions.request_correction(first, message="Again", actor=world.person("la_data_officer"))
 
 
 def test_sending_the_same_file_again_is_refused_with_a_clear_message(world):
     open_round(world.la, "census")
     send(world, b"census data", tag="census")
     with pytest.raises(
-        services.ReturnsError,
+        ReturnsError,
         match=r"You already sent this file \(return.xml\) on .*, so it was not sent again",
     ):
         send(world, b"census data", tag="census")
@@ -182,19 +183,19 @@ def test_a_double_click_sends_the_file_once_and_two_different_files_leave_one_cu
 
 def test_bad_files_and_tags_are_refused_with_a_message(world, settings):
     open_round(world.la)
-    with pytest.raises(services.ReturnsError, match=r"empty\.xml is empty"):
+    with pytest.raises(ReturnsError, match=r"empty\.xml is empty"):
         send(world, b"", name="empty.xml")
     settings.KEYSTAGE_MAX_UPLOAD_BYTES = 1024
     with pytest.raises(
-        services.ReturnsError,
+        ReturnsError,
         match=r"big\.xml is larger than 0 MB, the largest file accepted, so it was not sent",
     ) as refused:
         send(world, b"x" * 2048, name="big.xml")
     assert refused.value.field == "file"
     settings.KEYSTAGE_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-    with pytest.raises(services.ReturnsError, match="“KS9” is not a tag"):
+    with pytest.raises(ReturnsError, match="“KS9” is not a tag"):
         send(world, b"data", tag="KS9")
-    with pytest.raises(services.ReturnsError, match="has not opened a KS3 TA return"):
+    with pytest.raises(ReturnsError, match="has not opened a KS3 TA return"):
         send(world, b"data", tag="ks3-ta")
     assert not Return.objects.exists()
 
@@ -219,7 +220,7 @@ def test_only_people_who_submit_for_the_school_can_send(world):
 
 def test_an_earlier_years_round_takes_no_files(world):
     open_round(world.la, "census", year=YEAR - 1, deadline=date(YEAR - 1, 6, 1))
-    with pytest.raises(services.ReturnsError, match="has not opened a Census return"):
+    with pytest.raises(ReturnsError, match="has not opened a Census return"):
         send(world, b"data", tag="census")
 
 
@@ -244,9 +245,7 @@ def test_the_head_teacher_confirms_once_per_file(world):
     confirmation = confirm(world, round_)
     assert confirmation.for_return == first_file and confirmation.signed_by == world.person("school_named")
     assert AuditEvent.objects.filter(action=AuditAction.RETURN_CONFIRMED, organisation=world.s1).exists()
-    with pytest.raises(
-        services.ReturnsError, match="Helen Marsh \\(Head teacher\\) already confirmed this return"
-    ):
+    with pytest.raises(ReturnsError, match="Helen Marsh \\(Head teacher\\) already confirmed this return"):
         confirm(world, round_)
     send(world, b"two", tag="census")
     confirm(world, round_)  # a new file is confirmed again
@@ -261,7 +260,7 @@ def test_the_confirmation_needs_both_ticks_a_name_and_a_date_not_in_the_future(w
         ({"name": "  "}, "head teacher's name"),
         ({"confirmed_on": timezone.localdate() + timedelta(days=1)}, "cannot be in the future"),
     ):
-        with pytest.raises(services.ReturnsError, match=message):
+        with pytest.raises(ReturnsError, match=message):
             confirm(world, round_, **changes)
     assert not HeadTeacherConfirmation.objects.exists()
 
@@ -279,21 +278,19 @@ def test_only_someone_who_signs_for_the_school_can_confirm(world):
 def test_opening_a_round_checks_its_dates(world):
     officer = world.person("la_data_officer")
     args = dict(actor=officer, year=YEAR, deadline=date(YEAR, 6, 26))
-    with pytest.raises(services.ReturnsError, match="first and last days of the KS1 test period"):
-        services.open_round(world.la, tag="ks1", **args)
-    with pytest.raises(services.ReturnsError, match="must end on or after its first day"):
-        services.open_round(
+    with pytest.raises(ReturnsError, match="first and last days of the KS1 test period"):
+        rounds.open_round(world.la, tag="ks1", **args)
+    with pytest.raises(ReturnsError, match="must end on or after its first day"):
+        rounds.open_round(
             world.la, tag="ks2-ta", period_starts=date(YEAR, 5, 14), period_ends=date(YEAR, 5, 11), **args
         )
-    with pytest.raises(services.ReturnsError, match="second half of the summer term"):
-        services.open_round(world.la, tag="eyfsp", **args)
-    with pytest.raises(services.ReturnsError, match="The deadline must be in"):
-        services.open_round(world.la, tag="census", actor=officer, year=YEAR, deadline=date(YEAR, 9, 1))
-    with pytest.raises(services.ReturnsError, match="Open a return for"):
-        services.open_round(
-            world.la, tag="census", actor=officer, year=YEAR - 1, deadline=date(YEAR - 1, 6, 1)
-        )
-    opened = services.open_round(
+    with pytest.raises(ReturnsError, match="second half of the summer term"):
+        rounds.open_round(world.la, tag="eyfsp", **args)
+    with pytest.raises(ReturnsError, match="The deadline must be in"):
+        rounds.open_round(world.la, tag="census", actor=officer, year=YEAR, deadline=date(YEAR, 9, 1))
+    with pytest.raises(ReturnsError, match="Open a return for"):
+        rounds.open_round(world.la, tag="census", actor=officer, year=YEAR - 1, deadline=date(YEAR - 1, 6, 1))
+    opened = rounds.open_round(
         world.la,
         tag="KS1",
         period_starts=date(YEAR, 5, 1),
@@ -302,13 +299,13 @@ def test_opening_a_round_checks_its_dates(world):
         **args,
     )
     assert str(opened) == f"KS1 {YEAR - 1}/{YEAR % 100:02d}" and opened.summer_second_half_starts is None
-    with pytest.raises(services.ReturnsError, match="has already opened the KS1 return"):
-        services.open_round(
+    with pytest.raises(ReturnsError, match="has already opened the KS1 return"):
+        rounds.open_round(
             world.la, tag="ks1", period_starts=date(YEAR, 5, 1), period_ends=date(YEAR, 5, 31), **args
         )
     for name in ("la_named", "la_anon", "trust_admin", "school_admin", "other_la_data_officer"):
         with pytest.raises(PermissionDenied):
-            services.open_round(
+            rounds.open_round(
                 world.la, tag="census", actor=world.person(name), year=YEAR, deadline=date(YEAR, 6, 1)
             )
     assert ReturnRound.objects.count() == 1
@@ -318,57 +315,57 @@ def test_the_la_accepts_a_valid_file_but_not_one_with_errors(world):
     open_round(world.la)
     officer = world.person("la_data_officer")
     bad = sent_and_checked(world, ctf(world.s1, [(upn(world.s1, 1), "Ann", "44")]))
-    with pytest.raises(services.ReturnsError, match="has 1 error; ask the school for a correction"):
-        services.accept_return(bad, actor=officer)
+    with pytest.raises(ReturnsError, match="has 1 error; ask the school for a correction"):
+        la_actions.accept_return(bad, actor=officer)
     on_roll(world.s1, 1)
     good = sent_and_checked(world, ctf(world.s1, [(upn(world.s1, 1), "Pupil1", "40")]))
-    accepted = services.accept_return(good, actor=officer)
+    accepted = la_actions.accept_return(good, actor=officer)
     assert accepted.status == ReturnStatus.ACCEPTED and accepted.accepted_by == officer
-    assert services.accept_return(good, actor=officer).status == ReturnStatus.ACCEPTED  # a second click
-    again = services.check_again(good, actor=officer)  # the new check decides again
+    assert la_actions.accept_return(good, actor=officer).status == ReturnStatus.ACCEPTED  # a second click
+    again = checking.check_again(good, actor=officer)  # the new check decides again
     assert again.status == ReturnStatus.SENT and again.accepted_at is None
     assert AuditEvent.objects.filter(
         action=AuditAction.RETURN_VALIDATED, actor=officer, detail__decision="accepted"
     ).exists()
     with pytest.raises(PermissionDenied):
-        services.accept_return(good, actor=world.person("other_la_data_officer"))
+        la_actions.accept_return(good, actor=world.person("other_la_data_officer"))
 
 
 def test_a_correction_request_needs_a_message_and_is_not_sent_twice(world):
     open_round(world.la, "census")
     sent = send(world, b"census", tag="census")
     officer = world.person("la_data_officer")
-    with pytest.raises(services.ReturnsError, match="Write what the school needs to correct"):
-        services.request_correction(sent, message="  ", actor=officer)
-    services.request_correction(sent, message="Wrong term.", actor=officer)
-    with pytest.raises(services.ReturnsError, match="already sent the school this request"):
-        services.request_correction(sent, message="Wrong term.", actor=officer)
+    with pytest.raises(ReturnsError, match="Write what the school needs to correct"):
+        la_actions.request_correction(sent, message="  ", actor=officer)
+    la_actions.request_correction(sent, message="Wrong term.", actor=officer)
+    with pytest.raises(ReturnsError, match="already sent the school this request"):
+        la_actions.request_correction(sent, message="Wrong term.", actor=officer)
     sent.refresh_from_db()
     assert sent.status == ReturnStatus.CORRECTION_REQUESTED and CorrectionRequest.objects.count() == 1
     assert AuditEvent.objects.filter(action=AuditAction.CORRECTION_REQUESTED, actor=officer).count() == 1
     for name in ("la_named", "other_la_data_officer", "trust_admin", "manage_data"):
         with pytest.raises(PermissionDenied):
-            services.request_correction(sent, message="No", actor=world.person(name))
+            la_actions.request_correction(sent, message="No", actor=world.person(name))
 
 
 def test_the_la_publishes_a_report_to_one_of_its_schools_only(world):
     round_ = open_round(world.la, "ks1")
     officer = world.person("la_data_officer")
-    report = services.publish_report(
+    report = la_actions.publish_report(
         round_, world.s1, source=as_file(b"%PDF-1.7 report", "r.pdf"), filename="r.pdf", actor=officer
     )
     assert report.title == f"{round_} report" and report.size == 15
     assert AuditEvent.objects.filter(action=AuditAction.REPORT_PUBLISHED, organisation=world.s1).exists()
-    with pytest.raises(services.ReturnsError, match="already published to School One"):
-        services.publish_report(
+    with pytest.raises(ReturnsError, match="already published to School One"):
+        la_actions.publish_report(
             round_, world.s1, source=as_file(b"%PDF-1.7 report", "r.pdf"), filename="r.pdf", actor=officer
         )
-    with pytest.raises(services.ReturnsError, match="not one of Home Authority's schools"):
-        services.publish_report(
+    with pytest.raises(ReturnsError, match="not one of Home Authority's schools"):
+        la_actions.publish_report(
             round_, world.s4, source=as_file(b"x", "r.pdf"), filename="r.pdf", actor=officer
         )
     with pytest.raises(PermissionDenied):
-        services.publish_report(
+        la_actions.publish_report(
             round_,
             world.s1,
             source=as_file(b"y", "r.pdf"),
@@ -396,7 +393,7 @@ def test_pupils_returned_by_two_schools_are_flagged_with_the_school_that_should_
     from_s3 = ctf(
         s3, [(upn(s3, 1), "Pupil1", "32"), (upn(s3, 2), "Pupil2", "A"), (upn(s3, 3), "Pupil3", "20")]
     )
-    services.validate_return(
+    checking.validate_return(
         services.send_return(
             s3, tag="phonics", source=as_file(from_s3), filename="s3.xml", actor=s3_sender
         ).pk
@@ -405,7 +402,7 @@ def test_pupils_returned_by_two_schools_are_flagged_with_the_school_that_should_
         s1, [(upn(s3, 1), "Pupil1", "A"), (upn(s3, 2), "Pupil2", "30"), (upn(s3, 3), "Pupil3", "21")]
     )
     sent_and_checked(world, from_s1)
-    movers = {m.upn: m for m in services.movers(round_)}
+    movers = {m.upn: m for m in pages.movers(round_)}
     assert set(movers) == {upn(s3, 1), upn(s3, 2), upn(s3, 3)}
     took_it = movers[upn(s3, 1)]
     assert took_it.submits == s3 and took_it.schools == [s1, s3] and took_it.name == "Pupil1 Brown"
@@ -436,10 +433,10 @@ def test_checks_whose_task_was_lost_are_queued_again_and_no_others(world):
     open_round(world.la)
     sent = send(world, ctf(world.s1, [(upn(world.s1, 1), "Ann", "41")]))
     Return.objects.filter(pk=sent.pk).update(validation_queued_at=timezone.now() - timedelta(minutes=5))
-    assert services.requeue_stalled_validations() == 0  # its check is still in the queue (a backlog)
+    assert checking.requeue_stalled_validations() == 0  # its check is still in the queue (a backlog)
     DBTaskResult.objects.all().delete()  # the task was lost
-    assert services.requeue_stalled_validations() == 1
-    assert services.requeue_stalled_validations() == 0  # just queued
+    assert checking.requeue_stalled_validations() == 1
+    assert checking.requeue_stalled_validations() == 0  # just queued
 
 
 @pytest.mark.django_db(transaction=True)  # the check is queued when the sending commits
@@ -447,23 +444,23 @@ def test_a_ctf_that_kills_every_check_is_refused_after_three_not_checked_for_eve
     open_round(world.la)
     sent = send(world, ctf(world.s1, [(upn(world.s1, 1), "Ann", "41")]))
     # Three checks started and died with their workers (each start is counted before the check).
-    Return.objects.filter(pk=sent.pk).update(validation_attempts=services.CHECK_ATTEMPTS)
+    Return.objects.filter(pk=sent.pk).update(validation_attempts=checking.CHECK_ATTEMPTS)
     call_command("worker", "--batch", "--interval", "0")
     sent.refresh_from_db()
     assert sent.validation == Validation.ERRORS
-    assert sent.issues[0]["message"] == services.UNCHECKABLE_MESSAGE
+    assert sent.issues[0]["message"] == checking.UNCHECKABLE_MESSAGE
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_sweep_that_finds_a_ctfs_last_check_dead_refuses_it_at_once(world):
     open_round(world.la)
     sent = send(world, ctf(world.s1, [(upn(world.s1, 1), "Ann", "41")]))
-    Return.objects.filter(pk=sent.pk).update(validation_attempts=services.CHECK_ATTEMPTS)
+    Return.objects.filter(pk=sent.pk).update(validation_attempts=checking.CHECK_ATTEMPTS)
     DBTaskResult.objects.update(status="FAILED")  # its third worker died: the task was failed
-    assert services.requeue_stalled_validations() == 0  # not queued again, and no wait for it to look stalled
+    assert checking.requeue_stalled_validations() == 0  # not queued again, and no wait for it to look stalled
     sent.refresh_from_db()
     assert sent.validation == Validation.ERRORS
-    assert sent.issues[0]["message"] == services.UNCHECKABLE_MESSAGE
+    assert sent.issues[0]["message"] == checking.UNCHECKABLE_MESSAGE
 
 
 def test_the_demo_opens_every_return_of_the_year_once(db):
