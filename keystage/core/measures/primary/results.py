@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import polars as pl
 
+from keystage.core.measures.ks4.pupils import pupil_rows
 from keystage.core.reference.frameworks import Assessment
 
 RESULTS_COLUMNS = ("upn", "assessment", "result")
@@ -21,25 +23,86 @@ def wide_results(results: pl.DataFrame, assessments: Sequence[str]) -> pl.DataFr
     with the result as written (trimmed, upper case, "2.0" as 2; null where none). A pupil given two
     results for one assessment keeps the first."""
     wanted = list(dict.fromkeys(assessments))
-    # Speed: a results table holds few distinct assessment names and results, so each is tidied once
-    # and the rows of other assessments are dropped before any work per row.
-    names = results.get_column("assessment").cast(pl.String)
-    raw_names = [
-        name for name in names.unique().drop_nulls().to_list() if name.strip().lower() in set(wanted)
-    ]
-    rows = results.filter(names.is_in(raw_names))
-    long = rows.select(
-        pl.col("upn").cast(pl.String).str.strip_chars(),
-        _tidied(rows.get_column("assessment").cast(pl.String), lambda text: text.strip().lower()),
-        _tidied(rows.get_column("result").cast(pl.String), _tidy_result),
-    ).filter(pl.col("upn").is_not_null() & pl.col("result").is_not_null())
+    long, texts = _long_results(results, wanted)
     if long.height == 0:
         return pl.DataFrame(schema={"upn": pl.String, **dict.fromkeys(wanted, pl.String)})
     # "first" keeps a pupil's first result for an assessment (cheaper than dropping repeats first).
-    table = long.pivot(on="assessment", index="upn", values="result", aggregate_function="first")
+    table = long.select(
+        "upn",
+        pl.lit(pl.Series(wanted)).gather(pl.col("assessment")).alias("assessment"),
+        pl.lit(texts).gather(pl.col("result")).alias("result"),
+    ).pivot(on="assessment", index="upn", values="result", aggregate_function="first")
     return table.select(
         "upn", *(pl.col(c) if c in table.columns else pl.lit(None, pl.String).alias(c) for c in wanted)
     )
+
+
+def with_results(pupils: pl.DataFrame, results: pl.DataFrame, assessments: Sequence[str]) -> pl.DataFrame:
+    """``pupils`` with a column per assessment from ``results``, as ``wide_results`` gives them (null
+    for a pupil with none). A pupils column named like an assessment is replaced: results come from
+    the results."""
+    wanted = list(dict.fromkeys(assessments))
+    clashing = [c for c in wanted if c in pupils.columns]
+    table = pupils.drop(clashing).with_columns(pl.col("upn").cast(pl.String).str.strip_chars())
+    if not wanted:
+        return table
+    long, texts = _long_results(results, wanted)
+    # Speed: rather than pivoting the results and joining them to the pupils, each result is put in
+    # its place in an array with a row per pupil and a column per assessment.
+    upns = table.select("upn")
+    repeated = upns.height != upns.n_unique()
+    distinct = upns.unique(maintain_order=True) if repeated else upns
+    row = pupil_rows(long, distinct).cast(pl.Int64).fill_null(-1).to_numpy()
+    known = row >= 0
+    width = len(wanted)
+    cell = row[known] * width + long.get_column("assessment").to_numpy().astype(np.int64)[known]
+    code = long.get_column("result").to_numpy().astype(np.int64)[known]
+    none = texts.len()  # the code of no result: one past the texts
+    grid = np.full(distinct.height * width, none, dtype=np.int64)
+    if cell.size and np.bincount(cell, minlength=grid.size).max() > 1:
+        # A pupil given two results for one assessment keeps the first.
+        _, first = np.unique(cell, return_index=True)
+        cell, code = cell[first], code[first]
+    grid[cell] = code
+    if repeated:  # each pupil's row of the grid; a pupil without a UPN has none (the last, empty)
+        rows = pupil_rows(table, distinct).cast(pl.Int64).fill_null(distinct.height).to_numpy()
+        empty = np.full(width, none, dtype=np.int64)
+        grid = np.concatenate([grid, empty]).reshape(distinct.height + 1, width)[rows].reshape(-1)
+    named = pl.concat([texts, pl.Series([None], dtype=pl.String)])
+    return table.with_columns(
+        named.gather(pl.Series(grid[index::width])).alias(name) for index, name in enumerate(wanted)
+    )
+
+
+def _long_results(results: pl.DataFrame, wanted: list[str]) -> tuple[pl.DataFrame, pl.Series]:
+    """The results of the ``wanted`` assessments, numbered: upn (trimmed), assessment (its place in
+    ``wanted``), result (its place in the texts, also returned: each result tidied); rows with no upn
+    or no result are dropped."""
+    # Speed: a results table holds few distinct assessment names and results, so each is tidied once
+    # and the rows of other assessments are dropped before any work per row.
+    names = results.get_column("assessment").cast(pl.String)
+    place = {name: index for index, name in enumerate(wanted)}
+    raw_names = {
+        name: place[name.strip().lower()]
+        for name in names.unique().drop_nulls().to_list()
+        if name.strip().lower() in place
+    }
+    rows = results.filter(names.is_in(list(raw_names)))
+    given = rows.get_column("result").cast(pl.String)
+    raw_results = given.unique().drop_nulls().to_list()
+    tidy = [_tidy_result(text) for text in raw_results]
+    texts = sorted({text for text in tidy if text is not None})
+    number = {text: index for index, text in enumerate(texts)}
+    codes = {raw: number[text] for raw, text in zip(raw_results, tidy, strict=True) if text is not None}
+    long = rows.select(
+        pl.col("upn").cast(pl.String).str.strip_chars(),
+        rows.get_column("assessment")
+        .cast(pl.String)
+        .replace_strict(raw_names, return_dtype=pl.Int64)
+        .alias("assessment"),
+        given.replace_strict(codes, default=None, return_dtype=pl.Int64).alias("result"),
+    ).filter(pl.col("upn").is_not_null() & pl.col("result").is_not_null())
+    return long, pl.Series(texts, dtype=pl.String)
 
 
 def _tidy_result(text: str) -> str | None:
@@ -95,14 +158,3 @@ def judged(
     if score_from is not None:
         expr = expr.when(value.is_not_null()).then(value >= score_from)
     return expr.otherwise(None)
-
-
-def with_results(pupils: pl.DataFrame, results: pl.DataFrame, assessments: Sequence[str]) -> pl.DataFrame:
-    """``pupils`` with a column per assessment from ``results`` (``wide_results``). A pupils column
-    named like an assessment is replaced: results come from the results."""
-    clashing = [c for c in assessments if c in pupils.columns]
-    return (
-        pupils.drop(clashing)
-        .with_columns(pl.col("upn").cast(pl.String).str.strip_chars())
-        .join(wide_results(results, assessments), on="upn", how="left")
-    )
