@@ -20,6 +20,7 @@ from keystage.accounts import policy
 from keystage.api import openapi, services
 from keystage.api.endpoint import ApiError, endpoint, form_with_file
 from keystage.api.models import ApiCheck
+from keystage.api.openapi.shared import FIRST_YEAR, LAST_YEAR
 from keystage.audit.log import client_address, record
 from keystage.audit.models import AuditAction
 from keystage.core.estimates.ambition import LEVELS
@@ -70,7 +71,7 @@ def _year(value: str) -> int:
             f"The year must be a number, the year the academic year ends (2026 for 2025/26), "
             f"not “{value.strip()[:20]}”.",
         ) from None
-    if not openapi.FIRST_YEAR <= year <= openapi.LAST_YEAR:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
         raise ApiError(
             400,
             "invalid_year",
