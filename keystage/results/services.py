@@ -29,7 +29,9 @@ from keystage.core.refusals import Refused
 from keystage.core.results import rules
 from keystage.core.results.kinds import KINDS, academic_year_name
 from keystage.core.results.layout import TemplateLayout, framework_layout, ks4_layout
-from keystage.core.results.validation import RosterPupil, UploadContext, ValidationReport, validate_upload
+from keystage.core.results.roster import RosterPupil, UploadContext
+from keystage.core.results.validation import validate_upload
+from keystage.core.results.validation_report import ValidationReport
 from keystage.core.results.workbooks import TemplatePupil, write_error_workbook, write_template
 from keystage.core.returns import ReturnTag, parse_tag
 from keystage.core.roles import Action

@@ -26,7 +26,7 @@ from keystage.core.refusals import Refused
 from keystage.core.results import rules
 from keystage.core.results.kinds import academic_year_name
 from keystage.core.results.reading import detect_format
-from keystage.core.results.validation import ValidationReport
+from keystage.core.results.validation_report import ValidationReport
 from keystage.core.returns import (
     Registration,
     ReturnTag,

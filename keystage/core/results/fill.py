@@ -23,10 +23,10 @@ import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
 from keystage.core.refusals import Refused
+from keystage.core.results.cells import cell_text, column_letter
 from keystage.core.results.layout import TemplateLayout
 from keystage.core.results.planted_mistakes import FilledSheet, Mistake, plant_mistakes
 from keystage.core.results.synthetic_results import Cell, PupilRow, synthetic_results
-from keystage.core.results.validation import cell_text, column_letter
 from keystage.core.results.workbooks import RESULTS_SHEET
 from keystage.core.workbook_cells import set_openpyxl_value
 

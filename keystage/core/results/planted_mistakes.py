@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from keystage.core.pupils.model import UPNCheckLetterError, check_upn
+from keystage.core.results.cells import cell_text, column_letter
 from keystage.core.results.layout import SubjectColumn, TemplateLayout
 from keystage.core.results.rules import RULES, Severity
 from keystage.core.results.synthetic_results import Cell, PupilRow, Rng, Value, graded_9_1
-from keystage.core.results.validation import cell_text, column_letter
 
 _UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"  # the first character of a UPN: its check letter
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from keystage.core.results.cells import cell_text
 from keystage.core.results.layout import SubjectColumn, TemplateLayout
-from keystage.core.results.validation import cell_text
 from keystage.core.synth.generator import load_parameters
 
 Value = int | float | str
