@@ -38,7 +38,8 @@ from keystage.core.returns import (
 from keystage.core.roles import Action
 from keystage.organisations.models import LocalAuthority, School
 from keystage.pupils.models import Pupil
-from keystage.results.services import CollectionError, check_file
+from keystage.results.services import CollectionError
+from keystage.results.upload_checks import check_file
 from keystage.returns.models import (
     CorrectionRequest,
     HeadTeacherConfirmation,
