@@ -42,7 +42,7 @@ from keystage.accounts.models import Membership, User
 from keystage.api.services import create_token
 from keystage.core.roles import Role
 from keystage.organisations.models import School
-from keystage.results import services as results
+from keystage.results import downloads
 from keystage.results.models import Collection
 from keystage.web.demo import current_academic_year, load_demo, load_demo_collections, load_demo_rosters
 
@@ -53,7 +53,7 @@ load_demo_rosters(year)
 load_demo_collections(year)
 school = School.objects.get(dfe_number="9903001")
 collection = Collection.objects.get(kind="phonics", year=year)
-template = results.download_template(collection, school, actor=None)
+template = downloads.download_template(collection, school, actor=None)
 sheet = CalamineWorkbook.from_filelike(io.BytesIO(template)).get_sheet_by_name("Results").to_python()
 heading = next(i for i, row in enumerate(sheet) if "UPN" in [str(c) for c in row])
 out = io.StringIO()

@@ -607,7 +607,7 @@ def step_prepare(args: argparse.Namespace, folder: Path) -> None:
     from keystage.organisations.models import LocalAuthority
     from keystage.organisations.models import School as SchoolRow
     from keystage.pupils.services import import_roster
-    from keystage.results import services
+    from keystage.results import downloads, services, upload_checks
     from keystage.web.demo import current_academic_year
 
     started = time.perf_counter()
@@ -667,7 +667,7 @@ def step_prepare(args: argparse.Namespace, folder: Path) -> None:
         )
         Membership.objects.create(user=user, organisation=school, role=Role.MANAGE_DATA.value)
         _, token = create_token(user=user, name="deadline surge", expires_in_days=1)
-        template = services.download_template(collection, school, actor=user)
+        template = downloads.download_template(collection, school, actor=user)
         wanted = (
             {GOOD: 0}
             | ({BAD: MISTAKES} if scenario == FIX else {})
@@ -690,7 +690,7 @@ def step_prepare(args: argparse.Namespace, folder: Path) -> None:
     for plan, which in sample:
         data = Path(plan["files"][which]).read_bytes()
         began = time.perf_counter()
-        report = services.check_file(data, args.kind, year, by_dfe[plan["dfe"]])
+        report = upload_checks.check_file(data, args.kind, year, by_dfe[plan["dfe"]])
         timings.append(time.perf_counter() - began)
         if report.valid == (which == BAD):
             sys.exit(
@@ -704,7 +704,7 @@ def step_prepare(args: argparse.Namespace, folder: Path) -> None:
                 "plans": plans,
                 "pupils": pupils,
                 "template_pupils": statistics.median(
-                    len(services.roster_for(s, year, args.kind)) for s in schools[:50]
+                    len(downloads.roster_for(s, year, args.kind)) for s in schools[:50]
                 ),
                 "world_seconds": world_seconds,
                 "files_seconds": files_seconds,

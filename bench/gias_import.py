@@ -32,7 +32,8 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from keystage.core.organisations.gias import ESTABLISHMENT_TYPES, GIAS_COLUMNS, read_gias, write_gias_csv
+from keystage.core.organisations.gias import read_gias
+from keystage.core.organisations.gias_format import ESTABLISHMENT_TYPES, GIAS_COLUMNS, write_gias_csv
 from keystage.core.pupils.la_codes import issuing_authorities
 
 GOAL_SECONDS = 30.0

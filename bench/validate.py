@@ -29,7 +29,8 @@ from keystage.core.reference.frameworks import FrameworkLibrary
 from keystage.core.reference.ks4_catalogue import import_dfe_2019_folder
 from keystage.core.results.kinds import KINDS
 from keystage.core.results.layout import TemplateLayout, ks4_layout
-from keystage.core.results.validation import UploadContext, validate_upload
+from keystage.core.results.roster import UploadContext
+from keystage.core.results.validation import validate_upload
 from keystage.core.results.workbooks import TemplatePupil, write_template
 
 # The KS4 catalogue files keystage ships (or those of KEYSTAGE_REFERENCE_DIR, where it has them).

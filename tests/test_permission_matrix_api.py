@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from keystage.results import services
+from keystage.results import downloads, upload_checks, uploading
 from keystage.results.models import Upload
 from tests.api.conftest import api, upload_file
 from tests.conftest import PERSONAS, World
@@ -42,16 +42,16 @@ class ApiCase:
 def api_world(world) -> tuple[World, Upload, bytes]:
     collection = open_collection("phonics")
     roster(world.s1)
-    template = services.download_template(collection, world.s1, actor=world.person("manage_data"))
+    template = downloads.download_template(collection, world.s1, actor=world.person("manage_data"))
     with_an_error = filled(template, "phonics", {(1, MARK): 99})
-    upload = services.upload_results(
+    upload = uploading.upload_results(
         collection,
         world.s1,
         upload_file(with_an_error),
         filename="results.xlsx",
         actor=world.person("manage_data"),
     )
-    services.validate_stored_upload(upload.pk)
+    upload_checks.validate_stored_upload(upload.pk)
     return world, upload, filled(template, "phonics", {(1, MARK): 32})
 
 

@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from keystage.audit.models import AuditEvent
-from keystage.results import services as results
+from keystage.results import upload_checks, uploading
 from keystage.results.models import Upload
 from keystage.returns import la_actions, services
 from keystage.returns.models import PublishedReport, Return, ReturnRound
@@ -47,14 +47,14 @@ def things(world, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "storage"
     collection = open_collection()
     roster(world.s1)
-    upload = results.upload_results(
+    upload = uploading.upload_results(
         collection,
         world.s1,
         SimpleUploadedFile("r.xlsx", b"not a workbook"),
         filename="r.xlsx",
         actor=world.person("manage_data"),
     )
-    results.validate_stored_upload(upload.pk)
+    upload_checks.validate_stored_upload(upload.pk)
     round_ = open_round(world.la, "census")
     sent = services.send_return(
         world.s1, tag="census", source=as_file(b"census", "c.csv"), filename="c.csv",

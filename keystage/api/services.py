@@ -263,6 +263,7 @@ def run_queued_check(check_id: int) -> ApiCheck | None:
     """The worker's part: check the kept file as an upload would be checked, keep the answer, delete
     the file. Safe to run twice: a check already done is left alone."""
     from keystage.results import services as results
+    from keystage.results import upload_checks
 
     check = ApiCheck.objects.select_related("school").filter(pk=check_id).first()
     if check is None or check.status != ApiCheck.Status.CHECKING:
@@ -279,7 +280,7 @@ def run_queued_check(check_id: int) -> ApiCheck | None:
         )
     else:
         try:
-            report = results.check_file(data, check.kind, int(check.year or 0), check.school)
+            report = upload_checks.check_file(data, check.kind, int(check.year or 0), check.school)
         except results.CollectionError as error:
             finish_check(check, {"error": {"code": "collection_unavailable", "message": str(error)}}, 409)
         else:

@@ -1,4 +1,4 @@
-"""The results API, at /api/v1/. openapi.py describes every route here."""
+"""The results API, at /api/v1/. openapi/ describes every route here."""
 
 from django.urls import path, re_path
 

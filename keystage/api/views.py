@@ -20,6 +20,7 @@ from keystage.accounts import policy
 from keystage.api import openapi, services
 from keystage.api.endpoint import ApiError, endpoint, form_with_file
 from keystage.api.models import ApiCheck
+from keystage.api.openapi.shared import FIRST_YEAR, LAST_YEAR
 from keystage.audit.log import client_address, record
 from keystage.audit.models import AuditAction
 from keystage.core.estimates.ambition import LEVELS
@@ -30,6 +31,7 @@ from keystage.core.roles import Action
 from keystage.estimates import services as estimates
 from keystage.organisations.models import School
 from keystage.reports import services as reports
+from keystage.results import downloads, pages, upload_checks, uploading
 from keystage.results import services as results
 from keystage.results.models import Collection, Upload, UploadStatus
 
@@ -70,7 +72,7 @@ def _year(value: str) -> int:
             f"The year must be a number, the year the academic year ends (2026 for 2025/26), "
             f"not “{value.strip()[:20]}”.",
         ) from None
-    if not openapi.FIRST_YEAR <= year <= openapi.LAST_YEAR:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
         raise ApiError(
             400,
             "invalid_year",
@@ -109,7 +111,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
 def _visible_upload(request: HttpRequest, upload_id: int) -> Upload:
     """An upload the user may see; any other is not found (whether it exists is not told)."""
     upload = (
-        results.uploads_visible_to(request.user)
+        pages.uploads_visible_to(request.user)
         .select_related("collection", "school")
         .filter(pk=upload_id)
         .first()
@@ -261,7 +263,7 @@ def validate(request: HttpRequest) -> HttpResponse:
     school = _school(fields["school"]) if fields.get("school", "").strip() else None  # empty: no school
     if school is not None:
         policy.require(request.user, Action.SUBMIT_DATA, school)
-    elif not results.schools_of(request.user, Action.SUBMIT_DATA):
+    elif not pages.schools_of(request.user, Action.SUBMIT_DATA):
         raise ApiError(
             403,
             "forbidden",
@@ -276,7 +278,7 @@ def validate(request: HttpRequest) -> HttpResponse:
         return _check_answer(request, check, offset, limit)
     try:
         with services.check_in_request(request.user):
-            report = results.check_file(file.read(), kind, year, school)
+            report = upload_checks.check_file(file.read(), kind, year, school)
     except services.TooManyChecks as refused:
         raise _too_many(refused) from None
     except results.CollectionError as error:
@@ -331,7 +333,7 @@ def uploads(request: HttpRequest) -> HttpResponse:
 def _list_uploads(request: HttpRequest) -> HttpResponse:
     """The uploads the caller may see (those of schools they submit for), newest first; each without
     its issues (GET the upload for those)."""
-    found = results.uploads_visible_to(request.user).select_related("collection", "school")
+    found = pages.uploads_visible_to(request.user).select_related("collection", "school")
     if "collection" in request.GET:
         found = found.filter(collection__kind=_kind({"collection": request.GET["collection"]}))
     if "year" in request.GET:
@@ -375,7 +377,7 @@ def _upload(request: HttpRequest) -> HttpResponse:
     if not file.size:
         raise ApiError(400, "empty_file", f"{name} is empty.")
     try:
-        upload = results.upload_results(
+        upload = uploading.upload_results(
             collection, school, file, filename=name, actor=request.user, ip=client_address(request)
         )
     except results.CollectionError as error:
@@ -412,7 +414,7 @@ def confirm(request: HttpRequest, upload_id: int) -> HttpResponse:
 def error_workbook(request: HttpRequest, upload_id: int) -> FileResponse:
     found = _visible_upload(request, upload_id)
     try:
-        stream = results.open_stored_file(
+        stream = downloads.open_stored_file(
             found, which="errors", actor=request.user, ip=client_address(request)
         )
     except results.CollectionError as error:
@@ -431,7 +433,7 @@ def upload_results(request: HttpRequest, upload_id: int) -> HttpResponse:
     """Each pupil and their results as kept from a checked, valid upload (audited: it names pupils)."""
     found = _visible_upload(request, upload_id)
     try:
-        pupils = results.submitted_results(found, actor=request.user, ip=client_address(request))
+        pupils = downloads.submitted_results(found, actor=request.user, ip=client_address(request))
     except results.CollectionError as error:
         raise ApiError(409, "no_results", str(error)) from None
     school = found.school

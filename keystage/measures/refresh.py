@@ -28,10 +28,10 @@ LOST_AFTER = timedelta(minutes=30)
 
 
 def results_in_use_changed(upload: Upload) -> None:
-    """Called by keystage.results.services when the results in use change: an upload confirmed, or the
-    one in use deleted. The figures of its key stage and year are refreshed once the change is
-    committed, and those of a later year that read these results and have been computed already
-    (phonics the year after: Year 2's "met by the end of Year 2"; KS2 four years after: progress)."""
+    """Called by keystage.results when the results in use change: an upload confirmed (services.py), or
+    the one in use deleted (uploading.py). The figures of its key stage and year are refreshed once the
+    change is committed, and those of a later year that read these results and have been computed
+    already (phonics the year after: Year 2's "met by the end of Year 2"; KS2 four years after: progress)."""
     collection = upload.collection
     key_stage = key_stages.key_stage_of(collection.kind)
     if key_stage is None:

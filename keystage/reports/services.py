@@ -63,7 +63,7 @@ from keystage.measures.models import (
 from keystage.organisations.models import Organisation, School
 from keystage.pupils.models import Pupil
 from keystage.results.models import Collection, SubmittedPupil
-from keystage.results.services import kinds_for
+from keystage.results.pages import kinds_for
 
 KEY_STAGES_SHOWN = ("ks4", "ks2", "ks1", "phonics", "eyfsp")
 # The collections each key stage reads.

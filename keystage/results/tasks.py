@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from keystage.results import services
+from keystage.results import services, upload_checks
 from keystage.results.models import Collection
 from keystage.web import task_priorities
 
 
 @task(priority=task_priorities.CHECK)
 def validate_upload_task(upload_id: int) -> str:
-    upload = services.validate_stored_upload(upload_id)
+    upload = upload_checks.validate_stored_upload(upload_id)
     return "gone" if upload is None else f"{upload.status}: {upload.error_count} errors"
 
 

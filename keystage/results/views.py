@@ -25,7 +25,7 @@ from keystage.audit.log import client_address
 from keystage.core.results.kinds import KINDS, academic_year_name
 from keystage.core.roles import Action, OrgKind
 from keystage.organisations.models import Organisation, School
-from keystage.results import services
+from keystage.results import downloads, la_ctf, pages, services, uploading
 from keystage.results.models import Collection, Upload, UploadStatus
 from keystage.web.faults import FileNotStored
 from keystage.web.uploads import max_upload_mb, too_large_message, upload_refused_for_size
@@ -45,7 +45,7 @@ def _collection_and_school(
 
 def _visible_upload(request: HttpRequest, upload_id: int) -> Upload:
     upload = (
-        services.uploads_visible_to(request.user)
+        pages.uploads_visible_to(request.user)
         .select_related("collection", "school", "uploaded_by")
         .filter(pk=upload_id)
         .first()
@@ -58,11 +58,11 @@ def _visible_upload(request: HttpRequest, upload_id: int) -> Upload:
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
     """Every collection of the schools the person can see, and the trusts they can bulk upload for."""
-    schools = services.schools_of(request.user)
-    collections = services.open_collections()
+    schools = pages.schools_of(request.user)
+    collections = pages.open_collections()
     rows = []
     for school in schools:
-        kinds = services.kinds_for(school) if school.is_open else ()  # closed: no new collection
+        kinds = pages.kinds_for(school) if school.is_open else ()  # closed: no new collection
         rows.append({"school": school, "collections": [c for c in collections if c.kind in kinds]})
     trusts = [
         org
@@ -75,7 +75,7 @@ def index(request: HttpRequest) -> HttpResponse:
         {
             "rows": rows,
             "trusts": trusts,
-            "can_submit_any": bool(services.schools_of(request.user, Action.SUBMIT_DATA)),
+            "can_submit_any": bool(pages.schools_of(request.user, Action.SUBMIT_DATA)),
         },
     )
 
@@ -83,12 +83,12 @@ def index(request: HttpRequest) -> HttpResponse:
 @login_required
 def service_home(request: HttpRequest, collection_id: int, school_id: int) -> HttpResponse:
     collection, school = _collection_and_school(request, collection_id, school_id)
-    home = services.service_home(collection, school, request.user)
-    ctf = services.la_ctf_status(collection, school, request.user)
+    home = pages.service_home(collection, school, request.user)
+    ctf = la_ctf.la_ctf_status(collection, school, request.user)
     siblings = [
         c
-        for c in services.open_collections()
-        if c.year == collection.year and c.kind in services.kinds_for(school) and c.pk != collection.pk
+        for c in pages.open_collections()
+        if c.year == collection.year and c.kind in pages.kinds_for(school) and c.pk != collection.pk
     ]
     return render(request, "results/service_home.html", {"home": home, "siblings": siblings, "ctf": ctf})
 
@@ -101,7 +101,7 @@ def ctf_download(request: HttpRequest, collection_id: int, school_id: int) -> Ht
     collection, school = _collection_and_school(request, collection_id, school_id)
     policy.require(request.user, Action.SUBMIT_DATA, school)
     try:
-        made = services.export_la_ctf(collection, school, actor=request.user, ip=client_address(request))
+        made = la_ctf.export_la_ctf(collection, school, actor=request.user, ip=client_address(request))
     except services.CollectionError as error:
         messages.error(request, str(error))
         return redirect(reverse("results:service_home", args=[collection.pk, school.pk]) + "#ctf")
@@ -118,7 +118,7 @@ def ctf_send(request: HttpRequest, collection_id: int, school_id: int) -> HttpRe
     policy.require(request.user, Action.SUBMIT_DATA, school)
     seen = request.POST.get("upload", "")
     try:
-        sent, made = services.send_la_ctf(
+        sent, made = la_ctf.send_la_ctf(
             collection,
             school,
             actor=request.user,
@@ -150,7 +150,7 @@ def get_template(request: HttpRequest, collection_id: int, school_id: int) -> Ht
     collection, school = _collection_and_school(request, collection_id, school_id)
     policy.require(request.user, Action.SUBMIT_DATA, school)
     try:
-        data = services.download_template(collection, school, actor=request.user, ip=client_address(request))
+        data = downloads.download_template(collection, school, actor=request.user, ip=client_address(request))
     except services.CollectionError as error:
         messages.error(request, str(error))
         return redirect("results:service_home", collection.pk, school.pk)
@@ -158,7 +158,7 @@ def get_template(request: HttpRequest, collection_id: int, school_id: int) -> Ht
         data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     response["Content-Disposition"] = (
-        f'attachment; filename="{services.template_filename(collection, school)}"'
+        f'attachment; filename="{downloads.template_filename(collection, school)}"'
     )
     return response
 
@@ -179,7 +179,7 @@ def upload(request: HttpRequest, collection_id: int, school_id: int) -> HttpResp
             error = "Choose the file to upload."
         else:
             try:
-                stored = services.upload_results(
+                stored = uploading.upload_results(
                     collection,
                     school,
                     source,
@@ -193,7 +193,7 @@ def upload(request: HttpRequest, collection_id: int, school_id: int) -> HttpResp
                 error, error_status = str(problem), 503  # the server's fault, not the file's
             else:
                 return redirect("results:upload_detail", stored.pk)
-    home = services.service_home(collection, school, request.user)
+    home = pages.service_home(collection, school, request.user)
     return render(
         request,
         "results/upload.html",
@@ -294,7 +294,7 @@ def confirm(request: HttpRequest, upload_id: int) -> HttpResponse:
 def download(request: HttpRequest, upload_id: int, which: str) -> HttpResponse | FileResponse:
     upload = _visible_upload(request, upload_id)
     try:
-        handle = services.open_stored_file(
+        handle = downloads.open_stored_file(
             upload, which=which, actor=request.user, ip=client_address(request)
         )
     except services.CollectionError as error:
@@ -316,7 +316,7 @@ def delete(request: HttpRequest, upload_id: int) -> HttpResponse:
         raise PermissionDenied("Only the person who uploaded a file can delete it.")
     if request.method == "POST":
         try:
-            services.delete_upload(upload, actor=request.user, ip=client_address(request))
+            uploading.delete_upload(upload, actor=request.user, ip=client_address(request))
         except services.CollectionError as error:
             messages.error(request, str(error))
         else:
@@ -345,9 +345,9 @@ def _history_filters(request: HttpRequest, schools: list[School]) -> dict[str, A
 @require_GET
 def history(request: HttpRequest) -> HttpResponse:
     """Manage uploads: every attempt for the schools the person submits for, filtered."""
-    schools = services.schools_of(request.user, Action.SUBMIT_DATA)
+    schools = pages.schools_of(request.user, Action.SUBMIT_DATA)
     filters = _history_filters(request, schools)
-    uploads = services.uploads_visible_to(request.user).select_related("collection", "school", "uploaded_by")
+    uploads = pages.uploads_visible_to(request.user).select_related("collection", "school", "uploaded_by")
     if filters["school"]:
         uploads = uploads.filter(school_id=filters["school"])
     if filters["status"]:
@@ -373,7 +373,7 @@ def history(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
             "now": timezone.now(),
             # "Reports available" links to the reports only for those who may read them.
-            "report_schools": {s.pk for s in services.schools_of(request.user, Action.VIEW_REPORTS)},
+            "report_schools": {s.pk for s in pages.schools_of(request.user, Action.VIEW_REPORTS)},
         },
     )
 
@@ -385,7 +385,7 @@ def bulk_upload(request: HttpRequest, org_id: int) -> HttpResponse:
     if organisation.org_kind is not OrgKind.TRUST:
         raise Http404("Bulk upload is for trusts.")
     policy.require(request.user, Action.SUBMIT_DATA, organisation)
-    collections = [c for c in services.open_collections() if c.is_open()]
+    collections = [c for c in pages.open_collections() if c.is_open()]
     error = None
     chosen = request.POST.get("collection", "")
     if request.method == "POST":
@@ -400,7 +400,7 @@ def bulk_upload(request: HttpRequest, org_id: int) -> HttpResponse:
             error = "Choose one or more files to upload."
         else:
             try:
-                batch, _uploads, refused_files = services.bulk_upload(
+                batch, _uploads, refused_files = uploading.bulk_upload(
                     collection, organisation, files, actor=request.user, ip=client_address(request)
                 )
             except services.CollectionError as problem:

@@ -16,8 +16,9 @@ from keystage.audit import log
 from keystage.audit.models import AuditAction
 from keystage.core.results import rules
 from keystage.core.results.reading import detect_format
-from keystage.core.results.validation import ValidationReport
-from keystage.results.services import CollectionError, check_file
+from keystage.core.results.validation_report import ValidationReport
+from keystage.results.services import CollectionError
+from keystage.results.upload_checks import check_file
 from keystage.returns.errors import RETENTION_ENDED, ReturnsError
 from keystage.returns.models import Return, ReturnedPupil, ReturnStatus, Validation
 from keystage.returns.rounds import require_la

@@ -21,11 +21,7 @@ from keystage.core.returns import ReturnTag, parse_tag
 from keystage.core.roles import Action
 from keystage.organisations.models import School
 from keystage.returns.checking import queue_check
-
-# Exported too: results.services.send_la_ctf catches services.ReturnsError (that file is being split
-# elsewhere; once it imports the error from keystage.returns.errors, drop the "as").
-from keystage.returns.errors import ReturnsError as ReturnsError
-from keystage.returns.errors import in_words
+from keystage.returns.errors import ReturnsError, in_words
 from keystage.returns.files import check_size, stored_name
 from keystage.returns.models import (
     CorrectionRequest,

@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from keystage.audit.models import AuditAction, AuditEvent
-from keystage.results import services
+from keystage.results import downloads, upload_checks, uploading
 from keystage.results.models import Collection, Upload, UploadStatus
 from tests.api.conftest import api, token_text, upload_file
 from tests.results.conftest import YEAR, filled, open_collection, roster
@@ -23,7 +23,7 @@ OUTSIDERS = ("other_school_admin", "other_trust_admin", "other_la_data_officer",
 
 def _template(world, collection) -> bytes:
     roster(world.s1)
-    return services.download_template(collection, world.s1, actor=world.person("manage_data"))
+    return downloads.download_template(collection, world.s1, actor=world.person("manage_data"))
 
 
 def _form(world, data: bytes, name: str = "results.xlsx", **changes) -> dict:
@@ -202,14 +202,14 @@ def test_upload_then_the_worker_checks_it_then_confirm(world):
 
 def _stored_upload(world, collection, values, name="results.xlsx") -> Upload:
     template = _template(world, collection)
-    upload = services.upload_results(
+    upload = uploading.upload_results(
         collection,
         world.s1,
         upload_file(filled(template, "phonics", values), name),
         filename=name,
         actor=world.person("manage_data"),
     )
-    return services.validate_stored_upload(upload.pk)
+    return upload_checks.validate_stored_upload(upload.pk)
 
 
 def test_people_of_other_organisations_cannot_upload_see_or_confirm(world):
@@ -254,7 +254,7 @@ def test_confirm_needs_the_terms_agreed_and_a_checked_upload(world):
     upload.refresh_from_db()
     assert not upload.in_use
 
-    processing = services.upload_results(
+    processing = uploading.upload_results(
         collection, world.s1, upload_file(b"a,b\n"), filename="r.csv", actor=world.person("manage_data")
     )
     message = _error(

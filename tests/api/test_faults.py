@@ -13,7 +13,7 @@ from django.db import OperationalError
 from django_tasks_db.models import DBTaskResult
 
 from keystage.api import services as api_services
-from keystage.results import services
+from keystage.results import downloads
 from keystage.results.models import Upload
 from tests.api.conftest import api, upload_file
 from tests.results.conftest import YEAR, open_collection, roster
@@ -32,7 +32,7 @@ def _form(world, data: bytes) -> dict[str, Any]:
 def _template(world) -> bytes:
     collection = open_collection()
     roster(world.s1)
-    return services.download_template(collection, world.s1, actor=world.person("manage_data"))
+    return downloads.download_template(collection, world.s1, actor=world.person("manage_data"))
 
 
 def _unavailable(response, code: str) -> str:

@@ -8,8 +8,8 @@ from django.core.management import call_command
 
 from keystage.audit.models import AuditAction, AuditEvent
 from keystage.measures.models import SchoolFigure
-from keystage.results import services
-from keystage.results.models import UploadStatus
+from keystage.results import downloads, uploading
+from keystage.results.models import Upload, UploadStatus
 from tests.api.conftest import api, upload_file
 from tests.measures.conftest import ks4_catalogue  # noqa: F401  (a fixture used here)
 from tests.reports.conftest import YEARS, reports_world  # noqa: F401  (a fixture used here)
@@ -23,7 +23,7 @@ def sent(world):
     """School One sent a good phonics file (confirmed) and one with a mistake; the worker checked both."""
     collection = open_collection()
     roster(world.s1)
-    template = services.download_template(collection, world.s1, actor=world.person("manage_data"))
+    template = downloads.download_template(collection, world.s1, actor=world.person("manage_data"))
     client = api(world.person("manage_data"))
     form = {"collection": "phonics", "year": str(YEAR), "school": world.s1.dfe_number}
     good = client.post(
@@ -111,10 +111,10 @@ def test_the_results_kept_from_an_upload_are_its_pupils_as_sent_and_reading_them
 
 @pytest.mark.django_db(transaction=True)
 def test_a_deleted_upload_keeps_no_results(world, sent):
-    services.delete_upload(services.Upload.objects.get(pk=sent["bad"]), actor=world.person("manage_data"))
+    uploading.delete_upload(Upload.objects.get(pk=sent["bad"]), actor=world.person("manage_data"))
     replaced = sent["client"].get(f"/api/v1/uploads/{sent['bad']}/results")
     assert replaced.status_code == 409 and "deleted" in replaced.json()["error"]["message"]
-    assert services.Upload.objects.get(pk=sent["bad"]).status == UploadStatus.DELETED
+    assert Upload.objects.get(pk=sent["bad"]).status == UploadStatus.DELETED
 
 
 @pytest.mark.django_db(transaction=True)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections import Counter
 
 from bench.gias_import import national_records, verdict
-from keystage.core.organisations.gias import GIAS_COLUMNS, read_gias, write_gias_csv
+from keystage.core.organisations.gias import read_gias
+from keystage.core.organisations.gias_format import GIAS_COLUMNS, write_gias_csv
 
 
 def test_the_generated_file_has_a_national_mix_and_reads_without_a_problem():

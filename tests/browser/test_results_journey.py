@@ -14,7 +14,7 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from keystage.results import services
+from keystage.results import downloads
 from keystage.results.models import Upload, UploadStatus
 from tests.browser.conftest import assert_accessible
 from tests.browser.test_journey import _sign_in
@@ -124,7 +124,7 @@ def test_trust_bulk_upload_of_several_files(world, password, live_server, new_pa
     files = []
     for school in (world.s1, world.s2, world.s3):
         roster(school)
-        template = services.download_template(collection, school, actor=None)
+        template = downloads.download_template(collection, school, actor=None)
         path = tmp_path / f"{school.name}.xlsx"
         path.write_bytes(filled(template, "phonics", {(1, MARK): 33}))
         files.append(str(path))

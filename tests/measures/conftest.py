@@ -13,6 +13,7 @@ from keystage.core.reference.ks4_catalogue import import_dfe_2019_folder
 from keystage.core.results.fill import fill_template
 from keystage.pupils.models import Pupil
 from keystage.reference_data.services import load_ks4_catalogue
+from keystage.results import downloads, upload_checks, uploading
 from keystage.results import services as results
 from keystage.results.models import Collection, Upload, UploadStatus
 from tests.core.reference.test_ks4_catalogue import DFE_2019
@@ -85,13 +86,13 @@ def gcse_collection(**changes) -> Collection:
 def upload_ks4(collection, school, user, *, values=None, seed: int = 1) -> Upload:
     """The school's template, filled by hand ({(pupil number, heading): grade}) or, without values,
     with synthetic results as `keystage synth fill-template` makes them; uploaded and checked."""
-    template = results.download_template(collection, school, actor=user)
+    template = downloads.download_template(collection, school, actor=user)
     if values is None:
         data = fill_template(template, results.layout_for(collection.kind, collection.year), seed=seed).data
     else:
         data = filled(template, collection.kind, values)
-    upload = results.upload_results(collection, school, as_file(data), filename="results.xlsx", actor=user)
-    upload = results.validate_stored_upload(upload.pk)
+    upload = uploading.upload_results(collection, school, as_file(data), filename="results.xlsx", actor=user)
+    upload = upload_checks.validate_stored_upload(upload.pk)
     assert upload.status == UploadStatus.SUCCESSFUL, upload.issues[:3]
     return upload
 

@@ -18,6 +18,7 @@ from keystage.measures import services, trends
 from keystage.measures.models import MeasureRun, PrimaryFigure, PrimaryPupilFigure, RunStatus
 from keystage.measures.tasks import refresh_measures
 from keystage.pupils.models import Pupil
+from keystage.results import downloads, upload_checks, uploading
 from keystage.results import services as results
 from keystage.results.models import Collection, UploadStatus
 from tests.factories import member
@@ -56,10 +57,10 @@ def upload_confirmed(kind: str, school, user, values: dict, *, year: int = YEAR)
     """The school's template for the kind and year, filled ({(pupil number, heading): result}),
     uploaded, checked and confirmed."""
     collection = Collection.objects.filter(kind=kind, year=year).first() or open_collection(kind, year=year)
-    template = results.download_template(collection, school, actor=user)
+    template = downloads.download_template(collection, school, actor=user)
     data = as_file(filled(template, kind, values))
-    upload = results.upload_results(collection, school, data, filename="r.xlsx", actor=user)
-    upload = results.validate_stored_upload(upload.pk)
+    upload = uploading.upload_results(collection, school, data, filename="r.xlsx", actor=user)
+    upload = upload_checks.validate_stored_upload(upload.pk)
     assert upload.status == UploadStatus.SUCCESSFUL, upload.issues[:3]
     return results.confirm_upload(upload, actor=user, agreed=True)
 
@@ -195,7 +196,7 @@ def test_deleting_the_phonics_upload_in_use_refreshes_the_figures(world, django_
     refresh_measures.call("phonics", YEAR)
     assert services.latest_run("phonics", YEAR).pupils == 2
     with django_capture_on_commit_callbacks(execute=True):
-        results.delete_upload(upload, actor=user)
+        uploading.delete_upload(upload, actor=user)
     waiting = MeasureRun.objects.get(key_stage="phonics", status=RunStatus.QUEUED)
     refresh_measures.call("phonics", YEAR)
     waiting.refresh_from_db()

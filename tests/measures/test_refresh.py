@@ -164,16 +164,16 @@ def test_confirmations_in_a_row_queue_one_refresh_until_it_starts(world, django_
 
 
 def test_a_phonics_confirmation_refreshes_phonics_not_ks4(world, django_capture_on_commit_callbacks):
-    from keystage.results import services as results
+    from keystage.results import downloads, upload_checks, uploading
     from tests.results.conftest import as_file, filled
 
     collection = open_collection("phonics")
     roster(world.s1, "phonics", 2)
     user = world.person("manage_data")
-    template = results.download_template(collection, world.s1, actor=user)
+    template = downloads.download_template(collection, world.s1, actor=user)
     data = filled(template, "phonics", {(1, "Phonics screening check mark"): 35})
-    upload = results.upload_results(collection, world.s1, as_file(data), filename="p.xlsx", actor=user)
-    upload = results.validate_stored_upload(upload.pk)
+    upload = uploading.upload_results(collection, world.s1, as_file(data), filename="p.xlsx", actor=user)
+    upload = upload_checks.validate_stored_upload(upload.pk)
     with django_capture_on_commit_callbacks(execute=True):
         confirm(upload, user)
     assert refresh_tasks() == 1
@@ -183,7 +183,7 @@ def test_a_phonics_confirmation_refreshes_phonics_not_ks4(world, django_capture_
 def test_deleting_the_upload_in_use_refreshes_and_its_pupils_leave_the_figures(
     world, django_capture_on_commit_callbacks
 ):
-    from keystage.results import services as results
+    from keystage.results import uploading
 
     collection = gcse_collection()
     ks4_roster(world.s1, 4)
@@ -199,10 +199,10 @@ def test_deleting_the_upload_in_use_refreshes_and_its_pupils_leave_the_figures(
     assert (before.pupils, before.schools) == (8, 2)
 
     with django_capture_on_commit_callbacks(execute=True):
-        results.delete_upload(spare, actor=s3_data)  # not in use: the figures stand
+        uploading.delete_upload(spare, actor=s3_data)  # not in use: the figures stand
     assert not MeasureRun.objects.filter(status=RunStatus.QUEUED).exists()
     with django_capture_on_commit_callbacks(execute=True):
-        results.delete_upload(deleted, actor=s3_data)
+        uploading.delete_upload(deleted, actor=s3_data)
     after = refresh.run_queued_refresh("ks4", YEAR)
     assert after is not None and (after.pupils, after.schools) == (4, 1)
     assert services.latest_run("ks4", YEAR).pk == after.pk

@@ -14,8 +14,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from keystage.core.pupils.model import build_upn
+from keystage.core.results.cells import column_letter
 from keystage.core.results.kinds import KINDS
-from keystage.core.results.validation import column_letter
 from keystage.pupils.models import Pupil
 from keystage.results import services
 from keystage.results.models import Collection

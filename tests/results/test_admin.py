@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from keystage.audit.models import AuditAction, AuditEvent
-from keystage.results import services
+from keystage.results import uploading
 from keystage.results.models import Collection, DeadlineRun, FrozenSubmission, Upload
 from tests.conftest import signed_in
 from tests.reference_data.catalogue import without_ks4_catalogue
@@ -57,7 +57,7 @@ def _queued() -> list[datetime]:
 
 def test_staff_open_every_results_list_and_see_an_upload_read_only(world, staff):
     collection = open_collection()
-    upload = services.upload_results(
+    upload = uploading.upload_results(
         collection,
         world.s1,
         as_file(b"a,b", "phonics.csv"),

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
-from keystage.results import services
+from keystage.results import services, uploading
 from keystage.results.models import Upload
 from tests.conftest import signed_in
 from tests.results.conftest import as_file, open_collection
@@ -23,7 +23,7 @@ def test_a_closed_school_cannot_upload_and_is_told_why(world):
     collection = open_collection("ks4-gcse")
     _close(world.s1)
     with pytest.raises(services.CollectionError, match="School One closed on 31 March 2026"):
-        services.upload_results(
+        uploading.upload_results(
             collection, world.s1, as_file(b"x"), filename="r.xlsx", actor=world.person("manage_data")
         )
     client = signed_in(world.person("manage_data"))

@@ -19,7 +19,7 @@ from django.utils import timezone
 from keystage.measures import services as measures
 from keystage.measures import storing as measure_storing
 from keystage.measures.models import RunStatus
-from keystage.results import services
+from keystage.results import downloads, services, uploading
 from keystage.results.models import Collection, Deadline, FrozenSubmission, Upload, UploadStatus
 from tests.results.conftest import YEAR, as_file, filled, open_collection, roster
 
@@ -50,9 +50,9 @@ class HeldUpClock:
 
 
 def _validated_uploads(collection, school, user, marks):
-    template = services.download_template(collection, school, actor=user)
+    template = downloads.download_template(collection, school, actor=user)
     uploads = [
-        services.upload_results(
+        uploading.upload_results(
             collection,
             school,
             as_file(filled(template, "phonics", {(1, MARK): mark})),

@@ -16,8 +16,9 @@ from keystage.audit.models import AuditAction, AuditEvent
 from keystage.core.ctf.model import mapping_in_force
 from keystage.core.ctf.reader import read_ctf
 from keystage.core.results.fill import fill_template
+from keystage.core.results.kinds import KINDS
 from keystage.reference_data.services import ctf_mappings
-from keystage.results import services
+from keystage.results import downloads, la_ctf, services, upload_checks, uploading
 from keystage.results.models import Result, Upload, UploadStatus
 from tests.conftest import signed_in
 from tests.results.conftest import YEAR, as_file, filled, open_collection, roster
@@ -28,10 +29,10 @@ LA_KINDS = ["eyfsp", "phonics", "ks1", "ks2-ta"]
 def confirmed_upload(collection, school, user, *, seed: int = 7) -> Upload:
     """The school's template filled with synthetic results (as `keystage synth fill-template` does),
     uploaded, checked and confirmed: the submission in use."""
-    template = services.download_template(collection, school, actor=user)
+    template = downloads.download_template(collection, school, actor=user)
     data = fill_template(template, services.layout_for(collection.kind, collection.year), seed=seed).data
-    upload = services.upload_results(collection, school, as_file(data), filename="results.xlsx", actor=user)
-    upload = services.validate_stored_upload(upload.pk)
+    upload = uploading.upload_results(collection, school, as_file(data), filename="results.xlsx", actor=user)
+    upload = upload_checks.validate_stored_upload(upload.pk)
     assert upload.status == UploadStatus.SUCCESSFUL, upload.issues[:3]
     return services.confirm_upload(upload, actor=user, agreed=True)
 
@@ -123,12 +124,12 @@ def test_the_command_with_no_confirmed_upload_says_so_and_writes_nothing(world, 
     folder = tmp_path / "ctfs"
     collection = open_collection("ks1")
     roster(world.s1, "ks1", count=2)
-    template = services.download_template(collection, world.s1, actor=world.person("manage_data"))
+    template = downloads.download_template(collection, world.s1, actor=world.person("manage_data"))
     data = fill_template(template, services.layout_for("ks1", YEAR), seed=3).data
-    unconfirmed = services.upload_results(
+    unconfirmed = uploading.upload_results(
         collection, world.s1, as_file(data), filename="r.xlsx", actor=world.person("manage_data")
     )
-    services.validate_stored_upload(unconfirmed.pk)  # checked, valid, but never confirmed
+    upload_checks.validate_stored_upload(unconfirmed.pk)  # checked, valid, but never confirmed
     args = ["export", "--school", world.s1.dfe_number, "--year", str(YEAR), "--to", "la"]
     with pytest.raises(CommandError, match="has no confirmed KS1 2025/26 submission"):
         _ctf(*args, "--collection", "ks1", "-o", str(folder))
@@ -192,7 +193,7 @@ def test_results_a_ctf_cannot_carry_are_named_on_the_page_and_by_the_command(wor
     collection = open_collection("ks1")
     roster(world.s1, "ks1", count=2)
     user = world.person("manage_data")
-    template = services.download_template(collection, world.s1, actor=user)
+    template = downloads.download_template(collection, world.s1, actor=user)
     data = filled(
         template,
         "ks1",
@@ -204,8 +205,8 @@ def test_results_a_ctf_cannot_carry_are_named_on_the_page_and_by_the_command(wor
             (2, "Scaled Score: KS1 GPS"): 101,
         },
     )
-    upload = services.upload_results(collection, world.s1, as_file(data), filename="r.xlsx", actor=user)
-    upload = services.validate_stored_upload(upload.pk)
+    upload = uploading.upload_results(collection, world.s1, as_file(data), filename="r.xlsx", actor=user)
+    upload = upload_checks.validate_stored_upload(upload.pk)
     assert upload.status == UploadStatus.SUCCESSFUL, upload.issues[:3]
     services.confirm_upload(upload, actor=user, agreed=True)
     page = signed_in(user).get(_home(collection, world.s1)).content.decode()
@@ -266,9 +267,9 @@ def test_someone_signed_out_is_sent_to_sign_in(world, client):
 
 def test_collections_not_sent_to_the_la_have_no_ctf(world):
     collection = open_collection("phonics")
-    for kind, info in services.KINDS.items():
+    for kind, info in KINDS.items():
         if info.la_tag is None:
             collection.kind = kind  # a KS4 collection, unsaved: the service refuses it by kind
             with pytest.raises(services.CollectionError, match="not sent to the LA as a CTF"):
-                services.export_la_ctf(collection, world.s1, actor=world.person("manage_data"))
-            assert services.la_ctf_status(collection, world.s1, world.person("manage_data")) is None
+                la_ctf.export_la_ctf(collection, world.s1, actor=world.person("manage_data"))
+            assert la_ctf.la_ctf_status(collection, world.s1, world.person("manage_data")) is None

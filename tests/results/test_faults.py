@@ -37,8 +37,9 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
+from keystage.audit import log
 from keystage.audit.models import AuditAction, AuditEvent
-from keystage.results import services
+from keystage.results import downloads, services, upload_checks, uploading
 from keystage.results.models import (
     DeadlineRun,
     FrozenSubmission,
@@ -61,14 +62,14 @@ NOT_STORED = "The server could not store your file, so nothing was saved"
 
 def _template(world, collection, pupils: int = 3) -> bytes:
     roster(world.s1, count=pupils)
-    return services.download_template(collection, world.s1, actor=world.person("manage_data"))
+    return downloads.download_template(collection, world.s1, actor=world.person("manage_data"))
 
 
 def _uploaded(world, mark: int = 30) -> Upload:
     """School One's data person uploads a three-pupil phonics file (one mark given) to an open collection."""
     collection = open_collection()
     template = _template(world, collection)
-    return services.upload_results(
+    return uploading.upload_results(
         collection,
         world.s1,
         as_file(filled(template, "phonics", {(1, MARK): mark})),
@@ -154,7 +155,7 @@ def test_a_full_disk_while_storing_an_upload_says_so_and_keeps_nothing(world, se
 def test_a_trusts_bulk_upload_names_the_file_a_full_disk_refused(world, settings, full_disk):
     collection = open_collection()
     full_disk()
-    _batch, uploads, refused = services.bulk_upload(
+    _batch, uploads, refused = uploading.bulk_upload(
         collection, world.trust, [as_file(b"UPN\n", "one.csv")], actor=world.person("trust_admin")
     )
     assert uploads == [] and len(refused) == 1
@@ -170,7 +171,7 @@ def test_the_database_lost_after_the_file_is_stored_leaves_no_file(world, settin
     def database_gone(*args: Any, **kwargs: Any) -> None:
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(services.log, "record", database_gone)  # after the row is written, before the commit
+    monkeypatch.setattr(log, "record", database_gone)  # after the row is written, before the commit
     client = signed_in(world.person("manage_data"))
     client.raise_request_exception = False
     response = client.post(
@@ -213,7 +214,7 @@ def test_an_error_workbook_a_full_disk_refused_leaves_the_upload_with_its_errors
     user = world.person("manage_data")
     upload = _uploaded(world, mark=41)
     full_disk("error-workbooks/")
-    checked = services.validate_stored_upload(upload.pk)
+    checked = upload_checks.validate_stored_upload(upload.pk)
     assert checked.status == UploadStatus.ERROR and checked.error_count == 1  # not stuck "processing"
     assert not checked.error_workbook
     assert _files_under(Path(settings.MEDIA_ROOT) / "error-workbooks") == []
@@ -235,7 +236,7 @@ def test_two_uploads_of_the_same_file_at_once_each_end_whole(world, settings):
     def upload() -> None:
         try:
             barrier.wait()
-            services.upload_results(collection, world.s1, as_file(data), filename="r.xlsx", actor=user)
+            uploading.upload_results(collection, world.s1, as_file(data), filename="r.xlsx", actor=user)
         except BaseException as error:
             errors.append(error)
         finally:
@@ -350,7 +351,7 @@ def test_a_query_that_fails_on_its_own_is_a_500_not_a_503(world, monkeypatch):
 @pytest.mark.django_db(transaction=True)
 def test_a_check_that_loses_the_database_stays_processing_and_is_run_again(world, monkeypatch):
     upload = _uploaded(world)
-    real_check = services.check_file
+    real_check = upload_checks.check_file
     calls = []
 
     def check_once_the_database_is_back(*args: Any, **kwargs: Any) -> Any:
@@ -359,7 +360,7 @@ def test_a_check_that_loses_the_database_stays_processing_and_is_run_again(world
             raise OperationalError("server closed the connection unexpectedly")
         return real_check(*args, **kwargs)
 
-    monkeypatch.setattr(services, "check_file", check_once_the_database_is_back)
+    monkeypatch.setattr(upload_checks, "check_file", check_once_the_database_is_back)
     monkeypatch.setattr(worker, "RETRY_DELAY", timedelta(0))
     call_command("worker", "--batch", "--interval", "0", verbosity=0)
     upload.refresh_from_db()
@@ -383,7 +384,7 @@ def test_a_file_that_kills_every_check_is_refused_after_three_not_checked_for_ev
         checks.append(1)
         raise _WorkerDied
 
-    monkeypatch.setattr(services, "check_file", dies)
+    monkeypatch.setattr(upload_checks, "check_file", dies)
     task = DBTaskResult.objects.get()
     for attempt in range(1, worker.ATTEMPTS + 1):
         # A worker takes the task and dies in the middle of the check: the task stays RUNNING.
@@ -393,27 +394,27 @@ def test_a_file_that_kills_every_check_is_refused_after_three_not_checked_for_ev
             started_at=timezone.now() - timedelta(minutes=5),
         )
         with pytest.raises(_WorkerDied):
-            services.validate_stored_upload(upload.pk)
+            upload_checks.validate_stored_upload(upload.pk)
         # While a task for it is queued or running, the upload is not queued a second time.
-        later = timezone.now() + services.STALLED_AFTER + timedelta(seconds=1)
-        assert services.requeue_stalled_validations(now=later) == 0
+        later = timezone.now() + upload_checks.STALLED_AFTER + timedelta(seconds=1)
+        assert upload_checks.requeue_stalled_validations(now=later) == 0
         # A living worker's sweep finds the dead one's task: queued again, and failed on its third death.
         assert worker.requeue_orphaned_tasks(worker_id="me") == (1 if attempt < worker.ATTEMPTS else 0)
     task.refresh_from_db()
     assert task.status == TaskResultStatus.FAILED
     # The task failed on its third death; the same sweep (a worker's, once a minute, or a new worker's
     # at start) refuses the upload, with no wait for it to look stalled and no fourth check.
-    assert services.requeue_stalled_validations(now=timezone.now()) == 0
+    assert upload_checks.requeue_stalled_validations(now=timezone.now()) == 0
     upload.refresh_from_db()
     assert upload.status == UploadStatus.ERROR
     call_command("worker", "--batch", "--interval", "0", verbosity=0)
 
-    assert len(checks) == services.CHECK_ATTEMPTS  # not a fourth time
+    assert len(checks) == upload_checks.CHECK_ATTEMPTS  # not a fourth time
     upload.refresh_from_db()
     assert upload.status == UploadStatus.ERROR and not upload.in_use
     page = signed_in(user).get(reverse("results:upload_detail", args=[upload.pk])).content.decode()
     assert "the check stopped part way through each time it was tried" in page
-    assert services.requeue_stalled_validations(now=timezone.now() + timedelta(hours=1)) == 0
+    assert upload_checks.requeue_stalled_validations(now=timezone.now() + timedelta(hours=1)) == 0
 
 
 # Orphaned tasks ----------------------------------------------------------------------------------
@@ -519,7 +520,7 @@ import django
 django.setup()
 from keystage.audit import log as audit
 from keystage.audit.models import AuditAction
-from keystage.results import services
+from keystage.results import services, upload_checks
 
 marker, release, where = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
 
@@ -532,7 +533,7 @@ def stop_here():
         time.sleep(0.05)
 
 
-store_results = services._store_results
+store_results = upload_checks._store_results
 
 
 def stopping_store_results(*args, **kwargs):
@@ -547,7 +548,7 @@ def record(action, *args, **kwargs):
         stop_here()  # every school frozen, not yet committed
 
 
-services._store_results = stopping_store_results
+upload_checks._store_results = stopping_store_results
 services.log = types.SimpleNamespace(record=record)
 from django.core.management import call_command
 
@@ -662,7 +663,7 @@ def test_a_worker_killed_mid_check_leaves_a_true_state_and_the_next_worker_finis
     template = _template(world, collection, pupils=25)
     user = world.person("manage_data")
     data = filled(template, "phonics", {(n, MARK): 15 + n for n in range(1, 26)})
-    upload = services.upload_results(collection, world.s1, as_file(data), filename="r.xlsx", actor=user)
+    upload = uploading.upload_results(collection, world.s1, as_file(data), filename="r.xlsx", actor=user)
     env = _env(tmp_path, _database_url())
     command, marker, _release = _stopping_worker(tmp_path, env, "check")
     with _running(command, env, tmp_path / "killed-worker.log") as killed:
@@ -704,8 +705,8 @@ def test_a_worker_killed_mid_deadline_collection_is_collected_once_by_the_next(w
     template = _template(world, collection)
     user = world.person("manage_data")
     data = filled(template, "phonics", {(1, MARK): 30})
-    upload = services.upload_results(collection, world.s1, as_file(data), filename="r.xlsx", actor=user)
-    services.confirm_upload(services.validate_stored_upload(upload.pk), actor=user, agreed=True)
+    upload = uploading.upload_results(collection, world.s1, as_file(data), filename="r.xlsx", actor=user)
+    services.confirm_upload(upload_checks.validate_stored_upload(upload.pk), actor=user, agreed=True)
     collection.provisional_deadline = timezone.now()  # passed, with the upload confirmed before it
     collection.save(update_fields=["provisional_deadline"])
     DBTaskResult.objects.all().delete()  # the validation task, run above by hand
@@ -902,7 +903,7 @@ from django.core.management import call_command
 call_command("migrate", verbosity=0)
 from django.test import Client
 from keystage.core.roles import Role
-from keystage.results import services
+from keystage.results import downloads
 from tests.api.conftest import token_text
 from tests.factories import LocalAuthorityFactory, SchoolFactory, member
 from tests.results.conftest import filled, open_collection, roster
@@ -911,7 +912,7 @@ school = SchoolFactory(la=LocalAuthorityFactory(code="800"), dfe_number="8004001
 user = member(Role.MANAGE_DATA.value, school, email="data@school.example")
 collection = open_collection()
 roster(school)
-template = services.download_template(collection, school, actor=user)
+template = downloads.download_template(collection, school, actor=user)
 with open(sys.argv[1], "wb") as out:
     out.write(filled(template, "phonics", {(1, "Phonics screening check mark"): 33}))
 client = Client()

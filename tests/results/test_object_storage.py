@@ -11,7 +11,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 
-from keystage.results import services
+from keystage.results import downloads, uploading
 from keystage.results.models import Upload
 from tests.api.conftest import api, upload_file
 from tests.results.conftest import YEAR, filled, open_collection, roster
@@ -30,7 +30,7 @@ def test_an_upload_lives_and_dies_in_the_configured_storage_not_on_disk(world, s
     assert default_storage.__class__.__name__ == "InMemoryStorage"
     collection = open_collection()
     roster(world.s1)
-    template = services.download_template(collection, world.s1, actor=world.person("manage_data"))
+    template = downloads.download_template(collection, world.s1, actor=world.person("manage_data"))
     client = api(world.person("manage_data"))
     form = {"collection": "phonics", "year": str(YEAR), "school": world.s1.dfe_number}
     good = client.post(
@@ -55,7 +55,7 @@ def test_an_upload_lives_and_dies_in_the_configured_storage_not_on_disk(world, s
     stored = Upload.objects.get(pk=checked_bad["id"])
     kept = [stored.file.name, stored.error_workbook.name]
     assert all(name.endswith(".xlsx") and default_storage.exists(name) for name in kept)
-    services.delete_upload(stored, actor=world.person("manage_data"))
+    uploading.delete_upload(stored, actor=world.person("manage_data"))
     # The file and its marked-up copy both hold pupils' names: deleting the upload removes both.
     assert not any(default_storage.exists(name) for name in kept)
     assert client.get(checked_bad["links"]["error_workbook"]).status_code == 404

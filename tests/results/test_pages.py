@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from keystage.audit.models import AuditAction, AuditEvent
-from keystage.results import services
+from keystage.results import downloads, uploading
 from keystage.results.models import SubmittedPupil, Upload, UploadStatus
 from tests.conftest import signed_in
 from tests.results.conftest import YEAR, filled, open_collection, roster
@@ -74,7 +74,7 @@ def test_other_organisations_are_refused_every_page(world, persona):
     collection = open_collection()
     roster(world.s1)
     owner = world.person("manage_data")
-    upload = services.upload_results(
+    upload = uploading.upload_results(
         collection, world.s1, SimpleUploadedFile("r.xlsx", b"not a workbook"), filename="r.xlsx", actor=owner
     )
     client = signed_in(world.person(persona))
@@ -155,7 +155,7 @@ def test_upload_with_errors_then_fixed_then_confirmed(world):
     assert "Submission confirmed" in page
 
     # A third file: confirming it would replace the one in use, and the page says so.
-    third = services.upload_results(
+    third = uploading.upload_results(
         collection, world.s1, SimpleUploadedFile("third.xlsx", fixed), filename="third.xlsx", actor=user
     )
     _run_worker()
@@ -206,10 +206,10 @@ def test_history_filters_downloads_and_delete_by_the_uploader_only(world):
     eyfsp = open_collection("eyfsp")
     user = world.person("manage_data")
     trust_admin = world.person("trust_admin")
-    mine = services.upload_results(
+    mine = uploading.upload_results(
         phonics, world.s1, SimpleUploadedFile("mine.xlsx", b"one"), filename="mine.xlsx", actor=user
     )
-    services.upload_results(
+    uploading.upload_results(
         eyfsp, world.s1, SimpleUploadedFile("theirs.xlsx", b"two"), filename="theirs.xlsx", actor=trust_admin
     )
     client = signed_in(user)
@@ -245,14 +245,14 @@ def test_trust_bulk_upload_matches_each_file_to_its_school_and_refuses_others(wo
     client = signed_in(admin)
     files = []
     for school in (world.s1, world.s2):
-        template = services.download_template(collection, school, actor=admin)
+        template = downloads.download_template(collection, school, actor=admin)
         files.append(
             SimpleUploadedFile(f"{school.dfe_number}.xlsx", filled(template, "phonics", {(1, MARK): 33}))
         )
-    template = services.download_template(collection, world.s1, actor=admin)
+    template = downloads.download_template(collection, world.s1, actor=admin)
     marks = {(n, MARK): 40 + n for n in (1, 2, 3)}  # three marks over 40: three errors
     files.append(SimpleUploadedFile("three errors.xlsx", filled(template, "phonics", marks)))
-    outside = services.download_template(collection, world.s3, actor=None)
+    outside = downloads.download_template(collection, world.s3, actor=None)
     files.append(SimpleUploadedFile("outside.xlsx", filled(outside, "phonics", {(1, MARK): 30})))
     files.append(SimpleUploadedFile("empty.xlsx", b""))
 

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 
 from keystage.core.pupils.model import build_upn
-from keystage.results import services
+from keystage.results import downloads, upload_checks, uploading
 from tests.api.conftest import api
 from tests.api.test_endpoints import _form
 from tests.conftest import signed_in
@@ -28,7 +28,7 @@ def _uploads_in_a_temporary_folder(settings, tmp_path):
 def test_a_changed_name_is_warned_about_in_the_cli_the_api_and_on_the_page(world, tmp_path, capsys):
     collection = open_collection("phonics")
     pupils = roster(world.s1, "phonics", 3)
-    template = services.download_template(collection, world.s1, actor=None)
+    template = downloads.download_template(collection, world.s1, actor=None)
     data = filled(template, "phonics", {(1, "Forename"): "Kid0", (1, MARK): 35, (2, MARK): 36, (3, MARK): 37})
     expected = f"UPN {pupils[0].upn} is {pupils[0].forename} {pupils[0].surname}"
 
@@ -42,10 +42,10 @@ def test_a_changed_name_is_warned_about_in_the_cli_the_api_and_on_the_page(world
     assert answer["valid"] is True
     assert [i["message"] for i in answer["issues"] if i["code"] == "pupil.roster_differs"] == [cli["message"]]
 
-    upload = services.upload_results(
+    upload = uploading.upload_results(
         collection, world.s1, as_file(data), filename="r.xlsx", actor=world.person("manage_data")
     )
-    upload = services.validate_stored_upload(upload.pk)
+    upload = upload_checks.validate_stored_upload(upload.pk)
     page = signed_in(world.person("manage_data")).get(f"/uploads/{upload.pk}/")
     assert page.status_code == 200
     assert "this row&#x27;s forename is “Kid0”" in page.content.decode()
@@ -61,7 +61,7 @@ def test_a_mistyped_upn_a_changed_birth_date_and_a_pupil_off_the_roster_give_thr
 ):
     collection = open_collection("phonics")
     pupils = roster(world.s1, "phonics", 3)
-    template = services.download_template(collection, world.s1, actor=None)
+    template = downloads.download_template(collection, world.s1, actor=None)
     la, estab = world.s1.dfe_number[:3], world.s1.dfe_number[3:]
     mistyped, stranger = build_upn(la, estab, 19, 77), build_upn(la, estab, 19, 88)
     changed_day = 1 if pupils[0].date_of_birth.day != 1 else 2
@@ -105,10 +105,10 @@ def test_a_mistyped_upn_a_changed_birth_date_and_a_pupil_off_the_roster_give_thr
     answer = api(world.person("manage_data")).post("/api/v1/validate", _form(world, data)).json()
     assert answer["valid"] is True and three(answer["issues"]) == messages
 
-    upload = services.upload_results(
+    upload = uploading.upload_results(
         collection, world.s1, as_file(data), filename="r.xlsx", actor=world.person("manage_data")
     )
-    upload = services.validate_stored_upload(upload.pk)
+    upload = upload_checks.validate_stored_upload(upload.pk)
     assert three(upload.issues) == messages
     page = signed_in(world.person("manage_data")).get(f"/uploads/{upload.pk}/").content.decode()
     for message in messages.values():

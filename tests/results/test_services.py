@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from keystage.audit.models import AuditAction, AuditEvent
-from keystage.results import services
+from keystage.results import downloads, pages, services, upload_checks, uploading
 from keystage.results.models import (
     DeadlineRun,
     FrozenSubmission,
@@ -28,15 +28,15 @@ MARK = "Phonics screening check mark"
 
 
 def _upload(collection, school, user, data, name="results.xlsx"):
-    upload = services.upload_results(collection, school, as_file(data, name), filename=name, actor=user)
-    return services.validate_stored_upload(upload.pk)
+    upload = uploading.upload_results(collection, school, as_file(data, name), filename=name, actor=user)
+    return upload_checks.validate_stored_upload(upload.pk)
 
 
 def test_template_upload_confirm_then_a_second_upload_overwrites_and_history_keeps_both(world):
     collection = open_collection()
     pupils = roster(world.s1)
     user = world.person("manage_data")
-    template = services.download_template(collection, world.s1, actor=user)
+    template = downloads.download_template(collection, world.s1, actor=user)
     assert TemplateDownload.objects.get().pupils == 3
     assert AuditEvent.objects.filter(action=AuditAction.TEMPLATE_DOWNLOADED, actor=user).exists()
 
@@ -54,7 +54,7 @@ def test_template_upload_confirm_then_a_second_upload_overwrites_and_history_kee
     first.refresh_from_db()
     assert second.in_use and not first.in_use
     assert first.status == UploadStatus.OVERWRITTEN and second.status == UploadStatus.SUCCESSFUL
-    history = list(services.uploads_visible_to(user).filter(collection=collection))
+    history = list(pages.uploads_visible_to(user).filter(collection=collection))
     assert history == [second, first]
     assert services.confirm_upload(second, actor=user, agreed=True).in_use  # a second click changes nothing
 
@@ -63,7 +63,7 @@ def test_an_upload_with_errors_keeps_every_issue_and_an_error_workbook(world):
     collection = open_collection()
     roster(world.s1)
     user = world.person("manage_data")
-    template = services.download_template(collection, world.s1, actor=user)
+    template = downloads.download_template(collection, world.s1, actor=user)
     upload = _upload(collection, world.s1, user, filled(template, "phonics", {(1, MARK): 41, (2, MARK): "x"}))
     assert upload.status == UploadStatus.ERROR and upload.error_count == 2
     assert [i["code"] for i in upload.issues] == ["result.score_range", "result.score_range"]
@@ -82,7 +82,7 @@ def test_confirmation_needs_the_terms_ticked(world):
         collection,
         world.s1,
         user,
-        filled(services.download_template(collection, world.s1, actor=user), "phonics", {(1, MARK): 30}),
+        filled(downloads.download_template(collection, world.s1, actor=user), "phonics", {(1, MARK): 30}),
     )
     with pytest.raises(services.CollectionError, match="Tick the box"):
         services.confirm_upload(upload, actor=user, agreed=False)
@@ -99,7 +99,7 @@ def test_uploads_outside_the_window_are_refused_with_the_dates(world):
         final_deadline=now - timedelta(minutes=1),
     )
     with pytest.raises(services.CollectionError, match="closed at its final deadline"):
-        services.upload_results(closed, world.s1, as_file(b"x"), filename="r.xlsx", actor=user)
+        uploading.upload_results(closed, world.s1, as_file(b"x"), filename="r.xlsx", actor=user)
     assert not Upload.objects.exists()
 
 
@@ -107,14 +107,14 @@ def test_only_people_who_submit_for_the_school_can_upload(world):
     collection = open_collection()
     for name in ("school_anon", "governor", "other_school_admin", "other_trust_admin", "la_data_officer"):
         with pytest.raises(PermissionDenied):
-            services.upload_results(
+            uploading.upload_results(
                 collection, world.s1, as_file(b"x"), filename="r.xlsx", actor=world.person(name)
             )
         with pytest.raises(PermissionDenied):
-            services.download_template(collection, world.s1, actor=world.person(name))
+            downloads.download_template(collection, world.s1, actor=world.person(name))
     assert not Upload.objects.exists()
     # The trust administrator uploads for the trust's schools.
-    upload = services.upload_results(
+    upload = uploading.upload_results(
         collection, world.s2, as_file(b"x,y"), filename="r.csv", actor=world.person("trust_admin")
     )
     assert upload.school == world.s2
@@ -128,12 +128,12 @@ def _delete_flow(world) -> str:
         collection,
         world.s1,
         user,
-        filled(services.download_template(collection, world.s1, actor=user), "phonics", {(1, MARK): 30}),
+        filled(downloads.download_template(collection, world.s1, actor=user), "phonics", {(1, MARK): 30}),
     )
     path = upload.file.path
     with pytest.raises(services.CollectionError, match="Only the person who uploaded"):
-        services.delete_upload(upload, actor=world.person("trust_admin"))
-    deleted = services.delete_upload(upload, actor=user)
+        uploading.delete_upload(upload, actor=world.person("trust_admin"))
+    deleted = uploading.delete_upload(upload, actor=user)
     assert deleted.status == UploadStatus.DELETED and not deleted.can_download and not deleted.in_use
     assert Upload.objects.filter(pk=upload.pk).exists() and not Result.objects.filter(upload=upload).exists()
     assert AuditEvent.objects.filter(action=AuditAction.UPLOAD_DELETED).count() == 1
@@ -160,7 +160,7 @@ def test_each_deadline_freezes_the_upload_in_use_once(world):
         collection,
         world.s1,
         user,
-        filled(services.download_template(collection, world.s1, actor=user), "phonics", {(1, MARK): 30}),
+        filled(downloads.download_template(collection, world.s1, actor=user), "phonics", {(1, MARK): 30}),
     )
     services.confirm_upload(upload, actor=user, agreed=True)
     assert services.collect_deadline(collection, "provisional") is None  # not yet due
@@ -171,7 +171,7 @@ def test_each_deadline_freezes_the_upload_in_use_once(world):
     assert services.collect_deadline(collection, "provisional", now=later) is None
     assert DeadlineRun.objects.count() == 1
     with pytest.raises(services.CollectionError, match="collected at a deadline"):
-        services.delete_upload(upload, actor=user)
+        uploading.delete_upload(upload, actor=user)
 
 
 def test_a_trust_bulk_upload_is_matched_by_the_dfe_number_inside(world):
@@ -179,10 +179,10 @@ def test_a_trust_bulk_upload_is_matched_by_the_dfe_number_inside(world):
     roster(world.s2)
     roster(world.s3)
     admin = world.person("trust_admin")
-    own = filled(services.download_template(collection, world.s2, actor=admin), "phonics", {(1, MARK): 33})
-    other = filled(services.download_template(collection, world.s3, actor=None), "phonics", {(1, MARK): 33})
-    batch = services.new_batch()
-    matched = services.upload_results(
+    own = filled(downloads.download_template(collection, world.s2, actor=admin), "phonics", {(1, MARK): 33})
+    other = filled(downloads.download_template(collection, world.s3, actor=None), "phonics", {(1, MARK): 33})
+    batch = uploading.new_batch()
+    matched = uploading.upload_results(
         collection,
         None,
         as_file(own),
@@ -191,7 +191,7 @@ def test_a_trust_bulk_upload_is_matched_by_the_dfe_number_inside(world):
         via_organisation=world.trust,
         batch=batch,
     )
-    refused = services.upload_results(
+    refused = uploading.upload_results(
         collection,
         None,
         as_file(other),
@@ -200,8 +200,8 @@ def test_a_trust_bulk_upload_is_matched_by_the_dfe_number_inside(world):
         via_organisation=world.trust,
         batch=batch,
     )
-    matched = services.validate_stored_upload(matched.pk)
-    refused = services.validate_stored_upload(refused.pk)
+    matched = upload_checks.validate_stored_upload(matched.pk)
+    refused = upload_checks.validate_stored_upload(refused.pk)
     assert matched.status == UploadStatus.SUCCESSFUL and matched.school == world.s2
     assert refused.status == UploadStatus.ERROR and refused.school is None
     assert "8002002 is not a school of this trust" in refused.issues[-1]["message"]
@@ -212,9 +212,9 @@ def test_two_confirmations_at_once_leave_exactly_one_in_use(world):
     collection = open_collection()
     roster(world.s1)
     user = world.person("manage_data")
-    template = services.download_template(collection, world.s1, actor=user)
+    template = downloads.download_template(collection, world.s1, actor=user)
     uploads = [
-        services.upload_results(
+        uploading.upload_results(
             collection,
             world.s1,
             as_file(filled(template, "phonics", {(1, MARK): m})),
@@ -252,8 +252,8 @@ def test_an_upload_left_processing_by_a_killed_worker_is_validated_after_restart
     collection = open_collection()
     roster(world.s1)
     user = world.person("manage_data")
-    data = filled(services.download_template(collection, world.s1, actor=user), "phonics", {(1, MARK): 30})
-    upload = services.upload_results(collection, world.s1, as_file(data), filename="r.xlsx", actor=user)
+    data = filled(downloads.download_template(collection, world.s1, actor=user), "phonics", {(1, MARK): 30})
+    upload = uploading.upload_results(collection, world.s1, as_file(data), filename="r.xlsx", actor=user)
     # The worker took the task and died mid-check: its task is gone from the queue, and the
     # upload still says Processing.
     from django_tasks_db.models import DBTaskResult
@@ -262,33 +262,33 @@ def test_an_upload_left_processing_by_a_killed_worker_is_validated_after_restart
     started = timezone.now()
     Upload.objects.filter(pk=upload.pk).update(validation_started_at=started)
     # A worker restarted at once leaves it (another worker may be checking it) ...
-    assert services.requeue_stalled_validations(now=started + timedelta(seconds=30)) == 0
+    assert upload_checks.requeue_stalled_validations(now=started + timedelta(seconds=30)) == 0
     # ... and its sweep a couple of minutes on queues it again; the next run checks it.
-    assert services.requeue_stalled_validations(now=started + timedelta(minutes=3)) == 1
-    assert services.requeue_stalled_validations(now=started + timedelta(minutes=3)) == 0  # once
+    assert upload_checks.requeue_stalled_validations(now=started + timedelta(minutes=3)) == 1
+    assert upload_checks.requeue_stalled_validations(now=started + timedelta(minutes=3)) == 0  # once
     call_command("worker", "--batch", "--interval", "0")
     upload.refresh_from_db()
     assert upload.status == UploadStatus.SUCCESSFUL and upload.pupil_count == 3
     # Running the task again (a duplicate) changes nothing.
-    assert services.validate_stored_upload(upload.pk).status == UploadStatus.SUCCESSFUL
+    assert upload_checks.validate_stored_upload(upload.pk).status == UploadStatus.SUCCESSFUL
     assert Result.objects.filter(upload=upload).count() == 1
 
 
 def test_upload_history_shows_only_the_schools_a_person_submits_for(world):
     collection = open_collection()
     admin = world.person("trust_admin")
-    upload = services.upload_results(collection, world.s2, as_file(b"a,b"), filename="r.csv", actor=admin)
-    assert list(services.uploads_visible_to(world.person("trust_admin"))) == [upload]
+    upload = uploading.upload_results(collection, world.s2, as_file(b"a,b"), filename="r.csv", actor=admin)
+    assert list(pages.uploads_visible_to(world.person("trust_admin"))) == [upload]
     for name in ("manage_data", "other_trust_admin", "other_school_admin", "la_data_officer", "school_anon"):
-        assert not services.uploads_visible_to(world.person(name)).exists(), name
+        assert not pages.uploads_visible_to(world.person(name)).exists(), name
 
 
 def test_an_upload_whose_check_fails_unexpectedly_ends_as_an_error_not_processing(world):
     collection = open_collection()
     user = world.person("manage_data")
-    upload = services.upload_results(collection, world.s1, as_file(b"a,b"), filename="r.csv", actor=user)
+    upload = uploading.upload_results(collection, world.s1, as_file(b"a,b"), filename="r.csv", actor=user)
     upload.file.storage.delete(upload.file.name)  # the stored file went missing
-    checked = services.validate_stored_upload(upload.pk)
+    checked = upload_checks.validate_stored_upload(upload.pk)
     assert checked.status == UploadStatus.ERROR
     assert checked.issues[0]["message"].startswith("This file could not be checked")
 
@@ -297,7 +297,7 @@ def test_a_late_deadline_run_freezes_what_was_in_use_at_the_deadline(world):
     collection = open_collection()
     roster(world.s1)
     user = world.person("manage_data")
-    template = services.download_template(collection, world.s1, actor=user)
+    template = downloads.download_template(collection, world.s1, actor=user)
     before = services.confirm_upload(
         _upload(collection, world.s1, user, filled(template, "phonics", {(1, MARK): 30})),
         actor=user,

@@ -11,7 +11,7 @@ import pytest
 from keystage.core.ctf.model import CTFDocument, CTFHeader, CTFPupil, SchoolRef, StageResult
 from keystage.core.ctf.writer import write_ctf
 from keystage.measures import services as measures
-from keystage.results import services
+from keystage.results import services, upload_checks, uploading
 from keystage.results.models import Result, UploadStatus
 from tests.conftest import signed_in
 from tests.results.conftest import YEAR, as_file, open_collection, roster, validate_json
@@ -62,10 +62,10 @@ def test_every_mtc_code_is_uploaded_into_the_ks2_collection_and_explained(world)
     data = _sta_ctf(world.s1, pupils, RESULTS)
     user = world.person("manage_data")
 
-    upload = services.upload_results(
+    upload = uploading.upload_results(
         collection, world.s1, as_file(data, "mtc.xml"), filename="mtc.xml", actor=user
     )
-    upload = services.validate_stored_upload(upload.pk)
+    upload = upload_checks.validate_stored_upload(upload.pk)
 
     assert upload.status == UploadStatus.SUCCESSFUL, upload.issues[:3]
     assert upload.error_count == 0 and upload.pupil_count == len(RESULTS)
@@ -101,10 +101,10 @@ def test_what_an_mis_adds_is_named_as_not_read_on_the_page_in_the_cli_and_the_ap
     assert cli["message"].endswith(expected) and cli["severity"] == "warning"
 
     user = world.person("manage_data")
-    upload = services.upload_results(
+    upload = uploading.upload_results(
         collection, world.s1, as_file(data, "mtc.xml"), filename="mtc.xml", actor=user
     )
-    upload = services.validate_stored_upload(upload.pk)
+    upload = upload_checks.validate_stored_upload(upload.pk)
     assert upload.status == UploadStatus.SUCCESSFUL and upload.warning_count == 1
     page = signed_in(user).get(f"/uploads/{upload.pk}/")
     assert page.status_code == 200 and expected in page.content.decode()
@@ -117,10 +117,10 @@ def test_results_for_another_collection_in_the_file_are_counted_not_dropped(worl
     data = _sta_ctf(world.s1, pupils, ("20", "21"), also=(phonics,))
     user = world.person("manage_data")
 
-    upload = services.upload_results(
+    upload = uploading.upload_results(
         collection, world.s1, as_file(data, "f.xml"), filename="f.xml", actor=user
     )
-    upload = services.validate_stored_upload(upload.pk)
+    upload = upload_checks.validate_stored_upload(upload.pk)
 
     assert upload.status == UploadStatus.SUCCESSFUL, upload.issues[:3]
     (other,) = [i for i in upload.issues if i["code"] == "result.ctf_other_collection"]

@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 
 from keystage.core.reference.ks4_catalogue import import_dfe_2019_folder
 from keystage.reference_data.services import load_ks4_catalogue
-from keystage.results import services
+from keystage.results import downloads, pages, services, uploading
 from keystage.results.models import Result, Upload, UploadStatus
 from tests.core.reference.test_ks4_catalogue import DFE_2019
 from tests.reference_data.catalogue import without_ks4_catalogue
@@ -43,7 +43,7 @@ def _fill(template: Path, kind: str, out: Path, *extra: str) -> str:
 
 
 def _upload_and_validate(collection, school, user, path: Path) -> Upload:
-    upload = services.upload_results(
+    upload = uploading.upload_results(
         collection, school, as_file(path.read_bytes(), path.name), filename=path.name, actor=user
     )
     call_command("worker", "--batch", "--interval", "0")
@@ -58,7 +58,7 @@ def _ready(kind: str, world, tmp_path: Path):
     pupils = roster(world.s1, kind, PUPILS)
     user = world.person("manage_data")
     template = tmp_path / f"{kind}-template.xlsx"
-    template.write_bytes(services.download_template(collection, world.s1, actor=user))
+    template.write_bytes(downloads.download_template(collection, world.s1, actor=user))
     return collection, pupils, user, template
 
 
@@ -90,19 +90,19 @@ def test_a_filled_template_becomes_the_schools_results_and_a_second_overwrites_i
     second = services.confirm_upload(second, actor=user, agreed=True)
     first.refresh_from_db()
     assert second.in_use and not first.in_use and first.status == UploadStatus.OVERWRITTEN
-    history = list(services.uploads_visible_to(user).filter(collection=collection))
+    history = list(pages.uploads_visible_to(user).filter(collection=collection))
     assert history == [second, first]
     assert Result.objects.filter(upload=second).exists()
     # Another school's administrator cannot put the file in as this school's results.
     with pytest.raises(PermissionDenied):
-        services.upload_results(
+        uploading.upload_results(
             collection,
             world.s1,
             as_file(second_file.read_bytes(), "x.xlsx"),
             filename="x.xlsx",
             actor=world.person("other_school_admin"),
         )
-    assert second not in services.uploads_visible_to(world.person("other_school_admin"))
+    assert second not in pages.uploads_visible_to(world.person("other_school_admin"))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -128,7 +128,7 @@ def test_fill_template_says_what_is_wrong_with_the_command(world, tmp_path):
     collection = open_collection("phonics")
     roster(world.s1, "phonics", 2)
     template = tmp_path / "t.xlsx"
-    template.write_bytes(services.download_template(collection, world.s1, actor=None))
+    template.write_bytes(downloads.download_template(collection, world.s1, actor=None))
     out = tmp_path / "out.xlsx"
     with pytest.raises(CommandError, match="fill-template needs --collection, --year"):
         call_command("synth", "fill-template", str(template), "-o", str(out))

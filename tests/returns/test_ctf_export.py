@@ -13,6 +13,7 @@ from django.db import connection
 from django.urls import reverse
 
 from keystage.audit.models import AuditAction, AuditEvent
+from keystage.results import la_ctf
 from keystage.results import services as results
 from keystage.results.models import Collection
 from keystage.returns import checking
@@ -80,7 +81,7 @@ def test_send_to_the_la_sends_the_confirmed_results_and_the_las_check_finds_noth
 def test_the_worker_checks_the_sent_ctf_clean(world):
     collection, upload = _ready(world, "ks2-ta", pupils=3)
     open_round(world.la, "ks2-ta")
-    sent, made = results.send_la_ctf(
+    sent, made = la_ctf.send_la_ctf(
         collection, world.s1, actor=world.person("manage_data"), upload_id=upload.pk
     )
     call_command("worker", "--batch", "--interval", "0", verbosity=0)
@@ -125,7 +126,7 @@ def test_two_clicks_at_once_send_once_and_the_second_is_told_kindly(world):
     def click() -> None:
         try:
             barrier.wait()
-            results.send_la_ctf(collection, world.s1, actor=user, upload_id=upload.pk)
+            la_ctf.send_la_ctf(collection, world.s1, actor=user, upload_id=upload.pk)
         except Exception as error:
             errors.append(error)
         finally:

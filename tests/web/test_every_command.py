@@ -52,7 +52,7 @@ from keystage.organisations.models import School
 from keystage.pupils.models import Pupil
 from keystage.reference_data.models import EstimatesRelease, ReferenceImport
 from keystage.reference_data.services import framework_library
-from keystage.results import services as results
+from keystage.results import downloads, upload_checks
 from keystage.results.models import Collection
 from tests.conftest import World
 from tests.core.organisations.gias_files import england_sample, gias_bytes
@@ -209,7 +209,7 @@ def _phonics_template(run: Run, pupils: int = 3) -> Path:
     collection = open_collection("phonics")
     roster(run.world.s1, "phonics", pupils)
     path = run.tmp_path / "template.xlsx"
-    path.write_bytes(results.download_template(collection, run.world.s1, actor=None))
+    path.write_bytes(downloads.download_template(collection, run.world.s1, actor=None))
     return path
 
 
@@ -666,7 +666,7 @@ def _synth_fill_template_fills_a_template_that_validates(run: Run) -> None:
         "synth", "fill-template", template, "--collection", "phonics", "--year", YEAR, "-o", out_file
     ).out
     assert out.startswith(f"Wrote {out_file}: Phonics") and "results for 3 pupils" in out
-    report = results.check_file(out_file.read_bytes(), "phonics", YEAR, run.world.s1)
+    report = upload_checks.check_file(out_file.read_bytes(), "phonics", YEAR, run.world.s1)
     assert report.valid and len(report.pupils) == 3
 
 

@@ -16,10 +16,10 @@ from typing import Any
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from keystage.core.results.cells import column_letter
 from keystage.core.results.kinds import academic_year_name
 from keystage.core.results.layout import SubjectColumn, TemplateLayout
 from keystage.core.results.rules import Issue, Severity
-from keystage.core.results.validation import column_letter
 from keystage.core.workbook_cells import new_workbook, write_cell
 
 RESULTS_SHEET = "Results"

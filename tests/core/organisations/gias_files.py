@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Mapping
 
-from keystage.core.organisations.gias import ESTABLISHMENT_TYPES, GIAS_COLUMNS, write_gias_csv
+from keystage.core.organisations.gias_format import ESTABLISHMENT_TYPES, GIAS_COLUMNS, write_gias_csv
 
 EXTRA_COLUMNS = ("SomethingGIASAddsNext (name)", "AnotherNewColumn (code)")
 SHUFFLED_COLUMNS = tuple(random.Random(2026).sample([*GIAS_COLUMNS, *EXTRA_COLUMNS], len(GIAS_COLUMNS) + 2))

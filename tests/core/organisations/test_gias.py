@@ -9,7 +9,8 @@ from datetime import date
 import pytest
 
 from keystage.core.organisations import gias
-from keystage.core.organisations.gias import ESTABLISHMENT_TYPES, GIAS_COLUMNS, read_gias
+from keystage.core.organisations.gias import read_gias
+from keystage.core.organisations.gias_format import ESTABLISHMENT_TYPES, GIAS_COLUMNS
 from tests.core.organisations.gias_files import NENE, england_sample, gias_bytes, row
 
 

@@ -77,7 +77,7 @@ def edited(data: bytes, change: Callable[[openpyxl.worksheet.worksheet.Worksheet
 
 def cell_of(layout: TemplateLayout, header: str, pupil: int = 1) -> str:
     """The A1-style reference of a column's cell for the n-th pupil."""
-    from keystage.core.results.validation import column_letter
+    from keystage.core.results.cells import column_letter
 
     headers = [f.header for f in layout.pupil_fields] + layout.subject_headers
     return f"{column_letter(headers.index(header))}{layout.heading_row + pupil}"

@@ -20,7 +20,8 @@ from keystage.core.ctf.model import CTFDocument, CTFHeader, CTFPupil, SchoolRef
 from keystage.core.ctf.writer import write_ctf
 from keystage.core.pupils.model import build_upn
 from keystage.core.results.fill import fill_template
-from keystage.core.results.validation import ValidationReport, validate_upload
+from keystage.core.results.validation import validate_upload
+from keystage.core.results.validation_report import ValidationReport
 from tests.core.results.conftest import template
 
 FUZZ_EXAMPLES = int(os.environ.get("KEYSTAGE_FUZZ_EXAMPLES", "40"))

@@ -9,7 +9,8 @@ import pytest
 
 from keystage.core.pupils.model import build_upn
 from keystage.core.results.fill import fill_template
-from keystage.core.results.validation import RosterPupil, UploadContext, validate_upload
+from keystage.core.results.roster import RosterPupil, UploadContext
+from keystage.core.results.validation import validate_upload
 from keystage.core.results.workbooks import TemplatePupil, write_template
 from tests.core.results.conftest import YEAR
 

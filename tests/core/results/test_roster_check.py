@@ -9,7 +9,8 @@ from dataclasses import replace
 from datetime import date
 
 from keystage.core.pupils.model import build_upn
-from keystage.core.results.validation import RosterPupil, UploadContext, validate_upload
+from keystage.core.results.roster import RosterPupil, UploadContext
+from keystage.core.results.validation import validate_upload
 from tests.core.results.conftest import DFE, cell_of, cohort, edited, template
 
 

@@ -14,8 +14,9 @@ from keystage.core.ctf.model import CTFDocument, CTFHeader, CTFPupil, SchoolRef,
 from keystage.core.ctf.writer import write_ctf
 from keystage.core.pupils.model import build_upn
 from keystage.core.results.reading import read_grid
+from keystage.core.results.roster import RosterPupil, UploadContext
 from keystage.core.results.rules import RULES
-from keystage.core.results.validation import RosterPupil, UploadContext, validate_upload
+from keystage.core.results.validation import validate_upload
 from tests.core.results.conftest import DFE, YEAR, cell_of, cohort, edited, template
 
 SCHOOL = UploadContext(school_dfe=DFE, school_name="School One")

@@ -9,7 +9,8 @@ import openpyxl
 
 from keystage.core.reference.frameworks import ScoreRange
 from keystage.core.results.reading import read_grid
-from keystage.core.results.validation import UploadContext, validate_upload
+from keystage.core.results.roster import UploadContext
+from keystage.core.results.validation import validate_upload
 from keystage.core.results.workbooks import write_error_workbook
 from tests.core.results.conftest import DFE, cell_of, cohort, edited, template
 

@@ -29,8 +29,9 @@ from keystage.pupils.management.school_option import school_from_option
 from keystage.pupils.models import Pupil
 from keystage.pupils.services import RosterImportRefusedError, import_roster
 from keystage.reference_data.services import ctf_mappings, framework_library
+from keystage.results.la_ctf import export_la_ctf, la_ctf_refs
 from keystage.results.models import Collection
-from keystage.results.services import CollectionError, export_la_ctf, la_ctf_refs
+from keystage.results.services import CollectionError
 
 # The collections whose results go to the LA as a CTF.
 RESULTS_KINDS = [key for key, kind in KINDS.items() if kind.la_tag]

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from keystage.core.results.kinds import KINDS
 from keystage.pupils.management.school_option import school_from_option
-from keystage.results import services
+from keystage.results import downloads, services
 from keystage.results.models import Collection
 
 
@@ -36,10 +36,10 @@ class Command(BaseCommand):
         collection = collection_from_options(options["collection"], options["year"])
         school = school_from_option(options["school"])
         try:
-            data = services.download_template(collection, school, actor=None)
+            data = downloads.download_template(collection, school, actor=None)
         except services.CollectionError as error:
             raise CommandError(str(error)) from None
         output: Path = options["output"]
         output.write_bytes(data)
-        pupils = len(services.roster_for(school, collection.year, collection.kind))
+        pupils = len(downloads.roster_for(school, collection.year, collection.kind))
         self.stdout.write(f"Wrote {output}: {collection} template for {school.name}, {pupils} pupils.")

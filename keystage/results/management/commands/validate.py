@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from keystage.core.results.kinds import KINDS
 from keystage.pupils.management.school_option import school_from_option
-from keystage.results import services
+from keystage.results import services, upload_checks
 
 
 class Command(BaseCommand):
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         school = school_from_option(options["school"]) if options["school"] else None
         try:
             layout = services.layout_for(kind, year)
-            report = services.check_file(data, kind, year, school)
+            report = upload_checks.check_file(data, kind, year, school)
         except services.CollectionError as error:
             raise CommandError(str(error), returncode=2) from None
         if options["json"]:

@@ -29,7 +29,7 @@ from django_tasks_db.management.commands.db_worker import Command as DatabaseWor
 from django_tasks_db.models import DBTaskResult
 
 from keystage.privacy.retention import queue_daily_purge
-from keystage.results.services import requeue_stalled_validations
+from keystage.results.upload_checks import requeue_stalled_validations
 from keystage.returns.checking import requeue_stalled_validations as requeue_stalled_return_checks
 from keystage.web.faults import DATABASE_UNAVAILABLE
 from keystage.web.models import WorkerHeartbeat
