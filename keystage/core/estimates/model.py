@@ -280,19 +280,7 @@ def _fisher_scoring(data: Cells, design: Array, start: Array, categories: int) -
     for _ in range(_MOST_STEPS):
         probabilities, density, _ = evaluate(params)
         p = np.maximum(probabilities, 1e-300)
-        padded = np.hstack([np.zeros((len(p), 1)), density, np.zeros((len(p), 1))])
-        # d p_c / d threshold_k: +f_k for c == k, -f_k for c == k + 1; d p_c / d index: -(f_c - f_{c-1}).
-        d_threshold = np.zeros((len(p), categories, j))
-        rows = np.arange(j)
-        d_threshold[:, rows, rows] = density
-        d_threshold[:, rows + 1, rows] = -density
-        d_index = -(padded[:, 1:] - padded[:, :-1])
-        jacobian = np.concatenate([d_threshold, d_index[:, :, None] * design[:, None, :]], axis=2)
-        ratio = data.counts / p
-        score = np.einsum("cj,cjk->k", ratio, jacobian)
-        weighted = jacobian * np.sqrt(totals[:, None] / p)[:, :, None]
-        flat = weighted.reshape(-1, weighted.shape[2])
-        information = flat.T @ flat  # sum over cells and categories of n / p * (dp)(dp)
+        score, information = _score_and_information(data.counts, totals, p, density, design)
         try:
             step = np.linalg.solve(information + 1e-10 * np.eye(len(params)), score)
         except np.linalg.LinAlgError as error:
@@ -320,6 +308,34 @@ def _fisher_scoring(data: Cells, design: Array, start: Array, categories: int) -
         log_likelihood=current,
         information=information,
     )
+
+
+def _score_and_information(
+    counts: Array, totals: Array, p: Array, density: Array, design: Array
+) -> tuple[Array, Array]:
+    """The score and the expected information (sum over cells and categories of n / p (dp)(dp)') of
+    the thresholds and the coefficients of ``design``, from each cell's category probabilities ``p``
+    and densities f_k = F_k (1 - F_k) at the thresholds.
+
+    d p_c / d threshold_k is +f_k for c == k and -f_k for c == k + 1, and d p_c / d coefficients is
+    -(f_c - f_{c-1}) times the cell's design row, so the information is worked out in blocks: the
+    thresholds' is tridiagonal, the rest are products with the design (cells x parameters), never the
+    cells x categories x parameters Jacobian, many times the work."""
+    cells, j = density.shape
+    weight = totals[:, None] / p  # n / p per cell and category
+    padded = np.hstack([np.zeros((cells, 1)), density, np.zeros((cells, 1))])
+    d_index = -(padded[:, 1:] - padded[:, :-1])  # per category
+    ratio = counts / p
+    # Thresholds: category k and k + 1 depend on threshold k.
+    score_thresholds = density * (ratio[:, :j] - ratio[:, 1:])
+    score_coefficients = design.T @ (ratio * d_index).sum(axis=1)
+    diagonal = (density**2 * (weight[:, :j] + weight[:, 1:])).sum(axis=0)
+    beside = -(density[:, :-1] * density[:, 1:] * weight[:, 1:j]).sum(axis=0)
+    thresholds = np.diag(diagonal) + np.diag(beside, 1) + np.diag(beside, -1)
+    across = design.T @ (density * (weight[:, :j] * d_index[:, :j] - weight[:, 1:] * d_index[:, 1:]))
+    coefficients = design.T @ (design * (weight * d_index**2).sum(axis=1)[:, None])
+    information = np.block([[thresholds, across.T], [across, coefficients]])
+    return np.concatenate([score_thresholds.sum(axis=0), score_coefficients]), information
 
 
 def _standard_errors(information: Array) -> Array:
