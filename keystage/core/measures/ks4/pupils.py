@@ -139,6 +139,11 @@ class PupilMeasures:
             table = table.with_columns(table.get_column("title").scatter(untitled, found.get_column("title")))
         return table
 
+    @cached_property
+    def numbered(self) -> pl.DataFrame:
+        """The points table as numbers, for the slot rule (_numbered_points)."""
+        return _numbered_points(self.points)
+
     def only(self, upns: pl.Series | list[str]) -> PupilMeasures:
         """The same measures restricted to these pupils."""
         wanted = pl.Series(upns, dtype=pl.String).implode()
@@ -151,9 +156,11 @@ class PupilMeasures:
     def slots(self, upns: list[str] | None = None) -> pl.DataFrame:
         """One row per result (a double award: per slot) of these pupils (all if None), with the
         slot it filled or why it does not count: what an explanation reads."""
-        results = self.results if upns is None else self.only(upns).results
-        entries = _fill_slots(results.filter(pl.col("reason").is_null()))
-        return _slots_table(results, entries)
+        measures = self if upns is None else self.only(upns)
+        results = measures.results
+        return _slots_table(
+            results, _slot_entries(results, measures.scored, measures.pupils, measures.numbered)
+        )
 
     def explain(self, upn: str) -> list[str]:
         """In words: each result and what it counted for, then the pupil's figures."""
@@ -249,19 +256,24 @@ def _exact_row_numbers(frame: pl.DataFrame, table: pl.DataFrame, on: list[str]) 
     return frame.select(on).join(numbered, on=on, how="left", maintain_order="left").get_column("_n")
 
 
-# Each result's category in Attainment 8 and, in the EBacc pool, its kind: the order a pupil's entries
-# are sorted in by _headline.
+# Each result's category in Attainment 8 and, in the EBacc pool, its kind.
 _MATHS, _ENGLISH, _POOL, _OTHER = 0, 1, 2, 3
 _SCIENCE, _HUMANITY, _LANGUAGE, _NOT_POOL = 0, 1, 2, 3
-# Sort keys are whole numbers, from the highest bits: pupil, category, points in hundredths counted down
-# from the top (so the highest sorts first; DfE's points have at most two decimals), the pool kind, and
-# flags (below) that the EBacc entry and the English weighting ask about.
-_FLAG_BITS, _KIND_BITS, _POINTS_BITS, _CATEGORY_BITS = 4, 2, 16, 2
+# A pupil's entries are sorted by one whole number each, from the highest bits: pupil, category, the
+# rank of the entry's points-table row best first (points from the highest, then qualification number
+# and grade: so equal points fill slots in the order the slots table lists them), which entry of a
+# double award it is, the pool kind, and flags (below) that the EBacc entry and the English weighting
+# ask about.
+_FLAG_BITS, _KIND_BITS, _ENTRY_BITS, _RANK_BITS, _CATEGORY_BITS = 4, 2, 1, 20, 2
 _KIND_SHIFT = _FLAG_BITS
-_POINTS_SHIFT = _KIND_SHIFT + _KIND_BITS
-_CATEGORY_SHIFT = _POINTS_SHIFT + _POINTS_BITS
+_ENTRY_SHIFT = _KIND_SHIFT + _KIND_BITS
+_RANK_SHIFT = _ENTRY_SHIFT + _ENTRY_BITS
+_CATEGORY_SHIFT = _RANK_SHIFT + _RANK_BITS
 _PUPIL_SHIFT = _CATEGORY_SHIFT + _CATEGORY_BITS
-_POINTS_TOP = (1 << _POINTS_BITS) - 1
+_RANK_TOP = (1 << _RANK_BITS) - 1
+_CATEGORY_TOP = (1 << _CATEGORY_BITS) - 1
+_KIND_TOP = (1 << _KIND_BITS) - 1
+_POINTS_TOP = (1 << 16) - 1  # the most points a grade may have, in hundredths
 _LANGUAGE_BIT, _LITERATURE_BIT, _COMBINED_SCIENCE_BIT, _SINGLE_SCIENCE_BIT = 1, 2, 4, 8
 # Entries worked on at once: small enough for the working arrays to stay in the processor's cache and
 # be reused rather than fetched fresh from the system.
@@ -270,12 +282,19 @@ _CHUNK_ENTRIES = 1 << 18
 
 def _numbered_points(points: pl.DataFrame) -> pl.DataFrame:
     """The points table with what the pupil pass needs as numbers: each row's discount code (a
-    qualification without one discounts only against itself), points in hundredths, category and
-    pool kind."""
+    qualification without one discounts only against itself), points in hundredths, category, pool
+    kind, and its entries' sort key below the pupil (low_key)."""
+    if points.height > _RANK_TOP + 1:
+        raise ValueError(f"the points table has more than {_RANK_TOP + 1:,} rows")
     pillar = pl.col("pillar")
+    # Each row's place best first: the order _best_first puts a pupil's entries in.
+    best_first = _best_first(points.with_row_index("_row")).get_column("_row").to_numpy()
+    rank = np.empty(points.height, dtype=np.int64)
+    rank[best_first] = np.arange(points.height)
     numbered = points.select(
         pl.coalesce("discount_code", "qan").rank("dense").cast(pl.Int64).alias("code"),
         (pl.col("points") * 100).round(0).cast(pl.Int64).alias("hundredths"),
+        pl.Series("rank", rank),
         pl.when(pillar == MATHS)
         .then(_MATHS)
         .when(pillar.is_in([ENGLISH_LANGUAGE, ENGLISH_LITERATURE]))
@@ -311,10 +330,9 @@ def _numbered_points(points: pl.DataFrame) -> pl.DataFrame:
         + (science & pl.col("double")).cast(pl.Int64) * _COMBINED_SCIENCE_BIT
         + (science & ~pl.col("double")).cast(pl.Int64) * _SINGLE_SCIENCE_BIT
     )
-    # Each entry's sort key below its pupil (see _headline).
     low_key = (
         pl.col("category") * (1 << _CATEGORY_SHIFT)
-        + (_POINTS_TOP - pl.col("hundredths")) * (1 << _POINTS_SHIFT)
+        + pl.col("rank") * (1 << _RANK_SHIFT)
         + pl.col("kind") * (1 << _KIND_SHIFT)
         + flags
     )
@@ -444,68 +462,11 @@ def _discount(
     )
 
 
-def _expand_double_awards(counted: pl.DataFrame) -> pl.DataFrame:
-    """A double award (combined science) fills up to two slots, each scoring its points."""
-    first = counted.with_columns(pl.lit(1, dtype=pl.Int8).alias("entry"))
-    second = first.filter(pl.col("double_award").fill_null(False)).with_columns(
-        pl.lit(2, dtype=pl.Int8).alias("entry")
-    )
-    return pl.concat([first, second])
-
-
-def _best_first(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.sort(
-        ["upn", "points", "qan", "grade", "entry"], descending=[False, True, False, False, False]
-    )
-
-
-def _fill_slots(counted: pl.DataFrame) -> pl.DataFrame:
-    """Put each counted entry in its slot: maths (the best maths, double), English (the better of
-    language and literature, double only when both were taken), EBacc (best three of sciences,
-    humanities, languages), open (best three of everything left). Adds slot and weight."""
-    entries = _best_first(_expand_double_awards(counted))
-    pillar = pl.col("pillar")
-    # Maths and English: the best of each pillar; English language and literature compete for one.
-    is_english = pillar.is_in([ENGLISH_LANGUAGE, ENGLISH_LITERATURE])
-    entries = entries.with_columns(
-        (pl.int_range(pl.len()).over(["upn", pillar == MATHS]) == 0).alias("_best_maths"),
-        (pl.int_range(pl.len()).over(["upn", is_english]) == 0).alias("_best_english"),
-        (
-            (pillar == ENGLISH_LANGUAGE).any().over("upn") & (pillar == ENGLISH_LITERATURE).any().over("upn")
-        ).alias("_both_englishes"),
-    )
-    maths = (pillar == MATHS) & pl.col("_best_maths")
-    english = is_english & pl.col("_best_english")
-    entries = entries.with_columns(
-        pl.when(maths)
-        .then(pl.lit(MATHS_SLOT))
-        .when(english)
-        .then(pl.lit(ENGLISH_SLOT))
-        .otherwise(None)
-        .alias("slot"),
-        pl.when(maths)
-        .then(2)
-        .when(english)
-        .then(pl.when(pl.col("_both_englishes")).then(2).otherwise(1))
-        .otherwise(1)
-        .cast(pl.Int8)
-        .alias("weight"),
-    )
-    # EBacc: the best three of the EBacc pool not already used.
-    in_pool = pl.col("slot").is_null() & pillar.is_in(EBACC_POOL)
-    entries = entries.with_columns(
-        pl.when(in_pool).then(pl.int_range(pl.len()).over(["upn", in_pool])).otherwise(None).alias("_e")
-    ).with_columns(pl.when(pl.col("_e") < 3).then(pl.lit(EBACC_SLOT)).otherwise(pl.col("slot")).alias("slot"))
-    # Open: the best three of whatever is left.
-    left = pl.col("slot").is_null()
-    entries = entries.with_columns(
-        pl.when(left).then(pl.int_range(pl.len()).over(["upn", left])).otherwise(None).alias("_o")
-    ).with_columns(
-        pl.when(pl.col("_o") < 3).then(pl.lit(OPEN_SLOT)).otherwise(pl.col("slot")).alias("slot"),
-    )
-    return entries.with_columns(
-        pl.when(pl.col("slot").is_null()).then(pl.lit(NOT_BEST)).otherwise(pl.col("reason")).alias("reason")
-    ).drop("_best_maths", "_best_english", "_both_englishes", "_e", "_o")
+def _best_first(frame: pl.DataFrame, *, per: str | None = None, then: str | None = None) -> pl.DataFrame:
+    """Best first: points from the highest, then qualification number and grade (within each ``per``,
+    then by ``then``)."""
+    columns = [*([per] if per else []), "points", "qan", "grade", *([then] if then else [])]
+    return frame.sort(columns, descending=[column == "points" for column in columns])
 
 
 def _places_in_runs(run_key: np.ndarray) -> np.ndarray:
@@ -518,7 +479,7 @@ def _places_in_runs(run_key: np.ndarray) -> np.ndarray:
     return places
 
 
-_HEADLINE_PARTS = (
+_PARTS = (
     "maths_best",
     "english_best",
     "ebacc_sum",
@@ -533,15 +494,30 @@ _HEADLINE_PARTS = (
     "combined_sciences",
     "single_sciences",
 )
+# The slot an entry fills, as a number while computing (the order the slots table lists them in), and
+# in words; _NO_SLOT: not among the best.
+_SLOT_NAMES = (MATHS_SLOT, ENGLISH_SLOT, EBACC_SLOT, OPEN_SLOT)
+_NO_SLOT = len(_SLOT_NAMES)
 
 
-def _headline_parts(keys: np.ndarray, first_pupil: int, pupils: int) -> dict[str, np.ndarray]:
-    """The pieces of _headline for the pupils first_pupil .. first_pupil + pupils - 1, from their
-    sorted entry keys: best maths and English, EBacc and open sums and slots, what the EBacc APS
-    adds, and counts of the flags. Points in hundredths; a best of -1 means none."""
+def _pupil_parts(
+    keys: np.ndarray,
+    first_pupil: int,
+    pupils: int,
+    hundredths: np.ndarray,
+    slots: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
+    """The slot rule for the pupils first_pupil .. first_pupil + pupils - 1, from their sorted entry
+    keys: maths and English take their best, EBacc the best three of its pool, open the best three of
+    everything left (the other English, further maths, EBacc beyond three, and the rest). Returns the
+    pieces of the figures: best maths and English, EBacc and open sums and slots, what the EBacc APS
+    adds, and counts of the flags (points in hundredths; a best of -1 means none). ``slots``: arrays as
+    long as ``keys`` to fill with each entry's slot (a number, _NO_SLOT for none) and weight.
+
+    ``hundredths``: the points of each best-first rank."""
     pupil = (keys >> _PUPIL_SHIFT) - first_pupil
-    cat = (keys >> _CATEGORY_SHIFT) & ((1 << _CATEGORY_BITS) - 1)
-    value = _POINTS_TOP - ((keys >> _POINTS_SHIFT) & _POINTS_TOP)
+    cat = (keys >> _CATEGORY_SHIFT) & _CATEGORY_TOP
+    value = hundredths[(keys >> _RANK_SHIFT) & _RANK_TOP]
     place = _places_in_runs(keys >> _CATEGORY_SHIFT)
 
     def best(where: np.ndarray, of: np.ndarray = pupil, values: np.ndarray = value) -> np.ndarray:
@@ -555,43 +531,49 @@ def _headline_parts(keys: np.ndarray, first_pupil: int, pupils: int) -> dict[str
     def count(where: np.ndarray, of: np.ndarray = pupil) -> np.ndarray:
         return np.bincount(of[where], minlength=pupils)
 
-    parts = {
-        "maths_best": best((cat == _MATHS) & (place == 0)),
-        "english_best": best((cat == _ENGLISH) & (place == 0)),
-    }
+    maths = (cat == _MATHS) & (place == 0)
+    english = (cat == _ENGLISH) & (place == 0)
+    parts = {"maths_best": best(maths), "english_best": best(english)}
     in_pool = cat == _POOL
     ebacc = in_pool & (place < 3)
     parts["ebacc_sum"] = total(ebacc)
     parts["ebacc_filled"] = count(ebacc)
 
     # For the EBacc APS: the best two science entries, the best humanity and the best language: the
-    # pool sorted again with its kind before its points.
+    # pool sorted again with its kind before its rank.
     pool = keys[in_pool]
-    kind = (pool >> _KIND_SHIFT) & ((1 << _KIND_BITS) - 1)
-    pool_value = _POINTS_TOP - ((pool >> _POINTS_SHIFT) & _POINTS_TOP)
-    by_kind = (pool >> _CATEGORY_SHIFT << (_KIND_BITS + _POINTS_BITS)) | (kind << _POINTS_BITS)
-    by_kind |= _POINTS_TOP - pool_value
+    by_kind = (pool >> _CATEGORY_SHIFT << (_KIND_BITS + _RANK_BITS)) | (
+        ((pool >> _KIND_SHIFT) & _KIND_TOP) << _RANK_BITS
+    )
+    by_kind |= (pool >> _RANK_SHIFT) & _RANK_TOP
     by_kind.sort()
-    pool_pupil = (by_kind >> (_KIND_BITS + _POINTS_BITS + _CATEGORY_BITS)) - first_pupil
-    kind = (by_kind >> _POINTS_BITS) & ((1 << _KIND_BITS) - 1)
-    pool_value = _POINTS_TOP - (by_kind & _POINTS_TOP)
-    pool_place = _places_in_runs(by_kind >> _POINTS_BITS)
+    pool_pupil = (by_kind >> (_KIND_BITS + _RANK_BITS + _CATEGORY_BITS)) - first_pupil
+    kind = (by_kind >> _RANK_BITS) & _KIND_TOP
+    pool_value = hundredths[by_kind & _RANK_TOP]
+    pool_place = _places_in_runs(by_kind >> _RANK_BITS)
     parts["science_two"] = total((kind == _SCIENCE) & (pool_place < 2), pool_pupil, pool_value)
     parts["humanity_best"] = best((kind == _HUMANITY) & (pool_place == 0), pool_pupil, pool_value)
     parts["language_best"] = best((kind == _LANGUAGE) & (pool_place == 0), pool_pupil, pool_value)
 
     # Open: the best three left over. Only the best three left in each category can win, so only
-    # those are sorted again: maths and English after their first, the pool after its three.
+    # those are sorted again (by rank and entry): maths and English after their first, the pool after
+    # its three.
     left = (
         (((cat == _MATHS) | (cat == _ENGLISH)) & (place >= 1) & (place < 4))
         | (in_pool & (place >= 3) & (place < 6))
         | ((cat == _OTHER) & (place < 3))
     )
-    open_keys = (pupil[left] << _POINTS_BITS) | (_POINTS_TOP - value[left])
-    open_keys.sort()
-    open_pupil = open_keys >> _POINTS_BITS
+    below_pupil = _RANK_BITS + _ENTRY_BITS
+    open_keys = (pupil[left] << below_pupil) | ((keys[left] >> _ENTRY_SHIFT) & ((1 << below_pupil) - 1))
+    if slots is None:
+        open_keys.sort()
+    else:
+        open_order = np.argsort(open_keys, kind="stable")
+        open_keys = open_keys[open_order]
+    open_pupil = open_keys >> below_pupil
     taken = _places_in_runs(open_pupil) < 3
-    parts["open_sum"] = total(taken, open_pupil, _POINTS_TOP - (open_keys & _POINTS_TOP))
+    open_value = hundredths[(open_keys >> _ENTRY_BITS) & _RANK_TOP]
+    parts["open_sum"] = total(taken, open_pupil, open_value)
     parts["open_filled"] = count(taken, open_pupil)
 
     # Flags over the pupil's entries (a single science is never a double award's, so counts right).
@@ -602,48 +584,120 @@ def _headline_parts(keys: np.ndarray, first_pupil: int, pupils: int) -> dict[str
         ("single_sciences", _SINGLE_SCIENCE_BIT),
     ):
         parts[name] = count((keys & bit) != 0)
+
+    if slots is not None:
+        slot, weight = slots
+        slot[:] = _NO_SLOT
+        slot[maths] = _SLOT_NAMES.index(MATHS_SLOT)
+        slot[english] = _SLOT_NAMES.index(ENGLISH_SLOT)
+        slot[ebacc] = _SLOT_NAMES.index(EBACC_SLOT)
+        slot[np.flatnonzero(left)[open_order[taken]]] = _SLOT_NAMES.index(OPEN_SLOT)
+        # Maths counts twice; English twice when the pupil took both language and literature.
+        both_englishes = (parts["languages"] > 0) & (parts["literatures"] > 0)
+        weight[:] = 1 + maths + (english & both_englishes[pupil])
     return parts
 
 
-def _headline(scored: pl.DataFrame, numbered: pl.DataFrame, pupils: int) -> dict[str, pl.Series]:
-    """Per pupil (by pupil number 0 .. pupils - 1): A8 and its elements, slots filled, EBacc entry and
-    APS, English and maths 4+/5+. The same choices as _fill_slots, by arithmetic on each pupil's
-    points: maths and English take their best, EBacc the best three of its pool, open the best three
-    of everything left (the other English, further maths, EBacc beyond three, and the rest).
-
-    Speed: every counted entry becomes one whole number (pupil, category, points from the highest,
-    pool kind, flags) and one sort of those numbers orders every pupil's entries; places within a
-    category come from comparing neighbours, and sums per pupil from counting (np.bincount), a slice
-    of pupils at a time. Points are in hundredths throughout, so every sum is exact."""
-    # Results that do not count, or of no pupil asked about, are put after the last pupil (and never
-    # read): cheaper than filtering them out.
-    numbers = scored.select(
-        pl.when(pl.col("_reason") == _COUNTS).then(pl.col("_p")).fill_null(pupils).cast(pl.Int64),
-        pl.col("_k").fill_null(0),
-    )
-    k = numbers.get_column("_k").to_numpy()
-    keys = numbers.get_column("_p").to_numpy().copy()
-    keys <<= _PUPIL_SHIFT
+def _entry_keys(pupil: np.ndarray, k: np.ndarray, numbered: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each entry's sort key, from its pupil's number and its points-table row: one per result, then
+    a second for each double award (combined science: two entries, each with its points). Also the
+    number of the result each second entry is of."""
+    keys = pupil << _PUPIL_SHIFT
     keys |= numbered.get_column("low_key").to_numpy()[k]
-    # A double award (combined science) is two entries, each with its points.
-    keys = np.concatenate([keys, keys[numbered.get_column("double").to_numpy()[k]]])
-    keys.sort()
+    seconds = np.flatnonzero(numbered.get_column("double").to_numpy()[k])
+    return np.concatenate([keys, keys[seconds] | (1 << _ENTRY_SHIFT)]), seconds
 
-    parts = {name: np.empty(pupils, dtype=np.int64) for name in _HEADLINE_PARTS}
+
+def _slot_pass(
+    keys: np.ndarray, pupils: int, numbered: pl.DataFrame, *, with_slots: bool = False
+) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
+    """The slot rule for every pupil (numbers 0 .. pupils - 1; keys of higher numbers are never read):
+    the pieces of the figures (_pupil_parts) and, ``with_slots``, the slot and weight of each entry,
+    in the order of ``keys``.
+
+    Speed: one sort of the keys orders every pupil's entries; places within a category come from
+    comparing neighbours, and sums per pupil from counting (np.bincount), a slice of pupils at a time.
+    Points are in hundredths throughout, so every sum is exact. The slots need to know where each
+    entry went, so they cost an argsort instead of the sort."""
+    rank = numbered.get_column("rank").to_numpy()
+    hundredths = np.empty(rank.size, dtype=np.int64)
+    hundredths[rank] = numbered.get_column("hundredths").to_numpy()
+    if with_slots:
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        slot = np.empty(keys.size, dtype=np.int8)
+        weight = np.empty(keys.size, dtype=np.int8)
+    else:
+        keys.sort()
+
+    parts = {name: np.empty(pupils, dtype=np.int64) for name in _PARTS}
     step = max(1, pupils * _CHUNK_ENTRIES // max(1, keys.size))
     starts = list(range(0, pupils, step))
     bounds = np.searchsorted(keys, np.array([*starts, pupils], dtype=np.int64) << _PUPIL_SHIFT)
 
     def work(index: int) -> None:
         first, last = starts[index], min(starts[index] + step, pupils)
-        chunk = _headline_parts(keys[bounds[index] : bounds[index + 1]], first, last - first)
+        begin, end = bounds[index], bounds[index + 1]
+        filled = (slot[begin:end], weight[begin:end]) if with_slots else None
+        chunk = _pupil_parts(keys[begin:end], first, last - first, hundredths, filled)
         for name, values in chunk.items():
             parts[name][first:last] = values
 
     # numpy lets go of the interpreter lock while it works, so slices run side by side on each core.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         list(pool.map(work, range(len(starts))))
+    if not with_slots:
+        return parts, None
+    slot_of, weight_of = np.empty_like(slot), np.empty_like(weight)
+    slot_of[order], weight_of[order] = slot, weight
+    return parts, (slot_of, weight_of)
+
+
+def _headline(scored: pl.DataFrame, numbered: pl.DataFrame, pupils: int) -> dict[str, pl.Series]:
+    """Per pupil (by pupil number 0 .. pupils - 1): A8 and its elements, slots filled, EBacc entry and
+    APS, English and maths 4+/5+, by the slot rule (_slot_pass)."""
+    # Results that do not count, or of no pupil asked about, are put after the last pupil (and never
+    # read): cheaper than filtering them out.
+    numbers = scored.select(
+        pl.when(pl.col("_reason") == _COUNTS).then(pl.col("_p")).fill_null(pupils).cast(pl.Int64),
+        pl.col("_k").fill_null(0),
+    )
+    keys, _ = _entry_keys(numbers.get_column("_p").to_numpy(), numbers.get_column("_k").to_numpy(), numbered)
+    parts, _ = _slot_pass(keys, pupils, numbered)
     return _headline_figures(parts)
+
+
+def _slot_entries(
+    results: pl.DataFrame, scored: pl.DataFrame, pupils: pl.DataFrame, numbered: pl.DataFrame
+) -> pl.DataFrame:
+    """Each counted entry of ``results`` (a double award: two) with the slot it fills (slot, weight,
+    entry: 1, or 2 for a double award's second), or the reason not among the best: by the slot rule
+    (_slot_pass). ``scored``: the same results as numbers; ``pupils``: whose they are (a result of a
+    pupil not among them is slotted with the other results of its UPN)."""
+    counts = scored.get_column("_reason") == _COUNTS
+    counted, numbers = results.filter(counts), scored.filter(counts)
+    pupil = pupil_rows(numbers, pupils).cast(pl.Int64)
+    strangers = pupil.is_null().arg_true()
+    if strangers.len():
+        # Numbered after the pupils, one number per UPN (a missing UPN: its own).
+        upns = numbers.get_column("upn").gather(strangers)
+        pupil = pupil.scatter(strangers, upns.rank("dense").fill_null(0).cast(pl.Int64) + pupils.height)
+    number = pupil.to_numpy()
+    keys, seconds = _entry_keys(number, numbers.get_column("_k").to_numpy(), numbered)
+    _, filled = _slot_pass(keys, int(number.max(initial=-1)) + 1, numbered, with_slots=True)
+    assert filled is not None
+    slot, weight = filled
+    names = pl.Series(slot).replace_strict(dict(enumerate(_SLOT_NAMES)), default=None, return_dtype=pl.String)
+    entries = pl.concat(
+        [
+            counted.with_columns(pl.lit(1, dtype=pl.Int8).alias("entry")),
+            counted[seconds].with_columns(pl.lit(2, dtype=pl.Int8).alias("entry")),
+        ]
+    ).with_columns(names.alias("slot"), pl.Series("weight", weight, dtype=pl.Int8))
+    entries = _best_first(entries, per="upn", then="entry")
+    return entries.with_columns(
+        pl.when(pl.col("slot").is_null()).then(pl.lit(NOT_BEST)).otherwise(pl.col("reason")).alias("reason")
+    )
 
 
 def _headline_figures(parts: dict[str, np.ndarray]) -> dict[str, pl.Series]:
