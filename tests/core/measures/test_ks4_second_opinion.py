@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keystage.core.measures.ks4 import pupils as engine_words
+from keystage.core.measures.ks4 import scoring, slots
 from keystage.core.measures.ks4.points import points_table
 from keystage.core.measures.ks4.pupils import pupil_measures
 from keystage.core.reference.ks4_catalogue import Catalogue, Qualification, import_dfe_2019_folder
@@ -592,11 +592,11 @@ DRAWN = [
 ]
 # The engine's reason a result does not count, in the plain implementation's words.
 PLAIN_REASON = {
-    engine_words.NOT_CATALOGUED: UNKNOWN,
-    engine_words.OFF_LIST: OFF_LIST,
-    engine_words.NOT_A_GRADE: NOT_A_GRADE,
-    engine_words.DISCOUNTED: NOT_BEST,
-    engine_words.LATER_ENTRY: LATER_SERIES,
+    scoring.NOT_CATALOGUED: UNKNOWN,
+    scoring.OFF_LIST: OFF_LIST,
+    scoring.NOT_A_GRADE: NOT_A_GRADE,
+    scoring.DISCOUNTED: NOT_BEST,
+    scoring.LATER_ENTRY: LATER_SERIES,
 }
 ELEMENTS = {"maths": "a8_maths", "english": "a8_english", "ebacc": "a8_ebacc", "open": "a8_open"}
 
@@ -625,9 +625,9 @@ def test_the_engine_and_its_slots_agree_with_the_plain_implementation_on_any_res
     plain = plain_measures(rows, upns, catalogue, YEAR)
     assert_agree(engine.pupils, plain)
 
-    slots = engine.slots()
+    table = engine.slots()
     for upn, pupil in plain.items():
-        mine = slots.filter(pl.col("upn") == upn)
+        mine = table.filter(pl.col("upn") == upn)
         filled = mine.filter(pl.col("slot").is_not_null())
         for slot, figure in ELEMENTS.items():
             slotted = filled.filter(pl.col("slot") == slot)
@@ -636,7 +636,7 @@ def test_the_engine_and_its_slots_agree_with_the_plain_implementation_on_any_res
         left_out = Counter(
             PLAIN_REASON[reason]
             for reason in mine.get_column("reason").drop_nulls()
-            if reason != engine_words.NOT_BEST
+            if reason != slots.NOT_BEST
         )
         assert left_out == Counter(why for _qan, _grade, why in pupil.not_counted), upn
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from keystage.core.measures.ks4.pupils import PupilMeasures, pupil_rows
+from keystage.core.measures.ks4.pupils import PupilMeasures
 from keystage.core.measures.ks4.schools import (
     Z_95,
     GroupSpec,
@@ -40,6 +40,7 @@ from keystage.core.measures.ks4.schools import (
     significance,
     value_names,
 )
+from keystage.core.measures.ks4.scoring import pupil_rows
 
 SUBJECT_COLUMNS = (
     "group",
