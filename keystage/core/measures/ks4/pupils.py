@@ -96,7 +96,8 @@ class PupilMeasures:
         """One row per result (a double award: per slot) of these pupils (all if None), with the
         slot it filled or why it does not count: what an explanation reads."""
         measures = self if upns is None else self.only(upns)
-        return slots_table(measures.results, measures.scored, measures.pupils, measures.numbered)
+        # The points table is the same for any pupils: its numbers are worked out once, here.
+        return slots_table(measures.results, measures.scored, measures.pupils, self.numbered)
 
     def explain(self, upn: str) -> list[str]:
         """In words: each result and what it counted for, then the pupil's figures."""
