@@ -22,12 +22,8 @@ from keystage.core.measures.group_figures import (
     FIGURE_EXTRAS,
 )
 from keystage.core.measures.ks4 import no_progress8
-from keystage.core.measures.ks4.pupils import (
-    PUPIL_COLUMNS,
-    explanations,
-    not_counted,
-    not_counted_summary,
-)
+from keystage.core.measures.ks4.explanations import explanations, not_counted, not_counted_summary
+from keystage.core.measures.ks4.pupils import PUPIL_COLUMNS
 from keystage.core.measures.ks4.subjects import SUBJECT_COLUMNS
 from keystage.core.measures.pipeline import (
     AGGREGATED_BY,

@@ -7,7 +7,8 @@ import pytest
 from stdnum.gb import upn as stdnum_upn
 
 from keystage.core.measures.ks4.points import points_table
-from keystage.core.measures.ks4.pupils import NOT_COUNTED_REASONS, pupil_measures
+from keystage.core.measures.ks4.pupils import pupil_measures
+from keystage.core.measures.ks4.scoring import NOT_COUNTED_REASONS
 from keystage.core.measures.ks4.series import series_of
 from keystage.core.pupils.roster_csv import KS1_CODES as ROSTER_KS1_CODES
 from keystage.core.reference.dfe_files import KS4_CATALOGUE, shipped_path

@@ -8,8 +8,10 @@ from datetime import date
 import polars as pl
 
 from keystage.core.measures.ks4.estimates import load_dfe_estimates
+from keystage.core.measures.ks4.explanations import explanations
 from keystage.core.measures.ks4.points import points_table
-from keystage.core.measures.ks4.pupils import explanations, pupil_measures, with_national_floors
+from keystage.core.measures.ks4.progress import with_national_floors
+from keystage.core.measures.ks4.pupils import pupil_measures
 from keystage.core.reference.ks4_catalogue import import_dfe_2019_folder
 from keystage.core.synth import SynthSpec, generate
 from tests.core.reference.test_ks4_catalogue import DFE_2019

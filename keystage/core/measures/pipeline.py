@@ -29,7 +29,8 @@ from keystage.core.measures.ks4.estimates import Estimates
 from keystage.core.measures.ks4.ks1_value_added import Ks1Groups
 from keystage.core.measures.ks4.points import points_table
 from keystage.core.measures.ks4.prior_attainment import without_progress8
-from keystage.core.measures.ks4.pupils import PupilMeasures, pupil_measures, with_national_floors
+from keystage.core.measures.ks4.progress import with_national_floors
+from keystage.core.measures.ks4.pupils import PupilMeasures, pupil_measures
 from keystage.core.measures.ks4.schools import (
     aggregate,
     national_measures,

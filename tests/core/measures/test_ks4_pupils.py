@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from keystage.core.measures.ks4.estimates import load_dfe_estimates
 from keystage.core.measures.ks4.points import POINTS_SCHEMA
-from keystage.core.measures.ks4.pupils import pupil_measures, with_national_floors
+from keystage.core.measures.ks4.progress import with_national_floors
+from keystage.core.measures.ks4.pupils import pupil_measures
 from tests.core.measures.test_ks4_estimates import PROGRESS8
 
 JUNE = date(2024, 6, 1)
@@ -232,19 +233,22 @@ def _many_pupils() -> tuple[pl.DataFrame, pl.DataFrame]:
     return results(*table), pupils(*[f"P{n:02}" for n in range(40)])
 
 
-def test_working_a_few_pupils_at_a_time_gives_the_same_figures(points, monkeypatch):
-    import keystage.core.measures.ks4.pupils as engine
+def test_working_a_few_pupils_at_a_time_gives_the_same_figures_and_slots(points, monkeypatch):
+    import keystage.core.measures.ks4.slots as slot_rule
 
     table, roster = _many_pupils()
-    whole = pupil_measures(table, roster, points).pupils
-    monkeypatch.setattr(engine, "_CHUNK_ENTRIES", 7)  # slices of about one pupil
-    assert pupil_measures(table, roster, points).pupils.equals(whole)
+    whole = pupil_measures(table, roster, points)
+    whole_slots = whole.slots()
+    monkeypatch.setattr(slot_rule, "_CHUNK_ENTRIES", 7)  # slices of about one pupil
+    sliced = pupil_measures(table, roster, points)
+    assert sliced.pupils.equals(whole.pupils)
+    assert sliced.slots().equals(whole_slots)
 
 
 def test_a_hash_collision_never_pairs_a_result_with_the_wrong_pupil_or_grade(points, monkeypatch):
     """The fast lookups pair rows by a hash of their values; if two values ever shared it, the pair
     is refused and an exact join answers. Forced here with a hash that only looks at the length."""
-    import keystage.core.measures.ks4.pupils as engine
+    import keystage.core.measures.ks4.scoring as engine
 
     table, roster = _many_pupils()
     strangers = results(("Q01", "MATHS", "9"), ("P01", "MATHS", "99"))  # not a pupil; not a grade
@@ -271,7 +275,7 @@ def test_a_hash_collision_never_pairs_a_result_with_the_wrong_pupil_or_grade(poi
 def test_a_pair_sharing_only_a_hash_is_refused(monkeypatch, confirm):
     """The table's hashes are all different, but a frame value shares one with a table value: the
     pair is refused, whichever way pairs are confirmed."""
-    import keystage.core.measures.ks4.pupils as engine
+    import keystage.core.measures.ks4.scoring as engine
 
     original = engine._key_hash
 

@@ -11,13 +11,9 @@ from datetime import date
 import polars as pl
 import pytest
 
+from keystage.core.measures.ks4.explanations import NOT_COUNTED_COLUMNS, not_counted, not_counted_summary
 from keystage.core.measures.ks4.points import points_table
-from keystage.core.measures.ks4.pupils import (
-    NOT_COUNTED_COLUMNS,
-    not_counted,
-    not_counted_summary,
-    pupil_measures,
-)
+from keystage.core.measures.ks4.pupils import pupil_measures
 from keystage.core.measures.ks4.series import parse_series, series_of, summer
 from keystage.core.reference.ks4_catalogue import import_dfe_2019_folder
 from tests.core.reference.test_ks4_catalogue import DFE_2019

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from keystage.core.measures.ks4.pupils import PupilMeasures, pupil_rows
+from keystage.core.measures.ks4.pupils import PupilMeasures
 from keystage.core.measures.ks4.schools import (
     Z_95,
     Group,
@@ -42,6 +42,7 @@ from keystage.core.measures.ks4.schools import (
     group_codes,
     significance,
 )
+from keystage.core.measures.ks4.scoring import pupil_rows
 
 SUBJECT_COLUMNS = (
     "group",

@@ -29,7 +29,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from keystage.core.measures import pipeline
 from keystage.core.measures.group_figures import SUPPRESS_BELOW, suppressed
 from keystage.core.measures.ks4 import io
-from keystage.core.measures.ks4.pupils import PupilMeasures, not_counted, not_counted_summary
+from keystage.core.measures.ks4.explanations import not_counted, not_counted_summary
+from keystage.core.measures.ks4.pupils import PupilMeasures
 from keystage.core.measures.primary import KEY_STAGES
 from keystage.core.results.kinds import academic_year_name
 from keystage.measures import reference_choice, services, trends
