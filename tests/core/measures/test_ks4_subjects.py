@@ -21,9 +21,11 @@ import dataclasses
 import json
 import math
 
+import numpy as np
 import polars as pl
 import pytest
 
+from keystage.core.measures.ks4 import subjects
 from keystage.core.measures.ks4.pupils import pupil_measures
 from keystage.core.measures.ks4.subjects import SubjectMeasures
 from tests.core.measures.test_ks4_pupils import points, results  # noqa: F401 (points is a fixture)
@@ -173,3 +175,29 @@ def test_an_las_cohort_counts_pupils_of_schools_with_no_entries_in_the_subject(p
     assert (btec["cohort"], btec["entries"], btec["entry_share"]) == (6, 1, pytest.approx(1 / 6))
     boys = row(measures.table("la", group_columns=["sex"]), "L1", "RA1E", "sex", "male")  # F, at S2
     assert (boys["cohort"], boys["entries"]) == (3, 1)
+
+
+def test_figures_are_the_same_when_cells_are_numbered_by_sorting_rather_than_counted_in_place(
+    points,  # noqa: F811
+    monkeypatch,
+):
+    # Many schools, subjects or group values make the range of cells too wide to count in an array
+    # as long as the range: the cells present are then sorted and numbered. Forced here.
+    counted = subjects_of(points)
+    expected = [counted.table(), counted.table("trust"), counted.national()]
+    monkeypatch.setattr(subjects, "_DENSE_PER_KEY", 0)
+    monkeypatch.setattr(subjects, "_DENSE_MINIMUM", 0)
+    numbered = subjects_of(points)
+    for ours, theirs in zip(
+        [numbered.table(), numbered.table("trust"), numbered.national()], expected, strict=True
+    ):
+        assert ours.equals(theirs)
+
+
+def test_sums_of_numbers_too_large_for_floating_point_are_exact():
+    # bincount adds in floating point: whole numbers whose sums pass 2**53 are added in two halves.
+    values = np.array([2**53 - 1, 2, 2**60 + 1, -1, 7], dtype=np.int64)
+    assert float(values[0]) + float(values[1]) != 2**53 + 1  # what floating point alone would give
+    cells = subjects._Cells(np.array([0, 0, 1, 1, -1]), 2)  # the last is in no cell
+    sums = cells.sums(subjects._Whole.of(values), most=2)
+    assert sums.tolist() == [2**53 + 1, 2**60]

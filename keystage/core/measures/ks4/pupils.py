@@ -58,7 +58,8 @@ class PupilMeasures:
     """The pupil table, and each result with what happened to it (``results``, ``slots``)."""
 
     pupils: pl.DataFrame  # one row per pupil: PUPIL_COLUMNS, then the pupil table's other columns
-    # each result: upn, qan, grade, exam_date, series (as given) and numbers into the points table
+    # each result: upn, qan, grade, exam_date, series (as given), numbers into the points table (_k)
+    # and the pupils (_p: the row of its pupil when scored; subjects.py checks it still is)
     scored: pl.DataFrame
     points: pl.DataFrame  # the points table the results were scored with
     estimates_label: str | None
@@ -145,7 +146,9 @@ def pupil_measures(
     others = [c for c in table.columns if c not in PUPIL_COLUMNS]
     return PupilMeasures(
         table.select(PUPIL_COLUMNS + others),
-        scored.select("upn", "qan", "grade", "exam_date", "series", "_k", "_reason", "_by", "_by_series"),
+        scored.select(
+            "upn", "qan", "grade", "exam_date", "series", "_k", "_p", "_reason", "_by", "_by_series"
+        ),
         points,
         estimates.label if estimates else None,
         year,

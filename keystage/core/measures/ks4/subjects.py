@@ -86,7 +86,7 @@ class SubjectMeasures:
         self.pupils = measures.pupils
         self.subjects, by_row = _subjects(measures.points, descriptions or {})
         scored = measures.scored.filter((pl.col("_reason") == 0) & pl.col("_k").is_not_null())
-        pupil = pupil_rows(scored, self.pupils)
+        pupil = _pupil_numbers(scored, self.pupils)
         entries = scored.select(pl.col("_k").cast(pl.Int64), pupil.alias("_pupil")).filter(
             pl.col("_pupil").is_not_null()
         )
@@ -499,6 +499,19 @@ class SubjectMeasures:
                 "_owner", "_subject", pl.concat_str(pl.lit("["), pl.col("_pair"), pl.lit("]")).alias("grades")
             )
         )
+
+
+def _pupil_numbers(scored: pl.DataFrame, pupils: pl.DataFrame) -> pl.Series:
+    """Each result's pupil's row in ``pupils``: the one scoring found (_p) while it still names the
+    same pupil for every result (pupils may have been replaced since), else looked up again. Checking
+    is many times cheaper than looking up."""
+    if "_p" in scored.columns and scored.height:
+        found = scored.get_column("_p")
+        if found.null_count() == 0 and int(found.max()) < pupils.height:  # type: ignore[arg-type]
+            same = pupils.get_column("upn").cast(pl.String).gather(found) == scored.get_column("upn")
+            if same.all():
+                return found
+    return pupil_rows(scored, pupils)
 
 
 @dataclass(frozen=True)
