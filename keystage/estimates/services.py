@@ -35,7 +35,7 @@ from keystage.measures.background import background_for
 from keystage.measures.models import MeasureRun, PupilFigure
 from keystage.organisations.models import School
 from keystage.pupils.models import Pupil
-from keystage.reports.services import pupil_names
+from keystage.reports.pupils import pupil_names
 
 log = logging.getLogger(__name__)
 

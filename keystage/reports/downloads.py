@@ -12,15 +12,13 @@ from keystage.core.reports.catalogue import KEY_STAGE_LABELS, MeasureInfo, value
 from keystage.core.reports.workbook import Table, report_workbook
 from keystage.core.results.kinds import academic_year_name
 from keystage.organisations.models import Organisation, School
-from keystage.reports.services import (
-    Breakdown,
-    Dashboard,
-    InspectionSummary,
-    Scatter,
-    SchoolRow,
-    Source,
-    Subjects,
-)
+from keystage.reports.dashboard import Dashboard
+from keystage.reports.explore import Breakdown
+from keystage.reports.figures import Source
+from keystage.reports.inspection_summary import InspectionSummary
+from keystage.reports.scatter import Scatter
+from keystage.reports.side_by_side import SchoolRow
+from keystage.reports.subjects import Subjects
 
 
 def file_name(organisation: Organisation, key_stage: str, year: int, what: str) -> str:

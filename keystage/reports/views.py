@@ -45,10 +45,16 @@ from keystage.core.reports.charts import Point, bars_svg, scatter_svg
 from keystage.core.results.kinds import academic_year_name
 from keystage.core.roles import Action, OrgKind
 from keystage.organisations.models import LocalAuthority, Organisation, School
-from keystage.reports import downloads, exports, pdf, services
+from keystage.reports import dashboard as dashboards
+from keystage.reports import downloads, exports, figures, pdf, side_by_side
+from keystage.reports import explore as explore_reports
+from keystage.reports import inspection_summary as inspections
+from keystage.reports import pupils as pupil_reports
+from keystage.reports import scatter as scatter_plots
+from keystage.reports import subjects as subject_reports
 from keystage.reports import summaries as la_summaries
+from keystage.reports.figures import NoFigures
 from keystage.reports.models import ExportStatus, SummaryPublication
-from keystage.reports.services import NoFigures
 from keystage.returns.models import ReturnRound
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -70,7 +76,7 @@ def _key_stage(key_stage: str, year: int) -> None:
 def _context(request: HttpRequest, organisation: Organisation, key_stage: str, year: int) -> dict[str, Any]:
     """What every report page's heading and navigation need."""
     full = policy.can(request.user, Action.VIEW_REPORTS, organisation)
-    years = services.years_with_figures(key_stage)
+    years = figures.years_with_figures(key_stage)
     return {
         "organisation": organisation,
         "is_school": isinstance(organisation, School),
@@ -81,11 +87,11 @@ def _context(request: HttpRequest, organisation: Organisation, key_stage: str, y
         "years": [(y, academic_year_name(y)) for y in years],
         "full_reports": full,
         "sees_pupils": isinstance(organisation, School) and policy.sees_pupils(request.user, organisation),
-        "has_scatter": key_stage in services.SCATTER_X and full,
+        "has_scatter": key_stage in scatter_plots.SCATTER_X and full,
         "runs_returns": isinstance(organisation, LocalAuthority)
         and key_stage in la_summaries.SUMMARY_KEY_STAGES
         and policy.can(request.user, Action.RUN_LA_COLLECTIONS, organisation),
-        "no_progress8": services.no_progress8_words(key_stage, year),
+        "no_progress8": figures.no_progress8_words(key_stage, year),
     }
 
 
@@ -166,10 +172,10 @@ def index(request: HttpRequest) -> HttpResponse:
         schools = []
         if full and specific.org_kind is not OrgKind.SCHOOL:
             schools = [
-                (school, services.key_stages_of(school)) for school in specific.schools().order_by("name")
+                (school, figures.key_stages_of(school)) for school in specific.schools().order_by("name")
             ]
         entries.append(
-            {"organisation": specific, "key_stages": services.key_stages_of(specific), "schools": schools}
+            {"organisation": specific, "key_stages": figures.key_stages_of(specific), "schools": schools}
         )
     return render(request, "reports/index.html", {"entries": entries})
 
@@ -187,7 +193,7 @@ def dashboard(request: HttpRequest, org_id: int, key_stage: str, year: int) -> H
     organisation = _organisation(request, org_id, governor=True)
     context = _context(request, organisation, key_stage, year)
     try:
-        report = services.dashboard(organisation, key_stage, year)
+        report = dashboards.dashboard(organisation, key_stage, year)
     except NoFigures as error:
         return _no_figures(request, context, error)
     if not context["full_reports"]:  # a governor: the headline figures, without places among schools
@@ -215,7 +221,7 @@ def explore(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
     filters = Filters.parse({key: request.GET.getlist(key) for key in request.GET}, groups)
     switch = request.GET.get("comparator") == "like"
     try:
-        report = services.explore(
+        report = explore_reports.explore(
             organisation, key_stage, year, request.GET.get("measure", ""), filters, switch=switch
         )
     except NoFigures as error:
@@ -259,12 +265,12 @@ def scatter(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
     value = request.GET.get("value", "")
     value = value if value in values else values[0]
     try:
-        run = services.run_for(key_stage, year)
-        plot = services.scatter(run, organisation, request.GET.get("y", ""), group, value)
+        run = figures.run_for(key_stage, year)
+        plot = scatter_plots.scatter(run, organisation, request.GET.get("y", ""), group, value)
     except NoFigures as error:
         return _no_figures(request, context, error)
     names = (
-        services.pupil_names(services.school_ids(organisation), year, (p[0] for p in plot.points))
+        pupil_reports.pupil_names(figures.school_ids(organisation), year, (p[0] for p in plot.points))
         if named
         else {}
     )
@@ -325,7 +331,7 @@ def scatter(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
         rows=rows,
         named=named,
         chosen_label=chosen_label,
-        y_options=services.measures_for_scatter(key_stage, run).values(),
+        y_options=scatter_plots.measures_for_scatter(key_stage, run).values(),
         highlight_options=[(g, GROUP_LABELS[g]) for g in groups_for(key_stage)],
         value_options=[(v, value_label(group, v)) for v in values],
         download_query=_query_without_format(request),
@@ -353,7 +359,7 @@ def schools(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
     sort = request.GET.get("sort", "")
     descending = request.GET.get("order", "desc") != "asc"
     try:
-        rows, shown, own, source = services.schools_side_by_side(
+        rows, shown, own, source = side_by_side.schools_side_by_side(
             organisation, key_stage, year, sort=sort, descending=descending
         )
     except NoFigures as error:
@@ -387,7 +393,7 @@ def subjects(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Ht
     context = _context(request, organisation, key_stage, year)
     group, _, value = request.GET.get("pupils", "all:all").partition(":")
     try:
-        report = services.subjects(
+        report = subject_reports.subjects(
             organisation, year, group=group, value=value, subject=request.GET.get("subject", "")
         )
     except NoFigures as error:
@@ -439,7 +445,7 @@ def inspection(request: HttpRequest, org_id: int, key_stage: str, year: int) -> 
         raise Http404("The inspection summary is per school.")
     context = _context(request, organisation, key_stage, year)
     try:
-        report = services.inspection_summary(organisation, key_stage, year)
+        report = inspections.inspection_summary(organisation, key_stage, year)
     except NoFigures as error:
         return _no_figures(request, context, error)
     if _wants(request, "xlsx"):
@@ -545,10 +551,10 @@ def pupils(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Http
     sort = request.GET.get("sort", "name")
     descending = request.GET.get("order") == "desc"
     try:
-        run = services.run_for(key_stage, year)
+        run = figures.run_for(key_stage, year)
     except NoFigures as error:
         return _no_figures(request, context, error)
-    rows, columns = services.pupil_list(run, school, search=search, sort=sort, descending=descending)
+    rows, columns = pupil_reports.pupil_list(run, school, search=search, sort=sort, descending=descending)
     file = "xlsx" if _wants(request, "xlsx") else "pdf" if _wants(request, "pdf") else ""
     if not (file == "pdf" and _queues(request, len(rows))):  # a queued PDF is audited when it is drawn
         record(
@@ -577,10 +583,10 @@ def pupil(request: HttpRequest, org_id: int, key_stage: str, year: int, upn: str
     school = _pupil_school(request, org_id)
     context = _context(request, school, key_stage, year)
     try:
-        run = services.run_for(key_stage, year)
+        run = figures.run_for(key_stage, year)
     except NoFigures as error:
         return _no_figures(request, context, error)
-    detail = services.pupil_detail(run, school, upn[:13])
+    detail = pupil_reports.pupil_detail(run, school, upn[:13])
     if detail is None:
         raise Http404("No such pupil in this school's figures.")
     file = _wants(request, "pdf")
