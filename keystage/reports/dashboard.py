@@ -20,11 +20,7 @@ from keystage.core.reports.catalogue import (
 )
 from keystage.core.results.kinds import academic_year_name
 from keystage.measures import trends as measure_trends
-from keystage.measures.models import (
-    MeasureRun,
-    RunStatus,
-    SchoolFigure,
-)
+from keystage.measures.models import MeasureRun, RunStatus, SchoolFigure
 from keystage.organisations.models import Organisation, School
 from keystage.reports.figures import (
     Headline,

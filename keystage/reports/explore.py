@@ -8,15 +8,8 @@ from dataclasses import dataclass
 from keystage.core.measures.group_figures import Measure
 from keystage.core.measures.ks4.schools import comparator_for
 from keystage.core.reports.breakdown import Filters, breakdown
-from keystage.core.reports.catalogue import (
-    MeasureInfo,
-    groups_for,
-    ordered,
-    value_label,
-)
-from keystage.measures.models import (
-    MeasureRun,
-)
+from keystage.core.reports.catalogue import MeasureInfo, groups_for, ordered, value_label
+from keystage.measures.models import MeasureRun
 from keystage.organisations.models import Organisation
 from keystage.reports.figures import (
     NoFigures,

@@ -29,12 +29,7 @@ from keystage.core.reports.catalogue import (
 )
 from keystage.core.results.kinds import academic_year_name
 from keystage.measures import services as measures
-from keystage.measures.models import (
-    MeasureRun,
-    PrimaryFigure,
-    RunStatus,
-    SchoolFigure,
-)
+from keystage.measures.models import MeasureRun, PrimaryFigure, RunStatus, SchoolFigure
 from keystage.organisations.models import Organisation, School
 from keystage.results.models import Collection
 from keystage.results.services import kinds_for

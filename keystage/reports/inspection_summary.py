@@ -8,12 +8,7 @@ from typing import Any
 
 from keystage.core.measures.ks4.schools import comparator_for
 from keystage.core.reports import inspection
-from keystage.core.reports.catalogue import (
-    KEY_STAGE_LABELS,
-    PRIMARY_HEADLINES,
-    ks4_headlines,
-    value_label,
-)
+from keystage.core.reports.catalogue import KEY_STAGE_LABELS, PRIMARY_HEADLINES, ks4_headlines, value_label
 from keystage.core.results.kinds import academic_year_name
 from keystage.measures import services as measures
 from keystage.organisations.models import School

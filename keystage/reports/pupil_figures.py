@@ -10,14 +10,8 @@ import polars as pl
 from keystage.core.measures import pipeline
 from keystage.core.measures.group_figures import Measure
 from keystage.core.measures.primary import KEY_STAGES
-from keystage.core.reports.catalogue import (
-    KS4_PUPIL_MEASURES,
-)
-from keystage.measures.models import (
-    MeasureRun,
-    PrimaryPupilFigure,
-    PupilFigure,
-)
+from keystage.core.reports.catalogue import KS4_PUPIL_MEASURES
+from keystage.measures.models import MeasureRun, PrimaryPupilFigure, PupilFigure
 from keystage.organisations.models import Organisation
 from keystage.reports.figures import school_ids
 

@@ -10,16 +10,8 @@ from typing import Any
 
 from keystage.core.measures.ks4 import ks1_value_added as ks1
 from keystage.core.measures.ks4.prior_attainment import without_progress8
-from keystage.core.reports.catalogue import (
-    KS4_KS1_VA_MEASURES,
-    KS4_MEASURES,
-    PRIMARY_HEADLINES,
-)
-from keystage.measures.models import (
-    MeasureRun,
-    PrimaryPupilFigure,
-    PupilFigure,
-)
+from keystage.core.reports.catalogue import KS4_KS1_VA_MEASURES, KS4_MEASURES, PRIMARY_HEADLINES
+from keystage.measures.models import MeasureRun, PrimaryPupilFigure, PupilFigure
 from keystage.organisations.models import School
 from keystage.pupils.models import Pupil
 from keystage.reports.figures import measure_infos

@@ -10,14 +10,9 @@ import polars as pl
 from keystage.core.measures.ks4.estimates import ELEMENTS
 from keystage.core.measures.ks4.prior_attainment import without_progress8
 from keystage.core.measures.ks4.schools import GROUPS
-from keystage.core.reports.catalogue import (
-    KEY_STAGE_LABELS,
-    MeasureInfo,
-)
+from keystage.core.reports.catalogue import KEY_STAGE_LABELS, MeasureInfo
 from keystage.core.results.kinds import academic_year_name
-from keystage.measures.models import (
-    MeasureRun,
-)
+from keystage.measures.models import MeasureRun
 from keystage.organisations.models import Organisation
 from keystage.reports.figures import NoFigures, measure_infos
 from keystage.reports.pupil_figures import pupil_table

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from keystage.core.reports.catalogue import (
-    PRIMARY_HEADLINES,
-    MeasureInfo,
-    ks4_headlines,
-)
-from keystage.measures.models import (
-    PrimaryFigure,
-    SchoolFigure,
-)
+from keystage.core.reports.catalogue import PRIMARY_HEADLINES, MeasureInfo, ks4_headlines
+from keystage.measures.models import PrimaryFigure, SchoolFigure
 from keystage.organisations.models import Organisation, School
 from keystage.reports.figures import (
     Headline,

@@ -15,9 +15,7 @@ from keystage.core.reports.catalogue import (
     significance_shown,
 )
 from keystage.core.results.kinds import academic_year_name
-from keystage.measures.models import (
-    SubjectFigure,
-)
+from keystage.measures.models import SubjectFigure
 from keystage.organisations.models import Organisation, School
 from keystage.reports.figures import NoFigures, Source, run_for, source_of
 
