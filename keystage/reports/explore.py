@@ -35,6 +35,10 @@ class BreakdownRow:
     comparator: str = ""  # which national group it is compared with, when not like for like
 
     @property
+    def all_pupils(self) -> bool:
+        return self.group == "all"
+
+    @property
     def value_label(self) -> str:
         return "" if self.group == "all" else value_label(self.group, self.value)
 

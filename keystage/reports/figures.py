@@ -143,6 +143,38 @@ def source_of(run: MeasureRun) -> Source:
     return Source(run, provisional, deadline, collected=bool(collections))
 
 
+@dataclass(frozen=True)
+class SignificanceShown:
+    """A significance as worded beside printed figures (catalogue.significance_shown): "above",
+    "below", "in line", "not significant" or "" (none)."""
+
+    shown: str
+
+    @property
+    def colour(self) -> str:
+        """The tag of a significant difference: green above national, red below; "" otherwise."""
+        return {"above": "green", "below": "red"}.get(self.shown, "")
+
+    @property
+    def tag(self) -> str:
+        """Sig+ (or Sig and a minus sign) beside a figure significantly above (below) national; "" else."""
+        return {"above": "Sig+", "below": "Sig\u2212"}.get(self.shown, "")
+
+    @property
+    def short(self) -> str:
+        """E.g. "Significantly above", "In line with national"; "" with no significance."""
+        if self.shown in ("above", "below"):
+            return f"Significantly {self.shown}"
+        return {"in line": "In line with national", "not significant": "Not significantly different"}.get(
+            self.shown, ""
+        )
+
+    @property
+    def against_national(self) -> str:
+        """E.g. "Significantly above national", "Not significantly different"."""
+        return f"{self.short} national" if self.colour else self.short
+
+
 @dataclass
 class Headline:
     info: MeasureInfo
@@ -173,6 +205,10 @@ class Headline:
         """Its significance as worded beside the figures printed: "above" or "below" national only
         when they print that way, "in line" when they print the same (catalogue.significance_shown)."""
         return significance_shown(self.significance, self.figure, self.national, self.info.kind)
+
+    @property
+    def significance_shown(self) -> SignificanceShown:
+        return SignificanceShown(self.compared)
 
     @property
     def ci_text(self) -> str:

@@ -14,6 +14,7 @@ from keystage.measures import services as measures
 from keystage.organisations.models import School
 from keystage.reports.figures import (
     NoFigures,
+    SignificanceShown,
     Source,
     figure_rows,
     headline_of,
@@ -55,9 +56,13 @@ class InspectionSummary:
     to_investigate: list[inspection.Statement]
 
     @property
-    def table(self) -> list[tuple[inspection.Evidence, list[str]]]:
-        """Each headline measure with its figure in each year, as shown."""
-        return [(e, e.row(self.years)) for e in self.headlines]
+    def year_names(self) -> list[str]:
+        return [academic_year_name(y) for y in self.years]
+
+    @property
+    def table(self) -> list[tuple[inspection.Evidence, list[str], SignificanceShown]]:
+        """Each headline measure with its figure in each year, as shown, and its latest significance."""
+        return [(e, e.row(self.years), SignificanceShown(e.significance)) for e in self.headlines]
 
 
 def inspection_summary(school: School, key_stage: str, year: int) -> InspectionSummary:

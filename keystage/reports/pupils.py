@@ -1,5 +1,6 @@
-"""Pupils by name (for named roles only; the read services check and audit): the pupil list, one
-pupil's figures and how they were worked out, and pupils' names from the roster or their upload."""
+"""Pupils by name (named roles only: services.py checks the role and audits each look): the pupil
+list, one pupil's figures and how they were worked out, and pupils' names from the roster or their
+upload."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from django.urls import reverse
+
 from keystage.core.measures.ks4 import ks1_value_added as ks1
 from keystage.core.measures.ks4.prior_attainment import without_progress8
 from keystage.core.reports.catalogue import KS4_KS1_VA_MEASURES, KS4_MEASURES, PRIMARY_HEADLINES
 from keystage.measures.models import MeasureRun, PrimaryPupilFigure, PupilFigure
-from keystage.organisations.models import School
+from keystage.organisations.models import Organisation, School
 from keystage.pupils.models import Pupil
 from keystage.reports.figures import measure_infos
 from keystage.results.models import SubmittedPupil
@@ -37,6 +40,13 @@ def pupil_names(school_ids: Iterable[int], year: int, upns: Iterable[str]) -> di
         ).values_list("upn", "forename", "surname"):
             names.setdefault(upn, f"{surname}, {forename}")
     return names
+
+
+def pupil_address(organisation: Organisation, key_stage: str, year: int) -> str:
+    """A pupil's page with "UPN" in the pupil's place (a school's pupils only; "" for a trust or LA)."""
+    if not isinstance(organisation, School):
+        return ""
+    return reverse("reports:pupil", args=[organisation.pk, key_stage, year, "UPN"])
 
 
 KS4_PUPIL_COLUMNS = (

@@ -3,7 +3,9 @@ without Progress 8; KS2 against KS1), one pupil group highlighted."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -11,6 +13,7 @@ from keystage.core.measures.ks4.estimates import ELEMENTS
 from keystage.core.measures.ks4.prior_attainment import without_progress8
 from keystage.core.measures.ks4.schools import GROUPS
 from keystage.core.reports.catalogue import KEY_STAGE_LABELS, MeasureInfo
+from keystage.core.reports.charts import Point, scatter_svg
 from keystage.core.results.kinds import academic_year_name
 from keystage.measures.models import MeasureRun
 from keystage.organisations.models import Organisation
@@ -80,3 +83,44 @@ def scatter(run: MeasureRun, organisation: Organisation, y: str, group: str, val
     plotted = table.drop_nulls(["x", "y"])
     points = [(upn, x, yv, bool(h)) for upn, x, yv, h in plotted.iter_rows()]
     return Scatter(info, x_label, group, value, points, table.height - plotted.height)
+
+
+def drawn(
+    plot: Scatter, *, title: str, highlight: str, names: Mapping[str, str] | None, link: str = ""
+) -> tuple[str, list[dict[str, Any]]]:
+    """The chart (SVG) and its table of every pupil plotted, by prior attainment. With ``names`` (named
+    roles only) each point and row names its pupil, and, given ``link`` (a pupil page's address with
+    "UPN" in it), each point links to the pupil; without, no pupil is identified."""
+    named = names is not None
+    known = names or {}
+    points = [
+        Point(
+            x,
+            y,
+            highlighted,
+            ref=upn if named else "",
+            label=f"{known.get(upn, upn)}: {plot.y.format(y)}" if named else "",
+        )
+        for upn, x, y, highlighted in plot.points
+    ]
+    svg = scatter_svg(
+        points,
+        title=title,
+        x_label=plot.x_label,
+        y_label=plot.y.label,
+        highlight=highlight,
+        others="other pupils",
+        link=(lambda p: link.replace("UPN", p.ref)) if named and link else None,
+        zero_line=plot.y.kind == "progress",
+    )
+    rows = [
+        {
+            "name": known.get(upn, "") if named else "",
+            "upn": upn if named else "",
+            "x": x,
+            "y": plot.y.format(y),
+            "highlighted": h,
+        }
+        for upn, x, y, h in sorted(plot.points, key=lambda p: (p[1], p[2]))
+    ]
+    return svg, rows

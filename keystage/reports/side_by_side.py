@@ -18,12 +18,32 @@ from keystage.reports.figures import (
     source_of,
 )
 
+# Measures with columns of their own beside their figure (on the page and in the workbook).
+BESIDE: dict[str, tuple[str, ...]] = {
+    "p8": ("P8 confidence interval", "P8 banding"),
+    "ks1_va": ("Value added confidence interval",),
+}
+
+
+def beside(figure: Headline) -> list[str]:
+    """A school's figure in its measure's columns of BESIDE: its interval, and Progress 8's banding."""
+    if figure.info.key == "p8":
+        return [figure.ci_text, figure.banding]
+    if figure.info.key == "ks1_va":
+        return [figure.ci_text]
+    return []
+
 
 @dataclass
 class SchoolRow:
     school: School
     cohort: int
-    figures: dict[str, Headline]
+    figures: dict[str, Headline]  # by measure, in the order the measures are shown
+
+    @property
+    def cells(self) -> list[tuple[Headline, list[str]]]:
+        """Each measure's figure with what it shows beside it."""
+        return [(figure, beside(figure)) for figure in self.figures.values()]
 
 
 def schools_side_by_side(

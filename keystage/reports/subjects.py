@@ -8,16 +8,19 @@ from typing import Any
 
 from keystage.core.measures.group_figures import SUPPRESS_BELOW
 from keystage.core.reports.catalogue import (
+    GROUP_LABELS,
     NO_FIGURE,
     format_figure,
     group_values,
     groups_for,
     significance_shown,
+    value_label,
 )
+from keystage.core.reports.charts import bars_svg
 from keystage.core.results.kinds import academic_year_name
 from keystage.measures.models import SubjectFigure
 from keystage.organisations.models import Organisation, School
-from keystage.reports.figures import NoFigures, Source, run_for, source_of
+from keystage.reports.figures import NoFigures, SignificanceShown, Source, run_for, source_of
 
 
 @dataclass
@@ -33,6 +36,10 @@ class SubjectRow:
     va_ci: str
     significance: str
     suppressed: bool
+
+    @property
+    def significance_shown(self) -> SignificanceShown:
+        return SignificanceShown(self.significance)
 
 
 @dataclass
@@ -52,6 +59,42 @@ class Subjects:
     source: Source
     chosen: SubjectRow | None = None  # the subject whose grades are shown
     grades: list[SubjectGrade] = field(default_factory=list)
+
+    @property
+    def chosen_group(self) -> str:
+        """The pupils shown, as the page's choice of pupils names them ("group:value")."""
+        return f"{self.group}:{self.value}"
+
+    @property
+    def group_name(self) -> str:
+        if self.group == "all":
+            return "All pupils"
+        return f"{GROUP_LABELS[self.group]}: {value_label(self.group, self.value)}"
+
+
+def pupil_group_choices() -> list[tuple[str, str]]:
+    """The pupils a subjects report can be of: all, or one KS4 pupil group ("group:value", its name)."""
+    return [("all:all", "All pupils")] + [
+        (f"{g}:{v}", f"{GROUP_LABELS[g]}: {value_label(g, v)}")
+        for g in groups_for("ks4")
+        for v in group_values(g)
+    ]
+
+
+def grades_chart(report: Subjects, organisation: Organisation, year: int) -> str:
+    """The chosen subject's grades at the organisation beside national, as SVG ("" with none chosen)."""
+    if report.chosen is None:
+        return ""
+    return bars_svg(
+        [g.grade for g in report.grades],
+        [
+            (organisation.name, [g.share for g in report.grades]),
+            ("National", [g.national_share for g in report.grades]),
+        ],
+        title=f"{report.chosen.name}: grades at {organisation.name} and nationally, "
+        f"{academic_year_name(year)}",
+        x_label="Grade",
+    )
 
 
 def subjects(

@@ -49,6 +49,11 @@ def schools_with_figures(la: LocalAuthority, key_stage: str, year: int) -> list[
     return [s for s in la.schools().order_by("name") if s.pk in counted]
 
 
+def rounds_of(la: LocalAuthority, key_stage: str, year: int) -> list[ReturnRound]:
+    """The LA's return rounds of the year whose returns are of the key stage (what summaries go through)."""
+    return [r for r in ReturnRound.objects.filter(la=la, year=year) if r.tag_info.key_stage == key_stage]
+
+
 def summary_context(school: School, la: LocalAuthority, key_stage: str, year: int) -> dict[str, Any]:
     """What a school's summary report shows: its headline figures beside the LA's and national, and each
     of its pupils' results."""
