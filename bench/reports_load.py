@@ -90,7 +90,7 @@ import json, sys, django
 django.setup()
 from keystage.organisations.models import School
 from keystage.measures import services as measures
-from keystage.reports.services import years_with_figures
+from keystage.reports.figures import years_with_figures
 found = {}
 for key, dfe, stage in (("secondary", sys.argv[1], "ks4"), ("primary", sys.argv[2], "ks2")):
     school = School.objects.filter(dfe_number=dfe).first()

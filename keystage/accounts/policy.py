@@ -90,6 +90,14 @@ def is_platform_staff(user: Any) -> bool:
     return bool(getattr(user, "is_active", False) and getattr(user, "is_staff", False))
 
 
+def reads_reports(user: Any, organisation: Organisation) -> bool:
+    """Whether the person reads any of the organisation's reports: all of them, or, as its governors
+    do, the dashboard's headline figures."""
+    return can(user, Action.VIEW_REPORTS, organisation) or can(
+        user, Action.VIEW_GOVERNOR_REPORTS, organisation
+    )
+
+
 def sees_pupils(user: Any, organisation: Organisation) -> bool:
     """Whether the person sees pupil-level figures in the organisation's reports and estimates (names,
     UPNs, each pupil's results): they may view its reports and its pupils' data."""

@@ -30,7 +30,8 @@ from keystage.core.results.kinds import KINDS, academic_year_name
 from keystage.core.roles import Action
 from keystage.estimates import services as estimates
 from keystage.organisations.models import School
-from keystage.reports import services as reports
+from keystage.reports import dashboard as dashboards
+from keystage.reports import figures as report_figures
 from keystage.results import downloads, pages, upload_checks, uploading
 from keystage.results import services as results
 from keystage.results.models import Collection, Upload, UploadStatus
@@ -458,7 +459,8 @@ def school_measures(request: HttpRequest, dfe: str) -> HttpResponse:
     if not full and not policy.can(request.user, Action.VIEW_GOVERNOR_REPORTS, school):
         raise ApiError(403, "forbidden", f"You may not read the reports of {school.name}.")
     offered = {
-        key_stage: [y for y, _name in years] for key_stage, _label, years in reports.key_stages_of(school)
+        key_stage: [y for y, _name in years]
+        for key_stage, _label, years in report_figures.key_stages_of(school)
     }
     wanted = request.GET.get("key_stage", "").strip().lower()
     if "key_stage" in request.GET and wanted not in KEY_STAGE_LABELS:
@@ -473,8 +475,8 @@ def school_measures(request: HttpRequest, dfe: str) -> HttpResponse:
         raise ApiError(404, "no_figures", f"{school.name} has no {what + ' ' if what else ''}figures yet.")
     year = _year(request.GET["year"]) if "year" in request.GET else offered[key_stage][0]
     try:
-        report = reports.dashboard(school, key_stage, year)
-    except reports.NoFigures as error:
+        report = dashboards.dashboard(school, key_stage, year)
+    except report_figures.NoFigures as error:
         raise ApiError(404, "no_figures", str(error)) from None
     return JsonResponse(
         {
@@ -495,7 +497,7 @@ def school_measures(request: HttpRequest, dfe: str) -> HttpResponse:
     )
 
 
-def _headline_json(headline: reports.Headline, *, places: bool) -> dict[str, Any]:
+def _headline_json(headline: report_figures.Headline, *, places: bool) -> dict[str, Any]:
     info = headline.info
     return {
         "key": info.key,

@@ -11,7 +11,7 @@ from pathlib import Path
 from keystage.core.measures.pipeline import MeasuresError
 from keystage.core.synth import SynthSpec
 from keystage.core.synth.ks5 import synthetic_ks5_year
-from keystage.estimates import services
+from keystage.estimates import fitting, services
 from keystage.estimates.models import Ks5Dataset, Transition
 from keystage.measures.demo import DEMO_SEED, demo_background_scale
 from keystage.measures.reference_choice import catalogue_from
@@ -24,12 +24,12 @@ def load_demo_estimates(year: int | None = None) -> list[str]:
     done = []
     if not Ks5Dataset.objects.filter(year=fitted_on).exists():
         # Without a KS4 catalogue there is no dataset, and the KS5 fit then says why.
-        with contextlib.suppress(MeasuresError, services.EstimatesServiceError):
+        with contextlib.suppress(MeasuresError, fitting.EstimatesServiceError):
             load_demo_ks5(fitted_on)
     for transition, contextual in [(t, c) for t in Transition for c in (False, True)]:
         if services.latest_fit(transition, contextual=contextual) is not None:
             continue
-        fit, new = services.request_fit(
+        fit, new = fitting.request_fit(
             transition=transition,
             years=[fitted_on],
             contextual=contextual,
@@ -38,7 +38,7 @@ def load_demo_estimates(year: int | None = None) -> list[str]:
         )
         if not new:
             continue
-        fit = services.run_fit(fit.pk)  # a failure is recorded on the fit, with the reason
+        fit = fitting.run_fit(fit.pk)  # a failure is recorded on the fit, with the reason
         if fit.status == "complete":
             done.append(str(fit))
     return done
@@ -52,4 +52,4 @@ def load_demo_ks5(year: int) -> Ks5Dataset:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"synthetic-ks5-{year}.csv"
         synthetic_ks5_year(spec, catalogue).write_csv(path)
-        return services.import_ks5(path, year)
+        return fitting.import_ks5(path, year)

@@ -75,6 +75,11 @@ class EstimatesFit(models.Model):
         kind = " (contextual)" if self.contextual else ""
         return f"{self.get_transition_display()}{kind} on {years}: fit {self.pk} ({self.status})"
 
+    @property
+    def is_complete(self) -> bool:
+        """Fitted whole: pages score pupils with it."""
+        return self.status == FitStatus.COMPLETE
+
 
 class Ks5Dataset(models.Model):
     """A year's national KS5 (A level) outcomes, imported from a file in the documented format

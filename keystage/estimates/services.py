@@ -1,303 +1,41 @@
-"""Estimates in the platform: fitting a transition on the national data of its years (queued, then run by
-the worker), and scoring a school's pupils with the newest complete fit."""
+"""Estimates for the people reading them: a school's pupils scored with the newest complete fit of a
+transition (its year groups for every reader of the school's reports, each pupil for named roles), the
+API's document of them, and the pages' reads, each for the person asking: it checks their role
+(``accounts.policy``), writes the audit record when pupils are shown or downloaded, and returns what
+that person may see. Fitting is in fitting.py."""
 
 from __future__ import annotations
 
-import io
-import logging
 from dataclasses import dataclass
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import polars as pl
-from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 
+from keystage.accounts import policy
+from keystage.audit.log import record
+from keystage.audit.models import AuditAction
 from keystage.core.estimates import report
 from keystage.core.estimates.ambition import LEVELS
-from keystage.core.estimates.datasets import OutcomeData, ks2_outcomes, ks4_outcomes, pupil_frame
-from keystage.core.estimates.engine import FittedOutcome, fit_outcomes, score
-from keystage.core.estimates.ks5 import ks5_outcomes, read_ks5_outcomes
-from keystage.core.estimates.model import EstimatesError
-from keystage.core.measures import characteristics, pipeline
-from keystage.core.measures.ks4.points import points_table
-from keystage.core.measures.ks4.pupils import ks2_prior_attainment, pupil_measures
-from keystage.core.measures.ks4.subjects import SubjectMeasures
-from keystage.core.measures.pipeline import MeasuresError
+from keystage.core.estimates.datasets import pupil_frame
+from keystage.core.estimates.engine import FittedOutcome, score
+from keystage.core.measures import characteristics
+from keystage.core.measures.group_figures import SUPPRESS_BELOW
+from keystage.core.measures.ks4.pupils import ks2_prior_attainment
 from keystage.core.measures.primary import progress
-from keystage.core.refusals import Refused
-from keystage.core.results.kinds import academic_year_name
-from keystage.estimates.models import EstimatesFit, FitStatus, Ks5Dataset, Transition
-from keystage.measures import loading, reference_choice
-from keystage.measures.background import background_for
+from keystage.core.reports.charts import bars_svg
+from keystage.core.roles import Action
+from keystage.estimates.fitting import EstimatesServiceError, request_fit
+from keystage.estimates.models import EstimatesFit, FitStatus, Transition
 from keystage.measures.models import MeasureRun, PupilFigure
-from keystage.organisations.models import School
+from keystage.organisations.models import Organisation, School
 from keystage.pupils.models import Pupil
-from keystage.reports.services import pupil_names
-
-log = logging.getLogger(__name__)
+from keystage.reports.pupils import pupil_names
 
 # The year groups whose pupils have KS4 ahead of them and KS2 behind them.
 KS4_YEAR_GROUPS = (7, 8, 9, 10, 11)
-KS2_YEAR_GROUPS = (3, 4, 5, 6)
-LOST_AFTER = timedelta(
-    hours=2
-)  # a national fit takes about a minute  # KS1 behind them, KS2 ahead (Year 6: this summer)
-
-
-class EstimatesServiceError(Refused):
-    """Something a person asked for that cannot be done, with the reason in words."""
-
-
-def request_fit(
-    *,
-    transition: str,
-    years: list[int],
-    contextual: bool = False,
-    requested_by: Any = None,
-    source: str = "command",
-    enqueue: bool = True,
-) -> tuple[EstimatesFit, bool]:
-    """Queue a fit (and, with ``enqueue``, its task once the transaction commits; without, the caller
-    runs it with ``run_fit``). A fit of the same transition already waiting is returned instead of a
-    second one (``False``): a double click queues one."""
-    if transition not in Transition.values:
-        raise EstimatesServiceError(
-            f"There are no estimates “{transition}”; choose {', '.join(Transition.values)}."
-        )
-    chosen = sorted(set(years))
-    if not chosen:
-        raise EstimatesServiceError("Choose at least one year of national data to fit the estimates on.")
-    from keystage.estimates.tasks import fit_estimates
-
-    give_up_on_lost_fits(transition, contextual)
-    try:
-        with transaction.atomic():
-            fit = EstimatesFit.objects.create(
-                transition=transition,
-                years=chosen,
-                contextual=contextual,
-                requested_by=requested_by if getattr(requested_by, "pk", None) else None,
-                source=source,
-            )
-    except IntegrityError:
-        waiting = EstimatesFit.objects.filter(
-            transition=transition, contextual=contextual, status__in=[FitStatus.QUEUED, FitStatus.RUNNING]
-        ).first()
-        if waiting is None:  # it finished between the two statements: try once more
-            return request_fit(
-                transition=transition,
-                years=years,
-                contextual=contextual,
-                requested_by=requested_by,
-                source=source,
-                enqueue=enqueue,
-            )
-        return waiting, False
-    if enqueue:
-        transaction.on_commit(lambda: _enqueue(fit.pk, fit_estimates))
-    return fit, True
-
-
-def give_up_on_lost_fits(transition: str, contextual: bool) -> int:
-    """A fit queued or running for longer than ``LOST_AFTER`` (its worker stopped, or it was never
-    handed to one) is marked failed, so that it no longer blocks a new fit of the same estimates."""
-    cutoff = timezone.now() - LOST_AFTER
-    return EstimatesFit.objects.filter(
-        transition=transition,
-        contextual=contextual,
-        status__in=[FitStatus.QUEUED, FitStatus.RUNNING],
-        queued_at__lt=cutoff,
-    ).update(
-        status=FitStatus.FAILED,
-        message=f"No worker finished this fit within {int(LOST_AFTER.total_seconds() // 3600)} hours; "
-        "it was given up so another could run.",
-        finished_at=timezone.now(),
-    )
-
-
-def _enqueue(fit_id: int, fit_task: Any) -> None:
-    result = fit_task.enqueue(fit_id)
-    EstimatesFit.objects.filter(pk=fit_id).update(task_id=str(result.id))
-
-
-def run_fit(fit_id: int) -> EstimatesFit:
-    """Fit a queued set of estimates (the worker's task; ``keystage estimates fit --now`` too). A fit
-    another worker has taken, or already done, is left alone."""
-    claimed = EstimatesFit.objects.filter(pk=fit_id, status=FitStatus.QUEUED).update(
-        status=FitStatus.RUNNING, started_at=timezone.now()
-    )
-    fit = EstimatesFit.objects.get(pk=fit_id)
-    if not claimed:
-        return fit
-    try:
-        outcomes, backgrounds = national_outcomes(fit.transition, list(fit.years))
-        fitted, skipped = fit_outcomes(outcomes, contextual=fit.contextual)
-        if not fitted:
-            raise EstimatesServiceError("No outcome could be fitted: " + "; ".join(skipped))
-        with_prior = outcomes[0].frame.filter(pl.col("prior").is_not_null())
-        fit.outcomes = [outcome.to_dict() for outcome in fitted]
-        fit.skipped = skipped
-        fit.pupils = max(outcome.model.pupils for outcome in fitted)  # those the models counted
-        fit.schools = with_prior.get_column("school").n_unique()
-        fit.background = "; ".join(backgrounds)
-        fit.status = FitStatus.COMPLETE
-    except Exception as error:  # the fit says why it failed rather than staying "running"
-        if isinstance(error, EstimatesServiceError | MeasuresError):
-            log.info("Estimates fit %s cannot be made: %s", fit_id, error)
-        else:
-            log.exception("Estimates fit %s failed", fit_id)
-        fit.status = FitStatus.FAILED
-        fit.message = str(error) or error.__class__.__name__
-    fit.finished_at = timezone.now()
-    # Only what the fit wrote: the task id, set when it was queued, stays.
-    fit.save(
-        update_fields=[
-            "outcomes", "skipped", "pupils", "schools", "background", "status", "message", "finished_at",
-        ]
-    )  # fmt: skip
-    return fit
-
-
-def national_outcomes(transition: str, years: list[int]) -> tuple[list[OutcomeData], list[str]]:
-    """The outcomes to fit for ``transition`` on the national data of ``years``, and the synthetic
-    backgrounds counted."""
-    if transition == Transition.KS2_KS4:
-        pupils, entries, backgrounds = ks4_national_tables(years)
-        return ks4_outcomes(pupils, entries), backgrounds
-    if transition == Transition.KS1_KS2:
-        frame, backgrounds = ks2_national_table(years)
-        return ks2_outcomes(
-            frame, pipeline.primary_framework("ks2", max(years)), progress.load_tables()
-        ), backgrounds
-    if transition == Transition.KS4_KS5:
-        table, sources = ks5_national_table(years)
-        return ks5_outcomes(table), sources
-    raise EstimatesServiceError(f"{Transition(transition).label} estimates cannot be fitted yet.")
-
-
-def import_ks5(path: Path, year: int, *, imported_by: Any = None) -> Ks5Dataset:
-    """Check a national KS5 outcomes file (format: keystage.core.estimates.ks5) and keep it as ``year``'s,
-    replacing any before. A file with problems is refused whole, with every kind of problem named."""
-    try:
-        rows = read_ks5_outcomes(path)
-    except EstimatesError as error:
-        raise EstimatesServiceError(str(error)) from None
-    buffer = io.BytesIO()
-    rows.write_parquet(buffer)
-    try:
-        with transaction.atomic():
-            dataset = _replace_ks5(rows, buffer.getvalue(), path, year, imported_by)
-    except IntegrityError:
-        raise EstimatesServiceError(
-            f"Another import of {academic_year_name(year)}'s KS5 outcomes happened at the same moment; "
-            "import again if this file should be the one kept."
-        ) from None
-    return dataset
-
-
-def _replace_ks5(rows: pl.DataFrame, parquet: bytes, path: Path, year: int, imported_by: Any) -> Ks5Dataset:
-    old = Ks5Dataset.objects.select_for_update().filter(year=year).first()
-    if old is not None:
-        # The old file goes only once the new row is committed: a rollback leaves the old one whole.
-        stale = old.file.name
-        transaction.on_commit(lambda: old.file.storage.delete(stale))
-        old.delete()
-    dataset = Ks5Dataset(
-        year=year,
-        source=path.name[:300],
-        results=rows.height,
-        students=rows.get_column("upn").n_unique(),
-        institutions=rows.get_column("institution").n_unique(),
-        imported_by=imported_by if getattr(imported_by, "pk", None) else None,
-    )
-    dataset.file.save(f"ks5-{year}.parquet", ContentFile(parquet), save=False)
-    dataset.save()
-    return dataset
-
-
-def ks5_national_table(years: list[int]) -> tuple[pl.DataFrame, list[str]]:
-    """The imported KS5 outcomes of ``years``, each institution-year an institution of its own, and
-    where each year's came from."""
-    tables, sources = [], []
-    for year in years:
-        dataset = Ks5Dataset.objects.filter(year=year).first()
-        if dataset is None:
-            raise EstimatesServiceError(
-                f"There are no KS5 outcomes for {academic_year_name(year)}: import them with "
-                "keystage estimates import-ks5 FILE --year YEAR."
-            )
-        with dataset.file.open("rb") as handle:
-            table = pl.read_parquet(handle)
-        tables.append(
-            table.with_columns(pl.concat_str(pl.lit(f"{year}:"), pl.col("institution")).alias("institution"))
-        )
-        sources.append(f"{academic_year_name(year)}: KS5 outcomes imported from {dataset.source}")
-    return pl.concat(tables, how="vertical_relaxed"), sources
-
-
-def _background_label(year: int) -> str | None:
-    background = background_for(year)
-    return f"{academic_year_name(year)}: a synthetic {background.scale} background" if background else None
-
-
-def ks2_national_table(years: list[int]) -> tuple[pl.DataFrame, list[str]]:
-    """Every school's Year 6 pupils in ``years`` with their KS1 and KS2 results as columns (platform
-    uploads in use, with KS1 from the KS1 collection or the roster, and any synthetic background), each
-    school-year a school of its own."""
-    tables, backgrounds = [], []
-    for year in years:
-        results, pupils = loading.primary_database_tables("ks2", year)
-        if pupils.height == 0:
-            raise EstimatesServiceError(f"There are no KS2 results for {academic_year_name(year)} to fit on.")
-        wide = results.pivot(on="assessment", index="upn", values="result", aggregate_function="first")
-        table = pupils.filter(pl.col("nc_year") == 6).join(wide, on="upn", how="left")
-        tables.append(
-            table.with_columns(
-                pl.concat_str(pl.lit(f"{year}:"), pl.col("school").cast(pl.String)).alias("school")
-            )
-        )
-        label = _background_label(year)
-        if label:
-            backgrounds.append(label)
-    frame = pl.concat(tables, how="diagonal_relaxed")
-    frame = frame.with_columns(
-        pl.lit(None, dtype=pl.String).alias(c) for c in progress.RESULT_COLUMNS if c not in frame.columns
-    )
-    if frame.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in progress.KS1_ASSESSMENTS)).height == 0:
-        raise EstimatesServiceError("No Year 6 pupil of those years has KS1 results to fit on.")
-    return frame, backgrounds
-
-
-def ks4_national_tables(years: list[int]) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
-    """The KS4 pupils (the measures' pupil table) and subject entries of every school in ``years``
-    (platform uploads in use and any synthetic background), each school-year a school of its own."""
-    catalogue = reference_choice.database_catalogue()
-    pupil_tables, entry_tables, backgrounds = [], [], []
-    for year in years:
-        results, pupils = loading.database_tables(year)
-        if pupils.height == 0:
-            raise EstimatesServiceError(f"There are no KS4 results for {academic_year_name(year)} to fit on.")
-        rules_year = catalogue.rules_year(year)
-        if rules_year is None:
-            raise EstimatesServiceError(
-                f"The KS4 catalogue has no points for {academic_year_name(year)} or before."
-            )
-        scored = pupil_measures(results, pupils, points_table(catalogue, rules_year))
-        subjects = SubjectMeasures(scored, catalogue.discount_descriptions)
-        own_school = pl.concat_str(pl.lit(f"{year}:"), pl.col("school").cast(pl.String)).alias("school")
-        pupil_tables.append(scored.pupils.with_columns(own_school))
-        entry_tables.append(subjects.entries())
-        label = _background_label(year)
-        if label:
-            backgrounds.append(label)
-    return (
-        pl.concat(pupil_tables, how="diagonal_relaxed"),
-        pl.concat(entry_tables, how="vertical_relaxed"),
-        backgrounds,
-    )
+KS2_YEAR_GROUPS = (3, 4, 5, 6)  # KS1 behind them, KS2 ahead (Year 6: this summer)
 
 
 def latest_fit(transition: str = Transition.KS2_KS4, *, contextual: bool = False) -> EstimatesFit | None:
@@ -321,6 +59,11 @@ class Stage:
     title: str  # e.g. "KS4 estimates"
     prior_name: str
     year_groups: tuple[int, ...]
+
+    @property
+    def from_ks4_figures(self) -> bool:
+        """KS5's pupils are last summer's Year 11, read from the school's KS4 figures, not its roll."""
+        return self.transition == Transition.KS4_KS5
 
 
 KS5_YEAR_GROUPS = (12,)  # last summer's Year 11, this year's new Year 12
@@ -372,7 +115,7 @@ def school_pupils(school: School, stage: Stage | None = None) -> tuple[int | Non
     default), as the model reads them: prior attainment is KS2's for KS4 estimates, KS1's average point
     score for KS2 estimates."""
     stage = stage or STAGES[Transition.KS2_KS4]
-    if stage.transition == Transition.KS4_KS5:
+    if stage.from_ks4_figures:
         return ks4_leavers(school)
     newest = (
         Pupil.objects.filter(school=school).order_by("-academic_year").values_list("academic_year", flat=True)
@@ -613,3 +356,271 @@ def estimates_document(found: SchoolEstimates, *, level: int, named: bool) -> di
             for pupil in found.pupils.iter_rows(named=True)
         ]
     return document
+
+
+# The pages' reads, for the person asking -----------------------------------------------------------
+
+
+def chart_labels(labels: tuple[str, ...], *, kind: str) -> list[str]:
+    """Bands named by where they start on the chart ("45" for "45 to under 50", "<85" for "under 85");
+    the table beside it names them in full."""
+    if kind != "band":
+        return list(labels)
+    return [
+        ("<" + label.split(" ")[1])
+        if label.startswith("under ")
+        else label.split(" ")[0] + ("+" if label.endswith("or more") else "")
+        for label in labels
+    ]
+
+
+def _axis(kind: str) -> str:
+    return "Band (from)" if kind == "band" else "Grade"
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the reader chose on a school's or pupil's estimates page."""
+
+    level: int  # an ambition level of LEVELS
+    contextual: bool
+    stage: Stage
+    stages: list[Stage]  # every stage the school's pupils have ahead of them
+
+    @property
+    def level_label(self) -> str:
+        return LEVELS[self.level]
+
+
+def _school_read(
+    user: Any, organisation: Organisation, *, level: int, contextual: bool, stage: str
+) -> tuple[School, Choices]:
+    """The school asked about, refused unless the person reads its reports; and their choices (an
+    unknown level or stage read as the first)."""
+    if not isinstance(organisation, School):
+        raise Http404("Estimates are per school.")
+    policy.require(user, Action.VIEW_REPORTS, organisation)
+    stages = stages_for(organisation)
+    chosen = next((st for st in stages if st.target.lower() == stage.lower()), stages[0])
+    return organisation, Choices(level if level in LEVELS else 50, contextual, chosen, stages)
+
+
+@dataclass(frozen=True)
+class SchoolPage:
+    """A school's estimates page (or workbook) as one person sees it: year groups for every reader,
+    each pupil's estimates for named roles."""
+
+    school: School
+    named: bool
+    choices: Choices
+    has_contextual: bool  # a contextual fit exists to switch to
+    page: EstimatesPage | None  # None: no fit yet
+    cohort: list[tuple[report.CohortRow, bool]]  # each year group, and whether it is withheld
+    chart: str  # the whole cohort's expected spread; "" when withheld or without prior attainment
+    distribution: list[tuple[str, float]]
+
+
+def school_page(
+    user: Any,
+    organisation: Organisation,
+    *,
+    level: int,
+    contextual: bool,
+    stage: str,
+    outcome_key: str,
+    search: str = "",
+    sort: str = "name",
+    descending: bool = False,
+    download: bool = False,
+    ip: str | None = None,
+) -> SchoolPage:
+    """The school's estimates of one outcome at one level, or (``download``) every outcome's workbook.
+    A named reader's look at its pupils, and any download of them, is audited."""
+    school, chosen = _school_read(user, organisation, level=level, contextual=contextual, stage=stage)
+    named = policy.sees_pupils(user, school)
+    page = estimates_page(
+        school,
+        outcome_key=outcome_key,
+        level=chosen.level,
+        contextual=contextual,
+        transition=chosen.stage.transition,
+        with_pupils=named,
+        search=search,
+        sort=sort,
+        descending=descending,
+    )
+    has_contextual = latest_fit(chosen.stage.transition, contextual=True) is not None
+    if page is None:
+        return SchoolPage(school, named, chosen, has_contextual, None, [], "", [])
+    # The workbook holds every pupil whatever the search, so any download by a named reader is audited.
+    if named and (page.rows or (download and page.found.pupils.height)):
+        record(
+            AuditAction.REPORT_DOWNLOADED if download else AuditAction.PUPILS_VIEWED,
+            actor=user,
+            organisation=school,
+            subject=page.found.stage.title + (" (xlsx)" if download else f": {page.outcome.name}"),
+            ip_address=ip,
+        )
+    outcome = page.outcome
+    everyone = page.cohort[-1] if page.cohort else None
+    kind = outcome.model.outcome.kind
+    chart = ""
+    if everyone and everyone.with_prior and not everyone.suppressed_for(sees_pupils=named):
+        chart = bars_svg(
+            chart_labels(outcome.model.outcome.labels, kind=kind),
+            [("Expected share of pupils", list(everyone.distribution))],
+            title=f"{outcome.name}: the expected spread of outcomes of the school's pupils",
+            x_label=_axis(kind),
+            y_label="Expected share of pupils",
+        )
+    return SchoolPage(
+        school,
+        named,
+        chosen,
+        has_contextual,
+        page,
+        [(row, row.suppressed_for(sees_pupils=named)) for row in page.cohort],
+        chart,
+        list(zip(outcome.model.outcome.labels, everyone.distribution, strict=True)) if everyone else [],
+    )
+
+
+@dataclass(frozen=True)
+class PupilPage:
+    school: School
+    choices: Choices
+    found: SchoolEstimates
+    pupil: dict[str, Any]
+    cards: list[dict[str, Any]]  # each outcome's expected values, chances and distribution
+
+
+def pupil_page(
+    user: Any,
+    organisation: Organisation,
+    upn: str,
+    *,
+    level: int,
+    contextual: bool,
+    stage: str,
+    ip: str | None = None,
+) -> PupilPage:
+    """One pupil's estimates of every outcome, for named roles; each look is audited."""
+    school, chosen = _school_read(user, organisation, level=level, contextual=contextual, stage=stage)
+    if not policy.sees_pupils(user, school):
+        raise PermissionDenied("A pupil's estimates need a named role.")
+    found = pupil_estimates(
+        school, upn, level=chosen.level, contextual=contextual, transition=chosen.stage.transition
+    )
+    if found is None:
+        raise Http404("No such pupil on this school's roll, or no estimates yet.")
+    estimates, pupil, outcomes = found
+    record(
+        AuditAction.PUPILS_VIEWED,
+        actor=user,
+        organisation=school,
+        subject=f"{estimates.stage.title} of pupil {pupil['upn']}",
+        ip_address=ip,
+    )
+    cards = [
+        {
+            "key": o.key,
+            "name": o.name,
+            "kind": o.kind,
+            "expected": [o.expected.get(each) for each in LEVELS],
+            "chances": [(label, round(100 * chance)) for label, chance in o.chances],
+            "rows": list(zip(o.labels, o.distribution, strict=True)),
+            # Charts for the first few outcomes; each has its table.
+            "chart": bars_svg(
+                chart_labels(o.labels, kind=o.kind),
+                [(f"Chance ({chosen.level_label.lower()})", list(o.distribution))],
+                title=f"{o.name}: the chance of each {o.kind}",
+                x_label=_axis(o.kind),
+                y_label="Chance",
+                ident=f"chart-{index}",
+            )
+            if index < 3
+            else "",
+        }
+        for index, o in enumerate(outcomes)
+    ]
+    return PupilPage(school, chosen, estimates, pupil, cards)
+
+
+@dataclass(frozen=True)
+class NationalPage:
+    """How the estimates are made: the fits, and one fit's outcome with its model and calibration."""
+
+    fits: list[tuple[EstimatesFit, str]]  # the latest ten, each with why it failed (for staff only)
+    fit: EstimatesFit | None
+    transition: str
+    outcomes: list[FittedOutcome]
+    outcome: FittedOutcome | None
+    staff: bool  # platform staff: may fit again
+
+    @property
+    def calibration(self) -> list[dict[str, Any]]:
+        """Held-out groups of at least SUPPRESS_BELOW pupils (a smaller one's figures could point at
+        pupils)."""
+        if self.outcome is None:
+            return []
+        return [row for row in self.outcome.calibration.to_dicts() if row["pupils"] >= SUPPRESS_BELOW]
+
+    @property
+    def levels(self) -> list[tuple[str, float]]:
+        if self.outcome is None:
+            return []
+        return [(label, self.outcome.spread.shifts[level]) for level, label in LEVELS.items()]
+
+    @property
+    def coefficients(self) -> list[tuple[str, float, float | None]]:
+        """Each covariate's coefficient and standard error (None: not estimated)."""
+        if self.outcome is None:
+            return []
+        model = self.outcome.model
+        return [
+            (name, value, model.standard_errors.get(name))
+            for name, value in zip(model.covariates, model.coefficients, strict=True)
+        ]
+
+    @property
+    def pieces(self) -> list[tuple[float, float, float]]:
+        if self.outcome is None:
+            return []
+        model = self.outcome.model
+        return list(zip(model.knots, model.knots[1:], model.slopes, strict=False))
+
+
+def national_page(user: Any, *, fit_id: str, transition: str, outcome_key: str) -> NationalPage:
+    """Every signed-in person reads how the estimates are made; platform staff also see why a fit
+    failed, and may fit again. ``fit_id`` chooses a complete fit, else the transition's newest."""
+    staff = policy.is_platform_staff(user)
+    transition = transition if transition in Transition.values else Transition.KS2_KS4
+    fit = (
+        EstimatesFit.objects.filter(pk=int(fit_id), status=FitStatus.COMPLETE).first()
+        if fit_id.isascii() and fit_id.isdigit() and len(fit_id) < 12
+        else latest_fit(transition)
+    )
+    outcomes = fitted_outcomes(fit) if fit else []
+    outcome = next((o for o in outcomes if o.key == outcome_key), outcomes[0] if outcomes else None)
+    fits = [(each, each.message if staff else "") for each in EstimatesFit.objects.all()[:10]]
+    return NationalPage(fits, fit, fit.transition if fit else transition, outcomes, outcome, staff)
+
+
+def fit_from_page(user: Any, *, transition: str, years: str, contextual: bool) -> tuple[EstimatesFit, bool]:
+    """A platform administrator queues a fit on the years given ("2025 2026"): (the fit, whether it was
+    queued now rather than already waiting). Raises EstimatesServiceError."""
+    if not policy.is_platform_staff(user):
+        raise PermissionDenied("Only platform administrators fit estimates.")
+    try:
+        chosen = [int(part) for part in years.replace(",", " ").split()]
+    except ValueError:
+        chosen = []
+    if not chosen or any(not 2000 <= y <= 2100 for y in chosen):
+        raise EstimatesServiceError("Give the years to fit on as numbers, e.g. 2025 2026.")
+    return request_fit(
+        transition=transition if transition in Transition.values else Transition.KS2_KS4,
+        years=chosen,
+        contextual=contextual,
+        requested_by=user,
+        source="page",
+    )

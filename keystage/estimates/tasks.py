@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from keystage.estimates import services
+from keystage.estimates import fitting
 
 
 @task()
 def fit_estimates(fit_id: int) -> str:
     """Fit a queued set of estimates on the national data of its years."""
-    fit = services.run_fit(fit_id)
+    fit = fitting.run_fit(fit_id)
     done = fit.message or f"{len(fit.outcomes)} outcomes on {fit.pupils:,} pupils"
     return f"fit {fit.pk} {fit.status}: {done}"

@@ -12,15 +12,13 @@ from keystage.core.reports.catalogue import KEY_STAGE_LABELS, MeasureInfo, value
 from keystage.core.reports.workbook import Table, report_workbook
 from keystage.core.results.kinds import academic_year_name
 from keystage.organisations.models import Organisation, School
-from keystage.reports.services import (
-    Breakdown,
-    Dashboard,
-    InspectionSummary,
-    Scatter,
-    SchoolRow,
-    Source,
-    Subjects,
-)
+from keystage.reports.dashboard import Dashboard
+from keystage.reports.explore import Breakdown
+from keystage.reports.figures import Source
+from keystage.reports.inspection_summary import InspectionSummary
+from keystage.reports.scatter import Scatter
+from keystage.reports.side_by_side import BESIDE, SchoolRow, beside
+from keystage.reports.subjects import Subjects
 
 
 def file_name(organisation: Organisation, key_stage: str, year: int, what: str) -> str:
@@ -151,21 +149,13 @@ def schools_workbook(
 ) -> bytes:
     columns = ["School", "DfE number", "Cohort"]
     for info in shown:
-        columns.append(info.label)
-        if info.key == "p8":
-            columns += ["P8 confidence interval", "P8 banding"]
-        elif info.key == "ks1_va":
-            columns.append("Value added confidence interval")
+        columns += [info.label, *BESIDE.get(info.key, ())]
     body: list[list[Any]] = []
     for row in rows:
         line: list[Any] = [row.school.name, row.school.dfe_number, row.cohort]
         for info in shown:
             figure = row.figures[info.key]
-            line.append(figure.text)
-            if info.key == "p8":
-                line += [figure.ci_text, figure.banding]
-            elif info.key == "ks1_va":
-                line.append(figure.ci_text)
+            line += [figure.text, *beside(figure)]
         body.append(line)
     about = _about(organisation, key_stage, year, source, ("Filters applied", "None: all pupils."))
     return report_workbook(

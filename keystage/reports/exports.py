@@ -23,6 +23,10 @@ from django.test import RequestFactory
 from django.urls import resolve
 from django.utils import timezone
 
+from keystage.accounts import policy
+from keystage.audit.log import record
+from keystage.audit.models import AuditAction
+from keystage.core.roles import Action
 from keystage.organisations.models import Organisation
 from keystage.reports.models import ExportStatus, ReportExport
 from keystage.web.faults import FileNotStored, save_whole
@@ -44,6 +48,12 @@ def heavy(rows: int) -> bool:
     half a second for the PDFs drawn within a request."""
     rows_in_request: int = settings.KEYSTAGE_PDF_ROWS_IN_REQUEST
     return rows > rows_in_request
+
+
+def queued(rows: int, *, drawing: bool) -> bool:
+    """Whether a PDF of ``rows`` table rows goes to the worker rather than being drawn now: a heavy one,
+    unless this is the worker ``drawing`` it (as its requester, through the report's own view)."""
+    return heavy(rows) and not drawing
 
 
 def request_export(
@@ -138,6 +148,26 @@ def export_of(user: Any, export_id: int) -> ReportExport:
     ).first()
     if export is None:
         raise Http404("No such download.")
+    return export
+
+
+def export_to_download(user: Any, export_id: int, *, ip: str | None = None) -> ReportExport:
+    """One of the person's exports to download. A ready one is read again as the person now (a role
+    taken away since the PDF was drawn takes the PDF away too), and a PDF of pupils is audited."""
+    export = export_of(user, export_id)
+    if not export.downloadable:
+        return export
+    organisation = export.organisation.specific()
+    policy.require(user, Action.VIEW_REPORTS, organisation)
+    if export.personal:
+        policy.require(user, Action.VIEW_PUPIL_DATA, organisation)
+        record(
+            AuditAction.REPORT_DOWNLOADED,
+            actor=user,
+            organisation=export.organisation,
+            subject=f"{export.title} (pdf)",
+            ip_address=ip,
+        )
     return export
 
 

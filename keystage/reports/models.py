@@ -43,6 +43,19 @@ class ReportExport(models.Model):
     def __str__(self) -> str:
         return f"{self.title} ({self.get_status_display()})"
 
+    @property
+    def is_queued(self) -> bool:
+        return self.status == ExportStatus.QUEUED
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == ExportStatus.READY
+
+    @property
+    def downloadable(self) -> bool:
+        """Drawn and its file kept."""
+        return self.is_ready and bool(self.file)
+
 
 @receiver(post_delete, sender=ReportExport)
 def _export_file_goes_too(sender: type[ReportExport], instance: ReportExport, **kwargs: object) -> None:
@@ -72,3 +85,11 @@ class SummaryPublication(models.Model):
 
     def __str__(self) -> str:
         return f"Summary reports of {self.round} ({self.get_status_display()})"
+
+    @property
+    def is_queued(self) -> bool:
+        return self.status == ExportStatus.QUEUED
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == ExportStatus.READY

@@ -21,8 +21,11 @@ from keystage.core.reports.catalogue import KEY_STAGE_LABELS
 from keystage.core.results.kinds import academic_year_name
 from keystage.core.returns import ReturnTag
 from keystage.organisations.models import LocalAuthority, School
-from keystage.reports import pdf, services
+from keystage.reports import pdf
+from keystage.reports.dashboard import dashboard
+from keystage.reports.figures import NoFigures, figure_rows_of_schools, run_for
 from keystage.reports.models import ExportStatus, SummaryPublication
+from keystage.reports.pupils import pupil_list
 from keystage.returns.la_actions import publish_report
 from keystage.returns.models import ReturnRound
 from keystage.returns.rounds import can_run
@@ -42,20 +45,25 @@ class SummaryError(Refused):
 
 def schools_with_figures(la: LocalAuthority, key_stage: str, year: int) -> list[School]:
     """The LA's schools that have figures for the key stage in the year (and so a summary to publish)."""
-    run = services.run_for(key_stage, year)
-    counted = set(services.figure_rows_of_schools(run, la.schools()).values_list("school_id", flat=True))
+    run = run_for(key_stage, year)
+    counted = set(figure_rows_of_schools(run, la.schools()).values_list("school_id", flat=True))
     return [s for s in la.schools().order_by("name") if s.pk in counted]
+
+
+def rounds_of(la: LocalAuthority, key_stage: str, year: int) -> list[ReturnRound]:
+    """The LA's return rounds of the year whose returns are of the key stage (what summaries go through)."""
+    return [r for r in ReturnRound.objects.filter(la=la, year=year) if r.tag_info.key_stage == key_stage]
 
 
 def summary_context(school: School, la: LocalAuthority, key_stage: str, year: int) -> dict[str, Any]:
     """What a school's summary report shows: its headline figures beside the LA's and national, and each
     of its pupils' results."""
-    report = services.dashboard(school, key_stage, year)
+    report = dashboard(school, key_stage, year)
     try:
-        la_figures = {h.info.key: h.text for h in services.dashboard(la, key_stage, year).headlines}
-    except services.NoFigures:
+        la_figures = {h.info.key: h.text for h in dashboard(la, key_stage, year).headlines}
+    except NoFigures:
         la_figures = {}
-    rows, columns = services.pupil_list(report.run, school)
+    rows, columns = pupil_list(report.run, school)
     return {
         "organisation": school,
         "la": la,
@@ -94,7 +102,7 @@ def request_publication(
             raise SummaryError(
                 f"None of {round_.la.name}'s schools has {KEY_STAGE_LABELS[key_stage]} figures yet."
             )
-    except services.NoFigures as error:
+    except NoFigures as error:
         raise SummaryError(str(error)) from None
     with transaction.atomic():
         # The round's row is the lock: two clicks at once wait for each other, so one publication is made.
@@ -129,7 +137,7 @@ def publish(publication_id: int) -> str:
         )
     try:
         schools = schools_with_figures(la, publication.key_stage, round_.year)
-    except services.NoFigures as error:
+    except NoFigures as error:
         return _finish(publication, ExportStatus.FAILED, str(error))
     printed_for = f"{la.name} (published by {actor.full_name or actor.email})"
     stem = label.replace(" ", "-").replace("/", "-").lower()

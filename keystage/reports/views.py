@@ -3,20 +3,18 @@ the scatter plot, the pupil list and each pupil's figures (named roles), schools
 and LAs), KS4 subjects, the inspection summary, the LA's summary reports for its schools, and the
 glossary. Each report also downloads as Excel (``?format=xlsx``) and PDF (``?format=pdf``).
 
-Thin: each view checks the role for the organisation (``policy``), then calls one service. Governors see
-the dashboard's headline measures only; anonymised roles never see a pupil's identity; pupil pages need
-a named role, and every look at them is in the audit log.
+Thin: each view parses the request, calls one read service (keystage.reports.services: it checks the
+person's role for the organisation, writes the audit record when pupils are shown, and returns what
+that person may see), and renders the page, workbook or PDF.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import (
     FileResponse,
     Http404,
@@ -27,66 +25,26 @@ from django.http import (
 )
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from keystage.accounts import policy
-from keystage.audit.log import client_address, record
-from keystage.audit.models import AuditAction
+from keystage.audit.log import client_address
 from keystage.core.reports.breakdown import Filters
-from keystage.core.reports.catalogue import (
-    GROUP_LABELS,
-    KEY_STAGE_LABELS,
-    group_values,
-    groups_for,
-    value_label,
-)
-from keystage.core.reports.charts import Point, bars_svg, scatter_svg
+from keystage.core.reports.catalogue import GROUP_LABELS, KEY_STAGE_LABELS, groups_for
 from keystage.core.results.kinds import academic_year_name
-from keystage.core.roles import Action, OrgKind
-from keystage.organisations.models import LocalAuthority, Organisation, School
+from keystage.organisations.models import Organisation
 from keystage.reports import downloads, exports, pdf, services
 from keystage.reports import summaries as la_summaries
-from keystage.reports.models import ExportStatus, SummaryPublication
-from keystage.reports.services import NoFigures
-from keystage.returns.models import ReturnRound
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _organisation(request: HttpRequest, org_id: int, *, governor: bool = False) -> Organisation:
-    organisation = get_object_or_404(Organisation, pk=org_id).specific()
-    if governor and policy.can(request.user, Action.VIEW_GOVERNOR_REPORTS, organisation):
-        return organisation
-    policy.require(request.user, Action.VIEW_REPORTS, organisation)
-    return organisation
+def _organisation(org_id: int) -> Organisation:
+    return get_object_or_404(Organisation, pk=org_id).specific()
 
 
 def _key_stage(key_stage: str, year: int) -> None:
     if key_stage not in KEY_STAGE_LABELS or not 2000 <= year <= 2100:
         raise Http404("No such report.")
-
-
-def _context(request: HttpRequest, organisation: Organisation, key_stage: str, year: int) -> dict[str, Any]:
-    """What every report page's heading and navigation need."""
-    full = policy.can(request.user, Action.VIEW_REPORTS, organisation)
-    years = services.years_with_figures(key_stage)
-    return {
-        "organisation": organisation,
-        "is_school": isinstance(organisation, School),
-        "key_stage": key_stage,
-        "key_stage_label": KEY_STAGE_LABELS[key_stage],
-        "year": year,
-        "year_name": academic_year_name(year),
-        "years": [(y, academic_year_name(y)) for y in years],
-        "full_reports": full,
-        "sees_pupils": isinstance(organisation, School) and policy.sees_pupils(request.user, organisation),
-        "has_scatter": key_stage in services.SCATTER_X and full,
-        "runs_returns": isinstance(organisation, LocalAuthority)
-        and key_stage in la_summaries.SUMMARY_KEY_STAGES
-        and policy.can(request.user, Action.RUN_LA_COLLECTIONS, organisation),
-        "no_progress8": services.no_progress8_words(key_stage, year),
-    }
 
 
 def _query_without_format(request: HttpRequest) -> str:
@@ -95,8 +53,9 @@ def _query_without_format(request: HttpRequest) -> str:
     return query.urlencode()
 
 
-def _no_figures(request: HttpRequest, context: dict[str, Any], error: NoFigures) -> HttpResponse:
-    return render(request, "reports/no_figures.html", {**context, "message": str(error)}, status=404)
+def _no_figures(request: HttpRequest, missing: services.NoReport) -> HttpResponse:
+    context = {**missing.heading.context(), "message": str(missing)}
+    return render(request, "reports/no_figures.html", context, status=404)
 
 
 def _xlsx(data: bytes, name: str) -> HttpResponse:
@@ -109,9 +68,19 @@ def _wants(request: HttpRequest, kind: str) -> bool:
     return request.GET.get("format") == kind
 
 
-def _queues(request: HttpRequest, rows: int) -> bool:
-    """Whether this PDF is drawn by the worker rather than within the request."""
-    return exports.heavy(rows) and not getattr(request, exports.DRAWING_EXPORT, False)
+def _file(request: HttpRequest) -> str:
+    """The file asked for: "xlsx", "pdf", or "" for the page."""
+    wanted = request.GET.get("format", "")
+    return wanted if wanted in ("xlsx", "pdf") else ""
+
+
+def _drawing(request: HttpRequest) -> bool:
+    """Whether this is the worker drawing a queued PDF (as its requester), which it draws now."""
+    return bool(getattr(request, exports.DRAWING_EXPORT, False))
+
+
+def _queued(request: HttpRequest, rows: int) -> bool:
+    return exports.queued(rows, drawing=_drawing(request))
 
 
 def _pdf(
@@ -120,14 +89,14 @@ def _pdf(
     context: dict[str, Any],
     *,
     what: str,
-    rows: int,
+    queued: bool,
     personal: bool = False,
 ) -> HttpResponse:
-    """The page as a PDF: drawn now, or, past KEYSTAGE_PDF_ROWS_IN_REQUEST rows, queued for the worker with
-    the person sent to the export's page (which updates itself when the PDF is ready)."""
+    """The page as a PDF: drawn now, or, ``queued`` (past KEYSTAGE_PDF_ROWS_IN_REQUEST rows), for the
+    worker, with the person sent to the export's page (which updates itself when the PDF is ready)."""
     organisation, key_stage, year = context["organisation"], context["key_stage"], context["year"]
     name = downloads.file_name(organisation, key_stage, year, what)
-    if _queues(request, rows):
+    if queued:
         title = f"{organisation.name}: {KEY_STAGE_LABELS[key_stage]} {academic_year_name(year)} {what}"
         address = request.get_full_path_info()
         if len(address) > exports.LONGEST_ADDRESS:
@@ -157,21 +126,7 @@ def _pdf_response(data: bytes, name: str) -> HttpResponse:
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     """Every organisation whose reports the person can read, with its key stages and years."""
-    entries = []
-    for organisation, _roles in policy.organisations_of(request.user):
-        specific = organisation.specific()
-        full = policy.can(request.user, Action.VIEW_REPORTS, specific)
-        if not full and not policy.can(request.user, Action.VIEW_GOVERNOR_REPORTS, specific):
-            continue
-        schools = []
-        if full and specific.org_kind is not OrgKind.SCHOOL:
-            schools = [
-                (school, services.key_stages_of(school)) for school in specific.schools().order_by("name")
-            ]
-        entries.append(
-            {"organisation": specific, "key_stages": services.key_stages_of(specific), "schools": schools}
-        )
-    return render(request, "reports/index.html", {"entries": entries})
+    return render(request, "reports/index.html", {"entries": services.reports_index(request.user)})
 
 
 @login_required
@@ -184,24 +139,20 @@ def glossary(request: HttpRequest) -> HttpResponse:
 @require_GET
 def dashboard(request: HttpRequest, org_id: int, key_stage: str, year: int) -> HttpResponse:
     _key_stage(key_stage, year)
-    organisation = _organisation(request, org_id, governor=True)
-    context = _context(request, organisation, key_stage, year)
     try:
-        report = services.dashboard(organisation, key_stage, year)
-    except NoFigures as error:
-        return _no_figures(request, context, error)
-    if not context["full_reports"]:  # a governor: the headline figures, without places among schools
-        report = replace(
-            report, headlines=[replace(h, percentile=None, quintile=None) for h in report.headlines]
-        )
+        page = services.dashboard_page(request.user, _organisation(org_id), key_stage, year)
+    except services.NoReport as missing:
+        return _no_figures(request, missing)
+    report = page.report
     if _wants(request, "xlsx"):
         return _xlsx(
             downloads.dashboard_workbook(report),
             downloads.file_name(report.organisation, key_stage, year, "summary"),
         )
-    context["report"] = report
+    context = {**page.heading.context(), "report": report}
     if _wants(request, "pdf"):
-        return _pdf(request, "reports/dashboard.html", context, what="summary", rows=len(report.headlines))
+        queued = _queued(request, len(report.headlines))
+        return _pdf(request, "reports/dashboard.html", context, what="summary", queued=queued)
     return render(request, "reports/dashboard.html", context)
 
 
@@ -209,40 +160,34 @@ def dashboard(request: HttpRequest, org_id: int, key_stage: str, year: int) -> H
 @require_GET
 def explore(request: HttpRequest, org_id: int, key_stage: str, year: int) -> HttpResponse:
     _key_stage(key_stage, year)
-    organisation = _organisation(request, org_id)
-    context = _context(request, organisation, key_stage, year)
-    groups = groups_for(key_stage)
-    filters = Filters.parse({key: request.GET.getlist(key) for key in request.GET}, groups)
-    switch = request.GET.get("comparator") == "like"
+    filters = Filters.parse({key: request.GET.getlist(key) for key in request.GET}, groups_for(key_stage))
     try:
-        report = services.explore(
-            organisation, key_stage, year, request.GET.get("measure", ""), filters, switch=switch
+        page = services.explore_page(
+            request.user,
+            _organisation(org_id),
+            key_stage,
+            year,
+            measure=request.GET.get("measure", ""),
+            filters=filters,
+            switch=request.GET.get("comparator") == "like",
         )
-    except NoFigures as error:
-        return _no_figures(request, context, error)
+    except services.NoReport as missing:
+        return _no_figures(request, missing)
+    organisation, report = page.heading.organisation, page.report
     if _wants(request, "xlsx"):
         data = downloads.explore_workbook(organisation, key_stage, year, report)
         return _xlsx(data, downloads.file_name(organisation, key_stage, year, report.measure.key))
-    filter_groups = [
-        {
-            "group": group,
-            "label": GROUP_LABELS[group],
-            "options": [
-                (v, value_label(group, v), v in report.filters.chosen.get(group, ()))
-                for v in group_values(group)
-            ],
-        }
-        for group in groups
-    ]
-    context.update(
-        report=report,
-        filter_groups=filter_groups,
-        source=report.source,
-        group_labels=GROUP_LABELS,
-        download_query=_query_without_format(request),
-    )
+    context = {
+        **page.heading.context(),
+        "report": report,
+        "filter_groups": page.filter_groups,
+        "source": report.source,
+        "group_labels": GROUP_LABELS,
+        "download_query": _query_without_format(request),
+    }
     if _wants(request, "pdf"):
-        return _pdf(request, "reports/explore.html", context, what=report.measure.key, rows=len(report.rows))
+        queued = _queued(request, len(report.rows))
+        return _pdf(request, "reports/explore.html", context, what=report.measure.key, queued=queued)
     return render(request, "reports/explore.html", context)
 
 
@@ -250,94 +195,49 @@ def explore(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
 @require_GET
 def scatter(request: HttpRequest, org_id: int, key_stage: str, year: int) -> HttpResponse:
     _key_stage(key_stage, year)
-    organisation = _organisation(request, org_id)
-    context = _context(request, organisation, key_stage, year)
-    named = policy.sees_pupils(request.user, organisation)
-    group = request.GET.get("highlight", "disadvantaged")
-    group = group if group in groups_for(key_stage) else "disadvantaged"
-    values = group_values(group)
-    value = request.GET.get("value", "")
-    value = value if value in values else values[0]
+    file = _file(request)
     try:
-        run = services.run_for(key_stage, year)
-        plot = services.scatter(run, organisation, request.GET.get("y", ""), group, value)
-    except NoFigures as error:
-        return _no_figures(request, context, error)
-    names = (
-        services.pupil_names(services.school_ids(organisation), year, (p[0] for p in plot.points))
-        if named
-        else {}
-    )
-    base = (
-        reverse("reports:pupil", args=[organisation.pk, key_stage, year, "UPN"])
-        if isinstance(organisation, School)
-        else ""
-    )
-    points = [
-        Point(
-            x,
-            y,
-            highlighted,
-            ref=upn if named else "",
-            label=f"{names.get(upn, upn)}: {plot.y.format(y)}" if named else "",
+        page = services.scatter_page(
+            request.user,
+            _organisation(org_id),
+            key_stage,
+            year,
+            y=request.GET.get("y", ""),
+            group=request.GET.get("highlight", "disadvantaged"),
+            value=request.GET.get("value", ""),
+            file=file,
+            drawing_export=_drawing(request),
+            ip=client_address(request),
         )
-        for upn, x, y, highlighted in plot.points
-    ]
-    chosen_label = value_label(group, value)
-    svg = scatter_svg(
-        points,
-        title=f"{plot.y.label} against prior attainment: {organisation.name}, {academic_year_name(year)}",
-        x_label=plot.x_label,
-        y_label=plot.y.label,
-        highlight=chosen_label.lower(),
-        others="other pupils",
-        link=(lambda p: base.replace("UPN", p.ref)) if named and base else None,
-        zero_line=plot.y.kind == "progress",
-    )
-    rows = [
-        {
-            "name": names.get(upn, "") if named else "",
-            "upn": upn if named else "",
-            "x": x,
-            "y": plot.y.format(y),
-            "highlighted": h,
-        }
-        for upn, x, y, h in sorted(plot.points, key=lambda p: (p[1], p[2]))
-    ]
-    file = "xlsx" if _wants(request, "xlsx") else "pdf" if _wants(request, "pdf") else ""
-    if file == "xlsx" and not named:
-        raise PermissionDenied("Your role downloads no pupil-level figures.")
-    if named and not (file == "pdf" and _queues(request, len(rows))):
-        record(
-            AuditAction.REPORT_DOWNLOADED if file else AuditAction.PUPILS_VIEWED,
-            actor=request.user,
-            organisation=organisation,
-            subject=f"{KEY_STAGE_LABELS[key_stage]} {academic_year_name(year)} scatter plot"
-            + (f" ({file})" if file else ""),
-            ip_address=client_address(request),
-        )
+    except services.NoReport as missing:
+        return _no_figures(request, missing)
+    organisation, plot = page.heading.organisation, page.plot
     if file == "xlsx":
-        data = downloads.scatter_workbook(organisation, key_stage, year, plot, chosen_label, rows, named)
+        data = downloads.scatter_workbook(
+            organisation, key_stage, year, plot, page.chosen_label, page.rows, page.named
+        )
         return _xlsx(data, downloads.file_name(organisation, key_stage, year, f"scatter-{plot.y.key}"))
-    context.update(
-        plot=plot,
-        svg=svg,
-        rows=rows,
-        named=named,
-        chosen_label=chosen_label,
-        y_options=services.measures_for_scatter(key_stage, run).values(),
-        highlight_options=[(g, GROUP_LABELS[g]) for g in groups_for(key_stage)],
-        value_options=[(v, value_label(group, v)) for v in values],
-        download_query=_query_without_format(request),
-    )
+    context = {
+        **page.heading.context(),
+        "plot": plot,
+        "svg": page.svg,
+        "rows": page.rows,
+        "named": page.named,
+        "chosen_label": page.chosen_label,
+        "y_options": page.y_options,
+        "highlight_options": page.highlight_options,
+        "value_options": page.value_options,
+        "download_query": _query_without_format(request),
+    }
     if file == "pdf":
+        # An anonymised role's PDF is the chart alone, but its points cost as much: queued alike.
         return _pdf(
             request,
             "reports/scatter.html",
             context,
             what=f"scatter-{plot.y.key}",
-            rows=len(rows),  # an anonymised role's PDF is the chart alone, but its points cost as much
-            personal=named,
+            queued=page.queued,
+            personal=page.named,
         )
     return render(request, "reports/scatter.html", context)
 
@@ -346,32 +246,31 @@ def scatter(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Htt
 @require_GET
 def schools(request: HttpRequest, org_id: int, key_stage: str, year: int) -> HttpResponse:
     _key_stage(key_stage, year)
-    organisation = _organisation(request, org_id)
-    if isinstance(organisation, School):
-        raise Http404("A school's own figures are on its dashboard.")
-    context = _context(request, organisation, key_stage, year)
     sort = request.GET.get("sort", "")
     descending = request.GET.get("order", "desc") != "asc"
     try:
-        rows, shown, own, source = services.schools_side_by_side(
-            organisation, key_stage, year, sort=sort, descending=descending
+        page = services.schools_page(
+            request.user, _organisation(org_id), key_stage, year, sort=sort, descending=descending
         )
-    except NoFigures as error:
-        return _no_figures(request, context, error)
+    except services.NoReport as missing:
+        return _no_figures(request, missing)
+    organisation = page.heading.organisation
     if _wants(request, "xlsx"):
-        data = downloads.schools_workbook(organisation, key_stage, year, rows, shown, source)
+        data = downloads.schools_workbook(organisation, key_stage, year, page.rows, page.shown, page.source)
         return _xlsx(data, downloads.file_name(organisation, key_stage, year, "schools"))
-    context.update(
-        rows=rows,
-        shown=shown,
-        own=own,
-        sort=sort,
-        descending=descending,
-        source=source,
-        download_query=_query_without_format(request),
-    )
+    context = {
+        **page.heading.context(),
+        "rows": page.rows,
+        "columns": page.columns,
+        "own": page.own,
+        "sort": sort,
+        "descending": descending,
+        "source": page.source,
+        "download_query": _query_without_format(request),
+    }
     if _wants(request, "pdf"):
-        return _pdf(request, "reports/schools.html", context, what="schools", rows=len(rows))
+        queued = _queued(request, len(page.rows))
+        return _pdf(request, "reports/schools.html", context, what="schools", queued=queued)
     return render(request, "reports/schools.html", context)
 
 
@@ -381,50 +280,37 @@ def subjects(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Ht
     """KS4 subjects: entries, average points and subject value added against national, for all pupils
     or one pupil group; and one subject's grades against the national distribution."""
     _key_stage(key_stage, year)
-    if key_stage != "ks4":
+    if key_stage != services.SUBJECTS_KEY_STAGE:
         raise Http404("Subject reports are for KS4.")
-    organisation = _organisation(request, org_id)
-    context = _context(request, organisation, key_stage, year)
     group, _, value = request.GET.get("pupils", "all:all").partition(":")
     try:
-        report = services.subjects(
-            organisation, year, group=group, value=value, subject=request.GET.get("subject", "")
+        page = services.subjects_page(
+            request.user,
+            _organisation(org_id),
+            year,
+            group=group,
+            value=value,
+            subject=request.GET.get("subject", ""),
         )
-    except NoFigures as error:
-        return _no_figures(request, context, error)
-    chart = ""
-    if report.chosen is not None:
-        chart = bars_svg(
-            [g.grade for g in report.grades],
-            [
-                (organisation.name, [g.share for g in report.grades]),
-                ("National", [g.national_share for g in report.grades]),
-            ],
-            title=f"{report.chosen.name}: grades at {organisation.name} and nationally, "
-            f"{academic_year_name(year)}",
-            x_label="Grade",
-        )
+    except services.NoReport as missing:
+        return _no_figures(request, missing)
+    organisation, report = page.heading.organisation, page.report
     if _wants(request, "xlsx"):
         data = downloads.subjects_workbook(organisation, year, report)
         return _xlsx(data, downloads.file_name(organisation, key_stage, year, "subjects"))
-    context.update(
-        report=report,
-        chart=chart,
-        source=report.source,
-        pupil_groups=[("all:all", "All pupils")]
-        + [
-            (f"{g}:{v}", f"{GROUP_LABELS[g]}: {value_label(g, v)}")
-            for g in groups_for(key_stage)
-            for v in group_values(g)
-        ],
-        chosen_group=f"{report.group}:{report.value}",
-        group_name="All pupils"
-        if report.group == "all"
-        else f"{GROUP_LABELS[report.group]}: {value_label(report.group, report.value)}",
-        download_query=_query_without_format(request),
-    )
+    context = {
+        **page.heading.context(),
+        "report": report,
+        "chart": page.chart,
+        "source": report.source,
+        "pupil_groups": page.pupil_groups,
+        "chosen_group": report.chosen_group,
+        "group_name": report.group_name,
+        "download_query": _query_without_format(request),
+    }
     if _wants(request, "pdf"):
-        return _pdf(request, "reports/subjects.html", context, what="subjects", rows=len(report.rows))
+        queued = _queued(request, len(report.rows))
+        return _pdf(request, "reports/subjects.html", context, what="subjects", queued=queued)
     return render(request, "reports/subjects.html", context)
 
 
@@ -434,34 +320,30 @@ def inspection(request: HttpRequest, org_id: int, key_stage: str, year: int) -> 
     """A school's inspection-style summary: headline measures with their place among schools and
     three years' trend, and the strengths and areas to investigate that fixed rules draw from them."""
     _key_stage(key_stage, year)
-    organisation = _organisation(request, org_id)
-    if not isinstance(organisation, School):
-        raise Http404("The inspection summary is per school.")
-    context = _context(request, organisation, key_stage, year)
     try:
-        report = services.inspection_summary(organisation, key_stage, year)
-    except NoFigures as error:
-        return _no_figures(request, context, error)
+        page = services.inspection_page(request.user, _organisation(org_id), key_stage, year)
+    except services.NoReport as missing:
+        return _no_figures(request, missing)
+    report = page.report
     if _wants(request, "xlsx"):
         data = downloads.inspection_workbook(report)
-        return _xlsx(data, downloads.file_name(organisation, key_stage, year, "inspection-summary"))
-    context.update(
-        report=report, source=report.source, year_names=[academic_year_name(y) for y in report.years]
-    )
+        return _xlsx(data, downloads.file_name(report.school, key_stage, year, "inspection-summary"))
+    context = {
+        **page.heading.context(),
+        "report": report,
+        "source": report.source,
+        "year_names": report.year_names,
+    }
     if _wants(request, "pdf"):
-        return _pdf(request, "reports/inspection.html", context, what="inspection-summary", rows=0)
+        queued = _queued(request, 0)
+        return _pdf(request, "reports/inspection.html", context, what="inspection-summary", queued=queued)
     return render(request, "reports/inspection.html", context)
 
 
-def _la_running_returns(request: HttpRequest, org_id: int, key_stage: str, year: int) -> LocalAuthority:
+def _summaries_key_stage(key_stage: str, year: int) -> None:
     _key_stage(key_stage, year)
     if key_stage not in la_summaries.SUMMARY_KEY_STAGES:
         raise Http404("Summary reports are for the key stages LAs collect returns of.")
-    organisation = get_object_or_404(Organisation, pk=org_id).specific()
-    if not isinstance(organisation, LocalAuthority):
-        raise Http404("Summary reports are published by a local authority.")
-    policy.require(request.user, Action.RUN_LA_COLLECTIONS, organisation)
-    return organisation
 
 
 @login_required
@@ -469,51 +351,43 @@ def _la_running_returns(request: HttpRequest, org_id: int, key_stage: str, year:
 def summaries(request: HttpRequest, org_id: int, key_stage: str, year: int) -> HttpResponse:
     """The LA's summary reports for its schools: preview any school's, publish them all through a
     return round of the key stage, and see what was published."""
-    la = _la_running_returns(request, org_id, key_stage, year)
-    context = _context(request, la, key_stage, year)
+    _summaries_key_stage(key_stage, year)
+    organisation = _organisation(org_id)
     try:
-        schools = la_summaries.schools_with_figures(la, key_stage, year)
-    except NoFigures as error:
-        return _no_figures(request, context, error)
-    if _wants(request, "pdf"):
-        school = next((s for s in schools if str(s.pk) == request.GET.get("school")), None)
-        if school is None:
-            raise Http404("That school has no summary report for this key stage and year.")
-        user: Any = request.user
-        record(
-            AuditAction.REPORT_DOWNLOADED,
-            actor=request.user,
-            organisation=school,
-            subject=f"{KEY_STAGE_LABELS[key_stage]} {academic_year_name(year)} summary report (preview)",
-            ip_address=client_address(request),
-        )
-        data = la_summaries.summary_pdf(school, la, key_stage, year, user.full_name or user.email)
-        return _pdf_response(data, downloads.file_name(school, key_stage, year, "summary-report"))
-    rounds = [r for r in ReturnRound.objects.filter(la=la, year=year) if r.tag_info.key_stage == key_stage]
-    context.update(
-        schools=schools,
-        rounds=rounds,
-        publications=SummaryPublication.objects.filter(round__in=rounds).select_related(
-            "round", "requested_by"
-        )[:10],
-        statuses=ExportStatus,
-    )
+        if _wants(request, "pdf"):
+            school, data = services.summary_preview(
+                request.user,
+                organisation,
+                key_stage,
+                year,
+                request.GET.get("school", ""),
+                ip=client_address(request),
+            )
+            return _pdf_response(data, downloads.file_name(school, key_stage, year, "summary-report"))
+        page = services.summaries_page(request.user, organisation, key_stage, year)
+    except services.NoReport as missing:
+        return _no_figures(request, missing)
+    context = {
+        **page.heading.context(),
+        "schools": page.schools,
+        "rounds": page.rounds,
+        "publications": page.publications,
+    }
     return render(request, "reports/summaries.html", context)
 
 
 @login_required
 @require_POST
 def publish_summaries(request: HttpRequest, org_id: int, key_stage: str, year: int) -> HttpResponse:
-    la = _la_running_returns(request, org_id, key_stage, year)
-    chosen = request.POST.get("round", "")
-    round_ = (
-        ReturnRound.objects.filter(pk=int(chosen), la=la, year=year).first() if chosen.isdigit() else None
-    )
-    if round_ is None or round_.tag_info.key_stage != key_stage:
-        raise Http404("No such return round.")
+    _summaries_key_stage(key_stage, year)
     try:
-        _publication, queued = la_summaries.request_publication(
-            round_, actor=request.user, ip=client_address(request)
+        round_, queued = services.publish_summaries(
+            request.user,
+            _organisation(org_id),
+            key_stage,
+            year,
+            request.POST.get("round", ""),
+            ip=client_address(request),
         )
     except la_summaries.SummaryError as error:
         messages.error(request, str(error))
@@ -523,50 +397,48 @@ def publish_summaries(request: HttpRequest, org_id: int, key_stage: str, year: i
             f"Publishing each school's summary report through {round_}"
             + ("." if queued else ": already under way."),
         )
-    return redirect("reports:summaries", la.pk, key_stage, year)
-
-
-def _pupil_school(request: HttpRequest, org_id: int) -> School:
-    organisation = _organisation(request, org_id)
-    if not isinstance(organisation, School):
-        raise Http404("Pupil lists are per school.")
-    if not policy.sees_pupils(request.user, organisation):
-        raise PermissionDenied("Pupil-level reports need a named role.")
-    return organisation
+    return redirect("reports:summaries", org_id, key_stage, year)
 
 
 @login_required
 @require_GET
 def pupils(request: HttpRequest, org_id: int, key_stage: str, year: int) -> HttpResponse:
     _key_stage(key_stage, year)
-    school = _pupil_school(request, org_id)
-    context = _context(request, school, key_stage, year)
     search = request.GET.get("q", "")[:100]
     sort = request.GET.get("sort", "name")
     descending = request.GET.get("order") == "desc"
+    file = _file(request)
     try:
-        run = services.run_for(key_stage, year)
-    except NoFigures as error:
-        return _no_figures(request, context, error)
-    rows, columns = services.pupil_list(run, school, search=search, sort=sort, descending=descending)
-    file = "xlsx" if _wants(request, "xlsx") else "pdf" if _wants(request, "pdf") else ""
-    if not (file == "pdf" and _queues(request, len(rows))):  # a queued PDF is audited when it is drawn
-        record(
-            AuditAction.REPORT_DOWNLOADED if file else AuditAction.PUPILS_VIEWED,
-            actor=request.user,
-            organisation=school,
-            subject=f"{KEY_STAGE_LABELS[key_stage]} {academic_year_name(year)} pupil list"
-            + (f" ({file})" if file else ""),
-            ip_address=client_address(request),
+        page = services.pupil_list_page(
+            request.user,
+            _organisation(org_id),
+            key_stage,
+            year,
+            search=search,
+            sort=sort,
+            descending=descending,
+            file=file,
+            drawing_export=_drawing(request),
+            ip=client_address(request),
         )
+    except services.NoReport as missing:
+        return _no_figures(request, missing)
+    school = page.school
     if file == "xlsx":
         return _xlsx(
-            downloads.pupils_workbook(school, key_stage, year, rows, columns, search),
+            downloads.pupils_workbook(school, key_stage, year, page.rows, page.columns, search),
             downloads.file_name(school, key_stage, year, "pupils"),
         )
-    context.update(rows=rows, columns=columns, search=search, sort=sort, descending=descending)
+    context = {
+        **page.heading.context(),
+        "rows": page.rows,
+        "columns": page.columns,
+        "search": search,
+        "sort": sort,
+        "descending": descending,
+    }
     if file == "pdf":
-        return _pdf(request, "reports/pupils.html", context, what="pupils", rows=len(rows), personal=True)
+        return _pdf(request, "reports/pupils.html", context, what="pupils", queued=page.queued, personal=True)
     return render(request, "reports/pupils.html", context)
 
 
@@ -574,28 +446,24 @@ def pupils(request: HttpRequest, org_id: int, key_stage: str, year: int) -> Http
 @require_GET
 def pupil(request: HttpRequest, org_id: int, key_stage: str, year: int, upn: str) -> HttpResponse:
     _key_stage(key_stage, year)
-    school = _pupil_school(request, org_id)
-    context = _context(request, school, key_stage, year)
-    try:
-        run = services.run_for(key_stage, year)
-    except NoFigures as error:
-        return _no_figures(request, context, error)
-    detail = services.pupil_detail(run, school, upn[:13])
-    if detail is None:
-        raise Http404("No such pupil in this school's figures.")
     file = _wants(request, "pdf")
-    record(
-        AuditAction.REPORT_DOWNLOADED if file else AuditAction.PUPILS_VIEWED,
-        actor=request.user,
-        organisation=school,
-        subject=f"{KEY_STAGE_LABELS[key_stage]} {academic_year_name(year)} pupil {detail['upn']}"
-        + (" (pdf)" if file else ""),
-        ip_address=client_address(request),
-    )
-    context["pupil"] = detail
+    try:
+        page = services.pupil_page(
+            request.user,
+            _organisation(org_id),
+            key_stage,
+            year,
+            upn[:13],
+            pdf=file,
+            ip=client_address(request),
+        )
+    except services.NoReport as missing:
+        return _no_figures(request, missing)
+    context = {**page.heading.context(), "pupil": page.pupil}
     if file:
+        what = f"pupil-{page.pupil['upn']}"
         return _pdf(
-            request, "reports/pupil.html", context, what=f"pupil-{detail['upn']}", rows=0, personal=True
+            request, "reports/pupil.html", context, what=what, queued=_queued(request, 0), personal=True
         )
     return render(request, "reports/pupil.html", context)
 
@@ -606,29 +474,17 @@ def export(request: HttpRequest, export_id: int) -> HttpResponse:
     """A queued PDF's own page: being prepared (it updates itself), ready to download, or why not."""
     item = exports.export_of(request.user, export_id)
     if _wants(request, "json"):
-        return JsonResponse({"done": item.status != ExportStatus.QUEUED, "reload": True})
+        return JsonResponse({"done": not item.is_queued, "reload": True})
     address = urlsplit(item.path)
     query = [(k, v) for k, v in parse_qsl(address.query) if k != "format"]
     back = address.path + (f"?{urlencode(query)}" if query else "")
-    return render(request, "reports/export.html", {"export": item, "statuses": ExportStatus, "back": back})
+    return render(request, "reports/export.html", {"export": item, "back": back})
 
 
 @login_required
 @require_GET
 def export_download(request: HttpRequest, export_id: int) -> HttpResponseBase:
-    item = exports.export_of(request.user, export_id)
-    if item.status != ExportStatus.READY or not item.file:
+    item = exports.export_to_download(request.user, export_id, ip=client_address(request))
+    if not item.downloadable:
         return redirect("reports:export", item.pk)
-    # Read again as the person now: a role taken away since the PDF was drawn takes the PDF away too.
-    organisation = item.organisation.specific()
-    policy.require(request.user, Action.VIEW_REPORTS, organisation)
-    if item.personal:
-        policy.require(request.user, Action.VIEW_PUPIL_DATA, organisation)
-        record(
-            AuditAction.REPORT_DOWNLOADED,
-            actor=request.user,
-            organisation=item.organisation,
-            subject=f"{item.title} (pdf)",
-            ip_address=client_address(request),
-        )
     return FileResponse(item.file.open("rb"), as_attachment=True, filename=item.filename)

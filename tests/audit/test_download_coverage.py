@@ -5,7 +5,9 @@ pupil in it, so a new download cannot slip past the log."""
 
 from __future__ import annotations
 
+import ast
 import inspect
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -239,7 +241,9 @@ PAGES_NAMING_PUPILS = {
     "returns:round": "pupils two schools returned (tests/returns/test_pupils_viewed.py)",
 }
 # What in a view's own code shows it can answer with a file, or with pupils' identities (the API's JSON
-# is no file, so a view that checks for a pupil-level role is caught by the second).
+# is no file, so a view that checks for a pupil-level role is caught by the second). A view whose read
+# service checks the role for it (reports and estimates: keystage.reports.services and the like) is
+# caught by the second too: the code of each keystage function a view calls is read with its own.
 FILE_MARKERS = (
     "FileResponse",
     "Content-Disposition",
@@ -335,11 +339,44 @@ def _views(patterns, namespace: str | None = None):
             yield (f"{namespace}:{pattern.name}" if namespace else pattern.name), pattern.callback
 
 
-def _views_whose_code_has(markers: tuple[str, ...]) -> set[str]:
+def _called(call: ast.expr, names: dict) -> object:
+    """What a call in a view calls, if it can be told from the view's module: ``f(...)`` or
+    ``module.f(...)``."""
+    if isinstance(call, ast.Name):
+        return names.get(call.id)
+    if isinstance(call, ast.Attribute) and isinstance(call.value, ast.Name):
+        return getattr(names.get(call.value.id), call.attr, None)
+    return None
+
+
+def _code_of(view, *, with_services: bool = False) -> str:
+    """A view's own code; ``with_services``: and the code of every keystage function it calls (a read
+    service that checks the role and audits for the view). The policy's questions are not opened: the
+    markers are their names."""
+    function = inspect.unwrap(view)
+    code = inspect.getsource(function)
+    if not with_services:
+        return code
+    called = [
+        _called(node.func, function.__globals__)
+        for node in ast.walk(ast.parse(textwrap.dedent(code)))
+        if isinstance(node, ast.Call)
+    ]
+    services = {
+        f
+        for f in called
+        if inspect.isfunction(f)
+        and f.__module__.startswith("keystage.")
+        and f.__module__ != "keystage.accounts.policy"
+    }
+    return "\n".join([code, *(inspect.getsource(f) for f in services)])
+
+
+def _views_whose_code_has(markers: tuple[str, ...], *, with_services: bool = False) -> set[str]:
     return {
         name
         for name, view in _views(get_resolver().url_patterns)
-        if any(marker in inspect.getsource(inspect.unwrap(view)) for marker in markers)
+        if any(marker in _code_of(view, with_services=with_services) for marker in markers)
     }
 
 
@@ -347,7 +384,7 @@ def test_every_view_that_can_answer_with_a_file_or_with_pupils_is_listed():
     listed = {d.url_name for d in DOWNLOADS}
     unlisted = _views_whose_code_has(FILE_MARKERS) - listed - set(FILES_WITHOUT_PUPILS)
     assert not unlisted, f"add these downloads to DOWNLOADS, with the audit record each adds: {unlisted}"
-    unlisted = _views_whose_code_has(PUPIL_MARKERS) - listed - set(PAGES_NAMING_PUPILS)
+    unlisted = _views_whose_code_has(PUPIL_MARKERS, with_services=True) - listed - set(PAGES_NAMING_PUPILS)
     assert not unlisted, f"these views show pupils: list them in DOWNLOADS or PAGES_NAMING_PUPILS: {unlisted}"
     assert not (listed & set(FILES_WITHOUT_PUPILS)), "a view is listed both with and without pupils"
     every = {name for name, _view in _views(get_resolver().url_patterns)}

@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from keystage.estimates import services
 from keystage.organisations.models import School
-from keystage.reports.services import years_with_figures
+from keystage.reports.figures import years_with_figures
 from tests.browser.conftest import assert_accessible
 from tests.browser.test_reports_demo import _open
 from tests.browser.test_reports_journey import _shot

@@ -12,7 +12,7 @@ from keystage.core.results.kinds import academic_year_name
 from keystage.measures import services as measures
 from keystage.measures.models import PrimaryFigure, SchoolFigure
 from keystage.organisations.models import LocalAuthority, School
-from keystage.reports.services import years_with_figures
+from keystage.reports.figures import years_with_figures
 from keystage.web.demo import DEMO_PASSWORD
 from tests.browser.conftest import assert_accessible
 from tests.browser.test_journey import _sign_in

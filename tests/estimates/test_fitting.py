@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from keystage.accounts.models import User
-from keystage.estimates import services
+from keystage.estimates import fitting, services
 from keystage.estimates.models import EstimatesFit, FitStatus
 from tests.results.conftest import YEAR
 
@@ -22,8 +22,8 @@ def _run_worker() -> None:
 
 def test_a_fit_is_queued_once_and_fitted_by_the_worker(national):
     admin = User.objects.create_user(email="platform@example.org", password="x", is_staff=True)
-    fit, new = services.request_fit(transition="ks2-ks4", years=[YEAR], requested_by=admin, source="page")
-    again, new_again = services.request_fit(
+    fit, new = fitting.request_fit(transition="ks2-ks4", years=[YEAR], requested_by=admin, source="page")
+    again, new_again = fitting.request_fit(
         transition="ks2-ks4", years=[YEAR], requested_by=admin, source="page"
     )
     assert new and not new_again and again.pk == fit.pk  # a double click queues one
@@ -37,7 +37,7 @@ def test_a_fit_is_queued_once_and_fitted_by_the_worker(national):
     assert names[0] == "Attainment 8" and "English Language" in names and "Maths (General)" in names
     assert services.latest_fit() == fit
     # Another fit may be queued once this one is done.
-    assert services.request_fit(transition="ks2-ks4", years=[YEAR])[1]
+    assert fitting.request_fit(transition="ks2-ks4", years=[YEAR])[1]
 
 
 def test_a_year_without_results_fails_with_the_reason_and_keeps_the_last_fit(national):

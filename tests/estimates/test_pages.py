@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from keystage.accounts.models import User
 from keystage.audit.models import AuditAction, AuditEvent
-from keystage.estimates import services
+from keystage.estimates import fitting, services
 from keystage.estimates.models import EstimatesFit, FitStatus, Transition
 from keystage.pupils.models import Pupil
 from tests.api.conftest import api
@@ -185,9 +185,9 @@ def test_a_school_with_no_pupils_on_record_and_odd_addresses_are_answered(fitted
 
 
 def test_a_lost_fit_no_longer_blocks_a_new_one(national):
-    stuck, _ = services.request_fit(transition=Transition.KS2_KS4, years=[2026], enqueue=False)
+    stuck, _ = fitting.request_fit(transition=Transition.KS2_KS4, years=[2026], enqueue=False)
     EstimatesFit.objects.filter(pk=stuck.pk).update(queued_at=timezone.now() - timedelta(hours=3))
-    again, new = services.request_fit(transition=Transition.KS2_KS4, years=[2026], enqueue=False)
+    again, new = fitting.request_fit(transition=Transition.KS2_KS4, years=[2026], enqueue=False)
     assert new and again.pk != stuck.pk
     stuck.refresh_from_db()
     assert stuck.status == FitStatus.FAILED and "given up" in stuck.message

@@ -17,7 +17,8 @@ from keystage.core.reports.catalogue import (
 )
 from keystage.core.reports.inspection import Evidence, YearFigure, statements
 from keystage.measures.models import SubjectFigure
-from keystage.reports.services import Headline, _subject_row
+from keystage.reports.figures import Headline
+from keystage.reports.subjects import _subject_row
 
 P8, A8, EM4 = KS4_MEASURES["p8"], KS4_MEASURES["a8"], KS4_MEASURES["em_4plus"]
 

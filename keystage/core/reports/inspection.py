@@ -109,6 +109,11 @@ class Statement:
     rule: str  # which rule made it: "significance", "place" or "trend"
     evidence: Evidence
 
+    @property
+    def about_trend(self) -> bool:
+        """Made by the trend rule (its figures are the dashboard's trends, not one year's groups)."""
+        return self.rule == "trend"
+
 
 def statements(evidence: Iterable[Evidence], year_name: Callable[[int], str]) -> list[Statement]:
     """Every statement the rules make, strengths first, in the order of ``evidence``."""

@@ -100,7 +100,7 @@ def test_a_file_from_a_year_without_a_mapping_is_read_with_the_nearest_and_says_
 
 
 def test_a_pupils_page_names_each_result_and_says_what_a_code_means(db):
-    from keystage.reports.services import results_in_words
+    from keystage.reports.pupils import results_in_words
 
     found = {r.assessment: r for r in results_in_words({"ks2_mtc": "B", "ks2_reading_test": "104"}, 2026)}
     mtc = found["Multiplication tables check score"]

@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from keystage.core.estimates.ambition import LEVELS
 from keystage.core.estimates.calibration import SD_SHARE, STANDARD_ERRORS
 from keystage.core.estimates.engine import FittedOutcome
-from keystage.estimates import services
+from keystage.estimates import fitting, services
 from keystage.estimates.models import EstimatesFit, FitStatus, Transition
 
 
@@ -65,21 +65,21 @@ class Command(BaseCommand):
                 "--year is the academic year of the A levels by its end, e.g. 2026 for 2025/26."
             )
         try:
-            dataset = services.import_ks5(path, options["year"])
-        except services.EstimatesServiceError as error:
+            dataset = fitting.import_ks5(path, options["year"])
+        except fitting.EstimatesServiceError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"Imported {dataset} at {dataset.institutions:,} institutions.")
 
     def _fit(self, options: dict[str, Any]) -> None:
         try:
-            fit, new = services.request_fit(
+            fit, new = fitting.request_fit(
                 transition=options["transition"],
                 years=options["year"],
                 contextual=options["contextual"],
                 source="command",
                 enqueue=not options["now"],
             )
-        except services.EstimatesServiceError as error:
+        except fitting.EstimatesServiceError as error:
             raise CommandError(str(error)) from None
         if not new:
             self.stdout.write(f"A fit is already waiting: {fit}. It will be used when it is complete.")
@@ -87,7 +87,7 @@ class Command(BaseCommand):
         if not options["now"]:
             self.stdout.write(f"Queued {fit}; a worker (keystage worker) fits it.")
             return
-        fit = services.run_fit(fit.pk)
+        fit = fitting.run_fit(fit.pk)
         if fit.status != FitStatus.COMPLETE:
             raise CommandError(f"The fit failed: {fit.message}")
         self._summary(fit)
