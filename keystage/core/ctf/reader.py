@@ -40,6 +40,8 @@ from keystage.core.pupils.model import InvalidUPNError, check_upn
 from keystage.core.pupils.names import odd_name, visible
 from keystage.core.reference.frameworks import Assessment, FrameworkLibrary
 from keystage.core.refusals import Refused
+from keystage.core.results import rules
+from keystage.core.results.rules import Issue, Severity
 
 DEFAULT_MAX_BYTES = 150 * 1024 * 1024
 # A pupil's record with years of history has hundreds of elements; far more is not a real record.
@@ -51,32 +53,19 @@ class CTFError(Refused, ValueError):
     """A file that cannot be read as a CTF at all; str() says why, with the line where known."""
 
 
-@dataclass(frozen=True)
-class CTFProblem:
-    path: str  # e.g. CTfile/CTFpupilData/Pupil[3]/DOB
-    upn: str
-    message: str
-    severity: str = "error"  # or "warning": worth knowing, the file is still used
-
-    def __str__(self) -> str:
-        who = f" (UPN {self.upn})" if self.upn else ""
-        label = "Warning: " if self.severity == "warning" else ""
-        return f"{label}{self.path}{who}: {self.message}"
-
-
 @dataclass
 class CTFRead:
     document: CTFDocument
-    problems: list[CTFProblem] = field(default_factory=list)
+    problems: list[Issue] = field(default_factory=list)  # each at its element's path
     not_read: Counter[str] = field(default_factory=Counter)  # elements keystage skipped, by pupils
 
     @property
-    def errors(self) -> list[CTFProblem]:
-        return [p for p in self.problems if p.severity != "warning"]
+    def errors(self) -> list[Issue]:
+        return [p for p in self.problems if p.severity is not Severity.WARNING]
 
     @property
-    def warnings(self) -> list[CTFProblem]:
-        return [p for p in self.problems if p.severity == "warning"]
+    def warnings(self) -> list[Issue]:
+        return [p for p in self.problems if p.severity is Severity.WARNING]
 
 
 class _CappedReader(io.RawIOBase):
@@ -248,12 +237,12 @@ def _not_read(element: etree._Element) -> set[str]:
     return found
 
 
-def _pupil(element: etree._Element, path: str, problems: list[CTFProblem], as_of: date) -> CTFPupil:
+def _pupil(element: etree._Element, path: str, problems: list[Issue], as_of: date) -> CTFPupil:
     upn = _text(element, "UPN")
     dob_text = _text(element, "DOB")
     dob = _date(dob_text)
     if dob_text and dob is None:
-        problems.append(CTFProblem(f"{path}/DOB", upn, f"“{dob_text}” is not a date like 2014-10-08"))
+        problems.append(rules.CTF_DOB_NOT_A_DATE.issue(path=f"{path}/DOB", for_upn=upn, value=dob_text))
     first_language = ""
     for language in element.iterfind("BasicDetails/Languages/Type"):
         if _text(language, "LanguageType") == "F":
@@ -318,7 +307,7 @@ class CTFStream:
     def __init__(self, source: Path | bytes | BinaryIO, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self._stream = _open(source, max_bytes)
         self.header: CTFHeader | None = None
-        self.problems: list[CTFProblem] = []
+        self.problems: list[Issue] = []
         self.not_read: Counter[str] = Counter()  # element -> pupils whose record has it
 
     def __iter__(self) -> Iterator[CTFPupil]:
@@ -364,10 +353,8 @@ class CTFStream:
                     continue
                 if depth == 2 and _parent_tag(element) == "CTFpupilData":
                     self.problems.append(
-                        CTFProblem(
-                            f"CTfile/CTFpupilData/{element.tag}",
-                            "",
-                            f"<{element.tag}> is not a Pupil: its contents were not read",
+                        rules.CTF_NOT_A_PUPIL.issue(
+                            path=f"CTfile/CTFpupilData/{element.tag}", tag=element.tag
                         )
                     )
                 if depth >= 1:
@@ -460,68 +447,76 @@ def check_ctf(
     version, expected = document.header.version, ctf_version(academic_year)
     if version < expected - 1:  # suppliers write the year's version, or last year's early on
         read.problems.append(
-            CTFProblem(
-                "CTfile/Header/CTFversion",
-                "",
-                f"CTF {version}.0 is older than the {expected}.0 written for {academic_year - 1}/"
-                f"{str(academic_year)[-2:]}: the MIS that wrote it may need updating. It was read: every "
-                "element keystage uses is in every version since 11.0.",
-                severity="warning",
+            rules.CTF_VERSION_OLD.issue(
+                path="CTfile/Header/CTFversion",
+                version=version,
+                expected=expected,
+                year=f"{academic_year - 1}/{str(academic_year)[-2:]}",
             )
         )
 
-    def warn_once(note: str) -> None:
+    def warn_once(rule: rules.Rule, note: str) -> None:
         if note and note not in warned:
             warned.add(note)
-            where = "CTfile/Header/SourceSchool/AcademicYear"
-            read.problems.append(CTFProblem(where, "", note + ".", severity="warning"))
+            read.problems.append(rule.issue(path="CTfile/Header/SourceSchool/AcademicYear", note=note))
 
     seen: dict[str, int] = {}
-    unreadable_dates = {p.path for p in read.problems if p.path.endswith("/DOB")}
+    unreadable_dates = {p.path for p in read.problems if p.code == rules.CTF_DOB_NOT_A_DATE.code}
     for number, pupil in enumerate(document.pupils, start=1):
         path = f"CTfile/CTFpupilData/Pupil[{number}]"
         problem = read.problems.append
         try:
             check_upn(pupil.upn)
         except InvalidUPNError as error:
-            problem(CTFProblem(f"{path}/UPN", pupil.upn, str(error)))
+            problem(rules.CTF_UPN_INVALID.issue(path=f"{path}/UPN", for_upn=pupil.upn, reason=error))
         if pupil.upn in seen:
-            problem(CTFProblem(f"{path}/UPN", pupil.upn, f"the same UPN is already Pupil[{seen[pupil.upn]}]"))
+            problem(
+                rules.CTF_UPN_DUPLICATE.issue(path=f"{path}/UPN", for_upn=pupil.upn, first=seen[pupil.upn])
+            )
         seen.setdefault(pupil.upn, number)
         for name, value in (("Surname", pupil.surname), ("Forename", pupil.forename)):
             if not value:
-                problem(CTFProblem(f"{path}/{name}", pupil.upn, f"{name} is missing"))
+                problem(rules.CTF_NAME_MISSING.issue(path=f"{path}/{name}", for_upn=pupil.upn, name=name))
             elif (reason := odd_name(value)) is not None:
-                message = f"{name} “{visible(value)}” {reason}; it is kept exactly as written: check it"
-                problem(CTFProblem(f"{path}/{name}", pupil.upn, message, severity="warning"))
+                odd = rules.CTF_NAME_ODD
+                shown = visible(value)
+                problem(
+                    odd.issue(path=f"{path}/{name}", for_upn=pupil.upn, name=name, shown=shown, reason=reason)
+                )
         if pupil.date_of_birth is None and f"{path}/DOB" not in unreadable_dates:
-            problem(CTFProblem(f"{path}/DOB", pupil.upn, "DOB is missing"))
+            problem(rules.CTF_DOB_MISSING.issue(path=f"{path}/DOB", for_upn=pupil.upn))
         if pupil.sex not in {"M", "F"}:
-            problem(CTFProblem(f"{path}/Sex", pupil.upn, f"Sex “{pupil.sex}” must be M or F"))
+            problem(rules.CTF_SEX_INVALID.issue(path=f"{path}/Sex", for_upn=pupil.upn, value=pupil.sex))
         for index, result in enumerate(pupil.results, start=1):
             where = f"{path}/StageAssessments/StageAssessment[{index}]"
             entry = mapping.assessment_for(result) if mapping else None
             if entry is not None:
-                warn_once(fallback)
-                warn_once(notes.get(entry.assessment, ""))
+                warn_once(rules.CTF_MAPPING_OF_ANOTHER_YEAR, fallback)
+                warn_once(rules.CTF_FRAMEWORK_OF_ANOTHER_YEAR, notes.get(entry.assessment, ""))
             if entry is None:
+                stage, subject, method, component, qualifier = result.key
                 problem(
-                    CTFProblem(
-                        where,
-                        pupil.upn,
-                        "this assessment (Stage {}, Subject {}, Method {}, Component {}, "
-                        "ResultQualifier {}) is not in the mapping for {}".format(*result.key, academic_year),
+                    rules.CTF_ASSESSMENT_UNMAPPED.issue(
+                        path=where,
+                        for_upn=pupil.upn,
+                        stage=stage,
+                        subject=subject,
+                        method=method,
+                        component=component,
+                        qualifier=qualifier,
+                        year=academic_year,
                     )
                 )
                 continue
             assessment = assessments.get(entry.assessment)
             if assessment is not None and not _valid(assessment, result.result):
                 problem(
-                    CTFProblem(
-                        where,
-                        pupil.upn,
-                        f"{assessment.label}: “{result.result}” is not a valid result "
-                        f"({assessment.valid_results()})",
+                    rules.CTF_RESULT_INVALID.issue(
+                        path=where,
+                        for_upn=pupil.upn,
+                        value=result.result,
+                        label=assessment.label,
+                        valid=assessment.valid_results(),
                     )
                 )
     return read

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from keystage.core.ctf.model import CTFPupil
-from keystage.core.ctf.reader import CTFProblem
 from keystage.core.pupils.model import (
     InvalidUPNError,
     Pupil,
@@ -20,6 +19,8 @@ from keystage.core.pupils.model import (
     nc_year_by_birth,
 )
 from keystage.core.pupils.roster_csv import parse_nc_year
+from keystage.core.results import rules
+from keystage.core.results.rules import Issue
 
 ALWAYS = frozenset({"surname", "forename", "date_of_birth", "sex", "nc_year"})
 
@@ -27,8 +28,8 @@ ALWAYS = frozenset({"surname", "forename", "date_of_birth", "sex", "nc_year"})
 @dataclass
 class CTFRoster:
     pupils: list[Pupil] = field(default_factory=list)
-    problems: list[CTFProblem] = field(default_factory=list)  # each keeps its pupil out
-    warnings: list[CTFProblem] = field(default_factory=list)  # the pupil is imported, as each says
+    problems: list[Issue] = field(default_factory=list)  # each keeps its pupil out
+    warnings: list[Issue] = field(default_factory=list)  # the pupil is imported, as each says
     upns_in_file: set[str] = field(default_factory=set)
     supplied: dict[str, frozenset[str]] = field(default_factory=dict)
 
@@ -41,16 +42,16 @@ def roster_from_ctf(pupils: list[CTFPupil], academic_year: int | None = None) ->
     first_seen: dict[str, int] = {}
     for number, ctf in enumerate(pupils, start=1):
         path = f"CTfile/CTFpupilData/Pupil[{number}]"
-        problems: list[CTFProblem] = []
+        problems: list[Issue] = []
         try:
             upn = check_upn(ctf.upn)
         except InvalidUPNError as error:
             upn = ctf.upn.strip().upper().replace(" ", "")
-            problems.append(CTFProblem(f"{path}/UPN", upn, str(error)))
+            problems.append(rules.CTF_UPN_INVALID.issue(path=f"{path}/UPN", for_upn=upn, reason=error))
         roster.upns_in_file.add(upn)
         if upn in first_seen:
             problems.append(
-                CTFProblem(f"{path}/UPN", upn, f"the same UPN is already Pupil[{first_seen[upn]}]")
+                rules.CTF_UPN_DUPLICATE.issue(path=f"{path}/UPN", for_upn=upn, first=first_seen[upn])
             )
         first_seen.setdefault(upn, number)
         by_age = not ctf.nc_year.strip() and academic_year is not None and ctf.date_of_birth is not None
@@ -61,46 +62,26 @@ def roster_from_ctf(pupils: list[CTFPupil], academic_year: int | None = None) ->
             nc_year = nc_year_by_birth(ctf.date_of_birth, academic_year)
             if 0 <= nc_year <= 14:
                 group = "Reception" if nc_year == 0 else f"Year {nc_year}"
-                roster.warnings.append(
-                    CTFProblem(
-                        where,
-                        upn,
-                        f"no NC year given: {group} by the date of birth if the pupil is new to the "
-                        "roster (a pupil on it keeps its year group)",
-                        severity="warning",
-                    )
-                )
+                roster.warnings.append(rules.CTF_NC_YEAR_BY_AGE.issue(path=where, for_upn=upn, group=group))
             else:
                 nc_year = None
-                problems.append(
-                    CTFProblem(where, upn, "no NC year given, and the date of birth is not of school age")
-                )
+                problems.append(rules.CTF_NC_YEAR_NOT_OF_SCHOOL_AGE.issue(path=where, for_upn=upn))
         else:
             try:
                 nc_year = parse_nc_year(ctf.nc_year)
             except ValueError:
-                problems.append(
-                    CTFProblem(where, upn, f"NC year “{ctf.nc_year}” must be R or a year from 1 to 14")
-                )
+                problems.append(rules.CTF_NC_YEAR_INVALID.issue(path=where, for_upn=upn, value=ctf.nc_year))
         if ctf.date_of_birth is None:
-            problems.append(CTFProblem(f"{path}/DOB", upn, "a roster needs a date of birth"))
+            problems.append(rules.CTF_ROSTER_DOB_MISSING.issue(path=f"{path}/DOB", for_upn=upn))
         if ctf.sex not in {"M", "F"} or not ctf.surname or not ctf.forename:
-            problems.append(CTFProblem(path, upn, "a roster needs Surname, Forename and Sex (M or F)"))
+            problems.append(rules.CTF_ROSTER_DETAILS_MISSING.issue(path=path, for_upn=upn))
         ethnicity = ctf.ethnicity.strip().upper()
         if ethnicity and ethnic_group_of(ethnicity) is None:
-            problems.append(
-                CTFProblem(
-                    f"{path}/BasicDetails/Ethnicity", upn, f"“{ctf.ethnicity}” is not a DfE ethnicity code"
-                )
-            )
+            where = f"{path}/BasicDetails/Ethnicity"
+            problems.append(rules.CTF_ETHNICITY_INVALID.issue(path=where, for_upn=upn, value=ctf.ethnicity))
         if ctf.sen_provision and ctf.sen_provision not in {"E", "K", "N"}:
-            problems.append(
-                CTFProblem(
-                    f"{path}/SENhistory/SEN/SENprovision",
-                    upn,
-                    f"“{ctf.sen_provision}” is not E (EHC plan), K (SEN support) or N",
-                )
-            )
+            where = f"{path}/SENhistory/SEN/SENprovision"
+            problems.append(rules.CTF_SEN_INVALID.issue(path=where, for_upn=upn, value=ctf.sen_provision))
         if problems or ctf.date_of_birth is None or nc_year is None:
             roster.problems.extend(problems)
             continue

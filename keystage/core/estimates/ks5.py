@@ -30,6 +30,8 @@ import polars as pl
 
 from keystage.core.estimates.datasets import FEWEST_ENTRANTS, OutcomeData, banded_outcome, graded_outcome
 from keystage.core.estimates.model import EstimatesError, months_younger
+from keystage.core.results import rules
+from keystage.core.results.rules import Issue
 
 KS5_COLUMNS = (
     "upn", "institution", "sex", "month_of_birth", "disadvantaged", "ks4_aps", "subject", "grade",
@@ -51,7 +53,18 @@ _MOST_ERRORS_SHOWN = 5
 
 
 class Ks5FileError(EstimatesError):
-    """A KS5 outcomes file that cannot be read, with every problem found (up to a few) in words."""
+    """A KS5 outcomes file that cannot be read: ``issues`` are every kind of problem found (each with
+    its first few rows), and str() says them all."""
+
+    def __init__(self, issues: list[Issue], words: str | None = None) -> None:
+        super().__init__(words or issues[0].message)
+        self.issues = issues
+
+
+def _refused(name: str, issues: list[Issue]) -> Ks5FileError:
+    """Problems of the file's rows, said together after its name as one sentence."""
+    words = "; ".join(issue.message for issue in issues)
+    return Ks5FileError(issues, f"{name}: {words}" + ("" if words.endswith(".") else "."))
 
 
 def read_ks5_outcomes(path: Path) -> pl.DataFrame:
@@ -65,12 +78,10 @@ def read_ks5_outcomes(path: Path) -> pl.DataFrame:
         else:
             raw = pl.read_csv(path, infer_schema=False, encoding="utf8")
     except (OSError, pl.exceptions.PolarsError, UnicodeDecodeError) as error:
-        raise Ks5FileError(f"{path.name} cannot be read as a CSV or Parquet file: {error}") from None
+        raise Ks5FileError([rules.KS5_UNREADABLE.issue(file=path.name, reason=error)]) from None
     missing = [c for c in KS5_COLUMNS if c not in raw.columns]
     if missing:
-        raise Ks5FileError(
-            f"{path.name} lacks the column(s) {', '.join(missing)}; see the format in the docs."
-        )
+        raise Ks5FileError([rules.KS5_COLUMNS_MISSING.issue(file=path.name, missing=", ".join(missing))])
     return check_ks5_rows(raw.select(*(pl.col(c).cast(t) for c, t in _SCHEMA.items())), path.name)
 
 
@@ -103,11 +114,11 @@ def check_ks5_rows(raw: pl.DataFrame, name: str = "the file") -> pl.DataFrame:
             shown = ", ".join(str(r) for r in bad[:_MOST_ERRORS_SHOWN]) + (
                 " …" if len(bad) > _MOST_ERRORS_SHOWN else ""
             )
-            problems.append(f"{len(bad):,} row(s) without {wanted} (row {shown})")
+            problems.append(rules.KS5_ROW_CHECKS[wanted].issue(file=name, count=f"{len(bad):,}", rows=shown))
     if problems:
-        raise Ks5FileError(f"{name}: " + "; ".join(problems) + ".")
+        raise _refused(name, problems)
     if typed.height == 0:
-        raise Ks5FileError(f"{name} has no results.")
+        raise Ks5FileError([rules.KS5_NO_RESULTS.issue(file=name)])
     students = typed.group_by("upn").agg(
         pl.struct("institution", "sex", "_month", "_disadvantaged", "_aps").n_unique().alias("_kinds"),
         pl.col("_row").min(),
@@ -115,16 +126,12 @@ def check_ks5_rows(raw: pl.DataFrame, name: str = "the file") -> pl.DataFrame:
     twice = typed.filter(pl.struct("upn", "subject").is_duplicated()).get_column("_row").to_list()
     if twice:
         shown = ", ".join(str(r) for r in twice[:_MOST_ERRORS_SHOWN])
-        raise Ks5FileError(
-            f"{name}: a student has the same subject twice (rows {shown}); keep one result each."
-        )
+        raise _refused(name, [rules.KS5_SUBJECT_TWICE.issue(file=name, rows=shown)])
     split = students.filter(pl.col("_kinds") > 1)
     if split.height:
         shown = ", ".join(split.sort("_row").get_column("upn").head(_MOST_ERRORS_SHOWN).to_list())
-        raise Ks5FileError(
-            f"{name}: {split.height:,} student(s) whose rows disagree on institution, sex, month of birth, "
-            f"disadvantage or KS4 average points ({shown})."
-        )
+        disagree = rules.KS5_ROWS_DISAGREE.issue(file=name, count=f"{split.height:,}", upns=shown)
+        raise _refused(name, [disagree])
     return typed.select(
         "upn",
         "institution",

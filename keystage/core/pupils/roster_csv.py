@@ -27,6 +27,8 @@ from keystage.core.measures.ks4 import ks1_value_added
 from keystage.core.pupils.model import InvalidUPNError, Pupil, SenProvision, Sex, check_upn, ethnic_group_of
 from keystage.core.reference.frameworks import FrameworkLibrary
 from keystage.core.refusals import Refused
+from keystage.core.results import rules
+from keystage.core.results.rules import Issue
 
 REQUIRED = ("upn", "surname", "forename", "date_of_birth", "sex", "nc_year")
 OPTIONAL = (
@@ -52,23 +54,10 @@ class RosterFileError(Refused, ValueError):
     """A file that cannot be read as a roster at all; str() says why."""
 
 
-@dataclass(frozen=True)
-class RosterProblem:
-    row: int  # as a spreadsheet numbers it: the header is row 1
-    upn: str
-    column: str
-    value: str
-    message: str
-
-    def __str__(self) -> str:
-        who = f" (UPN {self.upn})" if self.upn else ""
-        return f"Row {self.row}{who}, {self.column} “{self.value}”: {self.message}"
-
-
 @dataclass
 class RosterRead:
     pupils: list[Pupil] = field(default_factory=list)
-    problems: list[RosterProblem] = field(default_factory=list)
+    problems: list[Issue] = field(default_factory=list)  # row as a spreadsheet numbers it: header 1
     # Every UPN in the file, rows with problems included: a full import must not take them off roll.
     upns_in_file: set[str] = field(default_factory=set)
     # The fields the file has columns for: an import updates only these.
@@ -81,7 +70,7 @@ def parse_date(text: str) -> date:
             return datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    raise ValueError("must be a real date, written YYYY-MM-DD or DD/MM/YYYY")
+    raise ValueError(rules.ROSTER_DATE.message)
 
 
 def _yes_no(text: str) -> bool:
@@ -90,14 +79,14 @@ def _yes_no(text: str) -> bool:
         return True
     if value in {"", "N", "NO", "FALSE", "0"}:
         return False
-    raise ValueError("must be Y or N")
+    raise ValueError(rules.ROSTER_YES_NO.message)
 
 
 def _sex(text: str) -> Sex:
     value = text.strip().upper()
     mapped = {"F": Sex.FEMALE, "FEMALE": Sex.FEMALE, "M": Sex.MALE, "MALE": Sex.MALE}.get(value)
     if mapped is None:
-        raise ValueError("must be Female or Male (F or M)")
+        raise ValueError(rules.ROSTER_SEX.message)
     return mapped
 
 
@@ -108,7 +97,7 @@ def parse_nc_year(text: str) -> int:
         return 0
     if value.isascii() and value.isdigit() and 1 <= int(value) <= 14:
         return int(value)
-    raise ValueError("must be R or a year from 1 to 14")
+    raise ValueError(rules.ROSTER_NC_YEAR.message)
 
 
 def _sen(text: str) -> SenProvision:
@@ -116,7 +105,7 @@ def _sen(text: str) -> SenProvision:
     try:
         return SenProvision(value)
     except ValueError:
-        raise ValueError("must be E (EHC plan), K (SEN support) or N") from None
+        raise ValueError(rules.ROSTER_SEN.message) from None
 
 
 def _ethnicity(text: str) -> str | None:
@@ -124,7 +113,7 @@ def _ethnicity(text: str) -> str | None:
     if not value:
         return None
     if ethnic_group_of(value) is None:
-        raise ValueError("is not a DfE ethnicity code (e.g. WBRI, MWBC, AIND, BAFR, CHNE)")
+        raise ValueError(rules.ROSTER_ETHNICITY.message)
     return value
 
 
@@ -134,9 +123,9 @@ def _ks2_score(text: str) -> float | None:
     try:
         score = float(text)
     except ValueError:
-        raise ValueError("must be a KS2 scaled score from 80 to 120") from None
+        raise ValueError(rules.ROSTER_KS2_SCORE.message) from None
     if not 80 <= score <= 120 or score != int(score):
-        raise ValueError("must be a KS2 scaled score from 80 to 120")
+        raise ValueError(rules.ROSTER_KS2_SCORE.message)
     return score
 
 
@@ -148,23 +137,25 @@ def _eal(text: str) -> bool | None:
     return _yes_no(text) if text.strip() else None
 
 
-_PARSERS: dict[str, Callable[[str], Any]] = {
-    "date_of_birth": lambda t: parse_date(t.strip()),
-    "sex": _sex,
-    "nc_year": parse_nc_year,
-    "fsm6": _yes_no,
-    "looked_after": _yes_no,
-    "adopted_from_care": _yes_no,
-    "sen": _sen,
-    "eal": _eal,
-    "ethnicity": _ethnicity,
-    "joined_on": _optional_date,
-    "ks2_reading": _ks2_score,
-    "ks2_maths": _ks2_score,
-    "ks1_reading": lambda t: _ks1(t),
-    "ks1_writing": lambda t: _ks1(t),
-    "ks1_maths": lambda t: _ks1(t),
+# Each column's reader, and the rule of a value it cannot read (ValueError).
+_PARSERS: dict[str, tuple[Callable[[str], Any], rules.Rule]] = {
+    "date_of_birth": (lambda t: parse_date(t.strip()), rules.ROSTER_DATE),
+    "sex": (_sex, rules.ROSTER_SEX),
+    "nc_year": (parse_nc_year, rules.ROSTER_NC_YEAR),
+    "fsm6": (_yes_no, rules.ROSTER_YES_NO),
+    "looked_after": (_yes_no, rules.ROSTER_YES_NO),
+    "adopted_from_care": (_yes_no, rules.ROSTER_YES_NO),
+    "sen": (_sen, rules.ROSTER_SEN),
+    "eal": (_eal, rules.ROSTER_YES_NO),
+    "ethnicity": (_ethnicity, rules.ROSTER_ETHNICITY),
+    "joined_on": (_optional_date, rules.ROSTER_DATE),
+    "ks2_reading": (_ks2_score, rules.ROSTER_KS2_SCORE),
+    "ks2_maths": (_ks2_score, rules.ROSTER_KS2_SCORE),
+    "ks1_reading": (lambda t: _ks1(t), rules.ROSTER_KS1_CODE),
+    "ks1_writing": (lambda t: _ks1(t), rules.ROSTER_KS1_CODE),
+    "ks1_maths": (lambda t: _ks1(t), rules.ROSTER_KS1_CODE),
 }
+_KS1_LIST = ", ".join(sorted(KS1_CODES))
 
 MAX_NAME = 100  # as the roster stores names
 
@@ -174,7 +165,7 @@ def _ks1(text: str) -> str | None:
     if not value:
         return None
     if value not in KS1_CODES:
-        raise ValueError(f"must be a KS1 teacher assessment code ({', '.join(sorted(KS1_CODES))})")
+        raise ValueError(rules.ROSTER_KS1_CODE.message.format(codes=_KS1_LIST))
     return value
 
 
@@ -215,29 +206,30 @@ def read_roster_csv(data: bytes) -> RosterRead:
             index = columns.get(name)
             return _row[index].strip() if index is not None and index < len(_row) else ""
 
-        problems: list[RosterProblem] = []
+        problems: list[Issue] = []
         raw_upn = cell("upn")
         for name, index in columns.items():
             value = row[index] if index < len(row) else ""
             if "\n" in value or "\r" in value or "\x00" in value:
                 problems.append(
-                    RosterProblem(
-                        row_number,
-                        raw_upn,
-                        name,
-                        value[:40],
-                        "the value runs over several lines or has hidden characters: "
-                        "check for a stray quote mark",
+                    rules.ROSTER_HIDDEN_CHARACTERS.issue(
+                        row=row_number, column=name, value=value[:40], for_upn=raw_upn
                     )
                 )
         try:
             upn = check_upn(raw_upn)
         except InvalidUPNError as error:
-            problems.append(RosterProblem(row_number, raw_upn, "upn", raw_upn, str(error)))
+            problems.append(
+                rules.ROSTER_UPN_INVALID.issue(
+                    row=row_number, column="upn", value=raw_upn, for_upn=raw_upn, reason=error
+                )
+            )
             upn = raw_upn.strip().upper().replace(" ", "")
         if upn in seen:
             problems.append(
-                RosterProblem(row_number, upn, "upn", raw_upn, f"the same UPN is already on row {seen[upn]}")
+                rules.ROSTER_UPN_DUPLICATE.issue(
+                    row=row_number, column="upn", value=raw_upn, for_upn=upn, first=seen[upn]
+                )
             )
         seen.setdefault(upn, row_number)
         result.upns_in_file.add(upn)
@@ -245,32 +237,36 @@ def read_roster_csv(data: bytes) -> RosterRead:
         for name in ("surname", "forename"):
             values[name] = cell(name)
             if not values[name]:
-                problems.append(RosterProblem(row_number, upn, name, "", f"{name} is missing"))
+                problems.append(rules.ROSTER_MISSING.issue(row=row_number, column=name, for_upn=upn))
             elif len(values[name]) > MAX_NAME:
                 problems.append(
-                    RosterProblem(
-                        row_number,
-                        upn,
-                        name,
-                        values[name][:40] + "…",
-                        f"{name} is longer than {MAX_NAME} characters",
+                    rules.ROSTER_TOO_LONG.issue(
+                        row=row_number,
+                        column=name,
+                        value=values[name][:40] + "…",
+                        for_upn=upn,
+                        limit=MAX_NAME,
                     )
                 )
-        for name, parse in _PARSERS.items():
+        for name, (parse, unreadable) in _PARSERS.items():
             if name not in columns:
                 continue
             raw = cell(name)
             if name in REQUIRED and not raw:
-                problems.append(RosterProblem(row_number, upn, name, "", f"{name} is missing"))
+                problems.append(rules.ROSTER_MISSING.issue(row=row_number, column=name, for_upn=upn))
                 continue
             try:
                 values[name] = parse(raw)
-            except ValueError as error:
-                problems.append(RosterProblem(row_number, upn, name, raw, str(error)))
+            except ValueError:
+                problems.append(
+                    unreadable.issue(row=row_number, column=name, value=raw, for_upn=upn, codes=_KS1_LIST)
+                )
         birth = values.get("date_of_birth")
         if isinstance(birth, date) and birth >= date.today():
             problems.append(
-                RosterProblem(row_number, upn, "date_of_birth", cell("date_of_birth"), "is not in the past")
+                rules.ROSTER_DOB_NOT_PAST.issue(
+                    row=row_number, column="date_of_birth", value=cell("date_of_birth"), for_upn=upn
+                )
             )
         if problems:
             result.problems.extend(problems)

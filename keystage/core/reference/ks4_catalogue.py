@@ -10,21 +10,24 @@ the same shape, as documented in ``data/ks4/README.md``):
   counted that year, and from 2018 its category and size in guided learning hours;
 - EBacc qualifications (a sheet per pillar): the years each qualification counts in that pillar.
 
-Rows it cannot read become ``ImportProblem``s (file, sheet, row as Excel shows it, what is wrong);
-nothing is guessed.
+Rows it cannot read become issues (``rules.CATALOGUE_*``: file, sheet, row as Excel shows it, what
+is wrong); nothing is guessed.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from python_calamine import CalamineError, CalamineWorkbook
 
 from keystage.core.refusals import Refused
+from keystage.core.results import rules
+from keystage.core.results.rules import Issue
 
 PILLARS = {
     "English": "english",
@@ -40,17 +43,6 @@ _QAN = re.compile(r"[0-9]{7}[0-9X]")
 
 class CatalogueFileError(Refused, ValueError):
     """A whole file that cannot be used (missing, not a workbook, sheets or columns not found)."""
-
-
-@dataclass(frozen=True)
-class ImportProblem:
-    file: str
-    sheet: str
-    row: int  # as Excel numbers it
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}, sheet {self.sheet}, row {self.row}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -115,7 +107,7 @@ class Qualification:
 class Catalogue:
     qualifications: dict[str, Qualification] = field(default_factory=dict)
     discount_descriptions: dict[str, str] = field(default_factory=dict)
-    problems: list[ImportProblem] = field(default_factory=list)
+    problems: list[Issue] = field(default_factory=list)  # rows not read: file, sheet, row as Excel has it
 
     def by_qan(self, qan: str) -> Qualification | None:
         normalised = normalise_qan(qan)
@@ -248,19 +240,20 @@ def import_points(catalogue: Catalogue, path: Path, sheet: str = "Underlying Dat
     for excel_row, row in _data_rows(rows, head + 1):
         if _is_note(row, [grade_col, points_col]):
             continue  # footnotes under the table
-        problem = _problem(path, sheet, excel_row)
+        at = _At(path, sheet, excel_row)
         qan = normalise_qan(_cell(row, qan_col))
         if qan is None:
-            catalogue.problems.append(
-                problem(f"qualification number “{_text(_cell(row, qan_col))}” is not valid")
-            )
+            catalogue.problems.append(at.issue(rules.CATALOGUE_QAN_INVALID, value=_text(_cell(row, qan_col))))
             continue
         grade = normalise_grade(_cell(row, grade_col))
         points = _number(_cell(row, points_col))
         if not grade or points is None:
             catalogue.problems.append(
-                problem(
-                    f"{qan}: grade “{grade}” with points “{_text(_cell(row, points_col))}” cannot be read"
+                at.issue(
+                    rules.CATALOGUE_POINTS_UNREADABLE,
+                    value=_text(_cell(row, points_col)),
+                    qan=qan,
+                    grade=grade,
                 )
             )
             continue
@@ -271,8 +264,8 @@ def import_points(catalogue: Catalogue, path: Path, sheet: str = "Underlying Dat
         existing = qualification.grades.get(grade)
         if existing is not None and existing.points != points:
             catalogue.problems.append(
-                problem(
-                    f"{qan}: grade {grade} scores both {existing.points} and {points}; kept {existing.points}"
+                at.issue(
+                    rules.CATALOGUE_POINTS_TWICE, qan=qan, grade=grade, kept=existing.points, other=points
                 )
             )
             continue
@@ -280,8 +273,16 @@ def import_points(catalogue: Catalogue, path: Path, sheet: str = "Underlying Dat
         qualification.grades[grade] = Grade(grade, text, points)
 
 
-def _problem(path: Path, sheet: str, row: int) -> Callable[[str], ImportProblem]:
-    return lambda message: ImportProblem(path.name, sheet, row, message)
+@dataclass(frozen=True)
+class _At:
+    """A row of a sheet of one of the files, where its problems are."""
+
+    path: Path
+    sheet: str
+    row: int  # as Excel numbers it
+
+    def issue(self, rule: rules.Rule, value: object = "", **details: Any) -> Issue:
+        return rule.issue(file=self.path.name, on_sheet=self.sheet, row=self.row, value=value, **details)
 
 
 def import_discount_codes(catalogue: Catalogue, path: Path) -> None:
@@ -307,13 +308,9 @@ def import_discount_codes(catalogue: Catalogue, path: Path) -> None:
             qan = normalise_qan(raw_qan)
             code = _text(_cell(row, code_col)).upper()
             if qan is None or not code:
+                at = _At(path, sheet, excel_row)
                 catalogue.problems.append(
-                    ImportProblem(
-                        path.name,
-                        sheet,
-                        excel_row,
-                        f"qualification “{raw_qan}” with discount code “{code}” cannot be read",
-                    )
+                    at.issue(rules.CATALOGUE_DISCOUNT_CODE_UNREADABLE, raw_qan, code=code)
                 )
                 continue
             qualification = catalogue._get(qan, _text(_cell(row, title_col)))
@@ -326,15 +323,9 @@ def import_discount_codes(catalogue: Catalogue, path: Path) -> None:
             else:
                 earlier = qualification.discount_codes.get(year)
                 if earlier is not None and earlier != code:
-                    catalogue.problems.append(
-                        ImportProblem(
-                            path.name,
-                            sheet,
-                            excel_row,
-                            f"{qan} is listed again with discount code {code} (an earlier row has {earlier}) "
-                            f"and no syllabus to tell them apart; kept {earlier}",
-                        )
-                    )
+                    at = _At(path, sheet, excel_row)
+                    twice = rules.CATALOGUE_DISCOUNT_CODE_TWICE
+                    catalogue.problems.append(at.issue(twice, qan=qan, code=code, kept=earlier))
                     continue
                 qualification.discount_codes[year] = code
             if category_col is not None and _text(_cell(row, category_col)):
@@ -361,15 +352,7 @@ def import_ebacc(catalogue: Catalogue, path: Path) -> None:
         raise CatalogueFileError(f"{path.name}: no EBacc pillar sheets ({', '.join(PILLARS)})")
     for sheet in workbook.sheet_names:
         if sheet == "Archived":
-            catalogue.problems.append(
-                ImportProblem(
-                    path.name,
-                    sheet,
-                    1,
-                    "not read: archived qualifications are listed without their "
-                    "pillar (they counted in 2016 at the latest)",
-                )
-            )
+            catalogue.problems.append(_At(path, sheet, 1).issue(rules.CATALOGUE_ARCHIVED_SHEET))
     for sheet in found:
         pillar = PILLARS[sheet]
         rows = _rows(workbook, sheet, path)
@@ -386,34 +369,22 @@ def import_ebacc(catalogue: Catalogue, path: Path) -> None:
             if _is_note(row, list(year_cols.values())) or (not raw_qan and "Y" not in marks):
                 continue  # "Last updated …", "(a) …" and other notes
             qan = normalise_qan(raw_qan)
+            at = _At(path, sheet, excel_row)
             if qan is None:
-                catalogue.problems.append(
-                    ImportProblem(
-                        path.name, sheet, excel_row, f"qualification number “{raw_qan}” is not valid"
-                    )
-                )
+                catalogue.problems.append(at.issue(rules.CATALOGUE_QAN_INVALID, raw_qan))
                 continue
             qualification = catalogue._get(qan, _text(_cell(row, title_col)))
             for year, col in year_cols.items():
                 mark = _text(_cell(row, col)).upper()
                 if mark == "Y" and qualification.ebacc_pillars.get(year, pillar) != pillar:
+                    kept = qualification.ebacc_pillars[year]
                     catalogue.problems.append(
-                        ImportProblem(
-                            path.name,
-                            sheet,
-                            excel_row,
-                            f"{qan} also counts in the "
-                            f"{qualification.ebacc_pillars[year]} pillar in {year}; kept that one",
-                        )
+                        at.issue(rules.CATALOGUE_PILLAR_TWICE, qan=qan, kept=kept, year=year)
                     )
                 elif mark == "Y":
                     qualification.ebacc_pillars[year] = pillar
                 elif mark:
-                    catalogue.problems.append(
-                        ImportProblem(
-                            path.name, sheet, excel_row, f"{qan}: “{mark}” under {year} is not Y or blank"
-                        )
-                    )
+                    catalogue.problems.append(at.issue(rules.CATALOGUE_PILLAR_MARK, mark, qan=qan, year=year))
             if indicator_col is not None and _text(_cell(row, indicator_col)):
                 qualification.science_indicator = _text(_cell(row, indicator_col))
 

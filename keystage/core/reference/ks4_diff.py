@@ -17,7 +17,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from keystage.core.measures.ks4.estimates import MEASURES, SD_KEYS, Estimates
-from keystage.core.reference.ks4_catalogue import Catalogue, ImportProblem, Qualification
+from keystage.core.reference.ks4_catalogue import Catalogue, Qualification
+from keystage.core.results import rules
+from keystage.core.results.rules import Issue
 
 _MEASURE_NAMES = {
     "a8": "Attainment 8",
@@ -71,7 +73,7 @@ class CatalogueDiff:
     details: list[Change] = field(default_factory=list)  # title, type, category, sizes
     years: list[YearChanges] = field(default_factory=list)
     descriptions: list[Change] = field(default_factory=list)  # discount code descriptions
-    problems: list[ImportProblem] = field(default_factory=list)  # rows of the new files not read
+    problems: list[Issue] = field(default_factory=list)  # rows of the new files not read
     qualifications: int = 0  # in the new files
 
     @property
@@ -134,7 +136,7 @@ class CatalogueDiff:
             yield from (f"  {problem}" for problem in self.problems)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"problems": [problem.as_dict() for problem in self.problems]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CatalogueDiff:
@@ -153,7 +155,7 @@ class CatalogueDiff:
                 for y in data["years"]
             ],
             descriptions=_changes(data["descriptions"]),
-            problems=[ImportProblem(**p) for p in data["problems"]],
+            problems=[rules.from_dict(p, rules.Place.FILE) for p in data["problems"]],
             qualifications=data["qualifications"],
         )
 

@@ -1,6 +1,8 @@
 """Every rule an upload is checked against, declared once: a stable code, a severity, a plain
 message template and the columns it concerns. The engine (``validation.py``) raises issues only
 through these, so the CLI, the API, the upload page and the error workbook all say the same thing.
+The readers of CTFs, rosters, DfE's KS4 catalogue and KS5 outcomes report through the same rules
+and the same ``Issue``, each naming its place as its files do (``Place``).
 
 Codes are stable: scripts and MIS vendors match on them. Change a message freely; never reuse a code.
 """
@@ -17,9 +19,20 @@ class Severity(StrEnum):
     WARNING = "warning"  # the file is used; keystage read the value as the message says
 
 
+class Place(StrEnum):
+    """How an issue's file names the place: each reader's files have their own way."""
+
+    CELL = "cell"  # a spreadsheet's row and lettered column (an upload): "row 3, column B (UPN)"
+    ELEMENT = "element"  # an XML element's path (a CTF): "CTfile/CTFpupilData/Pupil[3]/DOB (UPN …)"
+    CSV_ROW = "csv_row"  # a row and named column of a CSV (a roster): "Row 3 (UPN …), sex “X”"
+    FILE = "file"  # a file by name, with its sheet and row where it has them: "f.xlsx, sheet S, row 4"
+
+
 @dataclass(frozen=True)
 class Issue:
-    """One problem, where the spreadsheet user sees it: row 1-based, column as a letter."""
+    """One problem, where the file's user sees it: row 1-based; column as the file names it (a letter
+    in a spreadsheet, the heading in a roster CSV); for a CTF the element's path, for a workbook of
+    DfE's the file and sheet."""
 
     code: str
     severity: Severity
@@ -29,9 +42,14 @@ class Issue:
     column_header: str | None = None
     value: str = ""
     pupil: str = ""  # whom it concerns, as the file names them: "UPN A123..., Smith, Ann" (CTFs)
+    place: Place = Place.CELL
+    upn: str = ""  # the pupil's UPN as the file gives it, where a reader knows it
+    path: str = ""  # an element of a CTF: CTfile/CTFpupilData/Pupil[3]/DOB
+    file: str = ""  # the file's name, for readers of several files
+    sheet: str = ""  # the workbook's sheet
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        found = {
             "row": self.row,
             "column": self.column,
             "column_header": self.column_header,
@@ -41,9 +59,21 @@ class Issue:
             "message": self.message,
             "severity": self.severity.value,
         }
+        # An upload's issues keep exactly the keys they always had; the readers' add their places.
+        extra = {"upn": self.upn, "path": self.path, "file": self.file, "sheet": self.sheet}
+        return found | {key: value for key, value in extra.items() if value}
 
     @property
     def where(self) -> str:
+        who = f" ({self.pupil})" if self.pupil else ""
+        if self.place is Place.ELEMENT:
+            return f"{self.path}{who}"
+        if self.place is Place.CSV_ROW:
+            return f"Row {self.row}{who}, {self.column} “{self.value}”"
+        if self.place is Place.FILE:
+            sheet = f"sheet {self.sheet}" if self.sheet else ""
+            row = f"row {self.row}" if self.row is not None else ""
+            return ", ".join(part for part in (self.file, sheet, row) if part) or "whole file"
         parts = []
         if self.row is not None:
             parts.append(f"row {self.row}")
@@ -52,6 +82,10 @@ class Issue:
             parts.append(f"column {self.column}{header}")
         return ", ".join(parts) or "whole file"
 
+    def __str__(self) -> str:
+        label = "Warning: " if self.severity is Severity.WARNING else ""
+        return f"{label}{self.where}: {self.message}"
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -59,6 +93,7 @@ class Rule:
     severity: Severity
     message: str  # a str.format template; {value} is the cell as written, {header} its column
     concerns: str  # which columns: "file", "structure", a pupil field, or "results"
+    place: Place = Place.CELL  # how the files it is raised on name places
 
     def issue(
         self,
@@ -67,21 +102,63 @@ class Rule:
         column: str | None = None,
         header: str | None = None,
         value: object = "",
+        path: str = "",
+        file: str = "",
+        on_sheet: str = "",
+        for_upn: str = "",
         **details: object,
     ) -> Issue:
+        """The issue at a place: a cell's ``row``, ``column`` and ``header``; a CTF element's ``path``;
+        a workbook's ``file``, ``on_sheet`` and ``row``; ``for_upn`` the pupil it concerns. The message
+        may name ``{value}``, ``{header}``, ``{column}`` and ``{file}``, and any of ``details``."""
         text = "" if value is None else str(value)
-        message = self.message.format(value=text, header=header or "", **details)
-        return Issue(self.code, self.severity, message, row, column, header, text)
+        message = self.message.format(
+            value=text, header=header or "", column=column or "", file=file, **details
+        )
+        return Issue(
+            self.code,
+            self.severity,
+            message,
+            row,
+            column,
+            header,
+            text,
+            pupil=f"UPN {for_upn}" if for_upn else "",
+            place=self.place,
+            upn=for_upn,
+            path=path,
+            file=file,
+            sheet=on_sheet,
+        )
 
 
 RULES: dict[str, Rule] = {}
 
 
-def rule(code: str, severity: Severity, message: str, concerns: str) -> Rule:
+def rule(code: str, severity: Severity, message: str, concerns: str, place: Place = Place.CELL) -> Rule:
     if code in RULES:
         raise ValueError(f"rule {code} is declared twice")
-    RULES[code] = declared = Rule(code, severity, message, concerns)
+    RULES[code] = declared = Rule(code, severity, message, concerns, place)
     return declared
+
+
+def from_dict(data: dict[str, Any], place: Place) -> Issue:
+    """An issue back from ``as_dict()`` (as stored), its place named as ``place``'s files name them."""
+    return Issue(
+        code=data.get("code", ""),  # problems stored before they had codes have none
+        severity=Severity(data.get("severity", Severity.ERROR)),
+        message=data["message"],
+        row=data.get("row"),
+        column=data.get("column"),
+        column_header=data.get("column_header"),
+        value=data.get("value", ""),
+        pupil=data.get("pupil", ""),
+        place=place,
+        upn=data.get("upn", ""),
+        path=data.get("path", ""),
+        file=data.get("file", ""),
+        sheet=data.get("sheet", ""),
+    )
 
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -390,4 +467,188 @@ CTF_UNMAPPED = rule(
     "An assessment coded Stage {stage}, Subject {subject}, Method {method}, Component {component}, "
     "ResultQualifier {qualifier} is not in keystage's CTF mapping for {year}; it was not read.",
     "results",
+)
+
+# The CTF reader (keystage ctf check, import): each at an element of the file, by its path.
+X = Place.ELEMENT
+CTF_DOB_NOT_A_DATE = rule("ctf.dob_not_a_date", E, "“{value}” is not a date like 2014-10-08", "dob", X)
+CTF_NOT_A_PUPIL = rule(
+    "ctf.not_a_pupil", E, "<{tag}> is not a Pupil: its contents were not read", "structure", X
+)
+CTF_VERSION_OLD = rule(
+    "ctf.version_old",
+    W,
+    "CTF {version}.0 is older than the {expected}.0 written for {year}: the MIS that wrote it may need "
+    "updating. It was read: every element keystage uses is in every version since 11.0.",
+    "file",
+    X,
+)
+# The note says which year's mapping or framework was used instead, and from when.
+CTF_MAPPING_OF_ANOTHER_YEAR = rule("ctf.mapping_of_another_year", W, "{note}.", "results", X)
+CTF_FRAMEWORK_OF_ANOTHER_YEAR = rule("ctf.framework_of_another_year", W, "{note}.", "results", X)
+CTF_UPN_INVALID = rule("ctf.upn_invalid", E, "{reason}", "upn", X)
+CTF_UPN_DUPLICATE = rule("ctf.upn_duplicate", E, "the same UPN is already Pupil[{first}]", "upn", X)
+CTF_NAME_MISSING = rule("ctf.name_missing", E, "{name} is missing", "name", X)
+CTF_NAME_ODD = rule(
+    "ctf.name_odd", W, "{name} “{shown}” {reason}; it is kept exactly as written: check it", "name", X
+)
+CTF_DOB_MISSING = rule("ctf.dob_missing", E, "DOB is missing", "dob", X)
+CTF_SEX_INVALID = rule("ctf.sex_invalid", E, "Sex “{value}” must be M or F", "gender", X)
+CTF_ASSESSMENT_UNMAPPED = rule(
+    "ctf.assessment_unmapped",
+    E,
+    "this assessment (Stage {stage}, Subject {subject}, Method {method}, Component {component}, "
+    "ResultQualifier {qualifier}) is not in the mapping for {year}",
+    "results",
+    X,
+)
+CTF_RESULT_INVALID = rule(
+    "ctf.result_invalid", E, "{label}: “{value}” is not a valid result ({valid})", "results", X
+)
+# A roster from a CTF's pupils (keystage ctf import): what keeps a pupil out, or how it was placed.
+CTF_NC_YEAR_BY_AGE = rule(
+    "ctf.nc_year_by_age",
+    W,
+    "no NC year given: {group} by the date of birth if the pupil is new to the roster (a pupil on it "
+    "keeps its year group)",
+    "nc_year",
+    X,
+)
+CTF_NC_YEAR_NOT_OF_SCHOOL_AGE = rule(
+    "ctf.nc_year_not_of_school_age",
+    E,
+    "no NC year given, and the date of birth is not of school age",
+    "nc_year",
+    X,
+)
+CTF_NC_YEAR_INVALID = rule(
+    "ctf.nc_year_invalid", E, "NC year “{value}” must be R or a year from 1 to 14", "nc_year", X
+)
+CTF_ROSTER_DOB_MISSING = rule("ctf.roster_dob_missing", E, "a roster needs a date of birth", "dob", X)
+CTF_ROSTER_DETAILS_MISSING = rule(
+    "ctf.roster_details_missing", E, "a roster needs Surname, Forename and Sex (M or F)", "name", X
+)
+CTF_ETHNICITY_INVALID = rule(
+    "ctf.ethnicity_invalid", E, "“{value}” is not a DfE ethnicity code", "ethnicity", X
+)
+CTF_SEN_INVALID = rule("ctf.sen_invalid", E, "“{value}” is not E (EHC plan), K (SEN support) or N", "sen", X)
+
+# A roster CSV (keystage roster import): each at a row and a named column.
+R = Place.CSV_ROW
+ROSTER_HIDDEN_CHARACTERS = rule(
+    "roster.hidden_characters",
+    E,
+    "the value runs over several lines or has hidden characters: check for a stray quote mark",
+    "roster",
+    R,
+)
+ROSTER_UPN_INVALID = rule("roster.upn_invalid", E, "{reason}", "upn", R)
+ROSTER_UPN_DUPLICATE = rule("roster.upn_duplicate", E, "the same UPN is already on row {first}", "upn", R)
+ROSTER_MISSING = rule("roster.missing", E, "{column} is missing", "roster", R)
+ROSTER_TOO_LONG = rule("roster.too_long", E, "{column} is longer than {limit} characters", "roster", R)
+ROSTER_DATE = rule("roster.date", E, "must be a real date, written YYYY-MM-DD or DD/MM/YYYY", "roster", R)
+ROSTER_SEX = rule("roster.sex", E, "must be Female or Male (F or M)", "gender", R)
+ROSTER_NC_YEAR = rule("roster.nc_year", E, "must be R or a year from 1 to 14", "nc_year", R)
+ROSTER_YES_NO = rule("roster.yes_no", E, "must be Y or N", "roster", R)
+ROSTER_SEN = rule("roster.sen", E, "must be E (EHC plan), K (SEN support) or N", "sen", R)
+ROSTER_ETHNICITY = rule(
+    "roster.ethnicity", E, "is not a DfE ethnicity code (e.g. WBRI, MWBC, AIND, BAFR, CHNE)", "ethnicity", R
+)
+ROSTER_KS2_SCORE = rule("roster.ks2_score", E, "must be a KS2 scaled score from 80 to 120", "prior", R)
+ROSTER_KS1_CODE = rule("roster.ks1_code", E, "must be a KS1 teacher assessment code ({codes})", "prior", R)
+ROSTER_DOB_NOT_PAST = rule("roster.dob_not_past", E, "is not in the past", "dob", R)
+
+# DfE's KS4 catalogue files (keystage reference load-ks4): rows not read, by file, sheet and row.
+F = Place.FILE
+CATALOGUE_QAN_INVALID = rule(
+    "catalogue.qan_invalid", E, "qualification number “{value}” is not valid", "catalogue", F
+)
+CATALOGUE_POINTS_UNREADABLE = rule(
+    "catalogue.points_unreadable",
+    E,
+    "{qan}: grade “{grade}” with points “{value}” cannot be read",
+    "catalogue",
+    F,
+)
+CATALOGUE_POINTS_TWICE = rule(
+    "catalogue.points_twice",
+    E,
+    "{qan}: grade {grade} scores both {kept} and {other}; kept {kept}",
+    "catalogue",
+    F,
+)
+CATALOGUE_DISCOUNT_CODE_UNREADABLE = rule(
+    "catalogue.discount_code_unreadable",
+    E,
+    "qualification “{value}” with discount code “{code}” cannot be read",
+    "catalogue",
+    F,
+)
+CATALOGUE_DISCOUNT_CODE_TWICE = rule(
+    "catalogue.discount_code_twice",
+    E,
+    "{qan} is listed again with discount code {code} (an earlier row has {kept}) and no syllabus to tell "
+    "them apart; kept {kept}",
+    "catalogue",
+    F,
+)
+CATALOGUE_ARCHIVED_SHEET = rule(
+    "catalogue.archived_sheet",
+    E,
+    "not read: archived qualifications are listed without their pillar (they counted in 2016 at the latest)",
+    "catalogue",
+    F,
+)
+CATALOGUE_PILLAR_TWICE = rule(
+    "catalogue.pillar_twice",
+    E,
+    "{qan} also counts in the {kept} pillar in {year}; kept that one",
+    "catalogue",
+    F,
+)
+CATALOGUE_PILLAR_MARK = rule(
+    "catalogue.pillar_mark", E, "{qan}: “{value}” under {year} is not Y or blank", "catalogue", F
+)
+
+# KS5 outcomes files (the KS4 to KS5 estimates): each refuses the file, naming its rows.
+KS5_UNREADABLE = rule(
+    "ks5.unreadable", E, "{file} cannot be read as a CSV or Parquet file: {reason}", "file", F
+)
+KS5_COLUMNS_MISSING = rule(
+    "ks5.columns_missing",
+    E,
+    "{file} lacks the column(s) {missing}; see the format in the docs.",
+    "structure",
+    F,
+)
+# A kind of bad row: how many, and the first few ({rows}).
+_KS5_ROWS = "{count} row(s) without {wanted} (row {rows})"
+KS5_ROW_CHECKS = {
+    wanted: rule(f"ks5.{name}", E, _KS5_ROWS.replace("{wanted}", wanted), "results", F)
+    for name, wanted in (
+        ("upn_invalid", "a UPN of 13 characters"),
+        ("institution_invalid", "an institution's 7-digit DfE number"),
+        ("sex_invalid", "sex M or F"),
+        ("month_of_birth_invalid", "a month of birth 1-12"),
+        ("disadvantaged_invalid", "disadvantaged Y or N"),
+        ("ks4_aps_invalid", "a KS4 average point score from 0 to 9"),
+        ("subject_missing", "a subject"),
+        ("grade_invalid", "a grade A*, A, B, C, D, E or U"),
+    )
+}
+KS5_NO_RESULTS = rule("ks5.no_results", E, "{file} has no results.", "results", F)
+KS5_SUBJECT_TWICE = rule(
+    "ks5.subject_twice",
+    E,
+    "a student has the same subject twice (rows {rows}); keep one result each.",
+    "results",
+    F,
+)
+KS5_ROWS_DISAGREE = rule(
+    "ks5.rows_disagree",
+    E,
+    "{count} student(s) whose rows disagree on institution, sex, month of birth, disadvantage or KS4 "
+    "average points ({upns}).",
+    "results",
+    F,
 )

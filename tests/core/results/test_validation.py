@@ -3,16 +3,21 @@ in and saved by a spreadsheet program, as CSV, as a CTF, and broken in the ways 
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
+import re
 import zipfile
+from collections import Counter
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
 from keystage.core.ctf.model import CTFDocument, CTFHeader, CTFPupil, SchoolRef, StageResult, mapping_for
 from keystage.core.ctf.writer import write_ctf
 from keystage.core.pupils.model import build_upn
+from keystage.core.results import rules
 from keystage.core.results.reading import read_grid
 from keystage.core.results.roster import RosterPupil, UploadContext
 from keystage.core.results.rules import RULES
@@ -392,3 +397,46 @@ def test_every_rule_has_a_unique_code_and_a_message(layouts):
     assert len(RULES) > 40
     for code, rule in RULES.items():
         assert code == rule.code and "." in code and rule.message.strip()
+
+
+# The readers that report through the rules, besides the upload engine.
+READERS = (
+    "keystage/core/ctf/reader.py",
+    "keystage/core/ctf/roster.py",
+    "keystage/core/pupils/roster_csv.py",
+    "keystage/core/reference/ks4_catalogue.py",
+    "keystage/core/estimates/ks5.py",
+)
+
+
+def test_every_code_the_readers_raise_is_declared_once():
+    """Each rule a reader names is the registry's, its code declared by one rule only; no reader
+    makes an issue but through a rule."""
+    declared = Counter(rule.code for rule in RULES.values())
+    assert [code for code, times in declared.items() if times > 1] == []
+    source = Path(rules.__file__).read_text(encoding="utf-8")
+    written = [m for m in re.findall(r'rule\(\s*"([a-z0-9_.]+)"', source)]
+    assert len(written) == len(set(written))  # each literal code is written once
+    named: set[str] = set()
+    root = Path(rules.__file__).parents[3]
+    for reader in READERS:
+        tree = ast.parse((root / reader).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "rules"
+            ):
+                found = getattr(rules, node.attr)
+                if isinstance(found, rules.Rule):
+                    assert RULES[found.code] is found, (reader, node.attr)
+                    named.add(found.code)
+                elif isinstance(found, dict) and node.attr.isupper():
+                    for rule in found.values():
+                        assert RULES[rule.code] is rule, (reader, node.attr)
+                        named.add(rule.code)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id not in {"Issue", "Rule"}, f"{reader} makes an issue without a rule"
+    prefixes = {code.split(".")[0] for code in named}
+    assert prefixes == {"ctf", "roster", "catalogue", "ks5"}
+    assert len(named) >= 40
