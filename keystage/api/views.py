@@ -455,9 +455,9 @@ def school_measures(request: HttpRequest, dfe: str) -> HttpResponse:
     """A school's headline measures for a key stage and year beside national, as its dashboard shows
     them: school-level figures, small groups suppressed, for every reader of its reports."""
     school = _school(dfe)
-    full = policy.can(request.user, Action.VIEW_REPORTS, school)
-    if not full and not policy.can(request.user, Action.VIEW_GOVERNOR_REPORTS, school):
+    if not policy.reads_reports(request.user, school):
         raise ApiError(403, "forbidden", f"You may not read the reports of {school.name}.")
+    full = policy.can(request.user, Action.VIEW_REPORTS, school)
     offered = {
         key_stage: [y for y, _name in years]
         for key_stage, _label, years in report_figures.key_stages_of(school)

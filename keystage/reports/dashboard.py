@@ -53,22 +53,6 @@ class Dashboard:
     not_counted: list[NotCounted] = field(default_factory=list)
 
     @property
-    def progress8(self) -> Headline | None:
-        """KS4's Progress 8, shown in a card of its own (in a year without it, the card says why)."""
-        first = self.headlines[0] if self.headlines else None
-        if self.key_stage == "ks4" and first is not None and first.info.key == "p8":
-            return first
-        return None
-
-    @property
-    def ks1_value_added(self) -> Headline | None:
-        """keystage's KS1-based value added, in a card of its own after Progress 8's."""
-        second = self.headlines[1] if len(self.headlines) > 1 else None
-        if self.progress8 is not None and second is not None and second.info.key == "ks1_va":
-            return second
-        return None
-
-    @property
     def label(self) -> str:
         return KEY_STAGE_LABELS[self.key_stage]
 

@@ -211,6 +211,17 @@ class Headline:
         return SignificanceShown(self.compared)
 
     @property
+    def is_progress8(self) -> bool:
+        """KS4's Progress 8 (the dashboard's first headline, in a card of its own; in a year without
+        Progress 8 the card says why)."""
+        return self.info.key == "p8"
+
+    @property
+    def is_ks1_value_added(self) -> bool:
+        """keystage's KS1-based value added (after Progress 8 in a year without it, in a card too)."""
+        return self.info.key == "ks1_va"
+
+    @property
     def ci_text(self) -> str:
         if self.suppressed or self.ci_low is None or self.ci_high is None:
             return ""
