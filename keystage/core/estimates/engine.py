@@ -20,7 +20,7 @@ import polars as pl
 from keystage.core.estimates.ambition import LEVELS, SchoolSpread, school_shifts, school_spread
 from keystage.core.estimates.calibration import calibration_table, held_out
 from keystage.core.estimates.datasets import OutcomeData
-from keystage.core.estimates.model import EstimatesError, OrdinalModel, fit
+from keystage.core.estimates.model import EstimatesError, OrdinalModel, _category_probabilities, fit
 from keystage.core.jsonsafe import json_safe
 
 
@@ -126,10 +126,14 @@ def score(fitted: FittedOutcome, pupils: pl.DataFrame, levels: Iterable[int] = t
     """Each pupil's estimate at each level: one row per pupil and level with upn, level, expected and
     probabilities (a list, lowest category first). Pupils without prior attainment get no rows."""
     frame = pupils.filter(pl.col("prior").is_not_null())
+    # Pupils with the same prior attainment and covariates share an index (and, at a level, their
+    # chances), so each distinct index is worked out once and shifted at each level.
+    distinct, where = np.unique(fitted.model.index(frame), return_inverse=True)
+    thresholds = np.asarray(fitted.model.thresholds)
     parts = []
     for level in levels:
         shift = fitted.spread.shifts[level]
-        probabilities = fitted.model.probabilities(frame, shift=shift)
+        probabilities = _category_probabilities(distinct + shift, thresholds)[where]
         parts.append(
             pl.DataFrame(
                 {

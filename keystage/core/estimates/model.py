@@ -96,12 +96,22 @@ class OrdinalModel:
         """Each row's index (``prior``, and the model's covariates, as columns)."""
         prior = frame.get_column("prior").to_numpy().astype(np.float64)
         covariates = _covariate_matrix(frame, self.covariates) @ np.asarray(self.coefficients)
-        return np.asarray(_prior_part(prior, self.knots, self.slopes) + covariates, dtype=np.float64)
+        # Prior attainment takes few values (KS2's is in half points): each one's part worked out once.
+        distinct, where = np.unique(prior, return_inverse=True)
+        return np.asarray(
+            _prior_part(distinct, self.knots, self.slopes)[where] + covariates, dtype=np.float64
+        )
 
     def probabilities(self, frame: pl.DataFrame, shift: float = 0.0) -> Array:
         """Each row's chance of each category (rows x categories); ``shift`` raises every index, as a
         school with that much value added would (see ``ambition``)."""
-        return _category_probabilities(self.index(frame) + shift, np.asarray(self.thresholds))
+        return self.probabilities_at(self.index(frame) + shift)
+
+    def probabilities_at(self, index: Array) -> Array:
+        """``probabilities`` for rows whose index is known. Pupils with the same prior attainment and
+        covariates share an index, so each distinct index's chances are worked out once."""
+        distinct, where = np.unique(index, return_inverse=True)
+        return _category_probabilities(distinct, np.asarray(self.thresholds))[where]
 
     def expected(self, probabilities: Array) -> Array:
         return np.asarray(probabilities @ np.asarray(self.outcome.values), dtype=np.float64)
@@ -152,7 +162,12 @@ class OrdinalModel:
 
 
 def _logistic(x: Array) -> Array:
-    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * x)), dtype=np.float64)  # no overflow warnings
+    """0.5 (1 + tanh(x / 2)): no overflow warnings; worked in place, as arrays here can be large."""
+    result = np.multiply(x, 0.5, dtype=np.float64)
+    np.tanh(result, out=result)
+    result += 1.0
+    result *= 0.5
+    return result
 
 
 def _ramps(prior: Array, knots: tuple[float, ...] | Array) -> Array:
@@ -184,8 +199,13 @@ def _covariate_matrix(frame: pl.DataFrame, covariates: tuple[str, ...]) -> Array
 
 def _category_probabilities(index: Array, thresholds: Array) -> Array:
     below = _logistic(thresholds[None, :] - index[:, None])  # P(outcome <= j), j < last
-    cumulative = np.hstack([np.zeros((len(index), 1)), below, np.ones((len(index), 1))])
-    return np.asarray(np.diff(cumulative, axis=1), dtype=np.float64)
+    # Differences of the cumulative chances (0 before the first, 1 after the last), filled in place.
+    j = below.shape[1]
+    probabilities = np.empty((len(index), j + 1))
+    probabilities[:, :j] = below
+    probabilities[:, j] = 1.0
+    probabilities[:, 1:] -= below
+    return probabilities
 
 
 @dataclass(frozen=True)
