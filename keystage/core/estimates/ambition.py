@@ -24,7 +24,7 @@ from keystage.core.estimates.model import Array, OrdinalModel, _logistic
 LEVELS = {50: "Average progress (50th percentile)", 80: "Top 20% of schools", 95: "Top 5% of schools"}
 SMALLEST_SCHOOL = 10  # pupils with prior attainment and an outcome; smaller schools are left out
 _MOST_SHIFT = 4.0
-_BLOCK = 4096  # pupils a block, about (see _shift_round)
+_BLOCK = 4096  # pupils a block, about (see _expected_information)
 
 
 @dataclass(frozen=True)
@@ -60,25 +60,29 @@ def school_shifts(model: OrdinalModel, frame: pl.DataFrame) -> pl.DataFrame:
     """Each school's maximum-likelihood shift and its standard error. ``frame``: one row per pupil with
     ``school``, ``prior``, the model's covariates and ``category``.
 
-    Each school's shift is its own Fisher scoring iteration: a school stops once its step is negligible
-    and its pupils are left out of later rounds, so late rounds work only on the few schools still
-    moving (one whose pupils are all in an end category runs to the bound and never settles)."""
+    Each school's shift is its own Newton iteration, which needs only each pupil's own category's chance
+    and its derivatives (the log-likelihood is concave in the shift). A school stops once its step is
+    negligible and its pupils leave later rounds, so late rounds work only on the few schools still
+    moving (one whose pupils are all in an end category runs to the bound and never settles). The
+    standard error is from the expected information at the shift found."""
     used = frame.filter(pl.col("prior").is_not_null() & pl.col("category").is_not_null())
     schools, school = _school_codes(used.get_column("school").cast(pl.String))
     pupils = np.bincount(school, minlength=len(schools))
-    # Pupils in school order (stable, so each school's pupils keep theirs), for rounds a block at a time.
+    # Pupils in school order (stable, so each school's pupils keep theirs), for blocks of whole schools.
     order = np.argsort(school, kind="stable")
     school = school[order]
     index = model.index(used)[order]
     category = used.get_column("category").cast(pl.Int64).to_numpy()[order]
     thresholds = np.asarray(model.thresholds)
+    # The thresholds either side of each pupil's category (none below the first, none above the last).
+    upper = np.append(thresholds, np.inf)[category]
+    lower = np.insert(thresholds, 0, -np.inf)[category]
     shift = np.zeros(len(schools))
-    information: Array = np.ones(len(schools))
     moving = np.arange(len(schools))
+    mine, at, above, below = school, index, upper, lower
     for _ in range(25):
-        score, reached = _shift_round(index + shift[school], category, school, thresholds, len(schools))
-        information[moving] = reached[moving]
-        step = score[moving] / np.maximum(reached[moving], 1e-12)
+        score, curvature = _newton_sums(at + shift[mine], above, below, mine, len(schools))
+        step = score[moving] / np.maximum(curvature[moving], 1e-12)
         shift[moving] = np.clip(shift[moving] + step, -_MOST_SHIFT, _MOST_SHIFT)
         settled = np.abs(step) < 1e-8
         if settled.all():
@@ -87,8 +91,9 @@ def school_shifts(model: OrdinalModel, frame: pl.DataFrame) -> pl.DataFrame:
             moving = moving[~settled]
             keep = np.zeros(len(schools), dtype=bool)
             keep[moving] = True
-            kept = keep[school]
-            index, category, school = index[kept], category[kept], school[kept]
+            kept = keep[mine]
+            mine, at, above, below = mine[kept], at[kept], above[kept], below[kept]
+    information = _expected_information(index + shift[school], school, thresholds, len(schools))
     return pl.DataFrame(
         {
             "school": schools,
@@ -109,18 +114,30 @@ def _school_codes(schools: pl.Series) -> tuple[pl.Series, NDArray[np.int64]]:
     return schools.unique().sort(), codes
 
 
-def _shift_round(
-    index: Array, category: NDArray[np.int64], school: NDArray[np.int64], thresholds: Array, schools: int
+def _newton_sums(
+    index: Array, upper: Array, lower: Array, school: NDArray[np.int64], schools: int
 ) -> tuple[Array, Array]:
-    """Each school's score and expected information for its shift, its pupils at ``index`` (shifted).
-    Pupils come in school order and are taken a block of whole schools at a time: a block's arrays
-    stay in the processor's cache, and each school's sums add the same numbers in the same order."""
-    score, information = np.zeros(schools), np.zeros(schools)
+    """Each school's first derivative of the log-likelihood in its shift and minus its second, from
+    each pupil's chance p = F(upper - index) - F(lower - index) of their own category."""
+    high, low = _logistic(upper - index), _logistic(lower - index)
+    f_high, f_low = high * (1 - high), low * (1 - low)  # densities; F' = F (1 - F)
+    p = np.maximum(high - low, 1e-300)
+    slope = (f_low - f_high) / p  # d log p / d index
+    # -d2 log p / d index2 = slope^2 - (f'(upper - index) - f'(lower - index)) / p, f' = f (1 - 2F)
+    curvature = slope**2 - (f_high * (1 - 2 * high) - f_low * (1 - 2 * low)) / p
+    scores = np.bincount(school, slope, schools).astype(np.float64)
+    return scores, np.bincount(school, curvature, schools).astype(np.float64)
+
+
+def _expected_information(index: Array, school: NDArray[np.int64], thresholds: Array, schools: int) -> Array:
+    """Each school's expected information for its shift, its pupils at ``index`` (shifted): the sum
+    over pupils and categories of (d p_c / d index)^2 / p_c. Pupils come in school order and are
+    taken a block of whole schools at a time, so a block's arrays stay in the processor's cache."""
+    information = np.zeros(schools)
     if len(school) == 0:
-        return score, information
+        return information
     starts = np.unique(np.searchsorted(school, school[::_BLOCK]))
     for start, end in zip(starts, [*starts[1:], len(school)], strict=True):
-        mine = school[start:end]
         below = _logistic(thresholds[None, :] - index[start:end, None])
         density = below * (1 - below)
         rows, j = below.shape
@@ -135,11 +152,8 @@ def _shift_round(
         d_index[:, 0] = 0.0
         d_index[:, 1:] = density
         d_index[:, :j] -= density
-        everyone = np.arange(rows)
-        picked = category[start:end]
-        score += np.bincount(mine, d_index[everyone, picked] / probabilities[everyone, picked], schools)
-        information += np.bincount(mine, (d_index**2 / probabilities).sum(axis=1), schools)
-    return score, information
+        information += np.bincount(school[start:end], (d_index**2 / probabilities).sum(axis=1), schools)
+    return information
 
 
 def school_spread(shifts: pl.DataFrame, percentiles: tuple[int, ...] = tuple(LEVELS)) -> SchoolSpread:
