@@ -126,24 +126,27 @@ def score(fitted: FittedOutcome, pupils: pl.DataFrame, levels: Iterable[int] = t
     """Each pupil's estimate at each level: one row per pupil and level with upn, level, expected and
     probabilities (a list, lowest category first). Pupils without prior attainment get no rows."""
     frame = pupils.filter(pl.col("prior").is_not_null())
+    chosen = tuple(levels)
+    if not chosen:
+        return pl.DataFrame(schema={"upn": pl.String, "level": pl.Int64, "expected": pl.Float64})
     # Pupils with the same prior attainment and covariates share an index (and, at a level, their
-    # chances), so each distinct index is worked out once and shifted at each level.
+    # chances), so each distinct index is worked out once and shifted at each level; every level's
+    # rows are then copied straight into one table (one after another, as each level's pupils).
     distinct, where = np.unique(fitted.model.index(frame), return_inverse=True)
     thresholds = np.asarray(fitted.model.thresholds)
-    parts = []
-    for level in levels:
-        shift = fitted.spread.shifts[level]
-        probabilities = _category_probabilities(distinct + shift, thresholds)[where]
-        parts.append(
-            pl.DataFrame(
-                {
-                    "upn": frame.get_column("upn"),
-                    "level": np.full(frame.height, level, dtype=np.int64),
-                    "expected": fitted.model.expected(probabilities),
-                    "probabilities": probabilities,
-                }
-            )
-        )
-    if not parts:
-        return pl.DataFrame(schema={"upn": pl.String, "level": pl.Int64, "expected": pl.Float64})
-    return pl.concat(parts)
+    rows = frame.height
+    probabilities = np.empty((len(chosen) * rows, len(fitted.model.outcome.labels)))
+    expected = np.empty(len(chosen) * rows)
+    for number, level in enumerate(chosen):
+        at_level = _category_probabilities(distinct + fitted.spread.shifts[level], thresholds)
+        mine = slice(number * rows, (number + 1) * rows)
+        np.take(at_level, where, axis=0, out=probabilities[mine])
+        np.take(fitted.model.expected(at_level), where, out=expected[mine])
+    return pl.DataFrame(
+        {
+            "upn": pl.concat([frame.get_column("upn")] * len(chosen)),
+            "level": np.repeat(np.asarray(chosen, dtype=np.int64), rows),
+            "expected": expected,
+            "probabilities": probabilities,
+        }
+    )
