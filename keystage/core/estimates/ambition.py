@@ -106,12 +106,12 @@ def school_shifts(model: OrdinalModel, frame: pl.DataFrame) -> pl.DataFrame:
 
 def _school_codes(schools: pl.Series) -> tuple[pl.Series, NDArray[np.int64]]:
     """The distinct schools, sorted, and each pupil's position among them (as ``np.unique`` gives
-    them, but Polars sorts strings many times faster than NumPy)."""
+    them, but NumPy's sort of strings is many times slower than Polars' sort and an enum's lookup)."""
     if schools.null_count():
-        distinct, codes = np.unique(schools.to_numpy(), return_inverse=True)
-        return pl.Series(distinct, dtype=pl.String), np.asarray(codes, dtype=np.int64)
-    codes = (schools.rank("dense").cast(pl.Int64) - 1).to_numpy()
-    return schools.unique().sort(), codes
+        values, codes = np.unique(schools.to_numpy(), return_inverse=True)
+        return pl.Series(values, dtype=pl.String), np.asarray(codes, dtype=np.int64)
+    distinct = schools.unique().sort()
+    return distinct, schools.cast(pl.Enum(distinct)).to_physical().cast(pl.Int64).to_numpy()
 
 
 def _newton_sums(
