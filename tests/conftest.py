@@ -69,6 +69,11 @@ PERSONAS: dict[str, tuple[Role, str]] = {
 
 @pytest.fixture
 def world(db: None) -> World:
+    return make_world()
+
+
+def make_world() -> World:
+    """The world's organisations and people, made in the database (open to the caller)."""
     la = LocalAuthorityFactory(code="800", name="Home Authority")
     away_la = LocalAuthorityFactory(code="801", name="Away Authority")
     trust = TrustFactory(name="Home Trust")

@@ -15,6 +15,13 @@ from keystage.measures.models import PupilFigure, SchoolFigure
 from tests.conftest import signed_in
 from tests.reports.conftest import YEARS
 
+
+@pytest.fixture
+def reports_world(reports_world_made_once):
+    """Every test here reads the same world, made once for the module (tests/reports/conftest.py)."""
+    return reports_world_made_once
+
+
 YEAR = YEARS[-1]
 
 
