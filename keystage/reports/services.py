@@ -10,6 +10,8 @@ heading so the page can still say, under it, why.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -128,6 +130,15 @@ def _require_reports(user: Any, organisation: Organisation, *, governors_too: bo
     policy.require(user, Action.VIEW_REPORTS, organisation)
 
 
+@contextmanager
+def _reported_under(heading: Heading) -> Iterator[None]:
+    """Nothing to show yet becomes a page that says why, under the page's own heading."""
+    try:
+        yield
+    except NoFigures as error:
+        raise NoReport(heading, str(error)) from None
+
+
 def _audit(user: Any, ip: str | None, *, file: str, organisation: Organisation, subject: str) -> None:
     """A look at pupils (PUPILS_VIEWED), or, with ``file``, a download of them (REPORT_DOWNLOADED)."""
     record(
@@ -170,10 +181,8 @@ def dashboard_page(user: Any, organisation: Organisation, key_stage: str, year: 
     """The organisation's summary; for a governor, its headline figures without places among schools."""
     _require_reports(user, organisation, governors_too=True)
     heading = _heading(user, organisation, key_stage, year)
-    try:
+    with _reported_under(heading):
         report = dashboard(organisation, key_stage, year)
-    except NoFigures as error:
-        raise NoReport(heading, str(error)) from None
     if not heading.full_reports:
         report = replace(
             report, headlines=[replace(h, percentile=None, quintile=None) for h in report.headlines]
@@ -214,10 +223,8 @@ def explore_page(
 ) -> ExplorePage:
     _require_reports(user, organisation)
     heading = _heading(user, organisation, key_stage, year)
-    try:
+    with _reported_under(heading):
         report = explore(organisation, key_stage, year, measure, filters, switch=switch)
-    except NoFigures as error:
-        raise NoReport(heading, str(error)) from None
     return ExplorePage(heading, report)
 
 
@@ -243,12 +250,10 @@ def schools_page(
     if isinstance(organisation, School):
         raise Http404("A school's own figures are on its dashboard.")
     heading = _heading(user, organisation, key_stage, year)
-    try:
+    with _reported_under(heading):
         rows, shown, own, source = side_by_side.schools_side_by_side(
             organisation, key_stage, year, sort=sort, descending=descending
         )
-    except NoFigures as error:
-        raise NoReport(heading, str(error)) from None
     return SchoolsPage(heading, rows, shown, own, source)
 
 
@@ -265,10 +270,8 @@ def subjects_page(
 ) -> SubjectsPage:
     _require_reports(user, organisation)
     heading = _heading(user, organisation, SUBJECTS_KEY_STAGE, year)
-    try:
+    with _reported_under(heading):
         report = subjects(organisation, year, group=group, value=value, subject=subject)
-    except NoFigures as error:
-        raise NoReport(heading, str(error)) from None
     return SubjectsPage(heading, report, grades_chart(report, organisation, year), pupil_group_choices())
 
 
@@ -283,10 +286,8 @@ def inspection_page(user: Any, organisation: Organisation, key_stage: str, year:
     if not isinstance(organisation, School):
         raise Http404("The inspection summary is per school.")
     heading = _heading(user, organisation, key_stage, year)
-    try:
+    with _reported_under(heading):
         report = inspection_summary(organisation, key_stage, year)
-    except NoFigures as error:
-        raise NoReport(heading, str(error)) from None
     return InspectionPage(heading, report)
 
 
@@ -329,11 +330,9 @@ def scatter_page(
     group = group if group in groups_for(key_stage) else "disadvantaged"
     values = group_values(group)
     value = value if value in values else values[0]
-    try:
+    with _reported_under(heading):
         run = run_for(key_stage, year)
         plot = scatter.scatter(run, organisation, y, group, value)
-    except NoFigures as error:
-        raise NoReport(heading, str(error)) from None
     names = pupils.pupil_names(school_ids(organisation), year, (p[0] for p in plot.points)) if named else None
     chosen_label = value_label(group, value)
     svg, rows = scatter.drawn(
@@ -397,10 +396,8 @@ def pupil_list_page(
     """The school's pupils with their headline figures, for named roles. ``file``: "xlsx", "pdf" or ""."""
     school = _pupil_school(user, organisation)
     heading = _heading(user, school, key_stage, year)
-    try:
+    with _reported_under(heading):
         run = run_for(key_stage, year)
-    except NoFigures as error:
-        raise NoReport(heading, str(error)) from None
     rows, columns = pupils.pupil_list(run, school, search=search, sort=sort, descending=descending)
     queued = file == "pdf" and exports.queued(len(rows), drawing=drawing_export)
     if not queued:
@@ -428,10 +425,8 @@ def pupil_page(
     """One pupil's figures and how they were worked out, for named roles."""
     school = _pupil_school(user, organisation)
     heading = _heading(user, school, key_stage, year)
-    try:
+    with _reported_under(heading):
         run = run_for(key_stage, year)
-    except NoFigures as error:
-        raise NoReport(heading, str(error)) from None
     detail = pupils.pupil_detail(run, school, upn)
     if detail is None:
         raise Http404("No such pupil in this school's figures.")
@@ -468,10 +463,8 @@ def summaries_page(user: Any, organisation: Organisation, key_stage: str, year: 
     published."""
     la = _running_returns(user, organisation)
     heading = _heading(user, la, key_stage, year)
-    try:
+    with _reported_under(heading):
         schools = summaries.schools_with_figures(la, key_stage, year)
-    except NoFigures as error:
-        raise NoReport(heading, str(error)) from None
     rounds = summaries.rounds_of(la, key_stage, year)
     publications = SummaryPublication.objects.filter(round__in=rounds).select_related("round", "requested_by")
     return SummariesPage(heading, schools, rounds, publications[:10])
@@ -484,10 +477,8 @@ def summary_preview(
     pupils, so the preview is audited (for the school)."""
     la = _running_returns(user, organisation)
     heading = _heading(user, la, key_stage, year)
-    try:
+    with _reported_under(heading):
         schools = summaries.schools_with_figures(la, key_stage, year)
-    except NoFigures as error:
-        raise NoReport(heading, str(error)) from None
     school = next((s for s in schools if str(s.pk) == school_id), None)
     if school is None:
         raise Http404("That school has no summary report for this key stage and year.")
