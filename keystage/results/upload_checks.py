@@ -1,19 +1,19 @@
 """The check of an uploaded file, the worker's job: validated against its collection's layout and its
 school's roster (check_file, shared with the API, the CLI and LA returns), then its outcome, pupils and
 results stored (validate_stored_upload); uploads whose check was lost are queued again
-(requeue_stalled_validations).
+(requeue_stalled_validations). The life of the check is shared with LA returns (web.stored_checks):
+this module says what an upload's check reads and what its outcome writes (UPLOADS).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.core.files.base import ContentFile
-from django.db import transaction
-from django.db.models import F, Q
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from keystage.core.ctf.model import mapping_in_force
@@ -33,32 +33,20 @@ from keystage.results.models import (
     UploadStatus,
 )
 from keystage.results.services import CollectionError, alternatives, layout_for
-from keystage.web.faults import DATABASE_UNAVAILABLE, FileNotStored, discard_unrecorded, save_whole
-from keystage.web.queue import first_args_pending
+from keystage.web import stored_checks
+from keystage.web.faults import FileNotStored, save_whole
 from keystage.web.uploads import max_upload_bytes
 
 logger = logging.getLogger(__name__)
 
-# A check takes seconds: one started this long ago lost its worker; one queued this long ago and
-# never started lost its task. Either is queued again (the task is safe to run twice).
-STALLED_AFTER = timedelta(minutes=2)
-LOST_AFTER = timedelta(minutes=10)
-# Checks of one upload that may start without finishing before the file is refused as uncheckable.
-CHECK_ATTEMPTS = 3
+# The life of a check (queued, claimed, finished, swept) is shared with LA returns: stored_checks.
+STALLED_AFTER = stored_checks.STALLED_AFTER
+CHECK_ATTEMPTS = stored_checks.CHECK_ATTEMPTS
 UNCHECKABLE_MESSAGE = rules.UPLOAD_UNCHECKABLE.message
 
 
-def _uploads_with_a_check_pending() -> set[int]:
-    from keystage.results.tasks import validate_upload_task
-
-    return first_args_pending(validate_upload_task)
-
-
 def queue_validation(upload_id: int) -> None:
-    from keystage.results.tasks import validate_upload_task
-
-    Upload.objects.filter(pk=upload_id).update(validation_queued_at=timezone.now())
-    validate_upload_task.enqueue(upload_id)
+    stored_checks.queue(UPLOADS, upload_id)
 
 
 @dataclass(frozen=True)
@@ -104,16 +92,29 @@ def validate_stored_upload(upload_id: int) -> Upload | None:
 
     Safe to run twice (a worker restarted after being killed re-runs it): only the first to finish
     writes, and an upload no longer processing is left alone."""
-    upload = Upload.objects.select_related("collection", "school").filter(pk=upload_id).first()
-    if upload is None or upload.status != UploadStatus.PROCESSING:
-        return upload
-    if upload.validation_attempts >= CHECK_ATTEMPTS:
-        # Every earlier check of it died with its worker (memory, a crash in a reader): stop trying.
-        logger.error("upload %s refused after %s unfinished checks", upload_id, upload.validation_attempts)
-        return _finish(upload_id, None, [rules.UPLOAD_UNCHECKABLE.issue().as_dict()], None)
-    Upload.objects.filter(pk=upload_id).update(
-        validation_started_at=timezone.now(), validation_attempts=F("validation_attempts") + 1
-    )
+    return stored_checks.run_check(UPLOADS, upload_id)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """An upload's outcome: the school it is for (found from the file in a trust's bulk upload)."""
+
+    school: School | None
+    issues: list[dict[str, Any]]
+    report: ValidationReport | None = None
+    layout: TemplateLayout | None = None
+
+    @property
+    def valid(self) -> bool:
+        return (
+            self.report is not None
+            and self.report.valid
+            and self.school is not None
+            and not any(i["severity"] == "error" for i in self.issues)
+        )
+
+
+def _check_upload(upload: Upload) -> _Checked:
     collection = upload.collection
     try:
         with upload.file.open("rb") as stored:
@@ -125,20 +126,22 @@ def validate_stored_upload(upload_id: int) -> Upload | None:
             target = _school_for_bulk(upload, report)
             if target.school is None:
                 issues = [*(i.as_dict() for i in report.issues), _file_issue(target.problem or "")]
-                return _finish(upload_id, None, issues, report)
+                return _Checked(None, issues, report)
             school = target.school
             report = check_file(data, collection.kind, collection.year, school)
     except CollectionError as error:
-        return _finish(upload_id, None, [_file_issue(str(error))], None)
-    except DATABASE_UNAVAILABLE:
-        raise  # not the file's fault: it stays processing, and the task is run again (keystage worker)
-    except Exception:  # never leave an upload processing for ever; the log has the details
-        logger.exception("upload %s could not be checked", upload_id)
-        message = (
-            "This file could not be checked. Upload it again; if the problem stays, tell your administrator."
-        )
-        return _finish(upload_id, None, [_file_issue(message)], None)
-    return _finish(upload_id, school, [i.as_dict() for i in report.issues], report, layout)
+        return _Checked(None, [_file_issue(str(error))])
+    return _Checked(school, [i.as_dict() for i in report.issues], report, layout)
+
+
+def _refused(issues: list[dict[str, Any]]) -> _Checked:
+    return _Checked(None, issues)
+
+
+def _check_failed() -> dict[str, Any]:
+    return _file_issue(
+        "This file could not be checked. Upload it again; if the problem stays, tell your administrator."
+    )
 
 
 def _file_issue(reason: str) -> dict[str, Any]:
@@ -157,58 +160,40 @@ def upload_context(school: School | None, year: int) -> UploadContext:
     return UploadContext(school_dfe=school.dfe_number, school_name=school.name, roster=roster)
 
 
-def _finish(
-    upload_id: int,
-    school: School | None,
-    issues: list[dict[str, Any]],
-    report: ValidationReport | None,
-    layout: TemplateLayout | None = None,
-) -> Upload | None:
-    valid = (
-        report is not None
-        and report.valid
-        and school is not None
-        and not any(i["severity"] == "error" for i in issues)
-    )
-    # Written and stored before the transaction, so no lock is held while it is; the error list on
-    # the page says everything the workbook does, so an upload whose workbook could not be made or
-    # kept (a full disk) still ends with its errors shown, and without the download.
-    kept = Upload(pk=upload_id)
+def _write_error_workbook(upload_id: int, checked: _Checked) -> list[FieldFile]:
+    """Written and stored before the row is locked, so no lock is held while it is; the error list on
+    the page says everything the workbook does, so an upload whose workbook could not be made or
+    kept (a full disk) still ends with its errors shown, and without the download."""
+    report, layout = checked.report, checked.layout
     # A file that passed with warnings gets its workbook too: the roster's differences marked in it.
-    marked = report is not None and (not valid or bool(report.warnings))
-    if report is not None and marked and report.rows is not None and layout is not None:
-        try:
-            workbook = write_error_workbook(layout, report.rows, report.issues)
-            save_whole(kept.error_workbook, f"errors-{upload_id}.xlsx", ContentFile(workbook))
-        except FileNotStored:
-            pass  # logged where it failed
-        except Exception:
-            logger.exception("error workbook for upload %s could not be written", upload_id)
+    marked = report is not None and (not checked.valid or bool(report.warnings))
+    if report is None or not marked or report.rows is None or layout is None:
+        return []
+    kept = Upload(pk=upload_id)
     try:
-        with transaction.atomic():
-            upload = Upload.objects.select_for_update().get(pk=upload_id)
-            if upload.status == UploadStatus.PROCESSING:
-                upload.school = school or upload.school
-                upload.issues = issues
-                upload.error_count = sum(1 for i in issues if i["severity"] == "error")
-                upload.warning_count = len(issues) - upload.error_count
-                upload.file_format = report.format or "" if report else ""
-                upload.pupil_count = len(report.pupils) if report else None
-                upload.validated_at = timezone.now()
-                upload.status = UploadStatus.SUCCESSFUL if valid else UploadStatus.ERROR
-                upload.error_workbook.name = kept.error_workbook.name or ""
-                upload.save()
-                if valid and report is not None and layout is not None:
-                    _store_results(upload, report, layout)
-            # else another run finished first, and this run's workbook is not used
-    except BaseException:
-        discard_unrecorded(
-            kept.error_workbook, Upload.objects.filter(error_workbook=kept.error_workbook.name)
-        )
-        raise
-    if kept.error_workbook.name and upload.error_workbook.name != kept.error_workbook.name:
-        kept.error_workbook.storage.delete(kept.error_workbook.name)
-    return upload
+        workbook = write_error_workbook(layout, report.rows, report.issues)
+        save_whole(kept.error_workbook, f"errors-{upload_id}.xlsx", ContentFile(workbook))
+    except FileNotStored:
+        pass  # logged where it failed
+    except Exception:
+        logger.exception("error workbook for upload %s could not be written", upload_id)
+    return [kept.error_workbook]
+
+
+def _store_outcome(upload: Upload, checked: _Checked, made: list[FieldFile]) -> None:
+    issues, report = checked.issues, checked.report
+    upload.school = checked.school or upload.school
+    upload.issues = issues
+    upload.error_count = sum(1 for i in issues if i["severity"] == "error")
+    upload.warning_count = len(issues) - upload.error_count
+    upload.file_format = report.format or "" if report else ""
+    upload.pupil_count = len(report.pupils) if report else None
+    upload.validated_at = timezone.now()
+    upload.status = UploadStatus.SUCCESSFUL if checked.valid else UploadStatus.ERROR
+    upload.error_workbook.name = made[0].name if made else ""  # the one file _write_error_workbook makes
+    upload.save()
+    if checked.valid and report is not None and checked.layout is not None:
+        _store_results(upload, report, checked.layout)
 
 
 def _store_results(upload: Upload, report: ValidationReport, layout: TemplateLayout) -> None:
@@ -245,26 +230,30 @@ def _store_results(upload: Upload, report: ValidationReport, layout: TemplateLay
 
 
 def requeue_stalled_validations(now: datetime | None = None) -> int:
-    """Uploads left processing with no check queued or running for them (the task was lost, or
-    failed) are queued again, and one whose every check died with its worker is refused (it is
-    not counted in what is returned: the number queued again). The worker runs this when it
-    starts and every minute after. A check still queued or running is left alone, however long it
-    takes: a dead worker's task is queued again by the worker itself (requeue_orphaned_tasks)."""
-    now = now or timezone.now()
-    pending = _uploads_with_a_check_pending()
-    processing = Upload.objects.filter(status=UploadStatus.PROCESSING).exclude(pk__in=pending)
-    # A file whose every check died with its worker is refused by this sweep, the one that found the
-    # last death, rather than queued again after another wait.
-    spent = processing.filter(validation_attempts__gte=CHECK_ATTEMPTS)
-    for upload_id in spent.values_list("pk", flat=True):
-        validate_stored_upload(upload_id)
-    stalled = processing.filter(validation_attempts__lt=CHECK_ATTEMPTS).filter(
-        Q(validation_started_at__lt=now - STALLED_AFTER)
-        | Q(validation_started_at__isnull=True, validation_queued_at__lt=now - LOST_AFTER)
-        | Q(validation_queued_at__isnull=True, uploaded_at__lt=now - STALLED_AFTER)
-    )
-    ids = list(stalled.values_list("pk", flat=True))
-    Upload.objects.filter(pk__in=ids).update(validation_started_at=None)
-    for upload_id in ids:
-        queue_validation(upload_id)
-    return len(ids)
+    """Uploads left processing with no check queued or running for them are queued again, and one
+    whose every check died with its worker is refused (stored_checks.requeue_stalled). The worker
+    runs this when it starts and every minute after."""
+    return stored_checks.requeue_stalled(UPLOADS, now)
+
+
+def _task() -> Any:
+    from keystage.results.tasks import validate_upload_task
+
+    return validate_upload_task
+
+
+UPLOADS: stored_checks.StoredFileKind[Upload, _Checked] = stored_checks.StoredFileKind(
+    name="upload",
+    model=Upload,
+    waiting_field="status",
+    waiting_value=UploadStatus.PROCESSING,
+    arrived_field="uploaded_at",
+    task=_task,
+    rows=lambda: Upload.objects.select_related("collection", "school"),
+    check=_check_upload,
+    refusal=_refused,
+    uncheckable=rules.UPLOAD_UNCHECKABLE,
+    check_failed=_check_failed,
+    store=_store_outcome,
+    prepare=_write_error_workbook,
+)

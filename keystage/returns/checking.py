@@ -1,15 +1,16 @@
 """The checking job: a CTF a school sent is checked by the worker with the results engine, its
 outcome and pupils kept; checks lost or stalled are queued again, and the LA may ask for a check
-again."""
+again. The life of the check is shared with uploads (web.stored_checks): this module says what a
+return's check reads and what its outcome writes (RETURNS)."""
 
 from __future__ import annotations
 
-import logging
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from keystage.audit import log
@@ -22,13 +23,11 @@ from keystage.results.upload_checks import check_file
 from keystage.returns.errors import RETENTION_ENDED, ReturnsError
 from keystage.returns.models import Return, ReturnedPupil, ReturnStatus, Validation
 from keystage.returns.rounds import require_la
-from keystage.web.faults import DATABASE_UNAVAILABLE
-from keystage.web.queue import first_args_pending
+from keystage.web import stored_checks
 
-logger = logging.getLogger(__name__)
-
-STALLED_AFTER = timedelta(minutes=2)
-CHECK_ATTEMPTS = 3  # checks that may start without finishing before the file is refused
+# The life of a check (queued, claimed, finished, swept) is shared with uploads: stored_checks.
+STALLED_AFTER = stored_checks.STALLED_AFTER
+CHECK_ATTEMPTS = stored_checks.CHECK_ATTEMPTS
 UNCHECKABLE_MESSAGE = rules.RETURN_UNCHECKABLE.message
 _FORMAT_NAMES = {
     "xlsx": "an Excel workbook",
@@ -39,115 +38,96 @@ _FORMAT_NAMES = {
 
 
 def queue_check(return_id: int) -> None:
-    from keystage.returns.tasks import validate_return_task
-
-    Return.objects.filter(pk=return_id).update(validation_queued_at=timezone.now())
-    validate_return_task.enqueue(return_id)
+    stored_checks.queue(RETURNS, return_id)
 
 
 def validate_return(return_id: int) -> Return | None:
     """The worker's part: check a CTF with the results engine and keep the outcome and its pupils.
     Safe to run twice: a return no longer waiting to be checked is left alone."""
-    sent = Return.objects.select_related("round__la", "school").filter(pk=return_id).first()
-    if sent is None or sent.validation != Validation.PENDING:
-        return sent
-    if sent.validation_attempts >= CHECK_ATTEMPTS:
-        # Every earlier check of it died with its worker (memory, a crash in a reader): stop trying.
-        logger.error("LA return %s refused after %s unfinished checks", return_id, sent.validation_attempts)
-        return _finish(return_id, [rules.RETURN_UNCHECKABLE.issue().as_dict()], None)
-    Return.objects.filter(pk=return_id).update(validation_attempts=F("validation_attempts") + 1)
+    return stored_checks.run_check(RETURNS, return_id)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    issues: list[dict[str, Any]]
+    report: ValidationReport | None = None
+
+
+def _check_return(sent: Return) -> _Checked:
     tag = sent.tag_info
     kind = tag.collection_kind
     if kind is None:
-        return _finish(return_id, [], None)
+        return _Checked([])
     with sent.file.open("rb") as stored:
         data = stored.read()
-    if data and detect_format(data) != "ctf":
-        found = _FORMAT_NAMES.get(detect_format(data), "not a CTF")
+    found_format = detect_format(data) if data else "ctf"
+    if found_format != "ctf":
+        found = _FORMAT_NAMES.get(found_format, "not a CTF")
         refused = rules.RETURN_NOT_CTF.issue(la=sent.round.la.name, tag=tag.label, found=found)
-        return _finish(return_id, [refused.as_dict()], None)
-    year = sent.round.year
+        return _Checked([refused.as_dict()])
     try:
-        report = check_file(data, kind, year, sent.school)
+        report = check_file(data, kind, sent.round.year, sent.school)
     except CollectionError as error:
-        return _finish(return_id, [rules.RETURN_NO_LAYOUT.issue(reason=str(error)).as_dict()], None)
-    except DATABASE_UNAVAILABLE:
-        raise  # not the file's fault: it stays waiting, and the task is run again (keystage worker)
-    except Exception:  # never leave a file "being checked" for ever; the log has the details
-        logger.exception("LA return %s could not be checked", return_id)
-        return _finish(return_id, [rules.RETURN_CHECK_FAILED.issue().as_dict()], None)
-    return _finish(return_id, [i.as_dict() for i in report.issues], report)
+        return _Checked([rules.RETURN_NO_LAYOUT.issue(reason=str(error)).as_dict()])
+    return _Checked([i.as_dict() for i in report.issues], report)
 
 
-def _finish(return_id: int, issues: list[dict[str, Any]], report: ValidationReport | None) -> Return | None:
+def _refused(issues: list[dict[str, Any]]) -> _Checked:
+    return _Checked(issues)
+
+
+def _check_failed() -> dict[str, Any]:
+    return rules.RETURN_CHECK_FAILED.issue().as_dict()
+
+
+def _store_outcome(sent: Return, checked: _Checked, made: list[FieldFile]) -> None:
+    issues, report = checked.issues, checked.report
     errors = sum(1 for i in issues if i["severity"] == "error")
-    with transaction.atomic():
-        sent = Return.objects.select_for_update().filter(pk=return_id).first()
-        if sent is None or sent.validation != Validation.PENDING:
-            return sent  # another run finished first
-        sent.issues = issues
-        sent.error_count = errors
-        sent.warning_count = len(issues) - errors
-        sent.file_format = (report.format or "") if report else ""
-        sent.pupil_count = len(report.pupils) if report else None
-        sent.validation = (
-            Validation.VALID if report is not None and report.readable and not errors else Validation.ERRORS
-        )
-        sent.validated_at = timezone.now()
-        if sent.status == ReturnStatus.SENT:
-            sent.status = ReturnStatus.VALIDATED
-        sent.save()
-        ReturnedPupil.objects.filter(sent_return=sent).delete()
-        if report is not None and report.readable:
-            seen: set[str] = set()
-            pupils = []
-            for pupil in report.pupils:
-                if not pupil.upn or pupil.upn in seen:
-                    continue
-                seen.add(pupil.upn)
-                pupils.append(
-                    ReturnedPupil(
-                        sent_return=sent,
-                        upn=pupil.upn,
-                        forename=pupil.forename[:100],
-                        surname=pupil.surname[:100],
-                        results=dict(pupil.results),
-                    )
+    sent.issues = issues
+    sent.error_count = errors
+    sent.warning_count = len(issues) - errors
+    sent.file_format = (report.format or "") if report else ""
+    sent.pupil_count = len(report.pupils) if report else None
+    sent.validation = (
+        Validation.VALID if report is not None and report.readable and not errors else Validation.ERRORS
+    )
+    sent.validated_at = timezone.now()
+    if sent.status == ReturnStatus.SENT:
+        sent.status = ReturnStatus.VALIDATED
+    sent.save()
+    ReturnedPupil.objects.filter(sent_return=sent).delete()
+    if report is not None and report.readable:
+        seen: set[str] = set()
+        pupils = []
+        for pupil in report.pupils:
+            if not pupil.upn or pupil.upn in seen:
+                continue
+            seen.add(pupil.upn)
+            pupils.append(
+                ReturnedPupil(
+                    sent_return=sent,
+                    upn=pupil.upn,
+                    forename=pupil.forename[:100],
+                    surname=pupil.surname[:100],
+                    results=dict(pupil.results),
                 )
-            ReturnedPupil.objects.bulk_create(pupils, batch_size=1000)
-        log.record(
-            AuditAction.RETURN_VALIDATED,
-            organisation=sent.school,
-            subject=f"{sent.round}: {sent.filename}",
-            sent_return=sent.pk,
-            errors=sent.error_count,
-            warnings=sent.warning_count,
-            pupils=sent.pupil_count,
-        )
-    return sent
+            )
+        ReturnedPupil.objects.bulk_create(pupils, batch_size=1000)
+    log.record(
+        AuditAction.RETURN_VALIDATED,
+        organisation=sent.school,
+        subject=f"{sent.round}: {sent.filename}",
+        sent_return=sent.pk,
+        errors=sent.error_count,
+        warnings=sent.warning_count,
+        pupils=sent.pupil_count,
+    )
 
 
 def requeue_stalled_validations(now: datetime | None = None) -> int:
-    """CTFs left waiting with no check queued or running for them (the task was lost, or failed: its
-    worker died each time it took it) are queued again; the task is safe to re-run. A dead worker's
-    task is queued again by the worker itself (requeue_orphaned_tasks)."""
-    from keystage.returns.tasks import validate_return_task
-
-    now = now or timezone.now()
-    waiting = Return.objects.filter(validation=Validation.PENDING).exclude(
-        pk__in=first_args_pending(validate_return_task)
-    )
-    # A CTF whose every check died with its worker is refused by this sweep, not queued again.
-    for return_id in waiting.filter(validation_attempts__gte=CHECK_ATTEMPTS).values_list("pk", flat=True):
-        validate_return(return_id)
-    ids = list(
-        waiting.filter(validation_attempts__lt=CHECK_ATTEMPTS)
-        .filter(Q(validation_queued_at__lt=now - STALLED_AFTER) | Q(validation_queued_at__isnull=True))
-        .values_list("pk", flat=True)
-    )
-    for return_id in ids:
-        queue_check(return_id)
-    return len(ids)
+    """CTFs left waiting with no check queued or running for them are queued again, and one whose
+    every check died with its worker is refused (stored_checks.requeue_stalled)."""
+    return stored_checks.requeue_stalled(RETURNS, now)
 
 
 def check_again(sent: Return, *, actor: Any, ip: str | None = None) -> Return:
@@ -166,13 +146,24 @@ def check_again(sent: Return, *, actor: Any, ip: str | None = None) -> Return:
             raise ReturnsError(RETENTION_ENDED)
         current.validation = Validation.PENDING
         current.validation_queued_at = timezone.now()
+        # A new check, counted afresh: earlier checks that finished are not deaths of this one.
+        current.validation_started_at = None
+        current.validation_attempts = 0
         # Accepted on the earlier check; the new check decides again.
         if current.status == ReturnStatus.ACCEPTED:
             current.status = ReturnStatus.SENT
             current.accepted_at = None
             current.accepted_by = None
         current.save(
-            update_fields=["validation", "validation_queued_at", "status", "accepted_at", "accepted_by"]
+            update_fields=[
+                "validation",
+                "validation_queued_at",
+                "validation_started_at",
+                "validation_attempts",
+                "status",
+                "accepted_at",
+                "accepted_by",
+            ]
         )
         log.record(
             AuditAction.RETURN_VALIDATED,
@@ -183,5 +174,28 @@ def check_again(sent: Return, *, actor: Any, ip: str | None = None) -> Return:
             sent_return=current.pk,
             requested=True,
         )
-        transaction.on_commit(lambda: queue_check(current.pk))
+        # Robust: the request is done whatever happens here; a check not queued is found by the sweep.
+        transaction.on_commit(lambda: queue_check(current.pk), robust=True)
     return current
+
+
+def _task() -> Any:
+    from keystage.returns.tasks import validate_return_task
+
+    return validate_return_task
+
+
+RETURNS: stored_checks.StoredFileKind[Return, _Checked] = stored_checks.StoredFileKind(
+    name="LA return",
+    model=Return,
+    waiting_field="validation",
+    waiting_value=Validation.PENDING,
+    arrived_field="sent_at",
+    task=_task,
+    rows=lambda: Return.objects.select_related("round__la", "school"),
+    check=_check_return,
+    refusal=_refused,
+    uncheckable=rules.RETURN_UNCHECKABLE,
+    check_failed=_check_failed,
+    store=_store_outcome,
+)

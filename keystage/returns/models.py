@@ -127,6 +127,7 @@ class Return(models.Model):
     warning_count = models.PositiveIntegerField(default=0)
     issues = models.JSONField(default=list, blank=True)
     validation_queued_at = models.DateTimeField(null=True, blank=True)
+    validation_started_at = models.DateTimeField(null=True, blank=True)
     # Checks started and never finished (their worker died): a file that kills every worker that checks
     # it is refused after a few, not queued for ever.
     validation_attempts = models.PositiveSmallIntegerField(default=0)

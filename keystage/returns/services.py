@@ -142,7 +142,8 @@ def send_return(
                 sha256=sha256,
             )
             if chosen.takes_ctf:
-                transaction.on_commit(lambda: queue_check(sent.pk))
+                # Robust: the file is sent whatever happens here; a check not queued is found by the sweep.
+                transaction.on_commit(lambda: queue_check(sent.pk), robust=True)
     except BaseException:
         default_storage.delete(sent.file.name)
         raise
