@@ -99,7 +99,7 @@ def test_keystage_serve_answers_pages_health_and_static_files(db, tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # collectstatic and gunicorn start: slow on a loaded machine
         while True:
             try:
                 health = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
