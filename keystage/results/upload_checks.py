@@ -39,11 +39,6 @@ from keystage.web.uploads import max_upload_bytes
 
 logger = logging.getLogger(__name__)
 
-# The life of a check (queued, claimed, finished, swept) is shared with LA returns: stored_checks.
-STALLED_AFTER = stored_checks.STALLED_AFTER
-CHECK_ATTEMPTS = stored_checks.CHECK_ATTEMPTS
-UNCHECKABLE_MESSAGE = rules.UPLOAD_UNCHECKABLE.message
-
 
 def queue_validation(upload_id: int) -> None:
     stored_checks.queue(UPLOADS, upload_id)

@@ -25,10 +25,6 @@ from keystage.returns.models import Return, ReturnedPupil, ReturnStatus, Validat
 from keystage.returns.rounds import require_la
 from keystage.web import stored_checks
 
-# The life of a check (queued, claimed, finished, swept) is shared with uploads: stored_checks.
-STALLED_AFTER = stored_checks.STALLED_AFTER
-CHECK_ATTEMPTS = stored_checks.CHECK_ATTEMPTS
-UNCHECKABLE_MESSAGE = rules.RETURN_UNCHECKABLE.message
 _FORMAT_NAMES = {
     "xlsx": "an Excel workbook",
     "xls": "an old-style Excel workbook (.xls)",
@@ -70,10 +66,6 @@ def _check_return(sent: Return) -> _Checked:
     except CollectionError as error:
         return _Checked([rules.RETURN_NO_LAYOUT.issue(reason=str(error)).as_dict()])
     return _Checked([i.as_dict() for i in report.issues], report)
-
-
-def _refused(issues: list[dict[str, Any]]) -> _Checked:
-    return _Checked(issues)
 
 
 def _check_failed() -> dict[str, Any]:
@@ -194,7 +186,7 @@ RETURNS: stored_checks.StoredFileKind[Return, _Checked] = stored_checks.StoredFi
     task=_task,
     rows=lambda: Return.objects.select_related("round__la", "school"),
     check=_check_return,
-    refusal=_refused,
+    refusal=_Checked,  # the issues alone: nothing read, no pupils
     uncheckable=rules.RETURN_UNCHECKABLE,
     check_failed=_check_failed,
     store=_store_outcome,

@@ -49,6 +49,7 @@ from keystage.results.models import (
     UploadStatus,
 )
 from keystage.results.tasks import collect_at_deadline
+from keystage.web import stored_checks
 from keystage.web.management.commands import worker
 from keystage.web.models import WorkerHeartbeat
 from tests.api.conftest import token_text
@@ -396,7 +397,7 @@ def test_a_file_that_kills_every_check_is_refused_after_three_not_checked_for_ev
         with pytest.raises(_WorkerDied):
             upload_checks.validate_stored_upload(upload.pk)
         # While a task for it is queued or running, the upload is not queued a second time.
-        later = timezone.now() + upload_checks.STALLED_AFTER + timedelta(seconds=1)
+        later = timezone.now() + stored_checks.STALLED_AFTER + timedelta(seconds=1)
         assert upload_checks.requeue_stalled_validations(now=later) == 0
         # A living worker's sweep finds the dead one's task: queued again, and failed on its third death.
         assert worker.requeue_orphaned_tasks(worker_id="me") == (1 if attempt < worker.ATTEMPTS else 0)
@@ -409,7 +410,7 @@ def test_a_file_that_kills_every_check_is_refused_after_three_not_checked_for_ev
     assert upload.status == UploadStatus.ERROR
     call_command("worker", "--batch", "--interval", "0", verbosity=0)
 
-    assert len(checks) == upload_checks.CHECK_ATTEMPTS  # not a fourth time
+    assert len(checks) == stored_checks.CHECK_ATTEMPTS  # not a fourth time
     upload.refresh_from_db()
     assert upload.status == UploadStatus.ERROR and not upload.in_use
     page = signed_in(user).get(reverse("results:upload_detail", args=[upload.pk])).content.decode()

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from keystage.audit.models import AuditAction, AuditEvent
+from keystage.core.results import rules
 from keystage.returns import checking, la_actions, pages, rounds, services
 from keystage.returns.demo import load_demo_returns
 from keystage.returns.errors import ReturnsError
@@ -29,6 +30,7 @@ from keystage.returns.models import (
     ReturnStatus,
     Validation,
 )
+from keystage.web import stored_checks
 from tests.factories import LocalAuthorityFactory, member
 from tests.returns.conftest import YEAR, as_file, ctf, on_roll, open_round, teaching_primary, upn
 
@@ -444,23 +446,23 @@ def test_a_ctf_that_kills_every_check_is_refused_after_three_not_checked_for_eve
     open_round(world.la)
     sent = send(world, ctf(world.s1, [(upn(world.s1, 1), "Ann", "41")]))
     # Three checks started and died with their workers (each start is counted before the check).
-    Return.objects.filter(pk=sent.pk).update(validation_attempts=checking.CHECK_ATTEMPTS)
+    Return.objects.filter(pk=sent.pk).update(validation_attempts=stored_checks.CHECK_ATTEMPTS)
     call_command("worker", "--batch", "--interval", "0")
     sent.refresh_from_db()
     assert sent.validation == Validation.ERRORS
-    assert sent.issues[0]["message"] == checking.UNCHECKABLE_MESSAGE
+    assert sent.issues[0]["message"] == rules.RETURN_UNCHECKABLE.message
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_sweep_that_finds_a_ctfs_last_check_dead_refuses_it_at_once(world):
     open_round(world.la)
     sent = send(world, ctf(world.s1, [(upn(world.s1, 1), "Ann", "41")]))
-    Return.objects.filter(pk=sent.pk).update(validation_attempts=checking.CHECK_ATTEMPTS)
+    Return.objects.filter(pk=sent.pk).update(validation_attempts=stored_checks.CHECK_ATTEMPTS)
     DBTaskResult.objects.update(status="FAILED")  # its third worker died: the task was failed
     assert checking.requeue_stalled_validations() == 0  # not queued again, and no wait for it to look stalled
     sent.refresh_from_db()
     assert sent.validation == Validation.ERRORS
-    assert sent.issues[0]["message"] == checking.UNCHECKABLE_MESSAGE
+    assert sent.issues[0]["message"] == rules.RETURN_UNCHECKABLE.message
 
 
 def test_the_demo_opens_every_return_of_the_year_once(db):

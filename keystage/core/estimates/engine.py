@@ -20,7 +20,7 @@ import polars as pl
 from keystage.core.estimates.ambition import LEVELS, SchoolSpread, school_shifts, school_spread
 from keystage.core.estimates.calibration import calibration_table, held_out
 from keystage.core.estimates.datasets import OutcomeData
-from keystage.core.estimates.model import EstimatesError, OrdinalModel, _category_probabilities, fit
+from keystage.core.estimates.model import EstimatesError, OrdinalModel, fit
 from keystage.core.jsonsafe import json_safe
 
 
@@ -133,12 +133,11 @@ def score(fitted: FittedOutcome, pupils: pl.DataFrame, levels: Iterable[int] = t
     # chances), so each distinct index is worked out once and shifted at each level; every level's
     # rows are then copied straight into one table (one after another, as each level's pupils).
     distinct, where = np.unique(fitted.model.index(frame), return_inverse=True)
-    thresholds = np.asarray(fitted.model.thresholds)
     rows = frame.height
     probabilities = np.empty((len(chosen) * rows, len(fitted.model.outcome.labels)))
     expected = np.empty(len(chosen) * rows)
     for number, level in enumerate(chosen):
-        at_level = _category_probabilities(distinct + fitted.spread.shifts[level], thresholds)
+        at_level = fitted.model.probabilities_at(distinct + fitted.spread.shifts[level])
         mine = slice(number * rows, (number + 1) * rows)
         np.take(at_level, where, axis=0, out=probabilities[mine])
         np.take(fitted.model.expected(at_level), where, out=expected[mine])
