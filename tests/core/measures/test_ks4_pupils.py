@@ -248,21 +248,21 @@ def test_working_a_few_pupils_at_a_time_gives_the_same_figures_and_slots(points,
 def test_a_hash_collision_never_pairs_a_result_with_the_wrong_pupil_or_grade(points, monkeypatch):
     """The fast lookups pair rows by a hash of their values; if two values ever shared it, the pair
     is refused and an exact join answers. Forced here with a hash that only looks at the length."""
-    import keystage.core.measures.ks4.scoring as engine
+    import keystage.core.measures.rows as engine
 
     table, roster = _many_pupils()
     strangers = results(("Q01", "MATHS", "9"), ("P01", "MATHS", "99"))  # not a pupil; not a grade
     honest = pupil_measures(pl.concat([table, strangers]), roster, points)
-    original = engine._key_hash
+    original = engine.key_hash
 
-    def by_length(columns, seeds=engine._SEEDS):
-        if seeds != engine._SEEDS:
+    def by_length(columns, seeds=engine.SEEDS):
+        if seeds != engine.SEEDS:
             return original(columns, seeds)
         return pl.when(pl.all_horizontal(pl.col(c).is_not_null() for c in columns)).then(
             pl.sum_horizontal(pl.col(c).str.len_bytes() for c in columns).cast(pl.UInt64)
         )
 
-    monkeypatch.setattr(engine, "_key_hash", by_length)
+    monkeypatch.setattr(engine, "key_hash", by_length)
     forced = pupil_measures(pl.concat([table, strangers]), roster, points)
     assert forced.pupils.equals(honest.pupils)
     assert forced.results.sort("upn", "qan", "grade").equals(honest.results.sort("upn", "qan", "grade"))
@@ -275,19 +275,19 @@ def test_a_hash_collision_never_pairs_a_result_with_the_wrong_pupil_or_grade(poi
 def test_a_pair_sharing_only_a_hash_is_refused(monkeypatch, confirm):
     """The table's hashes are all different, but a frame value shares one with a table value: the
     pair is refused, whichever way pairs are confirmed."""
-    import keystage.core.measures.ks4.scoring as engine
+    import keystage.core.measures.rows as engine
 
-    original = engine._key_hash
+    original = engine.key_hash
 
-    def by_length(columns, seeds=engine._SEEDS):
-        if seeds != engine._SEEDS:
+    def by_length(columns, seeds=engine.SEEDS):
+        if seeds != engine.SEEDS:
             return original(columns, seeds)
         return pl.col(columns[0]).str.len_bytes().cast(pl.UInt64)
 
-    monkeypatch.setattr(engine, "_key_hash", by_length)
+    monkeypatch.setattr(engine, "key_hash", by_length)
     table = pl.DataFrame({"upn": ["A", "BB", "CCC"]})
     frame = pl.DataFrame({"upn": ["BB", "XX", "A", None, "CCC", "DDDD"]})
-    found = engine._row_numbers(frame, table, ["upn"], confirm=confirm)
+    found = engine.row_numbers(frame, table, ["upn"], confirm=confirm)
     assert found.to_list() == [1, None, 0, None, 2, None]
 
 

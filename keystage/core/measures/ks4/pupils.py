@@ -24,9 +24,9 @@ from keystage.core.measures.ks4.scoring import (
     results_year,
     score,
     scored_results,
-    unique_pupils,
 )
 from keystage.core.measures.ks4.slots import headline_figures, numbered_points, slots_table
+from keystage.core.measures.rows import unique_pupils
 
 PUPIL_COLUMNS = [
     "upn",

@@ -3,21 +3,21 @@ does not count (not in the catalogue, not a grade of its qualification, not on t
 one result kept per pupil and discount code (the first series, then the best grade: DfE's early entry
 rule). Rules: shared/domain/ks4-measures.md.
 
-The matching is by hash and then confirmed (_row_numbers): several times faster than joining on the
-strings, and never wrong.
+The matching is by hash and then confirmed (keystage.core.measures.rows): several times faster than
+joining on the strings, and never wrong.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from typing import Literal
 
 import numpy as np
 import polars as pl
 
 from keystage.core.measures.ks4.points import normalise_grades
 from keystage.core.measures.ks4.series import Series, series_keys, series_labels, series_of, summer
+from keystage.core.measures.rows import SEEDS, exact_row_numbers, row_numbers
 
 # A result: its exam date and its series (a key of keystage.core.measures.ks4.series) are each
 # optional; the series is the one given, else that of the date, else (neither known) the summer of
@@ -100,83 +100,6 @@ def scored_results(scored: pl.DataFrame, points: pl.DataFrame, year: int | None)
     return table
 
 
-# Hashes pair results with catalogue rows and pupils quickly; every pairing is then confirmed (see
-# _row_numbers), so the seeds only need to be fixed within a run.
-_SEEDS = (0x6B73_0001, 0x6B73_0002)
-_CONFIRM_SEEDS = (0x6B73_0101, 0x6B73_0102)
-
-
-def _key_hash(columns: list[str], seeds: tuple[int, ...] = _SEEDS) -> pl.Expr:
-    present = pl.all_horizontal(pl.col(c).is_not_null() for c in columns)
-    combined = pl.col(columns[0]).hash(seeds[0])
-    for column, seed in zip(columns[1:], seeds[1:], strict=False):
-        combined = combined ^ pl.col(column).hash(seed)
-    return pl.when(present).then(combined)
-
-
-def _has_repeats(hashes: pl.Series) -> bool:
-    """Whether a value (nulls aside) appears twice; sorting beats hashing the hashes again."""
-    ordered = hashes.drop_nulls().to_numpy().copy()
-    ordered.sort()
-    return bool((ordered[1:] == ordered[:-1]).any())
-
-
-def _row_numbers(
-    frame: pl.DataFrame, table: pl.DataFrame, on: list[str], *, confirm: Literal["values", "second hash"]
-) -> pl.Series:
-    """For each row of ``frame``, the number of the row of ``table`` (whose ``on`` values are unique)
-    with the same ``on`` values; null if none or if a value is null.
-
-    Speed: joining on one 64-bit hash of the values is several times faster than joining on the
-    strings. Each pair found is then confirmed, by comparing the values, or (for long strings, where
-    that comparison costs as much as the join) by a second, independently seeded 64-bit hash, so a
-    wrong pair needs two different values to agree in 128 bits of hash (for a national cohort a
-    chance of about 1 in 10^26). If a pair is ever refused, an exact join on the values answers."""
-    keys = table.select(
-        _key_hash(on).alias("_hash"), _key_hash(on, _CONFIRM_SEEDS).alias("_confirm")
-    ).with_row_index("_n")
-    if _has_repeats(keys.get_column("_hash")):
-        return _exact_row_numbers(frame, table, on)
-    by_hash = keys.drop_nulls() if confirm == "second hash" else keys.drop_nulls().drop("_confirm")
-    hashed = frame.select(
-        _key_hash(on).alias("_hash"),
-        *([_key_hash(on, _CONFIRM_SEEDS).alias("_own")] if confirm == "second hash" else []),
-    )
-    paired = hashed.join(by_hash, on="_hash", how="left", maintain_order="left")
-    found = paired.get_column("_n")
-    if confirm == "second hash":
-        refused = paired.select((pl.col("_n").is_not_null() & (pl.col("_own") != pl.col("_confirm"))).any())
-        if refused.item():
-            return _exact_row_numbers(frame, table, on)
-        return found
-    for column in on:
-        same = frame.get_column(column) == table.get_column(column).gather(found)
-        if (found.is_not_null() & ~same.fill_null(False)).any():
-            return _exact_row_numbers(frame, table, on)
-    return found
-
-
-def pupil_rows(frame: pl.DataFrame, pupils: pl.DataFrame) -> pl.Series:
-    """For each row of ``frame``, the number of its pupil's row in ``pupils`` (by UPN; UPNs unique
-    there), null when the pupil is not in it."""
-    return _row_numbers(frame, pupils, ["upn"], confirm="second hash")
-
-
-def unique_pupils(pupils: pl.DataFrame) -> pl.DataFrame:
-    """The pupils with UPNs as strings, a pupil listed twice counted once (the first row)."""
-    pupils = pupils.with_columns(pl.col("upn").cast(pl.String))
-    # Different hashes are different UPNs, so the exact check is only needed when two hashes agree.
-    upn_hashes = pupils.select(_key_hash(["upn"])).to_series()
-    if _has_repeats(upn_hashes) or upn_hashes.null_count() > 1:
-        pupils = pupils.unique(subset="upn", keep="first", maintain_order=True)
-    return pupils
-
-
-def _exact_row_numbers(frame: pl.DataFrame, table: pl.DataFrame, on: list[str]) -> pl.Series:
-    numbered = table.select(on).with_row_index("_n")
-    return frame.select(on).join(numbered, on=on, how="left", maintain_order="left").get_column("_n")
-
-
 def as_results_schema(results: pl.DataFrame) -> pl.DataFrame:
     """The results as RESULTS_SCHEMA, an absent exam date or series column taken as empty."""
     missing = [c for c in _OPTIONAL_RESULT_COLUMNS if c not in results.columns]
@@ -204,8 +127,8 @@ def score(results: pl.DataFrame, points: pl.DataFrame, listed: int, pupils: pl.D
     on_list = points.head(listed)
     # The two lookups are independent: side by side, each on a core.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        finding_k = pool.submit(_row_numbers, results, on_list, ["qan", "grade"], confirm="values")
-        finding_p = pool.submit(_row_numbers, results, pupils, ["upn"], confirm="second hash")
+        finding_k = pool.submit(row_numbers, results, on_list, ["qan", "grade"], confirm="values")
+        finding_p = pool.submit(row_numbers, results, pupils, ["upn"], confirm="second hash")
         k, p = finding_k.result(), finding_p.result()
     # Only the few results that found no points need telling apart: a qualification off the year's
     # list (its row found among the rest, so its points and title are shown), an unknown grade, or
@@ -215,7 +138,7 @@ def score(results: pl.DataFrame, points: pl.DataFrame, listed: int, pupils: pl.D
     if unmatched.len():
         asked = results.select("qan", "grade").gather(unmatched)
         off_rows = points.slice(listed)
-        found = _exact_row_numbers(asked, off_rows, ["qan", "grade"])
+        found = exact_row_numbers(asked, off_rows, ["qan", "grade"])
         off_list = asked.get_column("qan").is_in(off_rows.get_column("qan").implode())
         catalogued = asked.get_column("qan").is_in(on_list.get_column("qan").implode())
         reason[unmatched.to_numpy()] = np.select(
@@ -247,7 +170,7 @@ def discount(scored: pl.DataFrame, points: pl.DataFrame, year: int | None) -> pl
     codes = points.select(pl.coalesce("discount_code", "qan").rank("dense").cast(pl.Int64)).to_series()
     code = pl.lit(codes).gather(pl.col("_k"))
     pair = scored.select(
-        pl.when(pl.col("_reason") == COUNTS).then(pl.col("upn").hash(_SEEDS[0]) ^ code.hash(_SEEDS[1]))
+        pl.when(pl.col("_reason") == COUNTS).then(pl.col("upn").hash(SEEDS[0]) ^ code.hash(SEEDS[1]))
     ).to_series()
     # Pairs seen more than once: sorted, a pair equal to its neighbour (sorting beats hashing here).
     ordered = pair.drop_nulls().to_numpy().copy()

@@ -17,7 +17,8 @@ import numpy as np
 import polars as pl
 
 from keystage.core.measures.ks4.points import EBACC_POOL, ENGLISH_LANGUAGE, ENGLISH_LITERATURE, MATHS
-from keystage.core.measures.ks4.scoring import COUNTS, pupil_rows
+from keystage.core.measures.ks4.scoring import COUNTS
+from keystage.core.measures.rows import pupil_rows
 
 # The slots a counted entry fills, and the reason one fills none.
 MATHS_SLOT, ENGLISH_SLOT, EBACC_SLOT, OPEN_SLOT = "maths", "english", "ebacc", "open"

@@ -42,7 +42,7 @@ from keystage.core.measures.ks4.schools import (
     group_codes,
     significance,
 )
-from keystage.core.measures.ks4.scoring import pupil_rows
+from keystage.core.measures.rows import pupil_rows
 
 SUBJECT_COLUMNS = (
     "group",

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import polars as pl
 
-from keystage.core.measures.ks4.scoring import pupil_rows
+from keystage.core.measures.rows import pupil_rows
 from keystage.core.reference.frameworks import Assessment
 
 RESULTS_COLUMNS = ("upn", "assessment", "result")
