@@ -332,8 +332,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Files are counted as they stream in and refused past KEYSTAGE_MAX_UPLOAD_BYTES (keystage/web/uploads.py).
 FILE_UPLOAD_HANDLERS = [
     "keystage.web.uploads.SizeLimitedUploadHandler",
-    "django.core.files.uploadhandler.MemoryFileUploadHandler",
-    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+    "keystage.web.uploads.InMemoryUploadHandler",
+    "keystage.web.uploads.OnDiskUploadHandler",
 ]
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -17,7 +16,12 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from keystage.organisations import services
 from keystage.organisations.models import GIASImport, LocalAuthority, Organisation, School, Trust
 from keystage.web.faults import FileNotStored
-from keystage.web.uploads import SizeLimitedUploadHandler, upload_refused_for_size
+from keystage.web.uploads import (
+    InMemoryUploadHandler,
+    OnDiskUploadHandler,
+    SizeLimitedUploadHandler,
+    upload_refused_for_size,
+)
 
 
 @admin.register(LocalAuthority)
@@ -106,8 +110,8 @@ class GIASImportAdmin(admin.ModelAdmin[GIASImport]):
         if request.method == "POST":
             request.upload_handlers = [
                 GiasUploadHandler(request),
-                MemoryFileUploadHandler(request),
-                TemporaryFileUploadHandler(request),
+                InMemoryUploadHandler(request),
+                OnDiskUploadHandler(request),
             ]
         return csrf_protect(self._upload)(request)
 
