@@ -55,7 +55,8 @@ class ApiToken(models.Model):
 class ApiCheck(models.Model):
     """A file checked through POST /api/v1/validate: a small one in the request, a larger one by the
     background worker while the caller polls. The per-person limits count these. A queued check keeps
-    its file only until it is checked; the outcome is kept a day, for the caller to read."""
+    its file only until it is checked (services.API_CHECKS); the outcome is kept a day, for the caller
+    to read."""
 
     class Status(models.TextChoices):
         CHECKING = "checking", "Being checked"
@@ -73,6 +74,12 @@ class ApiCheck(models.Model):
     file = models.FileField(upload_to="api-checks/", blank=True)
     outcome = models.JSONField(null=True, blank=True, help_text="The check's answer, as the API gives it.")
     answer_status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="200, 409 or 422.")
+    # A queued check's life, as the worker's checks of uploads and LA returns have it (stored_checks).
+    validation_queued_at = models.DateTimeField(null=True, blank=True)
+    validation_started_at = models.DateTimeField(null=True, blank=True)
+    # Checks of this file started and never finished (their worker died): a file that kills every
+    # worker that checks it is refused after a few, not queued for ever.
+    validation_attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         verbose_name = "API file check"

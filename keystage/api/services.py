@@ -10,13 +10,15 @@ import hashlib
 import math
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.files.base import File
 from django.db import transaction
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from keystage.accounts import policy
@@ -24,6 +26,8 @@ from keystage.api.models import ApiCheck, ApiToken
 from keystage.audit import log
 from keystage.audit.models import AuditAction
 from keystage.core.refusals import Refused
+from keystage.core.results import rules
+from keystage.web import stored_checks
 from keystage.web.faults import save_whole
 
 TOKEN_PREFIX = "ks_"  # noqa: S105  # the visible start of every token, not a secret
@@ -144,7 +148,10 @@ def authenticate(authorization: str, *, ip_address: str | None = None) -> ApiTok
 
 # Checking files (POST /api/v1/validate) -------------------------------------------------------------
 
-# A check that never said it finished (its worker was killed) stops counting as running after this.
+# A check that never said it finished stops counting as running after this, and is answered as stopped:
+# a last resort. A queued check whose worker died is run again by the worker's sweep and refused after
+# CHECK_ATTEMPTS deaths (API_CHECKS), well within it; one checked in a web request that was killed
+# has only this.
 CHECK_STUCK_AFTER = timedelta(minutes=10)
 CHECK_WINDOW = timedelta(minutes=1)
 OUTCOME_KEPT = timedelta(days=1)
@@ -222,15 +229,6 @@ def kept_outcome(outcome: dict[str, Any], most: int | None = None) -> dict[str, 
     }
 
 
-def finish_check(check: ApiCheck, outcome: dict[str, Any], answer_status: int) -> None:
-    ApiCheck.objects.filter(pk=check.pk).update(
-        status=ApiCheck.Status.DONE,
-        finished_at=timezone.now(),
-        outcome=kept_outcome(outcome),
-        answer_status=answer_status,
-    )
-
-
 @contextmanager
 def check_in_request(user: Any) -> Iterator[ApiCheck]:
     """Hold one of the person's check slots while a small file is checked in the web request."""
@@ -246,50 +244,101 @@ def check_in_request(user: Any) -> Iterator[ApiCheck]:
 
 def queue_check(user: Any, *, source: File[Any], kind: str, year: int, school: Any) -> ApiCheck:
     """A larger file, kept and checked by the background worker; the caller polls for the outcome."""
-    from keystage.api.tasks import check_api_file_task
-
     check = _start_check(user, queued=True, kind=kind, year=year, school=school)
     try:
         save_whole(check.file, f"check-{check.pk}.bin", source)
-        check.save(update_fields=["file"])
+        with transaction.atomic():
+            check.save(update_fields=["file"])
+            # Robust: the file is kept whatever happens here; a check not queued is found by the sweep.
+            transaction.on_commit(lambda: stored_checks.queue(API_CHECKS, check.pk), robust=True)
     except BaseException:
+        with suppress(Exception):  # storage that failed may fail again; the first error is the one to tell
+            check.file.delete(save=False)
         check.delete()
         raise
-    transaction.on_commit(lambda: check_api_file_task.enqueue(check.pk))
     return check
 
 
 def run_queued_check(check_id: int) -> ApiCheck | None:
     """The worker's part: check the kept file as an upload would be checked, keep the answer, delete
-    the file. Safe to run twice: a check already done is left alone."""
+    the file. Safe to run twice: only the first to finish writes, and a check already done is left
+    alone (stored_checks.run_check)."""
+    return stored_checks.run_check(API_CHECKS, check_id)
+
+
+def requeue_stalled_checks(now: datetime | None = None) -> int:
+    """Queued checks left waiting with no task queued or running for them are queued again, and one
+    whose every check died with its worker is refused (stored_checks.requeue_stalled). The worker
+    runs this when it starts and every minute after."""
+    return stored_checks.requeue_stalled(API_CHECKS, now)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A queued check's outcome: the answer's body and status, as GET /validate/{id} gives them."""
+
+    body: dict[str, Any]
+    answer_status: int
+    status: str = ApiCheck.Status.DONE
+
+
+def _check_kept_file(check: ApiCheck) -> _Answer:
     from keystage.results import services as results
     from keystage.results import upload_checks
 
-    check = ApiCheck.objects.select_related("school").filter(pk=check_id).first()
-    if check is None or check.status != ApiCheck.Status.CHECKING:
-        return check
+    with check.file.open("rb") as stored:
+        data = stored.read()
     try:
-        with check.file.open("rb") as stored:
-            data = stored.read()
-    except (FileNotFoundError, ValueError):
-        data = None
-    if data is None:
-        outcome = {"error": {"code": "file_gone", "message": "The file was not kept: send it again."}}
-        ApiCheck.objects.filter(pk=check.pk).update(
-            status=ApiCheck.Status.FAILED, finished_at=timezone.now(), outcome=outcome, answer_status=422
-        )
-    else:
-        try:
-            report = upload_checks.check_file(data, check.kind, int(check.year or 0), check.school)
-        except results.CollectionError as error:
-            finish_check(check, {"error": {"code": "collection_unavailable", "message": str(error)}}, 409)
-        else:
-            body = report.as_dict()
-            if report.readable:
-                finish_check(check, body, 200)
-            else:
-                message = report.issues[0].message if report.issues else "The file cannot be read."
-                finish_check(check, {**body, "error": {"code": "unreadable_file", "message": message}}, 422)
-    check.file.delete(save=False)
-    ApiCheck.objects.filter(pk=check.pk).update(file="")
-    return ApiCheck.objects.filter(pk=check.pk).first()
+        report = upload_checks.check_file(data, check.kind, int(check.year or 0), check.school)
+    except results.CollectionError as error:
+        return _Answer({"error": {"code": "collection_unavailable", "message": str(error)}}, 409)
+    body = report.as_dict()
+    if report.readable:
+        return _Answer(body, 200)
+    message = report.issues[0].message if report.issues else "The file cannot be read."
+    return _Answer({**body, "error": {"code": "unreadable_file", "message": message}}, 422)
+
+
+def _refused(issues: list[dict[str, Any]]) -> _Answer:
+    """A file not checked (its check failed, or died with its worker each time): answered 422 as an
+    unreadable file is, the first issue's code and message its error."""
+    first = issues[0]
+    error = {"code": first["code"], "message": first["message"]}
+    body = {"valid": False, "pupils": 0, "issues": issues, "error": error}
+    return _Answer(body, 422, ApiCheck.Status.FAILED)
+
+
+def _check_failed() -> dict[str, Any]:
+    return rules.API_CHECK_FAILED.issue().as_dict()
+
+
+def _store_answer(check: ApiCheck, answer: _Answer, made: list[FieldFile]) -> None:
+    check.status = answer.status
+    check.finished_at = timezone.now()
+    check.outcome = kept_outcome(answer.body)
+    check.answer_status = answer.answer_status
+    check.save(update_fields=["status", "finished_at", "outcome", "answer_status"])
+
+
+def _task() -> Any:
+    from keystage.api.tasks import check_api_file_task
+
+    return check_api_file_task
+
+
+API_CHECKS: stored_checks.StoredFileKind[ApiCheck, _Answer] = stored_checks.StoredFileKind(
+    name="API check",
+    model=ApiCheck,
+    waiting_field="status",
+    waiting_value=ApiCheck.Status.CHECKING,
+    waiting_also={"queued": True},  # a small file checked in the request is never the worker's
+    arrived_field="started_at",
+    task=_task,
+    rows=lambda: ApiCheck.objects.select_related("school"),
+    check=_check_kept_file,
+    refusal=_refused,
+    uncheckable=rules.API_CHECK_UNCHECKABLE,
+    check_failed=_check_failed,
+    store=_store_answer,
+    file_kept_until_checked="file",
+)

@@ -298,6 +298,12 @@ def validate(request: HttpRequest) -> HttpResponse:
 
 
 def _check_answer(request: HttpRequest, check: ApiCheck, offset: int, limit: int) -> JsonResponse:
+    """202 while the check waits or runs, then its answer: a page of its issues, or its error (a
+    collection not open: 409; a file unreadable, or refused after its checks failed or died: 422).
+
+    A check whose worker died is run again by the worker's sweep, and refused after three deaths
+    (services.API_CHECKS), so it ends with an answer; one still unfinished after CHECK_STUCK_AFTER
+    (no worker running, or a backlog that long) is answered as stopped, a last resort."""
     if check.status == ApiCheck.Status.CHECKING:
         if check.started_at < timezone.now() - services.CHECK_STUCK_AFTER:
             raise ApiError(
@@ -308,7 +314,7 @@ def _check_answer(request: HttpRequest, check: ApiCheck, offset: int, limit: int
         response["Retry-After"] = "2"
         return response
     outcome = check.outcome or {}
-    if "issues" not in outcome:  # the collection was not open, or the file was gone: an error answer
+    if "issues" not in outcome:  # the collection was not open: an error answer
         return JsonResponse(outcome, status=check.answer_status or 422)
     body = {"id": check.pk, "status": "done", **_paged(outcome, offset, limit)}
     return JsonResponse(body, status=check.answer_status or 200)

@@ -1,12 +1,14 @@
-"""The life of the worker's check of a stored file: a school's results upload, or a CTF a school sent
-its LA. Both follow it, and each kind says only what is its own (StoredFileKind).
+"""The life of the worker's check of a stored file: a school's results upload, a CTF a school sent
+its LA, or a file sent to the API's POST /validate. Each follows it, and each kind says only what is
+its own (StoredFileKind).
 
 Queued (``queue``), then claimed by the task (``run_check``: each start counted under the row's lock),
 checked by the kind's check, finished (``finish``: the outcome stored, or the file refused, by
 whichever run gets there first). A check whose task was lost is queued again by the worker's sweep
 (``requeue_stalled``); a file whose every check died with its worker (out of memory, a reader that
 crashes the process) is refused as uncheckable rather than tried for ever. Files the kind writes for
-an outcome (an error workbook) are kept only if the outcome that names them is the one stored.
+an outcome (an error workbook) are kept only if the outcome that names them is the one stored; a file
+kept only to be checked (the API's) is deleted once its check has ended.
 
 A kind's model has ``validation_queued_at``, ``validation_started_at`` and ``validation_attempts``."""
 
@@ -14,8 +16,8 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -51,7 +53,7 @@ def _no_files(pk: int, outcome: Any) -> list[FieldFile]:
 class StoredFileKind(Generic[Row, Outcome]):
     """What one kind of stored file brings to the shared check."""
 
-    name: str  # in the log: "upload", "LA return"
+    name: str  # in the log: "upload", "LA return", "API check"
     model: type[Row]
     # The row's field and value while its check is waiting or running (status "processing").
     waiting_field: str
@@ -67,12 +69,21 @@ class StoredFileKind(Generic[Row, Outcome]):
     store: Callable[[Row, Outcome, list[FieldFile]], None]
     # Files written for an outcome before the row is locked, so no lock is held while storage writes.
     prepare: Callable[[int, Outcome], list[FieldFile]] = _no_files
+    # Other fields and values that hold too while it waits: an API check is waiting only if queued
+    # (one checked in the web request has the same status, and no worker's check to sweep).
+    waiting_also: Mapping[str, object] = field(default_factory=dict)
+    # The field of a file kept only to be checked (an API check's), deleted once the check has ended;
+    # "" for a kind that keeps its file (an upload's, a return's).
+    file_kept_until_checked: str = ""
+
+    def _waiting_values(self) -> dict[str, object]:
+        return {self.waiting_field: self.waiting_value, **self.waiting_also}
 
     def waiting(self) -> Q:
-        return Q(**{self.waiting_field: self.waiting_value})
+        return Q(**self._waiting_values())
 
     def is_waiting(self, row: Row) -> bool:
-        return bool(getattr(row, self.waiting_field) == self.waiting_value)
+        return all(getattr(row, name) == value for name, value in self._waiting_values().items())
 
 
 def queue(kind: StoredFileKind[Any, Any], pk: int) -> None:
@@ -143,7 +154,22 @@ def finish(kind: StoredFileKind[Row, Outcome], pk: int, outcome: Outcome) -> Row
     for file in made:
         if file.name and (row is None or getattr(row, file.field.name).name != file.name):
             file.storage.delete(file.name)
+    if row is not None and kind.file_kept_until_checked:
+        _discard_checked_file(kind, row)
     return row
+
+
+def _discard_checked_file(kind: StoredFileKind[Row, Any], row: Row) -> None:
+    """The file of a check that has ended (stored by this run or one before it), for a kind that
+    keeps the file only to be checked."""
+    kept = getattr(row, kind.file_kept_until_checked)
+    if kind.is_waiting(row) or not kept.name:
+        return
+    name = kept.name
+    # The row first: a finished check naming no file is right whether or not the delete then works.
+    kind.model._default_manager.filter(pk=row.pk).update(**{kind.file_kept_until_checked: ""})
+    setattr(row, kind.file_kept_until_checked, "")
+    kept.storage.delete(name)
 
 
 def requeue_stalled(kind: StoredFileKind[Any, Any], now: datetime | None = None) -> int:

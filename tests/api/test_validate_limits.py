@@ -5,13 +5,20 @@ minute (429 with Retry-After past that), and the issues come a page at a time wi
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
+from keystage.api import services
 from keystage.api.models import ApiCheck
+from keystage.core.results import rules
+from keystage.results import upload_checks
 from keystage.results.models import Upload
+from keystage.web import stored_checks
 from tests.api.conftest import api
 from tests.api.test_endpoints import MARK, _error, _form, _template
 from tests.results.conftest import filled, open_collection
@@ -60,8 +67,6 @@ def test_a_checked_file_keeps_its_first_issues_errors_first_and_counts_them_all(
 ):
     """A file of half a million issues would keep 120 MB of answer: the counts are of every issue,
     the pages of the first few thousand, errors before warnings."""
-    from keystage.api import services
-
     monkeypatch.setattr(services, "KEPT_ISSUES", 2)
     template = _template(world, open_collection())
     client = api(world.person("manage_data"))
@@ -115,3 +120,39 @@ def test_a_check_that_died_with_its_worker_says_so_and_frees_its_slot(world, sma
     ApiCheck.objects.update(started_at=timezone.now() - timedelta(minutes=11))  # never finished
     _error(client.get(first["Location"]), 422, "check_failed")
     assert client.post("/api/v1/validate", _form(world, good)).status_code == 202  # no longer counted
+
+
+class _WorkerDied(BaseException):
+    """Stands in for a check that takes its worker down with it (out of memory, a crashing reader)."""
+
+
+def test_a_file_whose_every_check_died_with_its_worker_is_answered_422_and_not_kept(
+    world, small_bound, monkeypatch
+):
+    template = _template(world, open_collection())
+    client = api(world.person("manage_data"))
+    location = client.post("/api/v1/validate", _form(world, filled(template, "phonics", {})))["Location"]
+    check = ApiCheck.objects.get()
+    kept = check.file.name
+    assert default_storage.exists(kept)
+
+    def dies(*args: Any, **kwargs: Any) -> Any:
+        raise _WorkerDied
+
+    monkeypatch.setattr(upload_checks, "check_file", dies)
+    for _ in range(stored_checks.CHECK_ATTEMPTS):
+        with pytest.raises(_WorkerDied):
+            services.run_queued_check(check.pk)
+        DBTaskResult.objects.all().delete()  # the dead worker's task is lost with it
+        assert client.get(location).status_code == 202  # still waiting: the sweep runs it again
+    _worker()  # a worker's sweep refuses it, with no wait and no fourth check
+
+    answer = client.get(location)
+    assert _error(answer, 422, rules.API_CHECK_UNCHECKABLE.code) == rules.API_CHECK_UNCHECKABLE.message
+    body = answer.json()
+    assert body["status"] == "done" and body["valid"] is False and body["errors"] == 1
+    assert [i["code"] for i in body["issues"]] == [rules.API_CHECK_UNCHECKABLE.code]
+    check.refresh_from_db()
+    assert check.status == ApiCheck.Status.FAILED and not check.file and not default_storage.exists(kept)
+    # No longer running: its sender's next check is taken.
+    assert client.post("/api/v1/validate", _form(world, template)).status_code == 202

@@ -1,6 +1,8 @@
-"""The life of the worker's check of a stored file (web.stored_checks), for both kinds that share it: a
-school's results upload and a CTF sent to its LA. Claimed, stalled, queued again, refused after
-CHECK_ATTEMPTS checks died with their workers; never queued twice; its files cleaned up."""
+"""The life of the worker's check of a stored file (web.stored_checks), for each kind that shares it: a
+school's results upload, a CTF sent to its LA, and a larger file sent to the API's POST /validate.
+Claimed, stalled, queued again, refused after CHECK_ATTEMPTS checks died with their workers; never
+queued twice; its files cleaned up. A test of what only some kinds do (an LA checks a CTF again, an
+upload's error workbook) is parametrised over those kinds, or names the one it is about."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
+from keystage.api import services as api_services
+from keystage.api.models import ApiCheck
 from keystage.results import downloads, upload_checks, uploading
 from keystage.results.models import Upload, UploadStatus
 from keystage.returns import checking
@@ -48,6 +52,17 @@ def _an_upload(world: Any, mark: int = 30) -> int:
     ).pk
 
 
+def _an_api_check(world: Any) -> int:
+    collection = open_collection()
+    roster(world.s1)
+    user = world.person("manage_data")
+    template = downloads.download_template(collection, world.s1, actor=user)
+    data = filled(template, "phonics", {(1, MARK): 30})
+    return api_services.queue_check(
+        user, source=results_file(data), kind="phonics", year=collection.year, school=world.s1
+    ).pk
+
+
 def _a_return(world: Any) -> int:
     world.s1.statutory_low_age, world.s1.statutory_high_age = 4, 18  # phonics is asked of it
     world.s1.save(update_fields=["statutory_low_age", "statutory_high_age"])
@@ -69,6 +84,9 @@ class Kind:
     make: Callable[[Any], int]
     check: Callable[[int], Any]  # the task's entry point, as its tasks.py calls it
     requeue: Callable[..., int]  # the sweep, as the worker calls it
+    issues: Callable[[Any], list[dict[str, Any]]] = lambda row: row.issues  # as stored
+    errors: Callable[[Any], int] = lambda row: row.error_count
+    keeps_file: bool = True  # the file stays once checked (an API check's is deleted)
 
 
 KINDS = {
@@ -82,8 +100,23 @@ KINDS = {
     "LA return": Kind(
         checking.RETURNS, checking, _a_return, checking.validate_return, checking.requeue_stalled_validations
     ),
+    "API check": Kind(
+        api_services.API_CHECKS,
+        upload_checks,  # the API checks a file as an upload's is checked
+        _an_api_check,
+        api_services.run_queued_check,
+        api_services.requeue_stalled_checks,
+        issues=lambda row: row.outcome["issues"],
+        errors=lambda row: row.outcome["errors"],
+        keeps_file=False,
+    ),
 }
 each_kind = pytest.mark.parametrize("name", list(KINDS))
+
+
+def _file_kept(row: Any, name: str) -> bool:
+    """Whether the row still names the file, and storage still has it."""
+    return bool(row.file) and default_storage.exists(name)
 
 
 class _WorkerDied(BaseException):
@@ -111,6 +144,7 @@ def test_a_check_that_dies_each_time_is_queued_again_once_stalled_then_refused(w
 
     monkeypatch.setattr(kind.module, "check_file", dies)
     assert _pending(kind, pk) == 1
+    stored = model.objects.get(pk=pk).file.name
     for attempt in range(1, stored_checks.CHECK_ATTEMPTS + 1):
         with pytest.raises(_WorkerDied):
             kind.check(pk)
@@ -131,14 +165,15 @@ def test_a_check_that_dies_each_time_is_queued_again_once_stalled_then_refused(w
             assert kind.requeue(now=later) == 0
     row = model.objects.get(pk=pk)
     assert not kind.kind.is_waiting(row)
-    assert row.error_count == 1
-    assert [(i["code"], i["message"]) for i in row.issues] == [
+    assert kind.errors(row) == 1
+    assert [(i["code"], i["message"]) for i in kind.issues(row)] == [
         (kind.kind.uncheckable.code, kind.kind.uncheckable.message)
     ]
+    assert _file_kept(row, stored) == kind.keeps_file  # an API check's file goes once refused
     assert len(checks) == stored_checks.CHECK_ATTEMPTS  # not a fourth time
     assert _pending(kind, pk) == 0
     assert kind.requeue(now=timezone.now() + timedelta(hours=1)) == 0
-    assert kind.check(pk).issues == row.issues  # a late duplicate of its task changes nothing
+    assert kind.issues(kind.check(pk)) == kind.issues(row)  # a late duplicate of its task changes nothing
     assert len(checks) == stored_checks.CHECK_ATTEMPTS
 
 
@@ -166,17 +201,44 @@ def test_a_check_that_fails_on_its_own_ends_with_the_kinds_message_at_once(world
         raise RuntimeError("engine fault")
 
     monkeypatch.setattr(kind.module, "check_file", broken)
+    stored = kind.kind.model.objects.get(pk=pk).file.name
     row = kind.check(pk)
-    assert not kind.kind.is_waiting(row) and row.issues == [kind.kind.check_failed()]
+    assert not kind.kind.is_waiting(row) and kind.issues(row) == [kind.kind.check_failed()]
     assert row.validation_attempts == 1
+    assert _file_kept(kind.kind.model.objects.get(pk=pk), stored) == kind.keeps_file
 
 
-def test_a_ctf_whose_stored_file_is_gone_is_told_it_could_not_be_checked_not_retried(world):
+@each_kind
+def test_a_file_gone_from_storage_is_told_it_could_not_be_checked_not_retried(world, name):
+    kind = KINDS[name]
+    pk = kind.make(world)
+    default_storage.delete(kind.kind.model.objects.get(pk=pk).file.name)
+    checked = kind.check(pk)
+    assert not kind.kind.is_waiting(checked) and checked.validation_attempts == 1
+    assert kind.issues(checked) == [kind.kind.check_failed()]
+    assert kind.requeue(now=timezone.now() + timedelta(hours=1)) == 0
+
+
+def test_a_ctf_whose_stored_file_is_gone_says_to_send_it_again(world):
     pk = _a_return(world)
     default_storage.delete(Return.objects.get(pk=pk).file.name)
     checked = checking.validate_return(pk)
-    assert checked.validation == Validation.ERRORS and checked.validation_attempts == 1
+    assert checked.validation == Validation.ERRORS
     assert checked.issues[0]["message"].startswith("This file could not be checked. Send it again")
+
+
+@pytest.mark.parametrize("name", ["API check"])  # the kind whose waiting is more than its status
+def test_a_file_checked_in_the_web_request_is_never_swept(world, name):
+    kind = KINDS[name]
+    user = world.person("manage_data")
+    long_ago = timezone.now() - timedelta(hours=1)
+    # Its request was killed mid-check: only CHECK_STUCK_AFTER frees its slot; no worker checks it.
+    in_request = ApiCheck.objects.create(user=user, started_at=long_ago)
+    assert not kind.kind.is_waiting(in_request)
+    assert kind.requeue() == 0 and _pending(kind, in_request.pk) == 0
+    ApiCheck.objects.filter(pk=in_request.pk).update(validation_attempts=stored_checks.CHECK_ATTEMPTS)
+    assert kind.requeue() == 0
+    assert ApiCheck.objects.get(pk=in_request.pk).status == ApiCheck.Status.CHECKING
 
 
 def test_the_la_may_check_a_ctf_again_more_often_than_the_attempt_limit(world):
@@ -191,19 +253,49 @@ def test_the_la_may_check_a_ctf_again_more_often_than_the_attempt_limit(world):
         assert checked.issues == first.issues and checked.validation == Validation.ERRORS
 
 
+@each_kind
 @pytest.mark.django_db(transaction=True)
-def test_a_ctf_whose_check_could_not_be_queued_is_still_sent_and_the_sweep_queues_it(world, monkeypatch):
+def test_a_file_whose_check_could_not_be_queued_is_still_kept_and_the_sweep_queues_it(
+    world, monkeypatch, name
+):
+    kind = KINDS[name]
+
+    def database_gone(*args: Any) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(stored_checks, "queue", database_gone)
+    pk = kind.make(world)
+    row = kind.kind.model.objects.get(pk=pk)
+    # Nothing that was sent is lost, and it waits for its check.
+    assert kind.kind.is_waiting(row) and default_storage.exists(row.file.name) and _pending(kind, pk) == 0
+    monkeypatch.undo()
+    assert kind.requeue(now=timezone.now()) == 0  # just sent
+    later = timezone.now() + stored_checks.STALLED_AFTER + timedelta(seconds=1)
+    assert kind.requeue(now=later) == 1
+    assert _pending(kind, pk) == 1
+    checked = kind.check(pk)
+    assert not kind.kind.is_waiting(checked) and checked.validation_attempts == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_ctf_whose_check_could_not_be_queued_is_still_sent(world, monkeypatch):
     def database_gone(return_id: int) -> None:
         raise OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr(returns_services, "queue_check", database_gone)
-    pk = _a_return(world)
-    sent = Return.objects.get(pk=pk)
+    sent = Return.objects.get(pk=_a_return(world))
     assert sent.being_checked and default_storage.exists(sent.file.name)  # nothing the school sent is lost
-    monkeypatch.undo()
-    later = sent.validation_queued_at + stored_checks.STALLED_AFTER + timedelta(seconds=1)
-    assert checking.requeue_stalled_validations(now=later) == 1
-    assert _pending(KINDS["LA return"], pk) == 1
+
+
+@each_kind
+def test_a_late_duplicate_run_leaves_the_first_outcome(world, name):
+    kind = KINDS[name]
+    pk = kind.make(world)
+    first = kind.check(pk)
+    # A duplicate run of its task ended later, with another outcome (its check failed).
+    late = stored_checks.finish(kind.kind, pk, kind.kind.refusal([kind.kind.check_failed()]))
+    assert kind.issues(late) == kind.issues(first) != [kind.kind.check_failed()]
+    assert kind.issues(kind.kind.model.objects.get(pk=pk)) == kind.issues(first)
 
 
 def _files_under(folder: Path) -> list[str]:

@@ -181,7 +181,13 @@ def check() -> dict[str, Any]:
                 "401": UNAUTHORISED,
                 "404": error("You have no file check with this id.", "not_found"),
                 "409": error("The collection cannot be checked.", "collection_unavailable"),
-                "422": ok("The file could not be read, or its check stopped.", "UnreadableFile"),
+                "422": ok(
+                    "The file could not be read, or could not be checked: error code "
+                    "api_check.failed, or api_check.uncheckable when its check stopped part way "
+                    "through each time it was tried (check_failed: it has not finished after 10 "
+                    "minutes).",
+                    "UnreadableFile",
+                ),
             },
         },
     }

@@ -447,6 +447,21 @@ RETURN_CHECK_FAILED = rule(
     "This file could not be checked. Send it again; if the problem stays, ask your LA.",
     "file",
 )
+# The refusals of a file sent to the API's POST /validate and checked by the background worker.
+API_CHECK_FAILED = rule(
+    "api_check.failed",
+    E,
+    "This file could not be checked. Send it again; if the problem stays, tell your administrator.",
+    "file",
+)
+API_CHECK_UNCHECKABLE = rule(
+    "api_check.uncheckable",
+    E,
+    "This file could not be checked: the check stopped part way through each time it was tried. "
+    "Check it is a results file (the template saved as .xlsx, .ods or .csv, or a CTF) and send it "
+    "again; if it happens again, tell your administrator.",
+    "file",
+)
 CTF_NOT_READ = rule(
     "file.ctf_not_read",
     W,

@@ -28,6 +28,7 @@ from django_tasks.signals import task_finished
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 from django_tasks_db.models import DBTaskResult
 
+from keystage.api.services import requeue_stalled_checks as requeue_stalled_api_checks
 from keystage.privacy.retention import queue_daily_purge
 from keystage.results.upload_checks import requeue_stalled_validations
 from keystage.returns.checking import requeue_stalled_validations as requeue_stalled_return_checks
@@ -49,6 +50,7 @@ def _requeue_stalled(worker_id: str) -> int:
         requeue_orphaned_tasks(worker_id=worker_id)
         + requeue_stalled_validations()
         + requeue_stalled_return_checks()
+        + requeue_stalled_api_checks()
     )
 
 
