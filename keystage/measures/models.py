@@ -8,17 +8,41 @@ the latest complete run of a key stage and year (``keystage.measures.services.la
 KS4 figures are columns rather than one JSON value: the set of measures is fixed by DfE's methodology,
 and reports sort, filter and count by them in the database (an LA's schools by Progress 8, how many are
 well below), which JSON values would make slow and untyped. Primary figures (EYFSP, phonics, KS1, KS2)
-are one JSON object per row instead, because their measures follow each year's framework.
+are one JSON object per row instead, because their measures follow each year's framework. Readers
+need not know which: both rows answer ``measure(key)`` with a StoredMeasure, and ``figure_model``
+names the table of a key stage's figures.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TypeVar
 
 from django.db import models
 from django.db.models import Q
 
 from keystage.organisations.models import Organisation, School
+
+# KS4's measures of keystage's KS1-based value added (in the years without Progress 8): their pupils,
+# intervals and significance are columns of their own.
+_KS1_VALUE_ADDED = ("ks1_va", "ks1_va_english", "ks1_va_maths", "ks1_va_ebacc", "ks1_va_open")
+
+
+@dataclass(frozen=True)
+class StoredMeasure:
+    """One measure of a stored figure row, whichever key stage's: the figure, whom it counts, and what
+    goes with it where the measure has it (an interval, significance, banding, the school's place)."""
+
+    figure: float | None
+    pupils: int
+    ci_low: float | None = None
+    ci_high: float | None = None
+    significance: str = ""
+    banding: str = ""
+    percentile: int | None = None
+    quintile: int | None = None
+    # KS1-based value added: the pupils left out with no KS1 assessment, and for another reason.
+    left_out: tuple[int, int] | None = None
 
 
 class KeyStage(models.TextChoices):
@@ -216,6 +240,36 @@ class SchoolFigure(models.Model):
     def __str__(self) -> str:
         return f"{_where(self)} {self.group}={self.value}: A8 {self.a8}, P8 {self.p8}"
 
+    def measure(self, key: str) -> StoredMeasure:
+        """The measure ``key`` (a column: p8, a8_english, ks1_va, ...) with its pupils and extras."""
+        if key in _KS1_VALUE_ADDED:
+            return StoredMeasure(
+                getattr(self, key),
+                self.ks1_va_pupils,
+                ci_low=getattr(self, f"{key}_ci_low"),
+                ci_high=getattr(self, f"{key}_ci_high"),
+                significance=self.ks1_va_significance if key == "ks1_va" else "",
+                left_out=(self.ks1_none, self.ks1_other),
+            )
+        if not key.startswith("p8"):
+            return StoredMeasure(getattr(self, key), self.cohort)
+        if key == "p8_unadjusted":
+            return StoredMeasure(getattr(self, key), self.p8_pupils)
+        suffix = key[2:]  # "" for P8, "_english" for its English element
+        low, high = getattr(self, f"p8{suffix}_ci_low"), getattr(self, f"p8{suffix}_ci_high")
+        if key != "p8":
+            return StoredMeasure(getattr(self, key), self.p8_pupils, ci_low=low, ci_high=high)
+        return StoredMeasure(
+            getattr(self, key),
+            self.p8_pupils,
+            ci_low=low,
+            ci_high=high,
+            significance=self.significance,
+            banding=self.banding,
+            percentile=self.percentile,
+            quintile=self.quintile,
+        )
+
 
 def _where(figure: SchoolFigure | SubjectFigure | PrimaryFigure) -> str:
     if figure.school_id:
@@ -390,6 +444,19 @@ class PrimaryFigure(models.Model):
         value = entry.get("figure")
         return None if value is None else float(value)
 
+    def measure(self, key: str) -> StoredMeasure:
+        """The measure ``key`` (an entry of ``figures``) with its pupils and extras."""
+        entry = self.figures.get(key) or {}
+        return StoredMeasure(
+            entry.get("figure"),
+            entry.get("pupils") or 0,
+            ci_low=entry.get("ci_low"),
+            ci_high=entry.get("ci_high"),
+            significance=entry.get("significance") or "",
+            percentile=entry.get("percentile"),
+            quintile=entry.get("quintile"),
+        )
+
 
 class PrimaryPupilFigure(models.Model):
     """One pupil's primary figures, with what they came from: ``results`` (assessment -> result, as
@@ -410,6 +477,11 @@ class PrimaryPupilFigure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.upn}: {len(self.figures)} figures"
+
+
+def figure_model(key_stage: str) -> type[SchoolFigure] | type[PrimaryFigure]:
+    """The table of a key stage's school, trust, LA and national figures."""
+    return SchoolFigure if key_stage == "ks4" else PrimaryFigure
 
 
 class SyntheticBackground(models.Model):

@@ -21,7 +21,6 @@ from keystage.core.measures.primary import KEY_STAGES
 from keystage.core.refusals import Refused
 from keystage.core.reports.catalogue import (
     KEY_STAGE_LABELS,
-    KS4_KS1_VA_MEASURES,
     MeasureInfo,
     ks4_measures,
     primary_measures,
@@ -29,7 +28,7 @@ from keystage.core.reports.catalogue import (
 )
 from keystage.core.results.kinds import academic_year_name
 from keystage.measures import services as measures
-from keystage.measures.models import MeasureRun, PrimaryFigure, RunStatus, SchoolFigure
+from keystage.measures.models import MeasureRun, RunStatus, StoredMeasure, figure_model
 from keystage.organisations.models import Organisation, School
 from keystage.results.models import Collection
 from keystage.results.pages import kinds_for
@@ -229,7 +228,7 @@ class Headline:
 
 
 def figure_rows(run: MeasureRun, organisation: Organisation) -> QuerySet[Any]:
-    model = SchoolFigure if run.key_stage == "ks4" else PrimaryFigure
+    model = figure_model(run.key_stage)
     if isinstance(organisation, School):
         return model.objects.filter(run=run, school=organisation)
     return model.objects.filter(run=run, organisation=organisation)
@@ -237,8 +236,7 @@ def figure_rows(run: MeasureRun, organisation: Organisation) -> QuerySet[Any]:
 
 def figure_rows_of_schools(run: MeasureRun, schools: QuerySet[School]) -> QuerySet[Any]:
     """The all-pupil figure rows of ``schools`` in the run (one per school with figures)."""
-    model = SchoolFigure if run.key_stage == "ks4" else PrimaryFigure
-    return model.objects.filter(run=run, school__in=schools, group="all", value="all")
+    return figure_model(run.key_stage).objects.filter(run=run, school__in=schools, group="all", value="all")
 
 
 def measure_infos(run: MeasureRun) -> dict[str, MeasureInfo]:
@@ -249,60 +247,35 @@ def measure_infos(run: MeasureRun) -> dict[str, MeasureInfo]:
 
 
 def national_rows(run: MeasureRun) -> dict[tuple[str, str], Any]:
-    model = SchoolFigure if run.key_stage == "ks4" else PrimaryFigure
-    return {(row.group, row.value): row for row in model.objects.national().filter(run=run)}
+    return {
+        (row.group, row.value): row for row in figure_model(run.key_stage).objects.national().filter(run=run)
+    }
 
 
 def headline_of(info: MeasureInfo, row: Any, national: Any, *, below: int = SUPPRESS_BELOW) -> Headline:
-    """One measure of a stored row (KS4 columns or a primary JSON entry) beside the national row's."""
-    if isinstance(row, SchoolFigure) and info.key in KS4_KS1_VA_MEASURES:
-        return _ks1_headline(info, row, national, below=below)
-    if isinstance(row, SchoolFigure):
-        pupils = row.p8_pupils if info.key.startswith("p8") else row.cohort
-        figure = getattr(row, info.key)
-        extras: dict[str, Any] = {}
-        if info.key.startswith("p8"):
-            suffix = "" if info.key in {"p8", "p8_unadjusted"} else info.key[2:]
-            if info.key != "p8_unadjusted":
-                extras = {
-                    "ci_low": getattr(row, f"p8{suffix}_ci_low"),
-                    "ci_high": getattr(row, f"p8{suffix}_ci_high"),
-                }
-            if info.key == "p8":
-                extras |= {"banding": row.banding, "significance": row.significance}
-                extras |= {"percentile": row.percentile, "quintile": row.quintile}
-        comparator = None if national is None else getattr(national, info.key)
-    else:
-        entry = row.figures.get(info.key) or {}
-        pupils = entry.get("pupils") or 0
-        figure = entry.get("figure")
-        extras = {k: entry.get(k) for k in ("ci_low", "ci_high", "percentile", "quintile")}
-        extras["significance"] = entry.get("significance") or ""
-        comparator = None if national is None else (national.figures.get(info.key) or {}).get("figure")
-    suppressed = 0 < pupils < below
-    if suppressed:
-        figure, extras = None, {}
-    return Headline(info, figure, comparator, pupils, suppressed, **extras)
-
-
-def _ks1_headline(info: MeasureInfo, row: SchoolFigure, national: Any, *, below: int) -> Headline:
-    """keystage's KS1-based value added (or an element) of a stored row, with its interval, and whom it
-    leaves out."""
-    pupils = row.ks1_va_pupils
-    note = ks1.missing_words(row.ks1_none, row.ks1_other)
-    headline = Headline(
+    """One measure of a stored row (any key stage's: SchoolFigure or PrimaryFigure) beside the national
+    row's, suppressed when it counts fewer than ``below`` pupils."""
+    stored: StoredMeasure = row.measure(info.key)
+    comparator = None if national is None else national.measure(info.key).figure
+    note = ""
+    if stored.left_out is not None:  # who keystage's KS1-based value added leaves out
+        words = ks1.missing_words(*stored.left_out)
+        note = f"{words[0].upper()}{words[1:]}." if words else ""
+    if 0 < stored.pupils < below:
+        return Headline(info, None, comparator, stored.pupils, suppressed=True, note=note)
+    return Headline(
         info,
-        getattr(row, info.key),
-        None if national is None else getattr(national, info.key),
-        pupils,
-        ci_low=getattr(row, f"{info.key}_ci_low"),
-        ci_high=getattr(row, f"{info.key}_ci_high"),
-        significance=row.ks1_va_significance if info.key == "ks1_va" else "",
-        note=f"{note[0].upper()}{note[1:]}." if note else "",
+        stored.figure,
+        comparator,
+        stored.pupils,
+        percentile=stored.percentile,
+        quintile=stored.quintile,
+        ci_low=stored.ci_low,
+        ci_high=stored.ci_high,
+        banding=stored.banding,
+        significance=stored.significance,
+        note=note,
     )
-    if 0 < pupils < below:
-        return Headline(info, None, headline.national, pupils, suppressed=True, note=headline.note)
-    return headline
 
 
 def school_ids(organisation: Organisation) -> list[int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from keystage.core.reports.catalogue import PRIMARY_HEADLINES, MeasureInfo, ks4_headlines
-from keystage.measures.models import PrimaryFigure, SchoolFigure
+from keystage.measures.models import figure_model
 from keystage.organisations.models import Organisation, School
 from keystage.reports.figures import (
     Headline,
@@ -57,10 +57,11 @@ def schools_side_by_side(
     names = ks4_headlines(year) if key_stage == "ks4" else PRIMARY_HEADLINES[key_stage][:4]
     shown = [infos[n] for n in names if n in infos]
     national = national_rows(run).get(("all", "all"))
-    model = SchoolFigure if key_stage == "ks4" else PrimaryFigure
-    stored = model.objects.filter(
-        run=run, school__in=organisation.schools(), group="all", value="all"
-    ).select_related("school")
+    stored = (
+        figure_model(key_stage)
+        .objects.filter(run=run, school__in=organisation.schools(), group="all", value="all")
+        .select_related("school")
+    )
     rows = [
         SchoolRow(row.school, row.cohort, {info.key: headline_of(info, row, national) for info in shown})
         for row in stored
