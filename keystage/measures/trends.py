@@ -15,6 +15,7 @@ from keystage.measures.models import (
     PrimaryFigure,
     RunStatus,
     SchoolFigure,
+    figure_model,
 )
 from keystage.organisations.models import School
 
@@ -75,34 +76,29 @@ def _trend_rows(
     key_stage: str, run: MeasureRun, school: School | None, organisation_id: int | None, year: int
 ) -> Iterator[tuple[int, str, float | None, int | None, float | None]]:
     where: dict[str, Any] = {"run": run, "group": "all", "value": "all"}
-    if key_stage != KS4:
-        national = PrimaryFigure.objects.national().filter(**where).first()
-        if school is not None:
-            mine = PrimaryFigure.objects.filter(school=school, **where).first()
-        elif organisation_id is not None:
-            mine = PrimaryFigure.objects.filter(organisation_id=organisation_id, **where).first()
-        else:
-            mine = national
-        nation = national.figures if national is not None else {}
-        for measure, entry in (mine.figures if mine is not None else nation).items():
-            own = entry if mine is not None else {}
-            yield year, measure, own.get("figure"), own.get("pupils"), nation.get(measure, {}).get("figure")
-        return
-    national_row = SchoolFigure.objects.national().filter(**where).first()
+    model = figure_model(key_stage)
+    national = model.objects.national().filter(**where).first()
     if school is not None:
-        row = SchoolFigure.objects.filter(school=school, **where).first()
+        mine = model.objects.filter(school=school, **where).first()
     elif organisation_id is not None:
-        row = SchoolFigure.objects.filter(organisation_id=organisation_id, **where).first()
+        mine = model.objects.filter(organisation_id=organisation_id, **where).first()
     else:
-        row = national_row
-    gap = without_progress8(year) is not None
-    for measure in (*KS4_TREND_MEASURES, *(KS4_GAP_TREND_MEASURES if gap else ())):
-        counted = {"p8": "p8_pupils", "ks1_va": "ks1_va_pupils"}.get(measure, "cohort")
-        pupils = None if row is None else getattr(row, counted)
+        mine = national
+    for measure in _trend_measures(key_stage, year, mine or national):
+        own = None if mine is None else mine.measure(measure)
         yield (
             year,
             measure,
-            None if row is None else getattr(row, measure),
-            pupils,
-            None if national_row is None else getattr(national_row, measure),
+            None if own is None else own.figure,
+            None if own is None else own.pupils,
+            None if national is None else national.measure(measure).figure,
         )
+
+
+def _trend_measures(key_stage: str, year: int, row: SchoolFigure | PrimaryFigure | None) -> Iterable[str]:
+    """KS4's trend measures (KS1-based value added too in a year without Progress 8); a primary key
+    stage's are those its row has, which follow the year's framework."""
+    if key_stage == KS4:
+        gap = without_progress8(year) is not None
+        return (*KS4_TREND_MEASURES, *(KS4_GAP_TREND_MEASURES if gap else ()))
+    return list(row.figures) if isinstance(row, PrimaryFigure) else []
