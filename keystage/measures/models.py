@@ -21,11 +21,8 @@ from typing import TypeVar
 from django.db import models
 from django.db.models import Q
 
+from keystage.core.reports.catalogue import KS4_KS1_VA_MEASURES
 from keystage.organisations.models import Organisation, School
-
-# KS4's measures of keystage's KS1-based value added (in the years without Progress 8): their pupils,
-# intervals and significance are columns of their own.
-_KS1_VALUE_ADDED = ("ks1_va", "ks1_va_english", "ks1_va_maths", "ks1_va_ebacc", "ks1_va_open")
 
 
 @dataclass(frozen=True)
@@ -242,7 +239,7 @@ class SchoolFigure(models.Model):
 
     def measure(self, key: str) -> StoredMeasure:
         """The measure ``key`` (a column: p8, a8_english, ks1_va, ...) with its pupils and extras."""
-        if key in _KS1_VALUE_ADDED:
+        if key in KS4_KS1_VA_MEASURES:  # their pupils, intervals and significance are columns of their own
             return StoredMeasure(
                 getattr(self, key),
                 self.ks1_va_pupils,
